@@ -1,0 +1,112 @@
+"""Admin area: users, branch settings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import Blueprint, flash, g, redirect, render_template, url_for
+from wtforms import DecimalField, IntegerField, SelectField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from . import settings, users
+from .db import get_db
+from .forms import ChineseForm, choices
+from .regions import PROVINCES
+from .web import guard_area, ledger_key
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+guard_area(bp, "admin")
+
+
+class AddUserForm(ChineseForm):
+    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=64)])
+    display_name = StringField("姓名", validators=[Optional(), Length(max=64)])
+    staff_no = StringField("工号", validators=[Optional(), Length(max=32)])
+    role = SelectField("角色", choices=choices(users.ROLES.items()))
+
+
+class UserActionForm(ChineseForm):
+    """CSRF-only form for the disable/enable/reset buttons."""
+
+
+class SettingsForm(ChineseForm):
+    bank_name = StringField("银行名称", validators=[DataRequired("请输入银行名称"), Length(max=64)])
+    branch_name = StringField("网点名称", validators=[DataRequired("请输入网点名称"), Length(max=64)])
+    province = SelectField("网点所在省份", choices=choices((p, p) for p in PROVINCES))
+    city = StringField("网点所在城市", validators=[Optional(), Length(max=32)])
+    large_amount = DecimalField(
+        "大额标准（元）", places=2,
+        validators=[InputRequired("请输入大额标准"),
+                    NumberRange(min=1, max=100_000_000, message="大额标准应在 1 至 1 亿元之间")])
+    elderly_age = IntegerField(
+        "老年客户年龄（岁）",
+        validators=[InputRequired("请输入年龄"),
+                    NumberRange(min=40, max=100, message="年龄应在 40 至 100 岁之间")])
+    slip_paper = SelectField("提示单默认纸张", choices=choices([("a5", "A5 纸"), ("roll80", "80 毫米热敏卷纸")]))
+
+    def to_settings(self) -> settings.BranchSettings:
+        return settings.BranchSettings(
+            bank_name=self.bank_name.data.strip(), branch_name=self.branch_name.data.strip(),
+            province=self.province.data, city=(self.city.data or "").strip(),
+            large_amount=Decimal(self.large_amount.data).quantize(Decimal("0.01")),
+            elderly_age=self.elderly_age.data, slip_paper=self.slip_paper.data,
+        )
+
+
+@bp.route("/")
+def index():
+    return render_template("admin/index.html", users=users.list_users(get_db()),
+                           add_form=AddUserForm(), action_form=UserActionForm(),
+                           roles=users.ROLES)
+
+
+@bp.route("/users", methods=["POST"])
+def add_user():
+    form = AddUserForm()
+    if form.validate_on_submit():
+        password = users.generate_password()
+        try:
+            users.create_user(get_db(), ledger_key(), form.username.data, password,
+                              form.role.data, form.display_name.data or "",
+                              form.staff_no.data or "", actor_id=g.user.id)
+        except users.UserError as error:
+            form.username.errors.append(str(error))
+        else:
+            flash(f"已新增用户 {form.username.data.strip()}，初始密码：{password}（请当面交给本人）")
+            return redirect(url_for("admin.index"))
+    return render_template("admin/index.html", users=users.list_users(get_db()),
+                           add_form=form, action_form=UserActionForm(),
+                           roles=users.ROLES), 400
+
+
+@bp.route("/users/<int:user_id>/<any(disable,enable,reset):action>", methods=["POST"])
+def user_action(user_id: int, action: str):
+    UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
+    db = get_db()
+    target = users.get_user(db, user_id)
+    if target is None:
+        flash("用户不存在")
+        return redirect(url_for("admin.index"))
+    if action in ("disable", "enable"):
+        if target.id == g.user.id:
+            flash("不能停用自己的账户")
+        else:
+            users.set_active(db, ledger_key(), target.username, action == "enable", g.user.id)
+            flash(f"已{'启用' if action == 'enable' else '停用'}用户 {target.username}")
+    else:
+        password = users.reset_password(db, ledger_key(), target.username, actor_id=g.user.id)
+        flash(f"已重置 {target.username} 的密码，新密码：{password}（请当面交给本人）")
+    return redirect(url_for("admin.index"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def branch_settings():
+    db = get_db()
+    current = settings.load(db)
+    form = SettingsForm(data={**current.to_json_dict(), "large_amount": current.large_amount})
+    if form.validate_on_submit():
+        changed = settings.save(db, ledger_key(), form.to_settings(), actor_id=g.user.id)
+        flash("网点设置已保存" if changed else "设置没有变化")
+        return redirect(url_for("admin.branch_settings"))
+    status = 400 if form.errors else 200
+    return render_template("admin/settings.html", form=form), status

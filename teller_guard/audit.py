@@ -1,0 +1,179 @@
+"""Audit events and the keyed hash chain that makes the ledger tamper-evident.
+
+Every row stores HMAC(secret, previous hash + its own content). Without the instance secret
+nobody can forge a row, so an edited, deleted or inserted row breaks the chain at that id. A
+sealed head row catches deletion of the newest rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+GENESIS = "0" * 64
+
+# kind -> Chinese label shown in timelines and the audit page
+KINDS = {
+    "login.succeeded": "登录成功",
+    "login.failed": "登录失败",
+    "login.locked": "账户锁定",
+    "logout": "退出登录",
+    "user.created": "新增用户",
+    "user.disabled": "停用用户",
+    "user.enabled": "启用用户",
+    "user.password_reset": "重置密码",
+    "settings.changed": "修改网点设置",
+    "api_token.created": "创建接口令牌",
+    "api_token.revoked": "吊销接口令牌",
+    "screening.started": "开始问询",
+    "screening.step_saved": "保存问询步骤",
+    "screening.assessed": "风险评估",
+    "screening.supervisor_confirmed": "主管确认",
+    "screening.supervisor_override": "主管强制放行",
+    "screening.outcome": "记录结果",
+    "print.slip": "打印风险提示单",
+    "print.alert": "打印警情通报单",
+    "alert.queued": "警情待发送",
+    "alert.sent": "警情已发送",
+    "pii.accessed": "查看完整个人信息",
+    "review.transition": "复核状态变更",
+    "review.assigned": "分配复核人",
+    "review.note": "复核备注",
+    "export.queue": "导出复核队列",
+    "export.statistics": "导出统计",
+    "retention.redacted": "过期个人信息脱敏",
+    "watchlist.imported": "导入涉诈名单",
+    "watchlist.removed": "移出涉诈名单",
+    "watchlist.exported": "导出高风险收款账户",
+}
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    kind: str
+    actor_id: int | None = None
+    session_id: int | None = None
+    data: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown audit event kind: {self.kind}")
+
+    @property
+    def label(self) -> str:
+        return KINDS[self.kind]
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+
+
+def canonical(row_id, at, actor_id, kind, session_id, data_json) -> bytes:
+    return json.dumps(
+        [row_id, at, actor_id, kind, session_id, data_json],
+        ensure_ascii=False, separators=(",", ":"),
+    ).encode("utf-8")
+
+
+def row_hash(key: bytes, prev_hash: str, content: bytes) -> str:
+    return hmac.new(key, prev_hash.encode("ascii") + b"\n" + content, hashlib.sha256).hexdigest()
+
+
+def head_seal(key: bytes, last_id: int, last_hash: str) -> str:
+    return hmac.new(key, f"head:{last_id}:{last_hash}".encode("ascii"), hashlib.sha256).hexdigest()
+
+
+def chain_key(secret_key: str) -> bytes:
+    # A key derived for this purpose only, so the chain never shares the session-cookie key.
+    return hmac.new(secret_key.encode("utf-8"), b"teller_guard ledger", hashlib.sha256).digest()
+
+
+def append(db, key: bytes, event: AuditEvent, at: str | None = None) -> int:
+    """Append one event. Call inside write_transaction so the head cannot move under us."""
+    head = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
+    last_id, prev_hash = head if head else (0, GENESIS)
+    row_id = last_id + 1
+    at = at or now_iso()
+    data_json = json.dumps(event.data, ensure_ascii=False, sort_keys=True, default=str)
+    digest = row_hash(
+        key, prev_hash,
+        canonical(row_id, at, event.actor_id, event.kind, event.session_id, data_json),
+    )
+    db.execute(
+        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [row_id, at, event.actor_id, event.kind, event.session_id, data_json, prev_hash, digest],
+    )
+    db.execute(
+        "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "
+        "last_hash = excluded.last_hash, seal = excluded.seal",
+        [row_id, digest, head_seal(key, row_id, digest)],
+    )
+    return row_id
+
+
+@dataclass(frozen=True)
+class ChainProblem:
+    row_id: int | None
+    problem: str  # edited | inserted | deleted | head
+
+    def describe(self) -> str:
+        words = {
+            "edited": "row {id} was edited out of band",
+            "inserted": "row {id} was inserted out of band",
+            "deleted": "rows were deleted just before row {id}",
+            "head": "the chain head does not match: newest rows deleted after row {id}, "
+            "or the head was edited",
+        }
+        return words[self.problem].format(id=self.row_id)
+
+
+def verify_chain(db, key: bytes) -> tuple[int, list[ChainProblem]]:
+    """Walk the whole ledger once; returns (rows checked, problems found)."""
+    problems: list[ChainProblem] = []
+    cursor = db.execute(
+        "SELECT id, at, actor_id, kind, session_id, data, prev_hash, hash FROM ledger ORDER BY id"
+    )
+    previous = None  # (row, valid) of the row before `current`
+    last_genuine_hash = GENESIS
+    last_genuine_id = 0
+    count = 0
+
+    def classify(row, valid, next_prev_hash):
+        nonlocal last_genuine_hash, last_genuine_id
+        row_id, prev_hash, digest = row[0], row[6], row[7]
+        if valid:
+            if prev_hash != last_genuine_hash:
+                problems.append(ChainProblem(row_id, "deleted"))
+            last_genuine_hash, last_genuine_id = digest, row_id
+            return
+        # An edited row keeps its stored hash, so the next row still points at it; a row
+        # inserted out of band is pointed at by nothing.
+        if next_prev_hash == digest:
+            problems.append(ChainProblem(row_id, "edited"))
+            last_genuine_hash, last_genuine_id = digest, row_id
+        else:
+            problems.append(ChainProblem(row_id, "inserted"))
+
+    for row in cursor:
+        count += 1
+        valid = hmac.compare_digest(row[7], row_hash(key, row[6], canonical(*row[:6])))
+        if previous is not None:
+            classify(previous[0], previous[1], row[6])
+        previous = (row, valid)
+    head = db.execute("SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1").fetchone()
+    if previous is not None:
+        classify(previous[0], previous[1], head[1] if head else None)
+    if head is None:
+        if count:
+            problems.append(ChainProblem(last_genuine_id, "head"))
+    else:
+        last_id, last_hash, seal = head
+        sealed = hmac.compare_digest(seal, head_seal(key, last_id, last_hash))
+        if not sealed or last_id != last_genuine_id or last_hash != last_genuine_hash:
+            problems.append(ChainProblem(last_genuine_id, "head"))
+    return count, problems

@@ -1,0 +1,178 @@
+"""The `teller-guard` command: serve, init, user, backup and the operator tools."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from . import create_app, db, settings, users
+from .web_context import app_db
+
+DEMO_USERS = (
+    ("teller1", "teller", "王柜员", "T001"),
+    ("supervisor1", "supervisor", "李主管", "S001"),
+    ("security1", "security", "赵安保", "B001"),
+    ("admin1", "admin", "陈管理员", "A001"),
+)
+
+
+def instance_option(command):
+    """Every command takes --instance PATH (or TELLER_GUARD_INSTANCE; default ./instance)."""
+
+    @click.option("--instance", "instance_path", type=click.Path(file_okay=False, path_type=Path),
+                  envvar="TELLER_GUARD_INSTANCE", default=None,
+                  help="Instance folder holding the database and secret key.")
+    @functools.wraps(command)
+    def wrapper(*args, instance_path=None, **kwargs):
+        try:
+            app = create_app(instance_path=instance_path)
+        except OSError as error:
+            fail(f"无法使用实例目录 {instance_path or Path.cwd() / 'instance'}: {error}")
+        return command(app, *args, **kwargs)
+
+    return wrapper
+
+
+def fail(message: str) -> None:
+    click.echo(f"错误: {message}", err=True)
+    sys.exit(1)
+
+
+def prepare_database(app) -> None:
+    try:
+        applied = db.prepare(app.config["DATABASE"])
+    except db.DatabaseUnavailable as error:
+        fail(str(error))
+    if applied:
+        click.echo(f"数据库已更新: {app.config['DATABASE']} ({len(applied)} 个迁移)")
+
+
+@click.group()
+@click.version_option(package_name="teller_guard")
+def main():
+    """teller_guard 柜面转账风险筛查."""
+
+
+@main.command()
+@instance_option
+@click.option("--admin-username", default="admin", show_default=True)
+@click.option("--admin-password", default=None, help="Generated and printed when omitted.")
+def init(app, admin_username, admin_password):
+    """Create the database and the first admin account."""
+    prepare_database(app)
+    with app_db(app) as (database, key):
+        if users.find_user(database, admin_username):
+            click.echo(f"管理员 {admin_username} 已存在，未做改动。")
+            return
+        password = admin_password or users.generate_password()
+        try:
+            users.create_user(database, key, admin_username, password, "admin", "管理员")
+        except users.UserError as error:
+            fail(str(error))
+    click.echo(f"已创建管理员 {admin_username}，密码: {password}")
+
+
+def seed_demo(app) -> list[tuple[str, str, str]]:
+    """Demo branch settings and one account per role, with fresh passwords each start."""
+    accounts = []
+    with app_db(app) as (database, key):
+        if not list(database["settings"].rows):
+            settings.save(database, key, settings.DEMO_SETTINGS)
+        for username, role, name, staff_no in DEMO_USERS:
+            if users.find_user(database, username):
+                users.set_active(database, key, username, True)
+                password = users.reset_password(database, key, username)
+            else:
+                password = users.generate_password()
+                users.create_user(database, key, username, password, role, name, staff_no)
+            accounts.append((users.ROLES[role], username, password))
+    return accounts
+
+
+@main.command()
+@instance_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--demo", is_flag=True, help="Initialise if needed and create demo accounts.")
+def serve(app, host, port, threads, demo):
+    """Serve the app with waitress."""
+    import waitress
+
+    prepare_database(app)
+    if demo:
+        click.echo("演示模式：以下账户仅供演示，每次启动都会重新生成密码。")
+        for role_label, username, password in seed_demo(app):
+            click.echo(f"  {role_label}: 用户名 {username}  密码 {password}")
+    click.echo(f"teller_guard 已启动: http://{host}:{port}/  (按 Ctrl+C 停止)")
+    waitress.serve(app, host=host, port=port, threads=threads, ident="teller_guard")
+
+
+@main.group()
+def user():
+    """Manage accounts: add, disable, reset-password."""
+
+
+@user.command("add")
+@instance_option
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(users.ROLES)), required=True)
+@click.option("--name", "display_name", default="")
+@click.option("--staff-no", default="")
+@click.option("--password", default=None, help="Generated and printed when omitted.")
+def user_add(app, username, role, display_name, staff_no, password):
+    prepare_database(app)
+    password = password or users.generate_password()
+    with app_db(app) as (database, key):
+        try:
+            users.create_user(database, key, username, password, role, display_name, staff_no)
+        except users.UserError as error:
+            fail(str(error))
+    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），密码: {password}")
+
+
+@user.command("disable")
+@instance_option
+@click.argument("username")
+def user_disable(app, username):
+    prepare_database(app)
+    with app_db(app) as (database, key):
+        try:
+            users.set_active(database, key, username, False)
+        except users.UserError as error:
+            fail(str(error))
+    click.echo(f"已停用用户 {username}")
+
+
+@user.command("reset-password")
+@instance_option
+@click.argument("username")
+@click.option("--password", default=None, help="Generated and printed when omitted.")
+def user_reset(app, username, password):
+    prepare_database(app)
+    with app_db(app) as (database, key):
+        try:
+            password = users.reset_password(database, key, username, password)
+        except users.UserError as error:
+            fail(str(error))
+    click.echo(f"已重置 {username} 的密码，新密码: {password}")
+
+
+@main.command()
+@instance_option
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+def backup(app, destination):
+    """Online, consistent copy of the database, checked with PRAGMA integrity_check."""
+    prepare_database(app)
+    if destination.exists():
+        fail(f"目标文件已存在: {destination}")
+    try:
+        verdict = db.backup(app.config["DATABASE"], destination)
+    except Exception as error:  # noqa: BLE001 - any failure is reported, never a traceback
+        fail(f"备份失败 {destination}: {error}")
+    if verdict != "ok":
+        fail(f"备份文件完整性检查未通过 {destination}: {verdict}")
+    click.echo(f"已备份到 {destination}（完整性检查: ok）")

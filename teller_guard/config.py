@@ -1,0 +1,81 @@
+"""Configuration: defaults, then the instance TOML file, then TELLER_GUARD_* variables, then a test dict."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+
+DEFAULTS = {
+    "DATABASE": None,  # filled in from the instance folder
+    "SESSION_IDLE_MINUTES": 15,
+    "LOGIN_MAX_FAILURES": 5,
+    "LOGIN_LOCK_MINUTES": 15,
+    "SESSION_COOKIE_SECURE": False,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "teller_guard_session",
+    "WTF_CSRF_TIME_LIMIT": None,
+    # wtforms' own Chinese messages (forms.ChineseForm) instead of Flask-Babel
+    "WTF_I18N_ENABLED": False,  # the idle timeout already ends stale sessions
+    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    "FONT_PATH": None,
+    "RULES_OVERRIDE": None,
+    "ALERT_ENDPOINT": None,
+    "ALERT_TIMEOUT_SECONDS": 5.0,
+    "API_RATE_LIMIT_PER_MINUTE": 600,
+    "PII_RETENTION_DAYS": 365,
+    "SEND_OUTBOX_IN_BACKGROUND": True,
+}
+
+ENV_PREFIX = "TELLER_GUARD_"
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+CONFIG_FILE = "config.toml"
+DATABASE_FILE = "teller_guard.db"
+
+
+def default_instance_path() -> Path:
+    return Path(os.environ.get(ENV_PREFIX + "INSTANCE") or Path.cwd() / "instance")
+
+
+def _coerce(raw: str, default):
+    """Environment values are strings; give them the type of the default."""
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    return raw
+
+
+def load_secret_key(instance_path: Path) -> str:
+    """Read the instance secret, creating it (mode 0600) on first run."""
+    key_file = instance_path / SECRET_KEY_FILE
+    if key_file.exists():
+        return key_file.read_text(encoding="ascii").strip()
+    key = secrets.token_hex(32)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key)
+    return key
+
+
+def build_config(instance_path: Path, test_config: dict | None = None) -> dict:
+    config = dict(DEFAULTS)
+    config_file = instance_path / CONFIG_FILE
+    if config_file.exists():
+        with config_file.open("rb") as handle:
+            config.update({key.upper(): value for key, value in tomllib.load(handle).items()})
+    for name, value in os.environ.items():
+        if name.startswith(ENV_PREFIX) and name != ENV_PREFIX + "INSTANCE":
+            key = name[len(ENV_PREFIX):]
+            config[key] = _coerce(value, DEFAULTS.get(key, ""))
+    if test_config:
+        config.update(test_config)
+    if not config.get("DATABASE"):
+        config["DATABASE"] = str(instance_path / DATABASE_FILE)
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = load_secret_key(instance_path)
+    return config

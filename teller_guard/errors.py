@@ -1,0 +1,50 @@
+"""Error pages in Chinese (HTML) or JSON (API); never a stack trace."""
+
+from __future__ import annotations
+
+from flask import jsonify, render_template
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .db import DatabaseUnavailable
+from .web import wants_json
+
+MESSAGES = {
+    400: ("请求无效", "提交的内容无法处理。请返回上一页重新操作。"),
+    401: ("需要登录", "请先登录。"),
+    403: ("无权访问", "您的角色无权查看此页面。如需办理，请联系主管或管理员。"),
+    404: ("页面不存在", "找不到您要的页面，请检查地址或返回首页。"),
+    405: ("操作不允许", "此页面不支持该操作。"),
+    413: ("内容过大", "提交的内容过大。"),
+    429: ("请求过于频繁", "请稍后再试。"),
+    500: ("系统错误", "系统出现错误，已记录。您填写的内容已保存的部分不会丢失，请稍后重试或联系管理员。"),
+    503: ("服务暂不可用", "数据库暂不可用，请稍后重试或联系管理员。"),
+}
+
+
+def render_error(code: int, detail: str | None = None):
+    title, message = MESSAGES.get(code, MESSAGES[500])
+    if wants_json():
+        return jsonify({"error": {"code": code, "message": detail or message}}), code
+    return render_template("error.html", code=code, title=title,
+                           message=detail or message), code
+
+
+def register(app) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, "页面已过期或来源无法验证（CSRF 校验失败），内容未保存。请刷新页面后重新提交。")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error):
+        return render_error(error.code or 500)
+
+    @app.errorhandler(DatabaseUnavailable)
+    def database_error(error):
+        app.logger.error("database unavailable: %s", error)
+        return render_error(503)
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error):
+        app.logger.exception("unhandled error")
+        return render_error(500)

@@ -1,0 +1,24 @@
+"""Helpers shared by the forms."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+
+try:  # wtforms >= 3.3 declares options as SelectChoice; older versions take pairs
+    from wtforms.fields.choices import SelectChoice
+except ImportError:  # pragma: no cover - depends on the installed wtforms
+    SelectChoice = None
+
+
+def choices(pairs) -> list:
+    """Options for a SelectField/RadioField from (value, label) pairs."""
+    if SelectChoice is None:
+        return list(pairs)
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class ChineseForm(FlaskForm):
+    """Base form: wtforms' built-in messages in Chinese (WTF_I18N_ENABLED is off)."""
+
+    class Meta:
+        locales = ("zh",)

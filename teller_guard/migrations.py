@@ -1,0 +1,177 @@
+"""The schema, owned here and only here, as an ordered list of sqlite-utils migrations.
+
+Append new migrations at the end; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("teller_guard")
+
+
+@migrations()
+def m001_accounts(db):
+    db["users"].create(
+        {
+            "id": int,
+            "username": str,
+            "display_name": str,
+            "staff_no": str,
+            "role": str,
+            "password_hash": str,
+            "active": int,
+            "failed_logins": int,
+            "locked_until": str,
+            "created_at": str,
+            "password_changed_at": str,
+        },
+        pk="id",
+        not_null={"username", "role", "password_hash"},
+        defaults={"active": 1, "failed_logins": 0},
+    )
+    db["users"].create_index(["username"], unique=True)
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["api_tokens"].create(
+        {
+            "id": int,
+            "name": str,
+            "token_hash": str,
+            "created_by": int,
+            "created_at": str,
+            "revoked_at": str,
+            "last_used_at": str,
+        },
+        pk="id",
+        foreign_keys=[("created_by", "users", "id")],
+    )
+    db["api_tokens"].create_index(["token_hash"], unique=True)
+
+
+@migrations()
+def m002_ledger(db):
+    # Append-only, hash-chained record of everything that happened (see audit.py).
+    db["ledger"].create(
+        {
+            "id": int,
+            "at": str,
+            "actor_id": int,
+            "kind": str,
+            "session_id": int,
+            "data": str,
+            "prev_hash": str,
+            "hash": str,
+        },
+        pk="id",
+        not_null={"at", "kind", "data", "prev_hash", "hash"},
+    )
+    db["ledger"].create_index(["session_id"])
+    db["ledger"].create_index(["kind", "at"])
+    # One row: the sealed head of the chain, so deleting the newest rows is detected too.
+    db["ledger_head"].create(
+        {"id": int, "last_id": int, "last_hash": str, "seal": str}, pk="id"
+    )
+
+
+@migrations()
+def m003_sessions(db):
+    # The working record of a screening (what the teller typed, step by step) and the
+    # current state that queues and statistics read. Every change is also a ledger event,
+    # and `teller-guard verify` checks this table against the ledger.
+    db["sessions"].create(
+        {
+            "id": int,
+            "reference": str,
+            "teller_id": int,
+            "started_at": str,
+            "updated_at": str,
+            "finished_at": str,
+            "duration_seconds": int,
+            "step": str,
+            "status": str,  # draft | assessed | finished
+            "form": str,  # JSON of typed values, personal data masked or hashed
+            "amount_fen": int,
+            "channel": str,
+            "other_region": int,
+            "payee_hash": str,
+            "payee_masked": str,
+            "customer_hash": str,
+            "customer_masked": str,
+            "level": str,
+            "score": int,
+            "action": str,
+            "typology": str,
+            "typologies": str,
+            "rules_version": str,
+            "assessment": str,
+            "supervisor_id": int,
+            "supervisor_decision": str,  # confirmed | override
+            "supervisor_reason": str,
+            "outcome": str,
+            "outcome_at": str,
+            "in_queue": int,
+            "review_status": str,
+            "assignee_id": int,
+            "slips_printed": int,
+            "alerts_printed": int,
+        },
+        pk="id",
+        not_null={"reference", "teller_id", "started_at", "status"},
+        defaults={"in_queue": 0, "slips_printed": 0, "alerts_printed": 0, "step": "facts"},
+        foreign_keys=[("teller_id", "users", "id")],
+    )
+    db["sessions"].create_index(["reference"], unique=True)
+    db["sessions"].create_index(["teller_id", "status", "id"])
+    db["sessions"].create_index(["started_at"])
+    db["sessions"].create_index(["in_queue", "id"])
+    db["sessions"].create_index(["payee_hash", "started_at"])
+    db["sessions"].create_index(["customer_hash", "started_at"])
+    # Full personal data needed only for the police alert; read access is logged, and
+    # retention redacts it. Never copied into the ledger, logs or exports by default.
+    db["pii_vault"].create(
+        {"session_id": int, "field": str, "value": str, "stored_at": str},
+        pk=("session_id", "field"),
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+
+
+@migrations()
+def m004_watchlist_outbox(db):
+    db["watchlist"].create(
+        {
+            "account_hash": str,
+            "account_masked": str,
+            "source": str,
+            "listed_on": str,
+            "note": str,
+            "import_id": int,
+            "added_at": str,
+        },
+        pk="account_hash",
+    )
+    db["outbox"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "kind": str,
+            "idempotency_key": str,
+            "payload": str,
+            "status": str,  # pending | sent | failed
+            "attempts": int,
+            "next_attempt_at": str,
+            "last_error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        defaults={"attempts": 0, "status": "pending"},
+    )
+    db["outbox"].create_index(["idempotency_key"], unique=True)
+    db["outbox"].create_index(["status", "next_attempt_at"])
+
+
+def apply(db) -> list[str]:
+    """Apply pending migrations; returns the names applied (empty when up to date)."""
+    pending = [migration.name for migration in migrations.pending(db)]
+    migrations.apply(db)
+    return pending

@@ -1,0 +1,5 @@
+"""Branch security's review area."""
+
+from .views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,61 @@
+"""Branch settings: stored as JSON values, every change logged with who, when, before and after."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, replace
+from decimal import Decimal
+
+from . import audit
+from .db import write_transaction
+
+
+@dataclass(frozen=True)
+class BranchSettings:
+    bank_name: str = "示例银行"
+    branch_name: str = "示例支行"
+    province: str = "河北省"
+    city: str = "邢台市"
+    large_amount: Decimal = Decimal("50000")
+    elderly_age: int = 60
+    slip_paper: str = "a5"  # a5 | roll80
+
+    def to_json_dict(self) -> dict:
+        values = asdict(self)
+        values["large_amount"] = str(self.large_amount)
+        return values
+
+
+DEMO_SETTINGS = BranchSettings(
+    bank_name="演示银行", branch_name="沙河支行", province="河北省", city="邢台市",
+)
+
+
+def load(db) -> BranchSettings:
+    stored = {row["key"]: json.loads(row["value"]) for row in db["settings"].rows}
+    values = {}
+    for name, default in asdict(BranchSettings()).items():
+        if name in stored:
+            value = stored[name]
+            values[name] = Decimal(value) if isinstance(default, Decimal) else value
+    return replace(BranchSettings(), **values)
+
+
+def save(db, key, new: BranchSettings, actor_id=None) -> dict:
+    """Store the settings; returns {field: (before, after)} of what changed."""
+    with write_transaction(db):
+        before = load(db).to_json_dict()
+        after = new.to_json_dict()
+        changed = {name: (before[name], after[name]) for name in after
+                   if before[name] != after[name]}
+        for name, value in after.items():
+            db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [name, json.dumps(value, ensure_ascii=False)],
+            )
+        if changed:
+            audit.append(db, key, audit.AuditEvent(
+                "settings.changed", actor_id,
+                data={name: {"before": b, "after": a} for name, (b, a) in changed.items()}))
+    return changed

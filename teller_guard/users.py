@@ -1,0 +1,168 @@
+"""Accounts: creation, password checks, lockout. Shared by the web pages and the CLI."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import audit
+from .db import write_transaction
+
+ROLES = {
+    "teller": "柜员",
+    "supervisor": "主管",
+    "security": "安保",
+    "admin": "管理员",
+}
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserError(Exception):
+    """A user-facing problem with an account operation (message in Chinese)."""
+
+
+@dataclass(frozen=True)
+class User:
+    id: int
+    username: str
+    display_name: str
+    role: str
+    staff_no: str
+    active: bool
+
+    @property
+    def role_label(self) -> str:
+        return ROLES[self.role]
+
+    @classmethod
+    def from_row(cls, row: dict) -> User:
+        return cls(
+            id=row["id"], username=row["username"], display_name=row["display_name"] or "",
+            role=row["role"], staff_no=row["staff_no"] or "", active=bool(row["active"]),
+        )
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    user: User | None = None
+    locked_until: datetime | None = None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def get_user(db, user_id: int) -> User | None:
+    rows = list(db["users"].rows_where("id = ?", [user_id]))
+    return User.from_row(rows[0]) if rows else None
+
+
+def find_user(db, username: str) -> dict | None:
+    rows = list(db["users"].rows_where("username = ?", [username]))
+    return rows[0] if rows else None
+
+
+def list_users(db) -> list[User]:
+    return [User.from_row(row) for row in db["users"].rows_where(order_by="id")]
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
+
+
+def create_user(db, key, username, password, role, display_name="", staff_no="", actor_id=None):
+    username = username.strip()
+    if not username:
+        raise UserError("用户名不能为空")
+    if role not in ROLES:
+        raise UserError(f"角色无效: {role}")
+    check_password_rules(password)
+    with write_transaction(db):
+        if find_user(db, username):
+            raise UserError(f"用户名已存在: {username}")
+        now = _now().isoformat(timespec="seconds")
+        user_id = db["users"].insert({
+            "username": username, "display_name": display_name or username,
+            "staff_no": staff_no or "", "role": role,
+            "password_hash": generate_password_hash(password), "active": 1,
+            "failed_logins": 0, "created_at": now, "password_changed_at": now,
+        }).last_pk
+        audit.append(db, key, audit.AuditEvent(
+            "user.created", actor_id, data={"user_id": user_id, "username": username, "role": role}))
+    return user_id
+
+
+def set_active(db, key, username, active: bool, actor_id=None) -> None:
+    with write_transaction(db):
+        row = find_user(db, username)
+        if not row:
+            raise UserError(f"用户不存在: {username}")
+        db["users"].update(row["id"], {"active": int(active), "failed_logins": 0,
+                                       "locked_until": None})
+        kind = "user.enabled" if active else "user.disabled"
+        audit.append(db, key, audit.AuditEvent(kind, actor_id, data={"user_id": row["id"],
+                                                                      "username": username}))
+
+
+def reset_password(db, key, username, new_password=None, actor_id=None) -> str:
+    """Set (or generate) a new password; also clears any lock. Returns the password."""
+    new_password = new_password or generate_password()
+    check_password_rules(new_password)
+    with write_transaction(db):
+        row = find_user(db, username)
+        if not row:
+            raise UserError(f"用户不存在: {username}")
+        db["users"].update(row["id"], {
+            "password_hash": generate_password_hash(new_password), "failed_logins": 0,
+            "locked_until": None, "password_changed_at": _now().isoformat(timespec="seconds"),
+        })
+        audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id,
+                                               data={"user_id": row["id"], "username": username}))
+    return new_password
+
+
+def generate_password() -> str:
+    # Unambiguous characters only: it is read aloud or typed from a printout.
+    alphabet = "abcdefghjkmnpqrstuvwxyz23456789"
+    return "".join(secrets.choice(alphabet) for _ in range(12))
+
+
+def authenticate(db, key, username, password, max_failures=5, lock_minutes=15) -> LoginResult:
+    """Check a login. Unknown user and wrong password look the same to the caller."""
+    now = _now()
+    with write_transaction(db):
+        row = find_user(db, username.strip())
+        if row is None:
+            # Spend the same time as a real check so the response time does not reveal users.
+            check_password_hash(_DUMMY_HASH, password)
+            audit.append(db, key, audit.AuditEvent("login.failed", None,
+                                                   data={"username": username[:64]}))
+            return LoginResult()
+        if row["locked_until"] and datetime.fromisoformat(row["locked_until"]) > now:
+            return LoginResult(locked_until=datetime.fromisoformat(row["locked_until"]))
+        if not row["active"] or not check_password_hash(row["password_hash"], password):
+            failures = (row["failed_logins"] or 0) + 1
+            update = {"failed_logins": failures}
+            audit.append(db, key, audit.AuditEvent("login.failed", row["id"],
+                                                   data={"username": row["username"]}))
+            if failures >= max_failures:
+                until = now + timedelta(minutes=lock_minutes)
+                update = {"failed_logins": 0, "locked_until": until.isoformat(timespec="seconds")}
+                audit.append(db, key, audit.AuditEvent(
+                    "login.locked", row["id"],
+                    data={"username": row["username"], "until": update["locked_until"]}))
+                db["users"].update(row["id"], update)
+                return LoginResult(locked_until=until)
+            db["users"].update(row["id"], update)
+            return LoginResult()
+        db["users"].update(row["id"], {"failed_logins": 0, "locked_until": None})
+        audit.append(db, key, audit.AuditEvent("login.succeeded", row["id"],
+                                               data={"username": row["username"]}))
+        return LoginResult(user=User.from_row(row))
+
+
+_DUMMY_HASH = generate_password_hash("teller_guard-timing-equaliser")

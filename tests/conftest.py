@@ -1,0 +1,95 @@
+"""Shared fixtures, flaskr style: an app on a temporary instance folder per test."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+from teller_guard import create_app, db, settings, users
+
+PASSWORDS = {
+    "teller": "teller-pass-1",
+    "teller2": "teller-pass-2",
+    "supervisor": "supervisor-pass",
+    "security": "security-pass",
+    "admin": "admin-password",
+}
+ROLE_OF = {"teller": "teller", "teller2": "teller", "supervisor": "supervisor",
+           "security": "security", "admin": "admin"}
+
+
+TEST_CONFIG = {"TESTING": True, "SEND_OUTBOX_IN_BACKGROUND": False}
+
+
+@pytest.fixture(scope="session")
+def template_instance(tmp_path_factory):
+    """One migrated database with the test accounts, copied for each test (hashing
+    passwords is deliberately slow, so it is done once)."""
+    instance = tmp_path_factory.mktemp("template") / "instance"
+    app = create_app(TEST_CONFIG, instance_path=instance)
+    db.prepare(app.config["DATABASE"])
+    database = db.connect(app.config["DATABASE"])
+    key = app.extensions["teller_guard"]["ledger_key"]
+    settings.save(database, key, settings.DEMO_SETTINGS)
+    for username, password in PASSWORDS.items():
+        users.create_user(database, key, username, password, ROLE_OF[username],
+                          display_name=f"{username}名", staff_no=username.upper())
+    database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    database.conn.close()
+    return instance
+
+
+@pytest.fixture
+def app(tmp_path, template_instance):
+    instance = tmp_path / "instance"
+    shutil.copytree(template_instance, instance)
+    yield create_app(TEST_CONFIG, instance_path=instance)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner():
+    return CliRunner()
+
+
+def csrf_token(client, path="/login") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+class AuthActions:
+    def __init__(self, client):
+        self._client = client
+
+    def login(self, username="teller", password=None):
+        token = csrf_token(self._client, "/login")
+        return self._client.post("/login", data={
+            "username": username, "password": password or PASSWORDS[username],
+            "csrf_token": token,
+        })
+
+    def logout(self):
+        token = csrf_token(self._client, "/screening/")
+        return self._client.post("/logout", data={"csrf_token": token})
+
+
+@pytest.fixture
+def auth(client):
+    return AuthActions(client)
+
+
+@pytest.fixture
+def database(app):
+    connection = db.connect(app.config["DATABASE"])
+    yield connection
+    connection.conn.close()

@@ -1,0 +1,74 @@
+import sqlite3
+
+import pytest
+
+from teller_guard import audit, db, migrations
+
+KEY = b"k" * 32
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    path = tmp_path / "ledger.db"
+    database = db.connect(path)
+    migrations.apply(database)
+    for number in range(10):
+        with db.write_transaction(database):
+            audit.append(database, KEY, audit.AuditEvent(
+                "screening.outcome", actor_id=1, session_id=number, data={"n": number}))
+    yield database, path
+    database.conn.close()
+
+
+def tamper(path, sql, *params):
+    conn = sqlite3.connect(path)
+    conn.execute(sql, params)
+    conn.commit()
+    conn.close()
+
+
+def problems(database):
+    count, found = audit.verify_chain(database, KEY)
+    return count, [(problem.row_id, problem.problem) for problem in found]
+
+
+def test_untouched_chain_verifies(ledger):
+    database, _ = ledger
+    assert problems(database) == (10, [])
+
+
+def test_edited_row_is_found(ledger):
+    database, path = ledger
+    tamper(path, "UPDATE ledger SET data = '{\"n\": 99}' WHERE id = 4")
+    assert problems(database)[1] == [(4, "edited")]
+
+
+def test_deleted_row_is_found(ledger):
+    database, path = ledger
+    tamper(path, "DELETE FROM ledger WHERE id = 6")
+    assert problems(database)[1] == [(7, "deleted")]
+
+
+def test_inserted_row_is_found(ledger):
+    database, path = ledger
+    tamper(path, "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
+                 "VALUES (11, '2026-01-01', 1, 'screening.outcome', 1, '{}', "
+                 "(SELECT hash FROM ledger WHERE id = 10), 'forged')")
+    assert problems(database)[1] == [(11, "inserted")]
+
+
+def test_deleting_the_newest_rows_is_found(ledger):
+    database, path = ledger
+    tamper(path, "DELETE FROM ledger WHERE id >= 9")
+    assert problems(database)[1] == [(8, "head")]
+
+
+def test_wrong_key_fails_everything(ledger):
+    database, _ = ledger
+    count, found = audit.verify_chain(database, b"x" * 32)
+    assert count == 10 and len(found) >= 10
+
+
+def test_unknown_event_kind_is_refused():
+    with pytest.raises(ValueError):
+        audit.AuditEvent("made.up")
