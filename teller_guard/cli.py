@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from . import create_app, db, settings, users
+from . import db, settings, users
+from .app import create_app
 from .web_context import app_db
 
 DEMO_USERS = (

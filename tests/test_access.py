@@ -12,6 +12,7 @@ AREAS = {
     "review": {"security", "admin", "supervisor"},
     "admin": {"admin"},
     "printing": {"teller", "supervisor", "security", "admin"},
+    "watchlist": {"security", "admin"},
     "api": "token",
 }
 ROLES = ["teller", "supervisor", "security", "admin"]

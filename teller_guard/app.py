@@ -1,0 +1,73 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from . import audit, config, db, errors, pii
+from .security import set_security_headers
+
+csrf = CSRFProtect()
+
+
+def _asset_root() -> Path:
+    """templates/ and static/ live at the repository top level (editable install), or under
+    <prefix>/share/teller_guard after a regular install."""
+    source_tree = Path(__file__).resolve().parent.parent
+    if (source_tree / "templates").is_dir():
+        return source_tree
+    return Path(sys.prefix) / "share" / "teller_guard"
+
+
+def _dict_without_none(values: dict) -> dict:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def create_app(test_config: dict | None = None, instance_path: str | Path | None = None) -> Flask:
+    instance = Path(instance_path or config.default_instance_path()).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    root = _asset_root()
+    app = Flask(
+        __name__, instance_path=str(instance), instance_relative_config=True,
+        template_folder=str(root / "templates"), static_folder=str(root / "static"),
+    )
+    app.config.update(config.build_config(instance, test_config))
+    secret = app.config["SECRET_KEY"]
+    app.extensions["teller_guard"] = {
+        "ledger_key": audit.chain_key(secret),
+        "pii_key": pii.pii_key(secret),
+    }
+
+    db.init_app(app)
+    csrf.init_app(app)
+    errors.register(app)
+    app.after_request(set_security_headers)
+    app.add_template_filter(_dict_without_none, "dict_without_none")
+
+    from . import admin, auth, review, screening
+
+    app.before_request(auth.load_logged_in_user)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(screening.bp)
+    app.register_blueprint(review.bp)
+    app.register_blueprint(admin.bp)
+
+    @app.template_global()
+    def has_endpoint(name: str) -> bool:
+        """Lets the menu show an area only once its blueprint exists."""
+        return name in app.view_functions
+
+    @app.context_processor
+    def inject_globals():
+        from flask import g
+
+        from . import settings
+
+        branch = settings.load(db.get_db()) if g.get("user") else None
+        return {"current_user": g.get("user"), "branch": branch}
+
+    return app
