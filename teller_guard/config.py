@@ -27,6 +27,11 @@ DEFAULTS = {
     "API_RATE_LIMIT_PER_MINUTE": 600,
     "PII_RETENTION_DAYS": 365,
     "SEND_OUTBOX_IN_BACKGROUND": True,
+    # cross-session signals (watchlist/signals.py)
+    "PAYEE_REPEAT_MIN_CUSTOMERS": 2,
+    "PAYEE_REPEAT_DAYS": 30,
+    "CUSTOMER_REPEAT_MIN": 2,
+    "CUSTOMER_REPEAT_DAYS": 30,
 }
 
 ENV_PREFIX = "TELLER_GUARD_"
