@@ -1,0 +1,724 @@
+"""Loading, validating and precompiling the rule set (rules.toml).
+
+A rule file has these sections (docs/risk.md describes them with examples):
+
+    [meta]          name, description (free text; part of the version hash)
+    [thresholds]    medium, high, critical (score lines), max_mitigation
+    [levels.X]      label_zh for low / medium / high / critical
+    [actions.X]     label_zh, steps_zh for proceed / print_slip / supervisor_hold / stop_and_report
+    [[rules]]       id, kind, points, reason_zh, when, typologies, min_level, hard_stop, enabled
+    [[typologies]]  id, name_zh, teller_script_zh, slip_text_zh, keywords, keyword_points, follow_ups
+    [[questions]]   id, section, text_zh, say_zh, answer_field, options, when
+
+A branch override file has the same shape; every entry in it is merged into the packaged set by id
+(the fields it gives replace those of the packaged entry; a new id adds an entry).
+
+Conditions (``when``) are compiled once, at load, into plain closures so that evaluation is a
+loop of function calls.  Validation also enforces the direction of each condition, which is what
+makes the score monotonic: a risk rule may only look at a red-flag field in the alarming
+direction, and a mitigating rule may not look at red-flag fields at all.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import hashlib
+import json
+import operator
+import re
+import tomllib
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from .model import (
+    ACTION_FOR_LEVEL,
+    FIELDS,
+    LEVELS,
+    OBSERVATION_FLAGS,
+    TEXT_FIELDS,
+    Action,
+    Policy,
+    Question,
+    ScreeningInput,
+    TypologyMatch,
+)
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
+
+# Free-text fields searched by keyword conditions and typology keywords unless a rule says otherwise.
+DEFAULT_KEYWORD_FIELDS = ("answers.purpose_text", "answers.destination_text", "transaction.payee_name")
+
+# Fields where a larger / "more yes" value is a red flag.  Risk rules may only test them in the
+# alarming direction; mitigating rules may not test them at all (see module docstring).
+RED_FLAG_FIELDS = frozenset(
+    {"three_checks.paying_stranger", "three_checks.possibly_scam"}
+    | {name for name in FIELDS if name.startswith("cross_session.")}
+)
+
+RULE_KINDS = ("risk", "mitigation")
+MIN_LEVELS = ("medium", "high", "critical")
+SECTIONS = ("five", "three", "follow_up")
+_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+
+_TOP_LEVEL = ("meta", "thresholds", "levels", "actions", "rules", "typologies", "questions")
+_META_KEYS = ("name", "description")
+_THRESHOLD_KEYS = ("medium", "high", "critical", "max_mitigation")
+_RULE_KEYS = ("id", "kind", "points", "reason_zh", "when", "group", "typologies", "min_level",
+              "hard_stop", "enabled")
+_TYPOLOGY_KEYS = ("id", "name_zh", "teller_script_zh", "slip_text_zh", "keywords", "keyword_points",
+                  "follow_ups")
+_QUESTION_KEYS = ("id", "section", "text_zh", "say_zh", "answer_field", "options", "when")
+_LIST_SECTIONS = {"rules": ("rule", _RULE_KEYS), "typologies": ("typology", _TYPOLOGY_KEYS),
+                  "questions": ("question", _QUESTION_KEYS)}
+
+
+class RuleFileError(ValueError):
+    """A rule file is unreadable or invalid; the message names file, entry and field."""
+
+
+# --- evaluation context ---------------------------------------------------------------------
+
+
+def normalize_text(text: str | None) -> str:
+    """Fold full-width characters and case and drop whitespace, so 安全 账户 matches 安全账户."""
+    if not text:
+        return ""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+_TEXT_GETTERS = {name: operator.attrgetter(name) for name in TEXT_FIELDS}
+
+
+class EvalContext:
+    """What compiled conditions read: the screening plus facts derived once per evaluation."""
+
+    __slots__ = ("screening", "is_large", "is_elderly", "default_text", "_texts")
+
+    def __init__(self, screening: ScreeningInput, policy: Policy):
+        self.screening = screening
+        amount = screening.transaction.amount
+        self.is_large = amount is not None and amount >= policy.large_amount
+        age = screening.customer.age
+        self.is_elderly = age is not None and age >= policy.elderly_age
+        answers = screening.answers
+        # "\n" separates the fields so a keyword never matches across two of them
+        self.default_text = "\n".join(
+            normalize_text(text)
+            for text in (answers.purpose_text, answers.destination_text,
+                         screening.transaction.payee_name)
+        )
+        self._texts: dict[str, str] | None = None
+
+    def text_of(self, fields: tuple[str, ...]) -> str:
+        if fields == DEFAULT_KEYWORD_FIELDS:
+            return self.default_text
+        if self._texts is None:
+            self._texts = {}
+        parts = []
+        for name in fields:
+            if name not in self._texts:
+                self._texts[name] = normalize_text(_TEXT_GETTERS[name](self.screening))
+            parts.append(self._texts[name])
+        return "\n".join(parts)
+
+
+Test = Callable[[EvalContext], bool]
+
+
+# --- compiled rule set ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    kind: str  # "risk" adds points, "mitigation" subtracts them
+    points: int
+    reason_zh: str
+    group: str | None  # rules seeing the same fact share a group; only the strongest one counts
+    typologies: tuple[str, ...]
+    min_level: str | None  # the level this rule alone guarantees, whatever mitigations say
+    hard_stop: bool  # forces critical and stop_and_report
+    test: Test = field(compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Typology:
+    id: str
+    name_zh: str
+    teller_script_zh: str
+    slip_text_zh: str
+    keywords: tuple[str, ...]  # normalized
+    keyword_points: int
+    follow_ups: tuple[str, ...]  # question ids
+
+    def match(self) -> TypologyMatch:
+        return TypologyMatch(self.id, self.name_zh, self.teller_script_zh, self.slip_text_zh)
+
+
+@dataclass(frozen=True)
+class QuestionDef:
+    question: Question
+    applies: Test | None = field(compare=False, repr=False)  # None: always asked
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    version: str
+    sources: tuple[str, ...]
+    thresholds: dict[str, int]
+    level_labels: dict[str, str]
+    actions: dict[str, Action]
+    rules: tuple[Rule, ...]
+    typologies: tuple[Typology, ...]
+    questions: tuple[QuestionDef, ...]
+
+    @functools.cached_property
+    def typology_by_id(self) -> dict[str, Typology]:
+        return {typology.id: typology for typology in self.typologies}
+
+    @functools.cached_property
+    def question_by_id(self) -> dict[str, Question]:
+        return {definition.question.id: definition.question for definition in self.questions}
+
+    @functools.cached_property
+    def typology_matches(self) -> dict[str, TypologyMatch]:
+        return {typology.id: typology.match() for typology in self.typologies}
+
+    def floor_score(self, level: str | None) -> int:
+        """Lowest score of a level (0 for low or None)."""
+        return self.thresholds[level] if level in ("medium", "high", "critical") else 0
+
+    def level_for(self, score: int) -> str:
+        level = "low"
+        for candidate in ("medium", "high", "critical"):
+            if score >= self.thresholds[candidate]:
+                level = candidate
+        return level
+
+
+# --- loading --------------------------------------------------------------------------------
+
+
+def load_rules(path: str | Path | None = None, override_path: str | Path | None = None) -> RuleSet:
+    """Load a rule file (default: the packaged rules.toml), optionally merged with a branch override."""
+    base_path = Path(path) if path is not None else DEFAULT_RULES_PATH
+    documents = [(base_path.name, _read_toml(base_path))]
+    if override_path is not None:
+        override = Path(override_path)
+        documents.append((override.name, _read_toml(override)))
+    merged = _Merged()
+    for name, document in documents:
+        merged.add(name, document)
+    return _build(merged)
+
+
+@functools.lru_cache(maxsize=1)
+def default_rules() -> RuleSet:
+    """The packaged rule set, loaded once per process."""
+    return load_rules()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise RuleFileError(f"{path.name}: file not found ({path})") from None
+    except tomllib.TOMLDecodeError as error:
+        raise RuleFileError(f"{path.name}: invalid TOML: {error}") from None
+
+
+class _Entry:
+    """One [[rules]]/[[typologies]]/[[questions]] entry and which file gave each of its fields."""
+
+    def __init__(self, what: str, origin: str):
+        self.what = what
+        self.origin = origin
+        self.data: dict[str, Any] = {}
+        self.sources: dict[str, str] = {}
+
+    def update(self, name: str, table: dict[str, Any]) -> None:
+        for key, value in table.items():
+            self.data[key] = copy.deepcopy(value)
+            self.sources[key] = name
+
+    def error(self, field_path: str, message: str) -> RuleFileError:
+        top = field_path.split(".")[0].split("[")[0]
+        source = self.sources.get(top, self.origin)
+        label = self.data.get("id", "?")
+        return RuleFileError(f"{source}: {self.what} '{label}': field '{field_path}' {message}")
+
+
+class _Merged:
+    """The packaged document with overrides applied, keeping track of where each value came from."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, Any]] = {"meta": {}, "thresholds": {}}
+        self.table_sources: dict[tuple[str, str], str] = {}
+        self.levels: dict[str, dict[str, Any]] = {}
+        self.actions: dict[str, dict[str, Any]] = {}
+        self.entries: dict[str, dict[str, _Entry]] = {name: {} for name in _LIST_SECTIONS}
+        self.files: list[str] = []
+
+    def add(self, name: str, document: dict[str, Any]) -> None:
+        self.files.append(name)
+        for key in document:
+            if key not in _TOP_LEVEL:
+                raise RuleFileError(f"{name}: unknown section '{key}' (allowed: {', '.join(_TOP_LEVEL)})")
+        for section, allowed in (("meta", _META_KEYS), ("thresholds", _THRESHOLD_KEYS)):
+            table = document.get(section, {})
+            if not isinstance(table, dict):
+                raise RuleFileError(f"{name}: section '{section}' must be a table")
+            for key, value in table.items():
+                if key not in allowed:
+                    raise RuleFileError(f"{name}: section '{section}': unknown field '{key}'")
+                self.tables[section][key] = value
+                self.table_sources[(section, key)] = name
+        self._add_named_tables(name, document, "levels", LEVELS, ("label_zh",), self.levels)
+        self._add_named_tables(name, document, "actions", tuple(ACTION_FOR_LEVEL.values()),
+                               ("label_zh", "steps_zh"), self.actions)
+        for section, (what, allowed) in _LIST_SECTIONS.items():
+            self._add_entries(name, document, section, what, allowed)
+
+    def _add_named_tables(self, name, document, section, names, allowed, target) -> None:
+        tables = document.get(section, {})
+        if not isinstance(tables, dict):
+            raise RuleFileError(f"{name}: section '{section}' must be a table")
+        for key, table in tables.items():
+            where = f"{name}: {section} '{key}'"
+            if key not in names:
+                raise RuleFileError(f"{where}: unknown {section[:-1]} (allowed: {', '.join(names)})")
+            if not isinstance(table, dict):
+                raise RuleFileError(f"{where}: must be a table")
+            for field_name, value in table.items():
+                if field_name not in allowed:
+                    raise RuleFileError(f"{where}: unknown field '{field_name}'")
+                target.setdefault(key, {})[field_name] = (value, name)
+
+    def _add_entries(self, name, document, section, what, allowed) -> None:
+        items = document.get(section, [])
+        if not isinstance(items, list):
+            raise RuleFileError(f"{name}: '{section}' must be an array of tables ([[{section}]])")
+        seen: set[str] = set()
+        target = self.entries[section]
+        for index, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise RuleFileError(f"{name}: {section}[{index}] must be a table")
+            entry_id = item.get("id")
+            if not isinstance(entry_id, str) or not _ID_PATTERN.match(entry_id):
+                raise RuleFileError(
+                    f"{name}: {what} #{index + 1} '{entry_id}': field 'id' must be a lower-case "
+                    "identifier (a-z, 0-9, _)"
+                )
+            if entry_id in seen:
+                raise RuleFileError(f"{name}: {what} '{entry_id}': field 'id' is a duplicate in this file")
+            seen.add(entry_id)
+            for key in item:
+                if key not in allowed:
+                    raise RuleFileError(
+                        f"{name}: {what} '{entry_id}': field '{key}' is unknown "
+                        f"(allowed: {', '.join(allowed)})"
+                    )
+            entry = target.get(entry_id)
+            if entry is None:
+                entry = target[entry_id] = _Entry(what, name)
+            entry.update(name, item)
+
+    def canonical(self) -> dict[str, Any]:
+        """Merged content without provenance: what the version hash is computed over."""
+        return {
+            "meta": self.tables["meta"],
+            "thresholds": self.tables["thresholds"],
+            "levels": {key: {f: v for f, (v, _) in table.items()} for key, table in self.levels.items()},
+            "actions": {key: {f: v for f, (v, _) in table.items()} for key, table in self.actions.items()},
+            **{
+                section: [entry.data for entry in entries.values()]
+                for section, entries in self.entries.items()
+            },
+        }
+
+
+def _version(canonical: dict[str, Any]) -> str:
+    text = json.dumps(canonical, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+# --- validation + compilation ---------------------------------------------------------------
+
+
+def _build(merged: _Merged) -> RuleSet:
+    thresholds = _check_thresholds(merged)
+    level_labels = _check_levels(merged)
+    actions = _check_actions(merged)
+    question_entries = merged.entries["questions"]
+    questions = tuple(_check_question(entry) for entry in question_entries.values())
+    follow_up_ids = {d.question.id for d in questions if d.question.section == "follow_up"}
+    typologies = tuple(
+        _check_typology(entry, follow_up_ids) for entry in merged.entries["typologies"].values()
+    )
+    typology_ids = {typology.id for typology in typologies}
+    rules = tuple(
+        rule
+        for entry in merged.entries["rules"].values()
+        if (rule := _check_rule(entry, typology_ids)) is not None
+    )
+    for typology in typologies:
+        if not any(typology.id in rule.typologies for rule in rules) and not typology.keywords:
+            raise merged.entries["typologies"][typology.id].error(
+                "keywords", "is empty and no rule points to this typology: it could never match"
+            )
+    return RuleSet(
+        version=_version(merged.canonical()),
+        sources=tuple(merged.files),
+        thresholds=thresholds,
+        level_labels=level_labels,
+        actions=actions,
+        rules=rules,
+        typologies=typologies,
+        questions=questions,
+    )
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_thresholds(merged: _Merged) -> dict[str, int]:
+    table = merged.tables["thresholds"]
+    default_source = merged.files[0]
+    result = {}
+    for key in _THRESHOLD_KEYS:
+        source = merged.table_sources.get(("thresholds", key), default_source)
+        if key not in table:
+            raise RuleFileError(f"{source}: section 'thresholds': field '{key}' is missing")
+        value = table[key]
+        if not _is_int(value) or not 0 <= value <= 100:
+            raise RuleFileError(f"{source}: section 'thresholds': field '{key}' must be an integer 0-100")
+        result[key] = value
+    previous_key, previous = "low", 0
+    for key in ("medium", "high", "critical"):
+        if result[key] <= previous:
+            source = merged.table_sources[("thresholds", key)]
+            raise RuleFileError(
+                f"{source}: section 'thresholds': field '{key}' ({result[key]}) must be greater "
+                f"than '{previous_key}' ({previous}): thresholds must increase"
+            )
+        previous_key, previous = key, result[key]
+    return result
+
+
+def _text(value: Any) -> bool:
+    return isinstance(value, str) and value.strip() != ""
+
+
+def _check_levels(merged: _Merged) -> dict[str, str]:
+    labels = {}
+    for level in LEVELS:
+        value, source = merged.levels.get(level, {}).get("label_zh", (None, merged.files[0]))
+        if not _text(value):
+            raise RuleFileError(f"{source}: levels '{level}': field 'label_zh' must be a non-empty string")
+        labels[level] = value
+    return labels
+
+
+def _check_actions(merged: _Merged) -> dict[str, Action]:
+    actions = {}
+    for code in ACTION_FOR_LEVEL.values():
+        table = merged.actions.get(code, {})
+        label, source = table.get("label_zh", (None, merged.files[0]))
+        if not _text(label):
+            raise RuleFileError(f"{source}: actions '{code}': field 'label_zh' must be a non-empty string")
+        steps, source = table.get("steps_zh", (None, merged.files[0]))
+        if not isinstance(steps, list) or not steps or not all(_text(step) for step in steps):
+            raise RuleFileError(
+                f"{source}: actions '{code}': field 'steps_zh' must be a non-empty list of strings"
+            )
+        actions[code] = Action(code, label, tuple(steps))
+    return actions
+
+
+def _require_text(entry: _Entry, key: str) -> str:
+    value = entry.data.get(key)
+    if value is None:
+        raise entry.error(key, "is missing")
+    if not _text(value):
+        raise entry.error(key, "must be a non-empty string")
+    return value
+
+
+def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
+    data = entry.data
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise entry.error("enabled", "must be true or false")
+    kind = data.get("kind", "risk")
+    if kind not in RULE_KINDS:
+        raise entry.error("kind", f"must be one of {', '.join(RULE_KINDS)}")
+    points = data.get("points")
+    if not _is_int(points) or not 0 <= points <= 100:
+        raise entry.error("points", "must be an integer 0-100")
+    reason = _require_text(entry, "reason_zh")
+    typologies = data.get("typologies", [])
+    if not isinstance(typologies, list) or not all(isinstance(t, str) for t in typologies):
+        raise entry.error("typologies", "must be a list of typology ids")
+    for typology in typologies:
+        if typology not in typology_ids:
+            raise entry.error("typologies", f"names unknown typology '{typology}'")
+    min_level = data.get("min_level")
+    if min_level is not None and min_level not in MIN_LEVELS:
+        raise entry.error("min_level", f"must be one of {', '.join(MIN_LEVELS)}")
+    hard_stop = data.get("hard_stop", False)
+    if not isinstance(hard_stop, bool):
+        raise entry.error("hard_stop", "must be true or false")
+    group = data.get("group")
+    if group is not None and (not isinstance(group, str) or not _ID_PATTERN.match(group)):
+        raise entry.error("group", "must be a lower-case identifier (a-z, 0-9, _)")
+    if kind == "mitigation":
+        # Mitigations only lower points (capped by max_mitigation); letting them carry a group, a
+        # floor, a stop or a scam type would make "benign evidence" behave like risk.
+        for key in ("group", "typologies", "min_level", "hard_stop"):
+            if data.get(key):
+                raise entry.error(key, "is not allowed on a mitigation rule")
+    if "when" not in data:
+        raise entry.error("when", "is missing")
+    test = _compile(data["when"], "when", entry, kind)
+    if not enabled:
+        return None  # validated all the same, so a typo in a switched-off rule is still caught
+    return Rule(
+        id=data["id"],
+        kind=kind,
+        points=points,
+        reason_zh=reason,
+        group=group,
+        typologies=tuple(typologies),
+        min_level="critical" if hard_stop else min_level,
+        hard_stop=hard_stop,
+        test=test,
+    )
+
+
+def _check_typology(entry: _Entry, follow_up_ids: set[str]) -> Typology:
+    data = entry.data
+    texts = {key: _require_text(entry, key) for key in ("name_zh", "teller_script_zh", "slip_text_zh")}
+    keywords = data.get("keywords", [])
+    if not isinstance(keywords, list) or not all(_text(word) for word in keywords):
+        raise entry.error("keywords", "must be a list of non-empty strings")
+    points = data.get("keyword_points", 0)
+    if not _is_int(points) or not 0 <= points <= 100:
+        raise entry.error("keyword_points", "must be an integer 0-100")
+    if keywords and points == 0:
+        raise entry.error("keyword_points", "must be above 0 when keywords are given")
+    follow_ups = data.get("follow_ups", [])
+    if not isinstance(follow_ups, list) or not all(isinstance(q, str) for q in follow_ups):
+        raise entry.error("follow_ups", "must be a list of question ids")
+    for question_id in follow_ups:
+        if question_id not in follow_up_ids:
+            raise entry.error("follow_ups", f"names unknown follow-up question '{question_id}'")
+    return Typology(
+        id=data["id"],
+        keywords=tuple(dict.fromkeys(normalize_text(word) for word in keywords)),
+        keyword_points=points,
+        follow_ups=tuple(follow_ups),
+        **texts,
+    )
+
+
+def _check_question(entry: _Entry) -> QuestionDef:
+    data = entry.data
+    section = data.get("section")
+    if section not in SECTIONS:
+        raise entry.error("section", f"must be one of {', '.join(SECTIONS)}")
+    text = _require_text(entry, "text_zh")
+    say = _require_text(entry, "say_zh")
+    answer_field = data.get("answer_field")
+    if answer_field is not None and answer_field not in FIELDS and answer_field != "observations":
+        raise entry.error("answer_field", f"names unknown input field '{answer_field}'")
+    if section != "follow_up" and answer_field is None:
+        raise entry.error("answer_field", "is missing: a checklist question must fill an input field")
+    options = _check_options(entry, answer_field, data.get("options", []))
+    applies = None
+    if "when" in data:
+        # Whether a question is asked is not scored, so the monotonicity checks do not apply.
+        applies = _compile(data["when"], "when", entry, "question")
+    question = Question(data["id"], section, text, say, answer_field, options)
+    return QuestionDef(question, applies)
+
+
+def _check_options(entry: _Entry, answer_field: str | None, options: Any) -> tuple:
+    if not isinstance(options, list):
+        raise entry.error("options", "must be a list of [value, label_zh] pairs")
+    result = []
+    for index, option in enumerate(options):
+        where = f"options[{index}]"
+        if not (isinstance(option, list) and len(option) == 2 and _text(option[1])):
+            raise entry.error(where, "must be a [value, label_zh] pair")
+        value = option[0]
+        if answer_field == "observations":
+            if value not in OBSERVATION_FLAGS:
+                raise entry.error(where, f"names unknown observation flag {value!r}")
+        elif answer_field is not None:
+            spec = FIELDS[answer_field]
+            if spec.kind == "enum" and value not in spec.values:
+                raise entry.error(where, f"value {value!r} is not allowed for {answer_field}")
+            if spec.kind == "bool" and not isinstance(value, bool):
+                raise entry.error(where, f"value for {answer_field} must be true or false")
+            if spec.kind in ("int", "text", "amount"):
+                raise entry.error(where, f"{answer_field} is typed in, it takes no options")
+        result.append((value, option[1]))
+    return tuple(result)
+
+
+# --- conditions -----------------------------------------------------------------------------
+# Vocabulary (exactly one of these per table):
+#   { all = [c, ...] }            every sub-condition holds
+#   { any = [c, ...] }            at least one holds
+#   { flag = "on_phone" }         the teller ticked this observation
+#   { keywords = [...], fields = [...] }   a word occurs in the free-text fields (fields optional)
+#   { large_amount = true }       amount >= policy.large_amount
+#   { elderly = true }            age >= policy.elderly_age
+#   { field = "a.b", equals = v } / in = [...] / not_equals = v / at_least = n
+
+
+_FIELD_OPS = ("equals", "in", "not_equals", "at_least")
+
+
+def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
+    if not isinstance(cond, dict) or not cond:
+        raise entry.error(where, "must be a condition table")
+    keys = set(cond)
+    if keys in ({"all"}, {"any"}):
+        (combinator,) = keys
+        parts = cond[combinator]
+        if not isinstance(parts, list) or not parts:
+            raise entry.error(f"{where}.{combinator}", "must be a non-empty list of conditions")
+        tests = tuple(
+            _compile(part, f"{where}.{combinator}[{index}]", entry, kind)
+            for index, part in enumerate(parts)
+        )
+        if combinator == "all":
+            return lambda ctx: all(test(ctx) for test in tests)
+        return lambda ctx: any(test(ctx) for test in tests)
+    if keys == {"flag"}:
+        flag = cond["flag"]
+        if flag not in OBSERVATION_FLAGS:
+            raise entry.error(f"{where}.flag", f"names unknown observation flag {flag!r}")
+        _forbid_in_mitigation(entry, kind, f"{where}.flag", "observations are red flags")
+        return lambda ctx: flag in ctx.screening.observations
+    if "keywords" in keys and keys <= {"keywords", "fields"}:
+        return _compile_keywords(cond, where, entry, kind)
+    if keys in ({"large_amount"}, {"elderly"}):
+        (name,) = keys
+        if cond[name] is not True:
+            raise entry.error(f"{where}.{name}", "must be true")
+        if name == "large_amount":
+            return lambda ctx: ctx.is_large
+        return lambda ctx: ctx.is_elderly
+    if "field" in keys:
+        ops = keys - {"field"}
+        if len(ops) != 1 or not ops <= set(_FIELD_OPS):
+            raise entry.error(where, f"a field condition needs exactly one of {', '.join(_FIELD_OPS)}")
+        (op,) = ops
+        return _compile_field(cond["field"], op, cond[op], where, entry, kind)
+    raise entry.error(
+        where,
+        f"has unknown keys {sorted(keys)}: use all, any, flag, keywords, large_amount, elderly or field",
+    )
+
+
+def _forbid_in_mitigation(entry: _Entry, kind: str, where: str, why: str) -> None:
+    if kind == "mitigation":
+        # Otherwise adding a red flag could switch a mitigation on and lower the score.
+        raise entry.error(where, f"cannot be used in a mitigation rule ({why})")
+
+
+def _compile_keywords(cond, where, entry, kind) -> Test:
+    words = cond["keywords"]
+    if not isinstance(words, list) or not words or not all(_text(word) for word in words):
+        raise entry.error(f"{where}.keywords", "must be a non-empty list of non-empty strings")
+    _forbid_in_mitigation(entry, kind, f"{where}.keywords",
+                          "adding words to what the customer said must never lower the score")
+    fields = cond.get("fields", list(DEFAULT_KEYWORD_FIELDS))
+    if not isinstance(fields, list) or not fields:
+        raise entry.error(f"{where}.fields", "must be a non-empty list of text fields")
+    for name in fields:
+        if name not in TEXT_FIELDS:
+            raise entry.error(f"{where}.fields", f"names {name!r}, which is not a free-text field")
+    fields_key = tuple(fields)
+    normalized = tuple(dict.fromkeys(normalize_text(word) for word in words))
+    return lambda ctx: any(word in ctx.text_of(fields_key) for word in normalized)
+
+
+_ORDINALS = {"three_checks.possibly_scam": {"no": 0, "unsure": 1, "yes": 2}}
+
+
+def _compile_field(name, op, value, where, entry, kind) -> Test:
+    spec = FIELDS.get(name)
+    if spec is None:
+        raise entry.error(f"{where}.field", f"names unknown input field {name!r}")
+    if spec.kind == "text":
+        raise entry.error(f"{where}.field", f"{name} is free text: use a keywords condition")
+    where_op = f"{where}.{op}"
+    getter = operator.attrgetter(name)
+
+    def check_value(item):
+        if spec.kind == "enum" and item not in spec.values:
+            raise entry.error(where_op, f"value {item!r} is not allowed for {name}")
+        if spec.kind == "bool" and not isinstance(item, bool):
+            raise entry.error(where_op, f"{name} is true/false, got {item!r}")
+        if spec.kind in ("int", "amount") and not _is_int(item):
+            raise entry.error(where_op, f"{name} is a number, got {item!r}")
+
+    if name in RED_FLAG_FIELDS:
+        _forbid_in_mitigation(entry, kind, f"{where}.field", f"{name} is a red-flag field")
+    if op == "at_least":
+        if spec.kind in ("int", "amount"):
+            check_value(value)
+            bound = Decimal(value) if spec.kind == "amount" else value
+            return lambda ctx: (v := getter(ctx.screening)) is not None and v >= bound
+        if name not in _ORDINALS:
+            raise entry.error(where_op, f"{name} has no order: use equals or in")
+        check_value(value)
+        ranks = _ORDINALS[name]
+        rank = ranks[value]
+        return lambda ctx: ranks.get(getter(ctx.screening), -1) >= rank
+    if op == "in":
+        if not isinstance(value, list) or not value:
+            raise entry.error(where_op, "must be a non-empty list")
+        for item in value:
+            check_value(item)
+        accepted = frozenset(value)
+    else:
+        check_value(value)
+        accepted = frozenset([value])
+    if kind == "risk" and name in RED_FLAG_FIELDS:
+        _check_alarming_direction(name, spec, op, accepted, where_op, entry)
+    if op == "not_equals":
+        (rejected,) = accepted
+        return lambda ctx: getter(ctx.screening) != rejected
+    return lambda ctx: getter(ctx.screening) in accepted
+
+
+def _check_alarming_direction(name, spec, op, accepted, where, entry) -> None:
+    """A risk rule on a red-flag field must keep firing when the field gets more alarming."""
+    message = (
+        f"on red-flag field {name} must test the alarming direction "
+        "(equals true, at_least, or an 'in' set that contains every more alarming value) "
+        "so that adding a red flag never lowers the score"
+    )
+    if op == "not_equals":
+        raise entry.error(where, message)
+    if spec.kind == "bool" and accepted != {True}:
+        raise entry.error(where, message)
+    if spec.kind in ("int", "amount"):
+        raise entry.error(where, "on a count must use at_least")
+    if name in _ORDINALS:
+        ranks = _ORDINALS[name]
+        lowest = min(ranks[item] for item in accepted)
+        if {v for v, r in ranks.items() if r >= lowest} != accepted:
+            raise entry.error(where, message)
