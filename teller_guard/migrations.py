@@ -175,3 +175,27 @@ def apply(db) -> list[str]:
     pending = [migration.name for migration in migrations.pending(db)]
     migrations.apply(db)
     return pending
+
+
+@migrations()
+def m006_watchlist_imports(db):
+    # One row per watchlist import (watchlist.import_id points here) with its counts, so the
+    # list page can show the import history without reading the ledger.
+    db["watchlist_imports"].create(
+        {
+            "id": int,
+            "imported_at": str,
+            "actor_id": int,
+            "kind": str,  # accounts | hashes
+            "data_lines": int,
+            "added": int,
+            "already_listed": int,
+            "duplicates": int,
+            "skipped_errors": int,
+        },
+        pk="id",
+        not_null={"imported_at", "kind"},
+        defaults={"data_lines": 0, "added": 0, "already_listed": 0, "duplicates": 0,
+                  "skipped_errors": 0},
+        foreign_keys=[("actor_id", "users", "id")],
+    )
