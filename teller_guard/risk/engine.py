@@ -38,9 +38,11 @@ def evaluate(
     mitigation_hits: list[FiredRule] = []
     strength: dict[str, int] = {}  # typology id -> points that point to it
 
-    for order, rule in enumerate(rules.rules):
-        if not rule.test(ctx):
+    rule_list = rules.rules
+    for order, test in enumerate(rules.tests):
+        if not test(ctx):
             continue
+        rule = rule_list[order]
         if rule.kind == "mitigation":
             benign += rule.points
             mitigation_hits.append(FiredRule(rule.id, -rule.points, rule.reason_zh))
@@ -56,9 +58,10 @@ def evaluate(
     if text.strip("\n"):
         order = len(rules.rules)
         for typology in rules.typologies:
-            word = next((word for word in typology.keywords if word in text), None)
-            if word is None:
+            found = typology.pattern.search(text) if typology.pattern is not None else None
+            if found is None:
                 continue
+            word = found.group(0)  # the first of its words in what the customer said
             points = typology.keyword_points
             reason = f"客户所述含“{word}”等{typology.name_zh}常见说法"
             # a typology's words are one more view of its story: same group as its purpose rules
