@@ -27,6 +27,13 @@ def _dict_without_none(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not None}
 
 
+def _yuan(fen) -> str:
+    """Amount in fen -> ¥50,000.00 for display."""
+    if fen is None:
+        return ""
+    return f"¥{int(fen) / 100:,.2f}"
+
+
 def create_app(test_config: dict | None = None, instance_path: str | Path | None = None) -> Flask:
     instance = Path(instance_path or config.default_instance_path()).resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -47,14 +54,17 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     errors.register(app)
     app.after_request(set_security_headers)
     app.add_template_filter(_dict_without_none, "dict_without_none")
+    app.add_template_filter(_yuan, "yuan")
 
-    from . import admin, auth, review, screening
+    from . import admin, api, auth, review, screening
 
     app.before_request(auth.load_logged_in_user)
     app.register_blueprint(auth.bp)
     app.register_blueprint(screening.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(api.bp)
+    csrf.exempt(api.bp)  # bearer-token clients, no cookies
 
     @app.template_global()
     def has_endpoint(name: str) -> bool:

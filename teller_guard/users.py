@@ -131,8 +131,10 @@ def generate_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(12))
 
 
-def authenticate(db, key, username, password, max_failures=5, lock_minutes=15) -> LoginResult:
-    """Check a login. Unknown user and wrong password look the same to the caller."""
+def authenticate(db, key, username, password, max_failures=5, lock_minutes=15,
+                 purpose="login") -> LoginResult:
+    """Check a login (or a supervisor's credentials at a teller's terminal, purpose
+    "supervisor"). Unknown user and wrong password look the same to the caller."""
     now = _now()
     with write_transaction(db):
         row = find_user(db, username.strip())
@@ -161,7 +163,8 @@ def authenticate(db, key, username, password, max_failures=5, lock_minutes=15) -
             return LoginResult()
         db["users"].update(row["id"], {"failed_logins": 0, "locked_until": None})
         audit.append(db, key, audit.AuditEvent("login.succeeded", row["id"],
-                                               data={"username": row["username"]}))
+                                               data={"username": row["username"],
+                                                     "purpose": purpose}))
         return LoginResult(user=User.from_row(row))
 
 

@@ -1,22 +1,241 @@
-"""Screening pages: the teller's list of sessions (我的问询) and the guided flow."""
+"""Screening pages: 我的问询, 新建问询 (facts), 五必问/三是否 (questions), result and outcome."""
 
 from __future__ import annotations
 
-from flask import Blueprint, g, render_template
+from datetime import datetime
 
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+
+from .. import users
 from ..db import get_db
-from ..web import guard_area
+from ..regions import PROVINCES
+from ..web import guard_area, ledger_key
+from . import inputs, service
+from .context import branch, keys, rules, signals
 
 bp = Blueprint("screening", __name__, url_prefix="/screening")
 guard_area(bp, "teller", "supervisor")
 
 
+def own_session(session_id: int) -> dict:
+    """Tellers see only their own sessions; supervisors see the branch's."""
+    row = service.get(get_db(), session_id)
+    if row is None:
+        abort(404)
+    if g.user.role == "teller" and row["teller_id"] != g.user.id:
+        abort(404)
+    return row
+
+
 @bp.route("/")
 def mine():
     db = get_db()
-    rows = db.execute(
-        "SELECT id, reference, started_at, step, status, level, amount_fen, payee_masked "
-        "FROM sessions WHERE teller_id = ? AND status != 'finished' ORDER BY id DESC LIMIT 50",
-        [g.user.id],
-    ).fetchall()
-    return render_template("screening/mine.html", unfinished=rows)
+    return render_template(
+        "screening/mine.html",
+        unfinished=service.unfinished_for(db, g.user.id),
+        finished=service.recent_finished_for(db, g.user.id),
+        level_labels=service.LEVEL_LABELS, outcome_labels=service.OUTCOMES)
+
+
+def facts_page(values: dict, errors: dict, warnings: dict, row=None, status=200):
+    return render_template(
+        "screening/facts.html", values=values, errors=errors, warnings=warnings, row=row,
+        provinces=[(name, name) for name in PROVINCES], channels=inputs.CHANNEL_LABELS,
+        occupations=inputs.OCCUPATION_LABELS, payee_types=inputs.PAYEE_TYPE_LABELS,
+        payee_known=inputs.PAYEE_KNOWN_LABELS,
+        opened_at=values.get("opened_at") or service.now_local().isoformat(),
+    ), status
+
+
+def _opened_at(raw: str | None) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(raw or "")
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    if request.method == "GET":
+        return facts_page({"channel": "counter_transfer", "payee_type": "personal"}, {}, {})
+    checked = inputs.parse_facts(request.form, service.now_local().date())
+    if not checked.ok:
+        return facts_page(request.form.to_dict(), checked.errors, checked.warnings, status=400)
+    db = get_db()
+    session_id = service.start(db, keys(), g.user.id, checked.value, branch(),
+                               opened_at=_opened_at(request.form.get("opened_at")))
+    for warning in checked.warnings.values():
+        flash(warning)
+    return after_facts(session_id)
+
+
+def after_facts(session_id: int):
+    """A watchlisted payee stops the screening at once, before anything else is asked."""
+    db = get_db()
+    row = service.get(db, session_id)
+    found = signals(row)
+    if found["facts"]["payee_watchlisted"]:
+        service.assess(db, keys(), session_id, branch(), rules(), found["facts"], g.user.id,
+                       answers=row["form"].get("answers") or {})
+        return redirect(url_for("screening.result", session_id=session_id))
+    return redirect(url_for("screening.questions", session_id=session_id))
+
+
+@bp.route("/<int:session_id>/facts", methods=["GET", "POST"])
+def facts(session_id: int):
+    row = own_session(session_id)
+    if row["status"] == "finished":
+        flash("该问询已记录结果，不能再修改")
+        return redirect(url_for("screening.result", session_id=session_id))
+    if request.method == "GET":
+        values = dict(row["form"]["facts"])
+        for name in inputs.PERSONAL_FIELDS:
+            values.pop(name, None)  # full values stay in the vault; blank keeps them
+        return facts_page(values, {}, {}, row=row)
+    form = request.form.to_dict()
+    kept = _kept_personal_values(session_id, form)
+    checked = inputs.parse_facts({**form, **kept}, service.now_local().date())
+    if not checked.ok:
+        return facts_page(form, checked.errors, checked.warnings, row=row, status=400)
+    service.update_facts(get_db(), keys(), session_id, checked.value, branch(), g.user.id)
+    return after_facts(session_id)
+
+
+def _kept_personal_values(session_id: int, form: dict) -> dict:
+    """A blank personal field on the edit page means "keep what was entered"."""
+    blanks = [name for name in inputs.PERSONAL_FIELDS if not (form.get(name) or "").strip()]
+    if not blanks:
+        return {}
+    stored = service.vault_values(get_db(), session_id)
+    return {name: stored[name] for name in blanks if name in stored}
+
+
+@bp.route("/<int:session_id>/questions", methods=["GET", "POST"])
+def questions(session_id: int):
+    row = own_session(session_id)
+    if row["status"] == "finished":
+        return redirect(url_for("screening.result", session_id=session_id))
+    db, found, current_branch = get_db(), signals(row), branch()
+    asked = service.questions_for(db, row, current_branch, rules(), found["facts"])
+    if request.method == "GET":
+        return questions_page(row, asked, found, answers_as_form(row["form"].get("answers")), {})
+    checked = inputs.parse_answers(request.form, asked)
+    if request.form.get("action") == "save":
+        service.save_answers(db, keys(), session_id, checked.value, g.user.id)
+        flash(f"问询 {row['reference']} 已保存，可在“未完成的问询”中继续")
+        return redirect(url_for("screening.mine"))
+    if not checked.ok:
+        service.save_answers(db, keys(), session_id, checked.value, g.user.id)
+        return questions_page(row, asked, found, request.form, checked.errors, status=400)
+    service.assess(db, keys(), session_id, current_branch, rules(), found["facts"], g.user.id,
+                   answers=checked.value)
+    return redirect(url_for("screening.result", session_id=session_id))
+
+
+def answers_as_form(answers: dict | None) -> dict:
+    """Saved answers back into the form's field names, to pre-fill on resume."""
+    values = {}
+    for part in ("answers", "three_checks"):
+        for name, value in ((answers or {}).get(part) or {}).items():
+            values[f"{part}.{name}"] = inputs._option_text(value)
+    values["observations"] = (answers or {}).get("observations") or []
+    return values
+
+
+def questions_page(row, asked, found, values, errors, status=200):
+    selected_observations = (values.getlist("observations") if hasattr(values, "getlist")
+                             else values.get("observations") or [])
+    return render_template(
+        "screening/questions.html", row=row, asked=asked, found=found, values=values,
+        errors=errors, selected_observations=selected_observations,
+        option_text=inputs._option_text, facts=row["form"]["facts"],
+        channels=inputs.CHANNEL_LABELS, level_labels=service.LEVEL_LABELS,
+        outcome_labels=service.OUTCOMES,
+    ), status
+
+
+@bp.route("/<int:session_id>/result")
+def result(session_id: int):
+    row = own_session(session_id)
+    if row["assessment"] is None:
+        return redirect(url_for("screening.questions", session_id=session_id))
+    return result_page(row)
+
+
+def result_page(row, errors=None, status=200, values=None):
+    return render_template(
+        "screening/result.html", row=row, a=row["assessment"], facts=row["form"]["facts"],
+        errors=errors or {}, values=values or {}, outcomes=service.OUTCOMES,
+        may_proceed=service.may_proceed(row), channels=inputs.CHANNEL_LABELS,
+        level_labels=service.LEVEL_LABELS,
+    ), status
+
+
+@bp.route("/<int:session_id>/statement", methods=["POST"])
+def statement(session_id: int):
+    """The customer's answers to the follow-up questions: add them and score again."""
+    row = own_session(session_id)
+    if row["status"] == "finished":
+        abort(409)
+    text = (request.form.get("statement") or "").strip()
+    if not text:
+        return result_page(row, {"statement": "请记录客户的回答后再重新评估"}, 400)
+    if len(text) > 1000:
+        return result_page(row, {"statement": "客户陈述过长（最多 1000 字）"}, 400,
+                           {"statement": text})
+    answers = row["form"].get("answers") or {}
+    answers = {**answers, "answers": dict(answers.get("answers") or {})}
+    earlier = answers["answers"].get("purpose_text")
+    combined = f"{earlier}\n{text}" if earlier else text
+    answers["answers"]["purpose_text"] = combined[-2000:]
+    db = get_db()
+    service.assess(db, keys(), session_id, branch(), rules(), signals(row)["facts"], g.user.id,
+                   answers=answers)
+    return redirect(url_for("screening.result", session_id=session_id))
+
+
+@bp.route("/<int:session_id>/supervisor", methods=["POST"])
+def supervisor(session_id: int):
+    row = own_session(session_id)
+    form = request.form
+    errors = {}
+    username = (form.get("supervisor_username") or "").strip()
+    password = form.get("supervisor_password") or ""
+    reason = (form.get("supervisor_reason") or "").strip()
+    if not username:
+        errors["supervisor_username"] = "请主管输入用户名"
+    if not password:
+        errors["supervisor_password"] = "请主管输入密码"  # noqa: S105 - a message, not a password
+    if row["level"] == "critical" and not reason:
+        errors["supervisor_reason"] = "极高风险放行必须填写书面理由"
+    if len(reason) > 500:
+        errors["supervisor_reason"] = "理由过长（最多 500 字）"
+    values = {"supervisor_username": username, "supervisor_reason": reason}
+    if errors:
+        return result_page(row, errors, 400, values)
+    db, config = get_db(), current_app.config
+    checked = users.authenticate(db, ledger_key(), username, password,
+                                 config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"],
+                                 purpose="supervisor")
+    if checked.user is None or checked.user.role != "supervisor":
+        message = "主管账户已锁定" if checked.locked_until else "主管用户名或密码错误（须为主管账户）"
+        return result_page(row, {"supervisor_username": message}, 400, values)
+    try:
+        decision = service.supervise(db, keys(), session_id, checked.user.id, reason or None)
+    except service.FlowError as error:
+        return result_page(row, {"supervisor_username": str(error)}, 400, values)
+    flash("主管已确认" if decision == "confirmed" else "主管已书面放行，已记录并进入安保复核")
+    return redirect(url_for("screening.result", session_id=session_id))
+
+
+@bp.route("/<int:session_id>/outcome", methods=["POST"])
+def outcome(session_id: int):
+    row = own_session(session_id)
+    try:
+        service.record_outcome(get_db(), keys(), session_id, request.form.get("outcome", ""),
+                               g.user.id)
+    except service.FlowError as error:
+        return result_page(row, {"outcome": str(error)}, 400)
+    flash(f"问询 {row['reference']} 已记录：{service.OUTCOMES[request.form['outcome']]}")
+    return redirect(url_for("screening.mine"))

@@ -1,0 +1,51 @@
+"""What a screening request needs besides its form: keys, rules, branch settings and the
+cross-session signals. Shared by the web pages and the JSON API."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from .. import settings
+from ..db import get_db
+from ..risk import default_rules, load_rules
+from ..web import ledger_key, pii_key
+from . import service
+
+
+def keys() -> service.Keys:
+    return service.Keys(ledger=ledger_key(), pii=pii_key())
+
+
+def rules():
+    override = current_app.config.get("RULES_OVERRIDE")
+    if not override:
+        return default_rules()
+    cache = current_app.extensions["teller_guard"]
+    if "rules" not in cache:
+        cache["rules"] = load_rules(override_path=override)
+    return cache["rules"]
+
+
+def branch():
+    return settings.load(get_db())
+
+
+def signals(row: dict) -> dict:
+    """Cross-session facts for the engine plus what the teller may see of them."""
+    from ..watchlist import signals as watchlist_signals
+
+    db, config, now = get_db(), current_app.config, service.now_local()
+    facts = watchlist_signals.cross_session_facts(db, row["payee_hash"], row["customer_hash"],
+                                                  now, config, exclude_session_id=row["id"])
+    payee = watchlist_signals.payee_signals(
+        db, row["payee_hash"], row["customer_hash"], now,
+        min_customers=config["PAYEE_REPEAT_MIN_CUSTOMERS"], days=config["PAYEE_REPEAT_DAYS"],
+        exclude_session_id=row["id"])
+    history = None
+    if row["customer_hash"]:
+        history = watchlist_signals.customer_history(
+            db, row["customer_hash"], now, min_screenings=config["CUSTOMER_REPEAT_MIN"],
+            days=config["CUSTOMER_REPEAT_DAYS"], exclude_session_id=row["id"])
+    return {"facts": facts, "payee": payee, "history": history}
+
+

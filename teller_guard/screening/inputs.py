@@ -1,0 +1,266 @@
+"""Turn what the teller typed (or the API sent) into typed values, or say which field is wrong.
+
+The web form and the JSON API both call these, so validation exists once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from ..regions import PROVINCES, is_other_region
+from ..risk import model
+from . import validation
+from .validation import FieldError
+
+CHANNEL_LABELS = {
+    "counter_transfer": "柜面转账",
+    "remittance": "汇款",
+    "cash_deposit_transfer": "存现后转账",
+    "time_deposit_early": "定期提前支取后转账",
+    "other": "其他",
+}
+OCCUPATION_LABELS = {
+    "other": "其他/未询问",
+    "retired": "离退休人员",
+    "student": "学生",
+    "finance": "财会人员",
+    "unemployed": "无业/待业",
+}
+PAYEE_TYPE_LABELS = {"personal": "个人账户", "corporate": "对公账户"}
+PAYEE_KNOWN_LABELS = {"new": "首次转给该收款人", "known": "以前转过（老收款人）"}
+FACT_FIELDS = (
+    "amount", "channel", "payee_account", "payee_name", "payee_bank", "payee_province",
+    "payee_city", "payee_type", "payee_known", "customer_id_number", "customer_age",
+    "customer_name", "customer_phone", "occupation",
+)
+# Personal data: kept in full only in the vault, masked everywhere else.
+PERSONAL_FIELDS = ("payee_account", "payee_name", "customer_id_number", "customer_name",
+                   "customer_phone")
+
+
+@dataclass(frozen=True)
+class Facts:
+    amount: Decimal
+    channel: str
+    payee_account: str
+    payee_type: str
+    payee_known: str
+    occupation: str
+    customer_age: int
+    payee_name: str | None = None
+    payee_bank: str | None = None
+    payee_province: str | None = None
+    payee_city: str | None = None
+    customer_id_number: str | None = None
+    customer_name: str | None = None
+    customer_phone: str | None = None
+
+
+@dataclass
+class Checked:
+    """Result of checking raw input: the typed value, or errors by field; warnings never block."""
+
+    value: object = None
+    errors: dict[str, str] = field(default_factory=dict)
+    warnings: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _choice(raw, allowed, field_name, message, default=None):
+    value = (raw or "").strip() if isinstance(raw, str) else raw
+    if value in (None, "") and default is not None:
+        return default
+    if value not in allowed:
+        raise FieldError(field_name, message)
+    return value
+
+
+def parse_facts(raw: Mapping, today: date) -> Checked:
+    """Check the 新建问询 fields. `raw` is request.form or a JSON object."""
+    result = Checked()
+    values = {}
+
+    def attempt(name, parse):
+        try:
+            values[name] = parse()
+        except FieldError as error:
+            result.errors[error.field] = error.message
+
+    get = raw.get
+    attempt("amount", lambda: validation.parse_amount(get("amount")))
+    attempt("channel", lambda: _choice(get("channel"), CHANNEL_LABELS, "channel",
+                                       "请选择业务类型", "counter_transfer"))
+    attempt("payee_account", lambda: validation.account_digits(get("payee_account")))
+    attempt("payee_name", lambda: validation.clean_text(get("payee_name"), "payee_name", 100,
+                                                        "收款人名称"))
+    attempt("payee_bank", lambda: validation.clean_text(get("payee_bank"), "payee_bank", 100,
+                                                        "收款银行"))
+    attempt("payee_province", lambda: _choice(get("payee_province") or None,
+                                              (*PROVINCES, None), "payee_province",
+                                              "请从列表中选择省份"))
+    attempt("payee_city", lambda: validation.clean_text(get("payee_city"), "payee_city", 40,
+                                                        "城市"))
+    attempt("payee_type", lambda: _choice(get("payee_type"), PAYEE_TYPE_LABELS, "payee_type",
+                                          "请选择个人或对公账户", "personal"))
+    attempt("payee_known", lambda: _choice(get("payee_known"), PAYEE_KNOWN_LABELS,
+                                           "payee_known", "请选择是否以前转过"))
+    attempt("occupation", lambda: _choice(get("occupation"), OCCUPATION_LABELS, "occupation",
+                                          "请选择职业类别", "other"))
+    attempt("customer_name", lambda: validation.clean_text(get("customer_name"), "customer_name",
+                                                           50, "客户姓名"))
+    attempt("customer_phone", lambda: validation.parse_phone(get("customer_phone")))
+    id_number = get("customer_id_number")
+    if id_number and str(id_number).strip():
+        attempt("customer_id", lambda: validation.parse_resident_id(id_number, today))
+    attempt("customer_age", lambda: _age_from(get("customer_age"), today))
+
+    resident = values.pop("customer_id", None)
+    if resident is not None:
+        values["customer_id_number"] = resident.number
+        values["customer_age"] = resident.age_on(today)
+    elif values.get("customer_age") is None and "customer_age" not in result.errors \
+            and "customer_id_number" not in result.errors:
+        result.errors["customer_age"] = "请输入客户年龄、出生年份或身份证号"
+    if "payee_account" in values:
+        warning = validation.account_warning(values["payee_account"])
+        if warning:
+            result.warnings["payee_account"] = warning
+    if not result.errors:
+        result.value = Facts(**values)
+    return result
+
+
+def _age_from(raw, today: date) -> int | None:
+    """Age, or a four-digit birth year (1955) turned into an age."""
+    text = str(raw if raw is not None else "").strip()
+    if len(text) == 4 and text.isdigit() and 1890 <= int(text) <= today.year:
+        return today.year - int(text)
+    return validation.parse_age(raw)
+
+
+def masked_facts(facts: Facts, mask) -> dict:
+    """What may be stored in sessions.form and shown on screen: personal data masked."""
+    values = asdict(facts)
+    values["amount"] = str(facts.amount)
+    for name in PERSONAL_FIELDS:
+        if values.get(name):
+            values[name] = mask[name](values[name])
+    return values
+
+
+def engine_input(facts: dict, other_region: bool, answers: dict | None = None,
+                 cross_session: dict | None = None) -> model.ScreeningInput:
+    """Build the risk engine's input from stored (masked) facts and the answers so far."""
+    answers = answers or {}
+    data = {
+        "transaction": {
+            "amount": facts["amount"],
+            "channel": facts["channel"],
+            "payee_name": facts.get("payee_name"),
+            "payee_bank": facts.get("payee_bank"),
+            "payee_province": facts.get("payee_province"),
+            "payee_city": facts.get("payee_city"),
+            "payee_type": facts["payee_type"],
+            "payee_known": facts["payee_known"],
+            "other_region": other_region,
+        },
+        "customer": {"age": facts.get("customer_age"), "occupation": facts["occupation"]},
+        "answers": answers.get("answers") or {},
+        "three_checks": answers.get("three_checks") or {},
+        "observations": answers.get("observations") or [],
+        "cross_session": cross_session or {},
+    }
+    return model.ScreeningInput.from_dict(data)
+
+
+def other_region_of(facts: dict, branch) -> bool:
+    return is_other_region(branch.province, branch.city, facts.get("payee_province"),
+                           facts.get("payee_city"))
+
+
+REQUIRED_MESSAGE = "请询问客户并选择回答"
+
+
+def parse_answers(raw, questions) -> Checked:
+    """Answers to the applicable questions, as the engine's nested dict.
+
+    `raw` is request.form (a MultiDict) or a JSON object with `answers`, `three_checks` and
+    `observations`. Every question with options must be answered, except the observation
+    checkboxes; free-text answers (destination) are required too.
+    """
+    result = Checked(value={"answers": {}, "three_checks": {}, "observations": []})
+    for question in questions:
+        target = question.answer_field
+        if not target:
+            continue
+        if target == "observations":
+            flags = _get_list(raw, "observations")
+            unknown = [flag for flag in flags if flag not in model.OBSERVATION_FLAGS]
+            if unknown:
+                result.errors["observations"] = "观察项无效"
+            result.value["observations"] = sorted(set(flags) - set(unknown))
+            continue
+        part, name = target.split(".", 1)
+        value = _get(raw, target)
+        if question.options:
+            by_text = {_option_text(option_value): option_value
+                       for option_value, _ in question.options}
+            text = _option_text(value) if value is not None else ""
+            if text == "":
+                result.errors[target] = REQUIRED_MESSAGE
+            elif text not in by_text:
+                result.errors[target] = "回答无效，请从选项中选择"
+            else:
+                result.value[part][name] = by_text[text]
+        else:
+            try:
+                text = validation.clean_text(value, target, 500, "回答")
+            except FieldError as error:
+                result.errors[target] = error.message
+                continue
+            if not text:
+                result.errors[target] = "请询问客户并记录回答"
+            else:
+                result.value[part][name] = text
+    try:
+        note = validation.clean_text(_get(raw, "answers.purpose_text"), "answers.purpose_text",
+                                     1000, "客户陈述")
+    except FieldError as error:
+        result.errors[error.field] = error.message
+    else:
+        if note:
+            result.value["answers"]["purpose_text"] = note
+    return result
+
+
+def _option_text(value) -> str:
+    """Option values are strings or booleans; forms send text."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return str(value).strip()
+
+
+def _get(raw, dotted: str):
+    """Form posts use dotted names (answers.purpose); JSON nests them ({"answers": {...}})."""
+    if dotted in raw:
+        return raw.get(dotted)
+    part, name = dotted.split(".", 1)
+    nested = raw.get(part)
+    return nested.get(name) if isinstance(nested, Mapping) else None
+
+
+def _get_list(raw, name: str) -> list[str]:
+    if hasattr(raw, "getlist"):
+        return [value for value in raw.getlist(name) if isinstance(value, str)]
+    value = raw.get(name)
+    if isinstance(value, list):
+        return [item for item in value if isinstance(item, str)]
+    return []

@@ -1,0 +1,305 @@
+"""The screening service: every step saved with its audit event in one transaction.
+
+Used by the web pages, the JSON API and the demo seeder, so a step works the same everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from .. import audit, pii
+from ..db import write_transaction
+from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
+from .inputs import Facts, engine_input, masked_facts, other_region_of
+
+OUTCOMES = {
+    "proceeded": "已办理",
+    "cancelled": "已取消",
+    "delayed": "改为延时到账",
+    "police_called": "已报警",
+    "postponed": "暂缓",
+}
+PROTECTED_OUTCOMES = ("cancelled", "police_called")
+LEVEL_LABELS = {"low": "低风险", "medium": "中风险", "high": "高风险", "critical": "极高风险"}
+QUEUE_LEVELS = ("high", "critical")
+MASKS = {
+    "payee_account": pii.mask_account,
+    "payee_name": pii.mask_name,
+    "customer_id_number": pii.mask_id_number,
+    "customer_name": pii.mask_name,
+    "customer_phone": pii.mask_phone,
+}
+
+
+class FlowError(Exception):
+    """A step that is not allowed now (message in Chinese, shown to the teller)."""
+
+
+@dataclass(frozen=True)
+class Keys:
+    ledger: bytes
+    pii: bytes
+
+
+def now_local() -> datetime:
+    return datetime.now().astimezone().replace(microsecond=0)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+def _append(db, keys: Keys, kind: str, actor_id, session_id, **data) -> None:
+    audit.append(db, keys.ledger, audit.AuditEvent(kind, actor_id, session_id, data))
+
+
+def new_reference(db, moment: datetime) -> str:
+    prefix = f"TG{moment:%Y%m%d}-"
+    row = db.execute(
+        "SELECT max(reference) FROM sessions WHERE reference >= ? AND reference < ?",
+        [prefix, prefix[:-1] + "."],
+    ).fetchone()
+    number = int(row[0].rsplit("-", 1)[1]) + 1 if row and row[0] else 1
+    return f"{prefix}{number:06d}"
+
+
+def _vault(db, session_id: int, facts: Facts, moment: datetime) -> None:
+    for name in MASKS:
+        value = getattr(facts, name)
+        if value:
+            db.execute(
+                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
+                "stored_at = excluded.stored_at",
+                [session_id, name, value, _iso(moment)],
+            )
+        else:
+            db.execute("DELETE FROM pii_vault WHERE session_id = ? AND field = ?",
+                       [session_id, name])
+
+
+def _fact_columns(keys: Keys, facts: Facts, branch) -> dict:
+    stored = masked_facts(facts, MASKS)
+    customer_key = facts.customer_id_number or (
+        f"{facts.customer_name}|{facts.customer_phone}" if facts.customer_name and
+        facts.customer_phone else None)
+    return {
+        "amount_fen": int(facts.amount * 100),
+        "channel": facts.channel,
+        "other_region": int(other_region_of(stored, branch)),
+        "payee_hash": pii.keyed_hash(keys.pii, facts.payee_account),
+        "payee_masked": stored["payee_account"],
+        "customer_hash": pii.keyed_hash(keys.pii, customer_key) if customer_key else None,
+        "customer_masked": stored.get("customer_name") or stored.get("customer_id_number") or "",
+    }, stored
+
+
+def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
+          opened_at: datetime | None = None, moment: datetime | None = None) -> int:
+    """Create the session from the 新建问询 facts. `opened_at` is when the form was opened."""
+    moment = moment or now_local()
+    started = opened_at if opened_at and moment - timedelta(hours=2) <= opened_at <= moment \
+        else moment
+    columns, stored = _fact_columns(keys, facts, branch)
+    with write_transaction(db):
+        reference = new_reference(db, moment)
+        session_id = db["sessions"].insert({
+            "reference": reference, "teller_id": teller_id, "started_at": _iso(started),
+            "updated_at": _iso(moment), "step": "questions", "status": "draft",
+            "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
+        }).last_pk
+        _vault(db, session_id, facts, moment)
+        _append(db, keys, "screening.started", teller_id, session_id, reference=reference)
+    return session_id
+
+
+def vault_values(db, session_id: int) -> dict[str, str]:
+    """Full personal data of a session (for internal use; callers showing it must log it)."""
+    return dict(db.execute("SELECT field, value FROM pii_vault WHERE session_id = ?",
+                           [session_id]).fetchall())
+
+
+def get(db, session_id: int) -> dict | None:
+    rows = list(db["sessions"].rows_where("id = ?", [session_id]))
+    if not rows:
+        return None
+    row = rows[0]
+    row["form"] = json.loads(row["form"] or "{}")
+    row["assessment"] = json.loads(row["assessment"]) if row["assessment"] else None
+    return row
+
+
+def _require_open(row) -> None:
+    if row is None:
+        raise FlowError("问询不存在")
+    if row["status"] == "finished":
+        raise FlowError("该问询已记录结果，不能再修改。如需更正，请新建问询或联系主管。")
+
+
+def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id: int) -> None:
+    moment = now_local()
+    with write_transaction(db):
+        row = get(db, session_id)
+        _require_open(row)
+        columns, stored = _fact_columns(keys, facts, branch)
+        form = row["form"]
+        changed = sorted(name for name, value in stored.items()
+                         if form.get("facts", {}).get(name) != value)
+        form["facts"] = stored
+        db["sessions"].update(session_id, {
+            **columns, "form": json.dumps(form, ensure_ascii=False),
+            "updated_at": _iso(moment), "step": "questions", "status": "draft",
+        })
+        _vault(db, session_id, facts, moment)
+        _append(db, keys, "screening.step_saved", actor_id, session_id, step="facts",
+                fields=changed)
+
+
+def save_answers(db, keys: Keys, session_id: int, answers: dict, actor_id: int) -> None:
+    """Keep what has been asked so far, even before it is complete (nothing is lost)."""
+    with write_transaction(db):
+        row = get(db, session_id)
+        _require_open(row)
+        form = row["form"]
+        form["answers"] = answers
+        db["sessions"].update(session_id, {"form": json.dumps(form, ensure_ascii=False),
+                                           "updated_at": _iso(now_local())})
+        _append(db, keys, "screening.step_saved", actor_id, session_id, step="questions",
+                fields=sorted(_answer_names(answers)))
+
+
+def _answer_names(answers: dict) -> list[str]:
+    names = [f"{part}.{name}" for part in ("answers", "three_checks")
+             for name in (answers.get(part) or {})]
+    return names + (["observations"] if answers.get("observations") else [])
+
+
+def policy_of(branch) -> Policy:
+    return Policy(large_amount=Decimal(branch.large_amount), elderly_age=branch.elderly_age)
+
+
+def screening_input(db, row: dict, branch, cross_session: dict, answers: dict | None = None):
+    facts = dict(row["form"]["facts"])
+    # The payee's real name may hold words the rules look for (e.g. "安全账户"); it is read
+    # from the vault for scoring only and never stored unmasked elsewhere.
+    vault = db.execute("SELECT value FROM pii_vault WHERE session_id = ? AND field = ?",
+                       [row["id"], "payee_name"]).fetchone()
+    facts["payee_name"] = vault[0] if vault else None
+    return engine_input(facts, bool(row["other_region"]),
+                        answers if answers is not None else row["form"].get("answers"),
+                        cross_session)
+
+
+def questions_for(db, row: dict, branch, rules: RuleSet, cross_session: dict):
+    data = screening_input(db, row, branch, cross_session)
+    return applicable_questions(data, policy_of(branch), rules)
+
+
+def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_session: dict,
+           actor_id: int, answers: dict | None = None) -> Assessment:
+    """Score the session (with the given answers, or those saved) and store the result."""
+    moment = now_local()
+    with write_transaction(db):
+        row = get(db, session_id)
+        _require_open(row)
+        if answers is not None:
+            row["form"]["answers"] = answers
+        assessment = evaluate(screening_input(db, row, branch, cross_session),
+                              policy_of(branch), rules)
+        result = assessment.to_dict()
+        row["form"]["cross_session"] = cross_session
+        typologies = [match.id for match in assessment.typologies]
+        in_queue = int(assessment.level in QUEUE_LEVELS or bool(row["in_queue"]))
+        db["sessions"].update(session_id, {
+            "form": json.dumps(row["form"], ensure_ascii=False),
+            "level": assessment.level, "score": assessment.score,
+            "action": assessment.action.code,
+            "typology": typologies[0] if typologies else None,
+            "typologies": json.dumps(typologies), "rules_version": assessment.rules_version,
+            "assessment": json.dumps(result, ensure_ascii=False),
+            "status": "assessed", "step": "result", "updated_at": _iso(moment),
+            "in_queue": in_queue,
+            "review_status": row["review_status"] or ("pending" if in_queue else None),
+            # A new assessment needs a new supervisor decision.
+            "supervisor_id": None, "supervisor_decision": None, "supervisor_reason": None,
+        })
+        _append(db, keys, "screening.assessed", actor_id, session_id,
+                level=assessment.level, score=assessment.score,
+                action=assessment.action.code, typologies=typologies,
+                rules_version=assessment.rules_version,
+                fired=[rule.rule_id for rule in assessment.fired],
+                amount_fen=row["amount_fen"])
+    return assessment
+
+
+def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None) -> str:
+    """Record the supervisor's decision: confirm (高) or override with a reason (极高)."""
+    with write_transaction(db):
+        row = get(db, session_id)
+        _require_open(row)
+        if row["level"] == "critical":
+            if not reason:
+                raise FlowError("极高风险放行必须填写书面理由")
+            decision, kind = "override", "screening.supervisor_override"
+        elif row["level"] == "high":
+            decision, kind = "confirmed", "screening.supervisor_confirmed"
+        else:
+            raise FlowError("该问询无需主管确认")
+        db["sessions"].update(session_id, {
+            "supervisor_id": supervisor_id, "supervisor_decision": decision,
+            "supervisor_reason": reason, "updated_at": _iso(now_local()),
+            "in_queue": 1 if decision == "override" else row["in_queue"],
+            "review_status": row["review_status"] or "pending",
+        })
+        _append(db, keys, kind, supervisor_id, session_id, supervisor_id=supervisor_id,
+                reason=reason or "")
+    return decision
+
+
+def may_proceed(row: dict) -> bool:
+    if row["level"] == "high":
+        return row["supervisor_decision"] in ("confirmed", "override")
+    if row["level"] == "critical":
+        return row["supervisor_decision"] == "override"
+    return row["level"] in ("low", "medium")
+
+
+def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int) -> None:
+    if outcome not in OUTCOMES:
+        raise FlowError("请选择办理结果")
+    moment = now_local()
+    with write_transaction(db):
+        row = get(db, session_id)
+        _require_open(row)
+        if row["status"] != "assessed":
+            raise FlowError("请先完成问询并查看风险评估结果")
+        if outcome == "proceeded" and not may_proceed(row):
+            raise FlowError("高风险需主管确认、极高风险需主管书面理由后，才能记录为已办理")
+        started = datetime.fromisoformat(row["started_at"])
+        duration = max(0, int((moment - started).total_seconds()))
+        in_queue = row["in_queue"] or int(outcome == "police_called")
+        db["sessions"].update(session_id, {
+            "outcome": outcome, "outcome_at": _iso(moment), "finished_at": _iso(moment),
+            "duration_seconds": duration, "status": "finished", "step": "done",
+            "updated_at": _iso(moment), "in_queue": in_queue,
+            "review_status": row["review_status"] or ("pending" if in_queue else None),
+        })
+        _append(db, keys, "screening.outcome", actor_id, session_id, outcome=outcome,
+                amount_fen=row["amount_fen"], duration_seconds=duration)
+
+
+def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
+    return list(db.query(
+        "SELECT id, reference, started_at, updated_at, step, status, level, amount_fen, "
+        "payee_masked FROM sessions WHERE teller_id = ? AND status != 'finished' "
+        "ORDER BY id DESC LIMIT ?", [teller_id, limit]))
+
+
+def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
+    return list(db.query(
+        "SELECT id, reference, started_at, level, outcome, amount_fen, payee_masked "
+        "FROM sessions WHERE teller_id = ? AND status = 'finished' ORDER BY id DESC LIMIT ?",
+        [teller_id, limit]))

@@ -1,0 +1,145 @@
+"""Checks for what the teller types (and the API sends): amounts, account and ID numbers.
+
+Pure functions with Chinese messages, shared by the web form and the JSON API so a rule exists
+once. Each returns a typed value or raises FieldError naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+MAX_AMOUNT = Decimal("1000000000000")  # 1e12 CNY
+UNITS = {"万": Decimal("10000"), "亿": Decimal("100000000")}
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK_CODES = "10X98765432"
+
+
+class FieldError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def _halfwidth(text: str) -> str:
+    # NFKC turns full-width digits, commas and letters (５万, ，) into ASCII.
+    return unicodedata.normalize("NFKC", text).strip()
+
+
+def parse_amount(raw, field: str = "amount") -> Decimal:
+    """'50000', '50,000.00', '5万', '5.5万', '¥1.2亿' -> Decimal yuan with at most 2 decimals."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise FieldError(field, "请输入金额")
+    if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
+        raise FieldError(field, "金额应为数字，如 50000、5万")
+    text = _halfwidth(str(raw)).replace(",", "").replace("，", "").replace(" ", "")
+    text = text.removeprefix("¥").removeprefix("￥").removesuffix("元")
+    multiplier = Decimal(1)
+    if text and text[-1] in UNITS:
+        multiplier = UNITS[text[-1]]
+        text = text[:-1]
+    if not re.fullmatch(r"[+-]?(\d+(\.\d*)?|\.\d+)", text or ""):
+        raise FieldError(field, "金额格式不正确，请输入数字，如 50000、50,000.00、5万")
+    try:
+        amount = Decimal(text) * multiplier
+    except InvalidOperation:
+        raise FieldError(field, "金额格式不正确，请输入数字，如 50000、5万") from None
+    if amount <= 0:
+        raise FieldError(field, "金额必须大于 0")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise FieldError(field, "金额最多保留两位小数（到分）")
+    if amount > MAX_AMOUNT:
+        raise FieldError(field, "金额超过上限（1 万亿元），请核对")
+    return amount.quantize(Decimal("0.01"))
+
+
+def account_digits(raw, field: str = "payee_account") -> str:
+    """Account numbers: digits only once spaces and dashes are removed, 8-30 of them."""
+    text = re.sub(r"[\s-]", "", _halfwidth(str(raw or "")))
+    if not text:
+        raise FieldError(field, "请输入收款账号")
+    if not text.isdigit():
+        raise FieldError(field, "账号只能包含数字")
+    if not 8 <= len(text) <= 30:
+        raise FieldError(field, "账号应为 8 至 30 位数字")
+    return text
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def account_warning(digits: str) -> str | None:
+    """UnionPay cards (62…, 16-19 digits) carry a Luhn check digit: a typo is likely."""
+    if digits.startswith("62") and 16 <= len(digits) <= 19 and not luhn_ok(digits):
+        return "该银联卡号校验位不符，可能录入有误，请与客户核对（仍可继续）"
+    return None
+
+
+@dataclass(frozen=True)
+class ResidentId:
+    number: str
+    birth_date: date
+
+    def age_on(self, today: date) -> int:
+        before_birthday = (today.month, today.day) < (self.birth_date.month, self.birth_date.day)
+        return today.year - self.birth_date.year - before_birthday
+
+
+def parse_resident_id(raw, today: date, field: str = "customer_id_number") -> ResidentId:
+    """18-character resident ID (GB 11643): check digit and birth date."""
+    text = _halfwidth(str(raw or "")).replace(" ", "").upper()
+    if len(text) != 18 or not text[:17].isdigit() or text[17] not in "0123456789X":
+        raise FieldError(field, "身份证号应为 18 位（最后一位可为 X）")
+    check = ID_CHECK_CODES[sum(int(d) * w for d, w in zip(text[:17], ID_WEIGHTS, strict=True)) % 11]
+    if check != text[17]:
+        raise FieldError(field, "身份证号校验位不正确，请核对")
+    try:
+        birth = date(int(text[6:10]), int(text[10:12]), int(text[12:14]))
+    except ValueError:
+        raise FieldError(field, "身份证号中的出生日期无效") from None
+    if birth > today or today.year - birth.year > 130:
+        raise FieldError(field, "身份证号中的出生日期无效")
+    return ResidentId(text, birth)
+
+
+def parse_age(raw, field: str = "customer_age") -> int | None:
+    text = _halfwidth(str(raw if raw is not None else ""))
+    if not text:
+        return None
+    if not text.isdigit():
+        raise FieldError(field, "年龄应为整数")
+    age = int(text)
+    if not 0 < age <= 130:
+        raise FieldError(field, "年龄应在 1 至 130 岁之间")
+    return age
+
+
+def parse_phone(raw, field: str = "customer_phone") -> str | None:
+    text = re.sub(r"[\s-]", "", _halfwidth(str(raw or "")))
+    if not text:
+        return None
+    if not re.fullmatch(r"\+?\d{5,20}", text):
+        raise FieldError(field, "电话号码只能包含数字")
+    return text
+
+
+def clean_text(raw, field: str, max_length: int, label: str) -> str | None:
+    text = str(raw or "").strip()
+    if not text:
+        return None
+    if len(text) > max_length:
+        raise FieldError(field, f"{label}过长（最多 {max_length} 字）")
+    if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in text):
+        raise FieldError(field, f"{label}包含无法识别的控制字符")
+    return text
