@@ -149,7 +149,7 @@ def test_rule_fires_on_its_trigger(rule_id):
 
 
 @pytest.mark.parametrize("rule_id", sorted(TRIGGERS))
-def test_rule_does_not_fire_on_a_plain_family_transfer(rule_id):
+def test_rule_does_not_fire_on_a_plain_supplier_payment(rule_id):
     """A near-neighbour input: same shape of data, nothing alarming (mitigations may fire)."""
     plain = screen(amount=3000, transaction={"payee_known": "known", "payee_type": "corporate"},
                    customer={"age": 40},
@@ -166,6 +166,14 @@ def test_typology_words_fire_once_per_typology_and_name_the_word():
     words = [f for f in assessment.fired if f.rule_id == "words:task_rebate"]
     assert len(words) == 1 and "兼职" in words[0].reason_zh
     assert assessment.typologies[0].id == "task_rebate"
+
+
+def test_payee_name_is_scanned_only_by_rules_that_ask_for_it():
+    company = screen(transaction={"payee_name": "某某投资管理有限公司", "payee_type": "corporate"},
+                     answers={"purpose": "trade_payment", "purpose_text": "服务费"})
+    assert evaluate(company).fired == ()
+    safe_account = screen(transaction={"payee_name": "公安局安全账户"})
+    assert evaluate(safe_account).hard_stop
 
 
 def test_group_counts_only_the_strongest_rule():

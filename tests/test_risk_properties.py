@@ -107,7 +107,7 @@ def add_red_flag(screening, flag):
     return replace(screening, cross_session=replace(cross, **{name: getattr(cross, name) + extra}))
 
 
-@settings(max_examples=250, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(screenings, policies)
 def test_score_level_and_action_are_consistent(screening, policy):
     assessment = evaluate(screening, policy)
@@ -129,7 +129,7 @@ def test_evaluation_is_deterministic(screening, policy):
     assert evaluate(ScreeningInput.from_dict(screening.to_dict()), policy) == first
 
 
-@settings(max_examples=700, deadline=None)
+@settings(max_examples=500, deadline=None)
 @given(screenings, policies, st.lists(red_flags, min_size=1, max_size=3))
 def test_adding_red_flags_never_lowers_the_score(screening, policy, flags):
     before = evaluate(screening, policy)

@@ -50,8 +50,10 @@ from .model import (
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
-# Free-text fields searched by keyword conditions and typology keywords unless a rule says otherwise.
-DEFAULT_KEYWORD_FIELDS = ("answers.purpose_text", "answers.destination_text", "transaction.payee_name")
+# Free-text fields searched by typology keywords and by keyword conditions that name no fields:
+# what the customer said.  Not the payee name: a real "某某投资管理有限公司" is not a scam story;
+# a rule that wants the payee name lists it (safe_account_words does).
+DEFAULT_KEYWORD_FIELDS = ("answers.purpose_text", "answers.destination_text")
 
 # Fields where a larger / "more yes" value is a red flag.  Risk rules may only test them in the
 # alarming direction; mitigating rules may not test them at all (see module docstring).
@@ -113,10 +115,8 @@ class EvalContext:
         self.is_elderly = age is not None and age >= policy.elderly_age
         answers = screening.answers
         # "\n" separates the fields so a keyword never matches across two of them
-        self.default_text = "\n".join(
-            normalize_text(text)
-            for text in (answers.purpose_text, answers.destination_text,
-                         screening.transaction.payee_name)
+        self.default_text = (
+            normalize_text(answers.purpose_text) + "\n" + normalize_text(answers.destination_text)
         )
         self._texts: dict[str, str] | None = None
 
