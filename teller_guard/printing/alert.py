@@ -19,7 +19,6 @@ MARGINS = (12 * mm, 18 * mm, 20 * mm, 18 * mm)  # top, right, bottom, left
 FRAME_WIDTH = A4[0] - MARGINS[1] - MARGINS[3]
 FOOTER_Y = 9 * mm
 LABEL_WIDTH = 22 * mm
-PRIVACY_NOTE = "本通报单含客户个人信息，仅限公安机关处置警情使用，请妥善保管。"
 
 
 def build_police_alert(content: AlertContent, invariant: bool = False) -> bytes:
@@ -27,8 +26,8 @@ def build_police_alert(content: AlertContent, invariant: bool = False) -> bytes:
     font = font_status()
     story = _AlertStory(content, font, _styles(font)).flowables()
     footer = printable(
-        f"打印人：{text.or_dash(clip(text.as_text(content.printed_by), 40))}　"
-        f"打印时间：{text.format_datetime(content.printed_at)}",
+        f"{text.PRINTED_BY_LABEL}{text.or_dash(clip(text.as_text(content.printed_by), 40))}　"
+        f"{text.PRINTED_AT_LABEL}{text.format_datetime(content.printed_at)}",
         font,
     )
 
@@ -36,7 +35,7 @@ def build_police_alert(content: AlertContent, invariant: bool = False) -> bytes:
         canvas.saveState()
         canvas.setFont(font.name, 9)
         canvas.drawString(MARGINS[3], FOOTER_Y + 11, footer)
-        canvas.drawString(MARGINS[3], FOOTER_Y, PRIVACY_NOTE)
+        canvas.drawString(MARGINS[3], FOOTER_Y, text.ALERT_PRIVACY_NOTE)
         canvas.restoreState()
 
     return build_pdf(
@@ -75,20 +74,20 @@ class _AlertStory:
     styles: dict
 
     def flowables(self) -> list[Flowable]:
-        content = self.content
+        content, sections = self.content, text.ALERT_SECTIONS
         return [
             *self.header(),
-            *self.section("一、基本信息", self.facts(text.alert_case_rows(content))),
-            *self.section("二、客户信息", self.facts(text.alert_customer_rows(content))),
-            *self.section("三、交易信息", self.facts(text.alert_transfer_rows(content))),
-            *self.section("四、风险研判", self.risk()),
-            *self.section("五、问询记录", self.answers()),
-            *self.section("六、柜员观察", self.numbered(content.observations)),
-            *self.section("七、客户陈述", self.statement()),
+            *self.section(sections["case"], self.facts(text.alert_case_rows(content))),
+            *self.section(sections["customer"], self.facts(text.alert_customer_rows(content))),
+            *self.section(sections["transfer"], self.facts(text.alert_transfer_rows(content))),
+            *self.section(sections["risk"], self.risk()),
+            *self.section(sections["answers"], self.answers()),
+            *self.section(sections["observations"], self.numbered(content.observations)),
+            *self.section(sections["statement"], self.statement()),
             # The last section and the signatures move to a new page together.
             KeepTogether(
                 [
-                    *self.section("八、已采取措施", self.numbered(content.actions_taken)),
+                    *self.section(sections["actions"], self.numbered(content.actions_taken)),
                     Spacer(1, 8),
                     self.sign_off(),
                 ]
@@ -118,8 +117,8 @@ class _AlertStory:
             self.para(bank_line.strip(), "bank"),
             self.para(text.ALERT_TITLE, "title"),
             self.para(
-                f"编号：{text.or_dash(content.reference)}　　"
-                f"发生时间：{text.format_datetime(content.occurred_at)}",
+                f"{text.REFERENCE_LABEL}{text.or_dash(content.reference)}　　"
+                f"{text.OCCURRED_AT_LABEL}{text.format_datetime(content.occurred_at)}",
                 "meta",
             ),
             Spacer(1, 6),
@@ -151,7 +150,7 @@ class _AlertStory:
             [self.para(level[0], "label"), self.para(level[1], "cell"),
              self.para(score[0], "label"), self.para(score[1], "cell")],
             [self.para(kinds[0], "label"), self.para(kinds[1], "cell"), "", ""],
-            [self.para("判定依据", "label"), reasons or self.empty(), "", ""],
+            [self.para(text.ALERT_REASONS_LABEL, "label"), reasons or self.empty(), "", ""],
         ]
         commands = [
             *_grid_style(label_columns=(0,)),
@@ -166,7 +165,7 @@ class _AlertStory:
         answers = [(q, a) for q, a in self.content.answers if (q or a)]
         if not answers:
             return [self.empty()]
-        rows = [[self.para(heading, "label") for heading in ("序号", "问题", "客户回答")]]
+        rows = [[self.para(heading, "label") for heading in text.ALERT_ANSWER_COLUMNS]]
         rows += [
             [self.para(str(number), "cell"), self.para(question, "cell"),
              self.para(answer or text.EMPTY_VALUE, "cell")]
@@ -195,8 +194,8 @@ class _AlertStory:
         label_width, gap = 35 * mm, 8 * mm
         line_width = (FRAME_WIDTH - gap) / 2 - label_width
         return self.table(
-            [[self.para("经办柜员（签字）：", "cell"), "", "",
-              self.para("复核主管（签字）：", "cell"), ""]],
+            [[self.para(text.ALERT_SIGN_OFF[0], "cell"), "", "",
+              self.para(text.ALERT_SIGN_OFF[1], "cell"), ""]],
             [label_width, line_width, gap, label_width, line_width],
             [
                 ("LINEBELOW", (1, 0), (1, 0), 0.8, GREY_LINE),
@@ -209,7 +208,7 @@ class _AlertStory:
         )
 
     def empty(self):
-        return self.para("（无记录）", "empty")
+        return self.para(text.NO_RECORD, "empty")
 
 
 def _grid_style(label_columns=()):

@@ -38,6 +38,38 @@ GENERAL_WARNING = (
 
 EMPTY_VALUE = "—"
 
+# Labels and headings, kept here so every fixed text of both documents is in one place
+# (``fixed_texts`` hands them to the font subset cache).
+PRINTED_AT_LABEL = "打印时间："
+REFERENCE_LABEL = "编号："
+TELLER_LABEL = "经办柜员："
+SLIP_HEADING_TYPOLOGIES = "您的转账可能涉及以下诈骗手法，请务必警惕："
+SLIP_HEADING_GENERAL = "防骗提示："
+SLOGANS_LABEL = "防骗口诀："
+FOUR_NOS_LABEL = "牢记“四个不”："
+HOTLINES_LEAD = "如有疑问或发现被骗，请立即拨打："
+SIGNATURE_LABEL = "客户签名："
+DATE_LABEL = "日期："
+
+OCCURRED_AT_LABEL = "发生时间："
+PRINTED_BY_LABEL = "打印人："
+ALERT_SECTIONS = {
+    "case": "一、基本信息",
+    "customer": "二、客户信息",
+    "transfer": "三、交易信息",
+    "risk": "四、风险研判",
+    "answers": "五、问询记录",
+    "observations": "六、柜员观察",
+    "statement": "七、客户陈述",
+    "actions": "八、已采取措施",
+}
+ALERT_ANSWER_COLUMNS = ("序号", "问题", "客户回答")
+ALERT_REASONS_LABEL = "判定依据"
+ALERT_SIGN_OFF = ("经办柜员（签字）：", "复核主管（签字）：")
+ALERT_PRIVACY_NOTE = "本通报单含客户个人信息，仅限公安机关处置警情使用，请妥善保管。"
+NO_RECORD = "（无记录）"
+PAGE_NUMBER = "第 {number} 页 / 共 {total} 页"
+
 
 def _as_tuple(value) -> tuple:
     if value is None:
@@ -187,8 +219,6 @@ def hotlines_text() -> str:
     return "　".join(f"{number} {label}" for number, label in HOTLINES)
 
 
-def signature_labels() -> tuple[str, str]:
-    return ("客户签名：", "日期：")
 
 
 # --- slip ----------------------------------------------------------------------------------
@@ -284,3 +314,28 @@ def non_empty(items: Iterable) -> list[str]:
     """The items as stripped strings, blanks dropped."""
     return [as_text(item) for item in items if as_text(item)]
 
+
+def fixed_texts() -> list[str]:
+    """Every text printed whatever the data: constants and the row labels."""
+    texts: list[str] = []
+
+    def collect(value):
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, dict):
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, tuple):
+            for item in value:
+                collect(item)
+
+    for name, value in globals().items():
+        if name.isupper():
+            collect(value)
+    empty_slip = SlipContent("", "", None, "", None, level_label="中风险")
+    empty_alert = AlertContent("", "", None, "")
+    collect(tuple(label for label, _ in slip_summary_rows(empty_slip)))
+    for rows in (alert_case_rows, alert_customer_rows, alert_transfer_rows, alert_risk_rows):
+        collect(tuple(label for label, _ in rows(empty_alert)))
+    collect((slip_greeting(empty_slip), slip_intro(), slogans_text(), hotlines_text()))
+    return texts

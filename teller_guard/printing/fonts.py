@@ -19,6 +19,8 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfbase.ttfonts import TTFError, TTFont
 
+from . import subsets
+
 log = logging.getLogger(__name__)
 
 #: Environment variable read when no path is passed to ``setup_font``.
@@ -117,6 +119,7 @@ def _register_truetype(path: str) -> str:
     missing = [ch for ch in REQUIRED_CHARACTERS if ord(ch) not in font.face.charToGlyph]
     if missing:
         raise FontFileError(f"{path} lacks characters the PDFs need: {''.join(missing)}")
+    subsets.enable(font)
     pdfmetrics.registerFont(font)
     # One weight only: map bold/italic to the same face so markup like <b> never fails.
     pdfmetrics.registerFontFamily(name, normal=name, bold=name, italic=name, boldItalic=name)

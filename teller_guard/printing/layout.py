@@ -9,11 +9,14 @@ from xml.sax.saxutils import escape
 from reportlab.lib import colors
 from reportlab.lib import textsplit as _rl_textsplit
 from reportlab.lib.styles import ParagraphStyle
+from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import BaseDocTemplate, Frame, PageTemplate, Paragraph, Table
 from reportlab.platypus import paragraph as _rl_paragraph
 
+from . import subsets
+from .content import PAGE_NUMBER
 from .fonts import FontStatus, printable
 
 GREY_LINE = colors.Color(0.45, 0.45, 0.45)
@@ -84,13 +87,18 @@ def table(rows, col_widths, commands, font: FontStatus, **options) -> Table:
 
 
 class _PageNumberCanvas(Canvas):
-    """Holds pages back until the end to print "第 n 页 / 共 N 页" when N > 1."""
+    """Holds pages back until the end to print "第 n 页 / 共 N 页" when N > 1.
 
-    def __init__(self, *args, page_number_font: str, page_number_xy, **kwargs):
+    It also primes the embedded font, so that its first subsets are the cached ones.
+    """
+
+    def __init__(self, *args, font: FontStatus, page_number_xy, **kwargs):
         super().__init__(*args, **kwargs)
-        self._page_number_font = page_number_font
+        self._page_number_font = font.name
         self._page_number_xy = page_number_xy
         self._pages: list[dict] = []
+        if font.embedded:
+            subsets.prime(self, pdfmetrics.getFont(font.name))
 
     def showPage(self):
         self._pages.append(dict(self.__dict__))
@@ -104,7 +112,7 @@ class _PageNumberCanvas(Canvas):
                 self.setFont(self._page_number_font, 9)
                 self.setFillColor(colors.black)
                 x, y = self._page_number_xy
-                self.drawRightString(x, y, f"第 {number} 页 / 共 {total} 页")
+                self.drawRightString(x, y, PAGE_NUMBER.format(number=number, total=total))
             super().showPage()
         super().save()
 
@@ -144,7 +152,7 @@ def build_pdf(
         story,
         canvasmaker=functools.partial(
             _PageNumberCanvas,
-            page_number_font=font.name,
+            font=font,
             page_number_xy=(width - right, page_number_y),
         ),
     )

@@ -169,8 +169,8 @@ class _SlipStory:
         lines = [
             self.para(bank_line, "bank"),
             self.para(text.SLIP_TITLE, "title"),
-            self.para(f"打印时间：{text.format_datetime(content.printed_at)}", "meta"),
-            self.para(f"编号：{text.or_dash(reference)}", "meta"),
+            self.para(text.PRINTED_AT_LABEL + text.format_datetime(content.printed_at), "meta"),
+            self.para(text.REFERENCE_LABEL + text.or_dash(reference), "meta"),
         ]
         qr = make_qr_flowable(reference, sheet.qr_size) if reference else None
         if qr is None:
@@ -222,9 +222,9 @@ class _SlipStory:
     def warnings(self):
         warnings = text.slip_warnings(self.content)
         if warnings == (text.GENERAL_WARNING,):
-            heading = "防骗提示："
+            heading = text.SLIP_HEADING_GENERAL
         else:
-            heading = "您的转账可能涉及以下诈骗手法，请务必警惕："
+            heading = text.SLIP_HEADING_TYPOLOGIES
         story = [self.para(heading, "heading")]
         for name, warning in warnings:
             if name:
@@ -238,10 +238,11 @@ class _SlipStory:
         inner_width = width - 12  # minus the cell's default padding
         # Our own constants: markup without escaping, lines broken between phrases only.
         slogans = phrase_lines(
-            ["防骗口诀：" + text.SLOGANS[0], *text.SLOGANS[1:]], "、", styles["body"], inner_width
+            [text.SLOGANS_LABEL + text.SLOGANS[0], *text.SLOGANS[1:]], "、",
+            styles["body"], inner_width,
         )
         four_nos = phrase_lines(
-            ["牢记“四个不”：" + text.FOUR_NOS[0], *text.FOUR_NOS[1:]], "、",
+            [text.FOUR_NOS_LABEL + text.FOUR_NOS[0], *text.FOUR_NOS[1:]], "、",
             styles["motto"], inner_width,
         )
         mottos = self.table(
@@ -261,7 +262,7 @@ class _SlipStory:
                 for number, label in text.HOTLINES
             ]
         hotlines = self.table(
-            [[self.para("如有疑问或发现被骗，请立即拨打：", "body"), ""], hotline_cells],
+            [[self.para(text.HOTLINES_LEAD, "body"), ""], hotline_cells],
             [width / 2, width / 2],
             [
                 ("SPAN", (0, 0), (-1, 0)),
@@ -273,8 +274,8 @@ class _SlipStory:
         return [Spacer(1, 5), mottos, Spacer(1, 5), hotlines, Spacer(1, 4)]
 
     def signature(self):
-        sign_label, date_label = text.signature_labels()
-        sign, date = self.para(sign_label, "body"), self.para(date_label, "body")
+        sign = self.para(text.SIGNATURE_LABEL, "body")
+        date = self.para(text.DATE_LABEL, "body")
         width, body_size = self.sheet.frame_width, self.styles["body"].fontSize
         label_width = body_size * 5.5  # five characters and a little air
         commands = [
@@ -307,5 +308,5 @@ class _SlipStory:
             self.para(text.WARNED_SENTENCE, "body"),
             signature,
             Spacer(1, 4),
-            self.para(f"经办柜员：{text.or_dash(teller)}", "small"),
+            self.para(text.TELLER_LABEL + text.or_dash(teller), "small"),
         ]
