@@ -8,7 +8,7 @@ from flask import Blueprint, flash, g, redirect, render_template, url_for
 from wtforms import DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from . import settings, users
+from . import api_tokens, settings, users
 from .db import get_db
 from .forms import ChineseForm, choices
 from .regions import PROVINCES
@@ -110,3 +110,29 @@ def branch_settings():
         return redirect(url_for("admin.branch_settings"))
     status = 400 if form.errors else 200
     return render_template("admin/settings.html", form=form), status
+
+
+class TokenForm(ChineseForm):
+    name = StringField("调用系统名称", validators=[DataRequired("请输入调用系统名称"), Length(max=64)])
+
+
+@bp.route("/api-tokens", methods=["GET", "POST"])
+def api_tokens_page():
+    db = get_db()
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        _, new_token = api_tokens.create(db, ledger_key(), form.name.data.strip(), g.user.id)
+    status = 400 if form.errors else 200
+    return render_template("admin/api_tokens.html", form=form, tokens=api_tokens.list_all(db),
+                           new_token=new_token, action_form=UserActionForm()), status
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"])
+def revoke_token(token_id: int):
+    UserActionForm().validate_on_submit()
+    if api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
+        flash("令牌已吊销，使用该令牌的系统将无法再调用接口")
+    else:
+        flash("令牌不存在或已吊销")
+    return redirect(url_for("admin.api_tokens_page"))

@@ -57,6 +57,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.add_template_filter(_yuan, "yuan")
 
     from . import admin, api, auth, review, screening
+    from .watchlist import views as watchlist_views
 
     app.before_request(auth.load_logged_in_user)
     app.register_blueprint(auth.bp)
@@ -64,6 +65,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(watchlist_views.bp)
     csrf.exempt(api.bp)  # bearer-token clients, no cookies
 
     @app.template_global()

@@ -177,3 +177,12 @@ def backup(app, destination):
     if verdict != "ok":
         fail(f"备份文件完整性检查未通过 {destination}: {verdict}")
     click.echo(f"已备份到 {destination}（完整性检查: ok）")
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def backtest(args):
+    """Run the risk rules over a labelled corpus: teller-guard backtest CASES.jsonl [--rules F]."""
+    from .risk import backtest as risk_backtest
+
+    sys.exit(risk_backtest.main(list(args)))

@@ -93,3 +93,15 @@ def database(app):
     connection = db.connect(app.config["DATABASE"])
     yield connection
     connection.conn.close()
+
+
+def database_bytes(path) -> bytes:
+    """The database file plus its WAL, as an attacker with the disk would read them."""
+    data = b""
+    for suffix in ("", "-wal"):
+        try:
+            with open(f"{path}{suffix}", "rb") as handle:
+                data += handle.read()
+        except FileNotFoundError:
+            pass
+    return data
