@@ -36,7 +36,7 @@ def test_matrix_is_segnos_and_cached():
     text = "TG-20260101-000001"
     expected = segno.make_qr(text, error="m", boost_error=False).matrix
     assert qr.qr_matrix(text) == tuple(tuple(bool(m) for m in row) for row in expected)
-    assert qr.qr_path(text) is qr.qr_path(text)
+    assert qr.qr_operators(text) is qr.qr_operators(text)
 
 
 def test_empty_text_still_draws_something():

@@ -31,7 +31,7 @@ def test_primer_holds_every_fixed_text(font):
 
 
 def test_subsets_are_reused_between_different_slips(font):
-    cache = font.face.compressed_subset
+    cache = font.built_subset
     build_slip(sample_slip(customer_name_masked="赵*"))
     before = cache.cache_info()
     build_slip(sample_slip(customer_name_masked="钱*", payee_name_masked="孙*", amount=77))
@@ -39,6 +39,11 @@ def test_subsets_are_reused_between_different_slips(font):
     assert after.hits - before.hits >= 2  # both primed subsets came from the cache
     build_police_alert(sample_alert())
     assert cache.cache_info().hits - after.hits >= 2  # the alert shares them
+
+
+def test_font_is_the_reusable_kind(font):
+    assert isinstance(font, subsets.ReusableSubsetFont)
+    assert font.primer == subsets.primer_text(font)
 
 
 def test_text_from_every_subset_is_extracted(font):

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFError, TTFont
+from reportlab.pdfbase.ttfonts import TTFError
 
-from . import subsets
+from .subsets import ReusableSubsetFont
 
 log = logging.getLogger(__name__)
 
@@ -113,13 +113,12 @@ def _register_truetype(path: str) -> str:
     name = _font_name_for(path)
     try:
         # subfontIndex is ignored for plain .ttf files and picks the first face of a .ttc.
-        font = TTFont(name, path, subfontIndex=0)
+        font = ReusableSubsetFont(name, path, subfontIndex=0)
     except TTFError as error:
         raise FontFileError(f"reportlab cannot use {path}: {error}") from error
     missing = [ch for ch in REQUIRED_CHARACTERS if ord(ch) not in font.face.charToGlyph]
     if missing:
         raise FontFileError(f"{path} lacks characters the PDFs need: {''.join(missing)}")
-    subsets.enable(font)
     pdfmetrics.registerFont(font)
     # One weight only: map bold/italic to the same face so markup like <b> never fails.
     pdfmetrics.registerFontFamily(name, normal=name, bold=name, italic=name, boldItalic=name)

@@ -6,6 +6,7 @@ import functools
 import io
 from xml.sax.saxutils import escape
 
+from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib import textsplit as _rl_textsplit
 from reportlab.lib.styles import ParagraphStyle
@@ -30,6 +31,11 @@ for _module in (_rl_textsplit, _rl_paragraph):
     _module.ALL_CANNOT_START += "".join(
         mark for mark in _CHINESE_CANNOT_START if mark not in _module.ALL_CANNOT_START
     )
+
+# ASCII85 stream encoding (reportlab's default) only helps 7-bit channels; binary streams
+# are 20% smaller and skip a pure-Python encoder (about 0.5 ms a slip). Process-wide, but
+# nothing else in the application uses reportlab.
+rl_config.useA85 = 0
 
 # PDF viewers refuse pages taller than 200 inches; a roll slip never gets near this.
 MAX_PAGE_HEIGHT = 14400

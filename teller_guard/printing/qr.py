@@ -3,7 +3,7 @@
 reportlab's ``QrCodeWidget`` encodes in pure Python and draws every dark module as its own
 shape (about 16 ms a slip). Here segno computes the module matrix, the dark modules are
 merged into rectangles (horizontal runs, stacked when identical on consecutive rows) and the
-resulting path is cached per reference string, so a warm slip only replays ~100 rectangles.
+resulting PDF operators are cached per reference string.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import segno
-from reportlab.pdfgen.pathobject import PDFPathObject
 from reportlab.platypus import Flowable
 
 #: White border around the symbol, in modules; the QR standard asks for 4.
@@ -62,19 +61,19 @@ def qr_rectangles(matrix) -> list[tuple[int, int, int, int]]:
 
 
 @lru_cache(maxsize=1024)
-def qr_path(text: str) -> tuple[PDFPathObject, int]:
-    """The filled path in module units (origin bottom-left of the quiet zone), and its size.
+def qr_operators(text: str) -> tuple[str, int]:
+    """PDF operators that fill the dark modules, in module units, and the symbol's size.
 
-    The path object is only read after it is built, so sharing it between documents and
-    threads is safe.
+    Integer coordinates, origin at the bottom-left corner of the quiet zone. Writing the
+    operators directly avoids reportlab formatting ~400 numbers per code in pure Python.
     """
     matrix = qr_matrix(text)
     size = len(matrix) + 2 * QUIET_ZONE
-    path = PDFPathObject()
+    rectangles = []
     for column, top, width, height in qr_rectangles(matrix):
         bottom = size - QUIET_ZONE - top - height  # PDF y grows upwards
-        path.rect(column + QUIET_ZONE, bottom, width, height)
-    return path, size
+        rectangles.append(f"{column + QUIET_ZONE} {bottom} {width} {height} re")
+    return "\n".join(rectangles) + "\nf", size
 
 
 class QrCode(Flowable):
@@ -90,10 +89,10 @@ class QrCode(Flowable):
         return self.size, self.size
 
     def draw(self):
-        path, modules = qr_path(self.text)
+        operators, modules = qr_operators(self.text)
         canvas = self.canv
         canvas.saveState()
         canvas.scale(self.size / modules, self.size / modules)
         canvas.setFillColorRGB(0, 0, 0)
-        canvas.drawPath(path, stroke=0, fill=1)
+        canvas.addLiteral(operators)
         canvas.restoreState()

@@ -12,7 +12,8 @@ from decimal import Decimal
 
 from .content import AlertContent, SlipContent
 
-SAMPLE_WARNINGS = (
+#: Typology warnings in the style of the seed; the real ones come from the risk rules.
+SAMPLE_WARNING_CATALOG = (
     (
         "冒充公检法",
         "公检法机关从不设立“安全账户”，也不会通过电话、QQ、微信办案或要求转账。"
@@ -23,7 +24,13 @@ SAMPLE_WARNINGS = (
         "正规贷款在放款前不会收取任何费用。凡是放款前以保证金、解冻费、验资等名义"
         "要求转账的，都是诈骗。",
     ),
+    ("刷单返利", "所有刷单、做任务返佣金的兼职都是诈骗。先垫付、后返利，越刷越多，最后血本无归。"),
+    ("虚假投资理财", "承诺高回报、零风险、导师带单的投资理财都是诈骗。不要下载陌生人推荐的投资软件。"),
+    ("冒充电商物流客服", "退款、理赔不需要您先转账，更不需要提供短信验证码。请通过官方平台核实。"),
+    ("冒充领导熟人", "领导、熟人通过微信、QQ要求转账的，务必当面或电话核实，不见面不转账。"),
+    ("网络交友诱导投资", "网上交友从未见面，对方推荐投资平台的，都是诈骗。"),
 )
+SAMPLE_WARNINGS = SAMPLE_WARNING_CATALOG[:2]
 
 
 def sample_slip(**changes) -> SlipContent:
