@@ -76,7 +76,7 @@ def init(app, admin_username, admin_password):
     click.echo(f"已创建管理员 {admin_username}，密码: {password}")
 
 
-def seed_demo(app) -> list[tuple[str, str, str]]:
+def seed_demo(app, days: int = 21) -> list[tuple[str, str, str]]:
     """Demo branch settings and one account per role, with fresh passwords each start."""
     accounts = []
     with app_db(app) as (database, key):
@@ -90,7 +90,22 @@ def seed_demo(app) -> list[tuple[str, str, str]]:
                 password = users.generate_password()
                 users.create_user(database, key, username, password, role, name, staff_no)
             accounts.append((users.ROLES[role], username, password))
+        if not database["sessions"].count:
+            seed_demo_sessions(app, database, days)
     return accounts
+
+
+def seed_demo_sessions(app, database, days: int) -> int:
+    from . import demo
+    from .screening.service import Keys
+
+    keys = app.extensions["teller_guard"]
+    teller = users.find_user(database, "teller1")["id"]
+    supervisor = users.find_user(database, "supervisor1")["id"]
+    count = demo.seed_sessions(database, Keys(keys["ledger_key"], keys["pii_key"]),
+                               settings.load(database), [teller], supervisor, days=days)
+    click.echo(f"已生成 {count} 条演示问询记录（近 {days} 天）。")
+    return count
 
 
 @main.command()

@@ -199,9 +199,9 @@ def questions_for(db, row: dict, branch, rules: RuleSet, cross_session: dict):
 
 
 def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_session: dict,
-           actor_id: int, answers: dict | None = None) -> Assessment:
+           actor_id: int, answers: dict | None = None, moment: datetime | None = None) -> Assessment:
     """Score the session (with the given answers, or those saved) and store the result."""
-    moment = now_local()
+    moment = moment or now_local()
     with write_transaction(db):
         row = get(db, session_id)
         _require_open(row)
@@ -235,7 +235,8 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
     return assessment
 
 
-def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None) -> str:
+def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None,
+              moment: datetime | None = None) -> str:
     """Record the supervisor's decision: confirm (高) or override with a reason (极高)."""
     with write_transaction(db):
         row = get(db, session_id)
@@ -250,7 +251,7 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
             raise FlowError("该问询无需主管确认")
         db["sessions"].update(session_id, {
             "supervisor_id": supervisor_id, "supervisor_decision": decision,
-            "supervisor_reason": reason, "updated_at": _iso(now_local()),
+            "supervisor_reason": reason, "updated_at": _iso(moment or now_local()),
             "in_queue": 1 if decision == "override" else row["in_queue"],
             "review_status": row["review_status"] or "pending",
         })
@@ -267,10 +268,11 @@ def may_proceed(row: dict) -> bool:
     return row["level"] in ("low", "medium")
 
 
-def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int) -> None:
+def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
+                   moment: datetime | None = None) -> None:
     if outcome not in OUTCOMES:
         raise FlowError("请选择办理结果")
-    moment = now_local()
+    moment = moment or now_local()
     with write_transaction(db):
         row = get(db, session_id)
         _require_open(row)
