@@ -121,3 +121,15 @@ def test_admin_creates_and_revokes_tokens(client, auth):
     client.post(f"{path}/{token_id}/revoke", data={"csrf_token": csrf_token(client, path)})
     assert client.post("/api/v1/screenings", json={},
                        headers={"Authorization": f"Bearer {created}"}).status_code == 401
+
+
+def test_readme_example_works(client, token):
+    import json
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    body = json.loads(re.search(r"-d '(\{.+?\})'\n", readme, re.S).group(1))
+    body["teller"] = "teller"
+    response = post(client, token, body)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["level"] == "critical"
