@@ -162,3 +162,15 @@ def test_poppler_renders_the_slip_without_complaint(tmp_path, paper):
     )
     assert result.stderr == ""
     assert (tmp_path / "page-1.png").stat().st_size > 1000
+
+
+def test_concurrent_builds_give_the_same_bytes_as_sequential_ones():
+    """The web server prints from several threads; subsets and QR caches are shared."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    slips = [sample_slip(reference=f"TG-THREAD-{i}", customer_name_masked=name)
+             for i, name in enumerate("欧阳司马上官诸葛")]
+    expected = [build_slip(slip, invariant=True) for slip in slips]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda slip: build_slip(slip, invariant=True), slips * 3))
+    assert results == expected * 3
