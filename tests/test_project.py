@@ -20,3 +20,14 @@ def test_templates_and_static_have_no_external_assets():
         for path in (ROOT / folder).rglob("*"):
             if path.is_file() and path.suffix in {".html", ".css", ".js", ".svg"}:
                 assert not pattern.search(path.read_text(encoding="utf-8")), path
+
+
+def test_every_template_and_static_folder_is_installed():
+    """A regular install copies templates/ and static/ through setup.cfg's data_files."""
+    setup_cfg = (ROOT / "setup.cfg").read_text(encoding="utf-8")
+    for folder in ("templates", "static"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.is_file():
+                relative = path.relative_to(ROOT)
+                pattern = f"{relative.parent.as_posix()}/*{path.suffix}"
+                assert pattern in setup_cfg, f"{relative} is not in setup.cfg [options.data_files]"
