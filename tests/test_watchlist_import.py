@@ -160,3 +160,9 @@ def test_export_from_another_instance_is_refused(run_import):
     line = f"{'a' * 64},6228 **** **** 8901,1,2026-03-20,{store.key_fingerprint(other_key)}"
     with pytest.raises(csv_import.UploadRejected, match="另一个实例"):
         run_import("payee_hash,payee_masked,sessions,last_seen,key_id\n" + line + "\n")
+
+
+def test_quoted_line_break_is_reported_at_its_first_line(run_import):
+    report = run_import(f'{ACCOUNTS[0]}\n{ACCOUNTS[1]},"来源\n续",2026-03-01\n{ACCOUNTS[2]}\n')
+    assert not report.imported
+    assert [(error.line, "跨到了第 3 行" in error.reason) for error in report.errors] == [(2, True)]

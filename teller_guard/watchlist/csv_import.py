@@ -16,6 +16,7 @@ No Flask here: the web page, the benchmark and scripts call `import_file`.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import re
 import unicodedata
@@ -128,6 +129,7 @@ def _clean(cell: str) -> str:
     return CONTROL_CHARACTERS.sub("", unicodedata.normalize("NFKC", cell)).strip()
 
 
+@functools.lru_cache(maxsize=4096)  # big files repeat the same few dates and sources
 def parse_date(raw: str, today: date) -> str:
     """'2024-03-05', '2024/3/5', '2024.3.5', '20240305', '2024年3月5日' (time ignored) -> ISO."""
     text = _clean(raw).split(" ")[0].split("T")[0]
@@ -146,6 +148,7 @@ def parse_date(raw: str, today: date) -> str:
     raise ValueError("日期无法识别，请写成 2024-03-05 的格式")
 
 
+@functools.lru_cache(maxsize=4096)
 def _text_column(raw: str, label: str, limit: int) -> str:
     text = store.mask_digit_runs(_clean(raw))
     if len(text) > limit:
@@ -171,9 +174,11 @@ def parse(text: str, pii_key: bytes, today: date, default_source: str = "") -> P
     first_line_of: dict[str, int] = {}
     data_lines = 0
     header_seen = False
+    last_line = 0
     try:
         for cells in rows:
-            line = rows.line_num
+            line, spans_lines = last_line + 1, rows.line_num > last_line + 1
+            last_line = rows.line_num
             while cells and not cells[-1].strip():  # Excel pads rows with empty cells
                 cells.pop()
             if not cells:
@@ -186,8 +191,8 @@ def parse(text: str, pii_key: bytes, today: date, default_source: str = "") -> P
                     continue
             data_lines += 1
             try:
-                if any("\n" in cell or "\r" in cell for cell in cells):
-                    raise ValueError("单元格内有换行，可能是引号不配对")
+                if spans_lines:
+                    raise ValueError(f"这一条记录跨到了第 {last_line} 行（单元格内有换行），可能是引号不配对")
                 if kind == "hashes":
                     entry = _hash_line(line, cells, fingerprint, today, default_source)
                 else:
@@ -221,7 +226,7 @@ def _account_line(line: int, cells: list[str], pii_key: bytes, today: date,
     source = _text_column(cells[1], "来源", MAX_SOURCE_CHARS) or default_source
     listed_on = parse_date(cells[2], today)
     note = _text_column(cells[3], "备注", MAX_NOTE_CHARS)
-    return ListedAccount(line, pii.keyed_hash(pii_key, digits), pii.mask_account(digits),
+    return ListedAccount(line, store.account_hash(pii_key, digits), pii.mask_account(digits),
                          source, listed_on, note)
 
 

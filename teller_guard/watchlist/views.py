@@ -95,7 +95,9 @@ def import_upload():
         return render_template("watchlist/import.html", form=form), 400
     if report.imported:
         flash(f"导入完成：新增 {report.added} 个账户，已在名单中 {report.already_listed} 个。")
-    return render_template("watchlist/import.html", form=ImportForm(formdata=None), report=report,
+    # After a refusal keep the default source and the tick; a file input cannot be refilled.
+    next_form = ImportForm(formdata=None) if report.imported else form
+    return render_template("watchlist/import.html", form=next_form, report=report,
                            errors_shown=ERRORS_SHOWN), 200 if report.imported else 400
 
 
