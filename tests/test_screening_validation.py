@@ -37,7 +37,8 @@ def test_amount_errors(raw, message):
 
 def test_account_digits():
     assert validation.account_digits("6222 0212 3456 7890 123") == "6222021234567890123"
-    for bad, message in [("", "请输入"), ("6222abc", "只能包含数字"), ("1234567", "8 至 30")]:
+    for bad, message in [("", "请输入"), ("6222abc", "只能包含数字"), ("1234567", "8 至 30"),
+                         ("٦٢٢٢٠٢١٢٣٤", "只能包含数字")]:
         with pytest.raises(FieldError, match=message):
             validation.account_digits(bad)
 

@@ -62,7 +62,7 @@ def account_digits(raw, field: str = "payee_account") -> str:
     text = re.sub(r"[\s-]", "", _halfwidth(str(raw or "")))
     if not text:
         raise FieldError(field, "请输入收款账号")
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]+", text):  # isdigit() would accept other scripts' digits
         raise FieldError(field, "账号只能包含数字")
     if not 8 <= len(text) <= 30:
         raise FieldError(field, "账号应为 8 至 30 位数字")
@@ -117,7 +117,7 @@ def parse_age(raw, field: str = "customer_age") -> int | None:
     text = _halfwidth(str(raw if raw is not None else ""))
     if not text:
         return None
-    if not text.isdigit():
+    if not re.fullmatch(r"[0-9]+", text):
         raise FieldError(field, "年龄应为整数")
     age = int(text)
     if not 0 < age <= 130:
