@@ -121,7 +121,6 @@ def _styles(paper: str, font: FontStatus) -> dict:
         "title": style(font, "title", sheet.title, leading=sheet.title * 1.25, **head),
         "meta": style(font, "meta", sheet.small, **head),
         "body": style(font, "body", sheet.body),
-        "label": style(font, "label", sheet.small),
         "value": style(font, "value", sheet.body),
         "heading": style(font, "heading", sheet.heading, spaceBefore=5, spaceAfter=1),
         "typology": style(font, "typology", sheet.heading, spaceBefore=2),
@@ -191,8 +190,10 @@ class _SlipStory:
 
     def summary(self):
         greeting = clip(text.slip_greeting(self.content), NAME_LIMIT) + text.slip_intro()
+        # Labels are our own short constants: plain strings are drawn without paragraph
+        # parsing and wrapping (about 0.1 ms each).
         pairs = [
-            (self.para(label, "label"), self.para(value, "value", NAME_LIMIT))
+            (label, self.para(value, "value", NAME_LIMIT))
             for label, value in text.slip_summary_rows(self.content)
         ]
         width, label_width = self.sheet.frame_width, 17 * mm
@@ -213,6 +214,7 @@ class _SlipStory:
             [
                 ("GRID", (0, 0), (-1, -1), 0.6, GREY_LINE),
                 ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("FONTSIZE", (0, 0), (-1, -1), self.sheet.small),
                 ("LEFTPADDING", (0, 0), (-1, -1), 3),
                 ("RIGHTPADDING", (0, 0), (-1, -1), 3),
             ],
@@ -274,11 +276,11 @@ class _SlipStory:
         return [Spacer(1, 5), mottos, Spacer(1, 5), hotlines, Spacer(1, 4)]
 
     def signature(self):
-        sign = self.para(text.SIGNATURE_LABEL, "body")
-        date = self.para(text.DATE_LABEL, "body")
+        sign, date = text.SIGNATURE_LABEL, text.DATE_LABEL  # plain strings, as above
         width, body_size = self.sheet.frame_width, self.styles["body"].fontSize
         label_width = body_size * 5.5  # five characters and a little air
         commands = [
+            ("FONTSIZE", (0, 0), (-1, -1), body_size),
             ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
