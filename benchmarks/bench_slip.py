@@ -61,16 +61,19 @@ def cold_start(runs: int) -> dict:
     return summary
 
 
-def timed(build, runs: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and CPU seconds of each build (CPU time is steadier on a shared machine)."""
-    build(0)  # warm-up: styles, font subsets, code paths
-    wall, cpu = [], []
-    for i in range(runs):
-        start, start_cpu = time.perf_counter(), time.process_time()
-        build(i)
-        wall.append(time.perf_counter() - start)
-        cpu.append(time.process_time() - start_cpu)
-    return wall, cpu
+def measure(variants: dict, runs: int) -> dict:
+    """Wall-clock and CPU seconds per build, variants interleaved round-robin so that other
+    work on a shared machine slows them all alike. CPU time is the steadier figure there."""
+    for build in variants.values():
+        build(0)  # warm-up: styles, font subsets, code paths
+    results = {name: ([], []) for name in variants}
+    for i in range(1, runs + 1):
+        for name, build in variants.items():
+            start, start_cpu = time.perf_counter(), time.process_time()
+            build(i)
+            results[name][0].append(time.perf_counter() - start)
+            results[name][1].append(time.process_time() - start_cpu)
+    return results
 
 
 def varied_slips(count: int, seed: int):
@@ -164,27 +167,26 @@ def main() -> None:
     slip = sample_slip()
     alert_runs = max(20, args.runs // 4)
 
-    def fresh(seed):
-        return varied_slips(args.runs + 1, seed)
+    def with_qr(factory, build):
+        def run(i):
+            with qr_factory(factory):
+                return build(i)
+        return run
 
-    slips = fresh(1)
-    results = {
-        "A5, our QR, varied slips": timed(lambda i: build_slip(slips[i]), args.runs),
-        "A5, our QR, same slip (reprint)": timed(lambda i: build_slip(slip), args.runs),
+    # Each variant gets slips of its own (new references, names, typologies).
+    slips = {seed: varied_slips(args.runs + 1, seed) for seed in (1, 2, 3, 4)}
+    variants = {
+        "A5, our QR, varied slips": lambda i: build_slip(slips[1][i]),
+        "A5, our QR, same slip (reprint)": lambda i: build_slip(slip),
+        "A5, no QR (baseline)": with_qr(no_qr, lambda i: build_slip(slips[2][i])),
+        "A5, reportlab QrCodeWidget (baseline)": with_qr(
+            reportlab_widget_qr, lambda i: build_slip(slips[3][i])
+        ),
+        "80 mm roll, our QR, varied slips": lambda i: build_slip(slips[4][i], paper="roll80"),
     }
-    with qr_factory(no_qr):
-        slips = fresh(2)
-        results["A5, no QR (baseline)"] = timed(lambda i: build_slip(slips[i]), args.runs)
-    with qr_factory(reportlab_widget_qr):
-        slips = fresh(3)
-        results["A5, reportlab QrCodeWidget (baseline)"] = timed(
-            lambda i: build_slip(slips[i]), args.runs
-        )
-    slips = fresh(4)
-    results["80 mm roll, our QR, varied slips"] = timed(
-        lambda i: build_slip(slips[i], paper="roll80"), args.runs
-    )
-    results["police alert (A4)"] = timed(lambda i: build_police_alert(sample_alert()), alert_runs)
+    results = measure(variants, args.runs)
+    results.update(measure({"police alert (A4)": lambda i: build_police_alert(sample_alert())},
+                           alert_runs))
 
     print(f"\nwarm builds ({args.runs} each, alert {alert_runs}):")
     for name, result in results.items():

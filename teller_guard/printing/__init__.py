@@ -1,7 +1,7 @@
 """PDF printing: the customer's warning slip and the police alert (pure, no Flask/DB).
 
     from teller_guard.printing import SlipContent, build_slip, setup_font
-    setup_font(app.config.get("PDF_FONT_PATH"))   # once, at start-up
+    setup_font(app.config.get("FONT_PATH"))   # once, at start-up (else on first use)
     pdf_bytes = build_slip(SlipContent(...), paper="a5")
 """
 

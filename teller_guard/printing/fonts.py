@@ -201,7 +201,6 @@ def printable(text: object, font: FontStatus | None = None) -> str:
         glyphs = pdfmetrics.getFont(font.name).face.charToGlyph
         if all(ord(ch) in glyphs or ch in "\n\t" for ch in text):
             return text  # the usual case: no copy
-        return "".join(
-            ch if ord(ch) in glyphs or ch in "\n\t" else REPLACEMENT_CHAR for ch in text
-        )
+        replacement = REPLACEMENT_CHAR if ord(REPLACEMENT_CHAR) in glyphs else "?"
+        return "".join(ch if ord(ch) in glyphs or ch in "\n\t" else replacement for ch in text)
     return "".join(ch if ord(ch) <= 0xFFFF else REPLACEMENT_CHAR for ch in text)

@@ -60,11 +60,11 @@ def phrase_lines(phrases, separator: str, paragraph_style: ParagraphStyle, width
     The phrases are our own constants, so they need no escaping.
     """
     lines, current = [], ""
+    font_name, size = paragraph_style.fontName, paragraph_style.fontSize
     pieces = [phrase + separator for phrase in phrases[:-1]] + list(phrases[-1:])
     for piece in pieces:
         candidate = current + piece
-        size = paragraph_style.fontSize
-        if current and stringWidth(candidate, paragraph_style.fontName, size) > width:
+        if current and stringWidth(candidate, font_name, size) > width:
             lines.append(current)
             candidate = piece
         current = candidate
@@ -167,7 +167,3 @@ def build_pdf(
 
 def _no_decoration(canvas, doc):
     pass
-
-
-def frame_width(page_size, margins) -> float:
-    return page_size[0] - margins[1] - margins[3]
