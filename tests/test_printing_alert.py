@@ -59,6 +59,7 @@ def test_long_statement_flows_to_numbered_pages_with_footer_on_each():
         page_text = re.sub(r"\s+", "", page.extract_text())
         assert f"第{number}页/共{len(pages)}页" in page_text
         assert "打印人：S0003" in page_text
+        assert "编号：TG-20261130-000123" in page_text  # a loose sheet still names its case
     assert "第59段" in text_of(pdf)
 
 

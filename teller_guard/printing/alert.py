@@ -25,7 +25,9 @@ def build_police_alert(content: AlertContent, invariant: bool = False) -> bytes:
     """The police alert as PDF bytes: A4, numbered pages when it runs longer than one."""
     font = font_status()
     story = _AlertStory(content, font, _styles(font)).flowables()
+    # The reference on every page ties a loose second sheet to its case.
     footer = printable(
+        f"{text.REFERENCE_LABEL}{text.or_dash(clip(text.as_text(content.reference), 40))}　"
         f"{text.PRINTED_BY_LABEL}{text.or_dash(clip(text.as_text(content.printed_by), 40))}　"
         f"{text.PRINTED_AT_LABEL}{text.format_datetime(content.printed_at)}",
         font,
