@@ -201,3 +201,8 @@ def backtest(args):
     from .risk import backtest as risk_backtest
 
     sys.exit(risk_backtest.main(list(args)))
+
+
+from .review.cli import redact, verify  # noqa: E402
+
+main.add_command(verify)

@@ -199,3 +199,12 @@ def m006_watchlist_imports(db):
                   "skipped_errors": 0},
         foreign_keys=[("actor_id", "users", "id")],
     )
+
+
+@migrations()
+def m007_review_indexes(db):
+    # Review queue indexes and the daily statistics tables kept current by triggers on
+    # sessions. The statements live in teller_guard/review/schema.py (frozen once shipped).
+    from .review import schema
+
+    schema.apply(db)

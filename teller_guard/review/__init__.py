@@ -1,5 +1,16 @@
-"""Branch security's review area."""
+"""Branch security's review area: queue, dispositions, statistics, exports, verify, retention.
 
-from .views import bp
+The blueprint is loaded lazily so the pure modules (state, filters, stats, svg, export,
+integrity) can be imported without Flask.
+"""
+
+
+def __getattr__(name):
+    if name == "bp":
+        from .views import bp
+
+        return bp
+    raise AttributeError(name)
+
 
 __all__ = ["bp"]

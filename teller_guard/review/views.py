@@ -1,20 +1,246 @@
-"""Review queue (待复核) for branch security."""
+"""Review area (待复核): queue, one session's record, dispositions, statistics, CSV exports.
+
+Who may do what: security and admin review and export; supervisors read (queue, detail,
+statistics); tellers have no access (their own sessions are in the screening area).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+import functools
+from datetime import date
 
-from ..db import get_db
-from ..web import guard_area
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
+
+from .. import audit
+from ..db import get_db, write_transaction
+from ..web import guard_area, ledger_key
+from . import dispositions, export, filters, labels, queries, state, stats, svg, timeline
+from .state import TransitionError
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 guard_area(bp, "security", "admin", "supervisor")
 
 
+def require_roles(*roles: str):
+    """Per-route check on top of the blueprint guard (e.g. supervisors only read)."""
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            if g.user is None or g.user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
+
+
+def can_dispose() -> bool:
+    return g.user is not None and g.user.role in state.REVIEWER_ROLES
+
+
+def _filter_choices(db) -> dict:
+    return {
+        "levels": list(labels.LEVELS.items()),
+        "typologies": sorted(labels.typology_labels().items(), key=lambda item: item[1]),
+        "tellers": queries.tellers(db),
+        "statuses": list(state.STATUS_LABELS.items()),
+        "outcomes": list(labels.OUTCOMES.items()),
+    }
+
+
+def _parse_filters(db, args):
+    teller_ids = {teller_id for teller_id, _ in queries.tellers(db)}
+    return filters.parse(args, teller_ids=teller_ids)
+
+
 @bp.route("/")
 def queue():
-    rows = get_db().execute(
-        "SELECT id, reference, started_at, level, review_status FROM sessions "
-        "WHERE in_queue = 1 ORDER BY id DESC LIMIT 50"
-    ).fetchall()
-    return render_template("review/queue.html", rows=rows)
+    db = get_db()
+    chosen, errors = _parse_filters(db, request.args)
+    after = filters.parse_cursor(request.args)
+    page = queries.queue_page(db, g.user, chosen, after)
+    return render_template(
+        "review/queue.html", page=page, filters=chosen, errors=errors, after=after,
+        counts=queries.status_counts(db, g.user, chosen), names=queries.user_names(db),
+        choices=_filter_choices(db), labels=labels, state=state,
+        typology_names=labels.typology_labels(), can_export=can_dispose(),
+        is_admin=g.user.role == "admin", max_full_rows=export.MAX_FULL_ROWS,
+    )
+
+
+def _detail(session_id: int, error: str | None = None, note: str = "", status: int = 200):
+    db = get_db()
+    row = queries.get_session(db, g.user, session_id)
+    if row is None:
+        abort(404)
+    names = queries.user_names(db)
+    typology_names = labels.typology_labels()
+    facts, answers, observations = timeline.form_lines(row["form"])
+    assessment = timeline.assessment_of(row["assessment"])
+    return render_template(
+        "review/detail.html", row=row, error=error, note=note, names=names,
+        facts=facts, answers=answers, observations=observations, assessment=assessment,
+        reasons=timeline.reasons(assessment),
+        events=timeline.timeline(queries.session_events(db, session_id), names, typology_names),
+        vault_fields=queries.vault_fields(db, session_id), typology_names=typology_names,
+        labels=labels, state=state, can_dispose=can_dispose() and bool(row["in_queue"]),
+        targets=state.allowed_targets(row["review_status"]), reviewers=queries.reviewers(db),
+    ), status
+
+
+@bp.route("/<int:session_id>")
+def detail(session_id: int):
+    return _detail(session_id)
+
+
+def _visible_or_404(session_id: int) -> None:
+    if queries.get_session(get_db(), g.user, session_id) is None:
+        abort(404)
+
+
+@bp.route("/<int:session_id>/transition", methods=["POST"])
+@require_roles(*state.REVIEWER_ROLES)
+def transition(session_id: int):
+    _visible_or_404(session_id)
+    note = request.form.get("note", "")
+    target = request.form.get("to", "")
+    try:
+        change = dispositions.change_status(
+            get_db(), ledger_key(), g.user, session_id, target, note,
+            expected_status=request.form.get("expected") or None)
+    except TransitionError as error:
+        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409)
+    flash(f"复核状态已改为“{state.label(change.to_status)}”")
+    return redirect(url_for("review.detail", session_id=session_id), 303)
+
+
+@bp.route("/<int:session_id>/assign", methods=["POST"])
+@require_roles(*state.REVIEWER_ROLES)
+def assign(session_id: int):
+    _visible_or_404(session_id)
+    raw = request.form.get("assignee_id", "")
+    try:
+        if not raw.isdigit():
+            raise TransitionError("请选择复核人")
+        dispositions.assign(get_db(), ledger_key(), g.user, session_id, int(raw))
+    except TransitionError as error:
+        return _detail(session_id, error=str(error), status=409)
+    flash(f"已分配给 {queries.user_names(get_db()).get(int(raw), '')}")
+    return redirect(url_for("review.detail", session_id=session_id), 303)
+
+
+@bp.route("/<int:session_id>/note", methods=["POST"])
+@require_roles(*state.REVIEWER_ROLES)
+def add_note(session_id: int):
+    _visible_or_404(session_id)
+    note = request.form.get("note", "")
+    try:
+        dispositions.add_note(get_db(), ledger_key(), g.user, session_id, note)
+    except TransitionError as error:
+        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409)
+    flash("已添加复核备注")
+    return redirect(url_for("review.detail", session_id=session_id), 303)
+
+
+def _stats_range(args) -> tuple[date, date, list[str]]:
+    errors: list[str] = []
+    date_from, date_to = filters.parse_dates(args, errors)
+    default_from, default_to = stats.default_range()
+    return date_from or default_from, date_to or default_to, errors
+
+
+def _charts(figures: stats.Statistics, names: dict, typology_names: dict) -> dict:
+    levels = export.ordered_levels(figures.levels)
+    return {
+        "per_day": svg.column_chart(figures.per_day, "每日问询量"),
+        "levels": svg.bar_chart(
+            [(labels.LEVELS.get(level, "未评估"), count) for level, count in levels], "风险等级分布",
+            colours=[svg.LEVEL_COLOURS.get(level, svg.LEVEL_COLOURS[""]) for level, _ in levels]),
+        "typologies": svg.bar_chart(
+            [(typology_names.get(t, t) if t else "未识别类型", n) for t, n in figures.typologies],
+            "复核队列按诈骗类型"),
+        "tellers": svg.bar_chart(
+            [(names.get(teller, str(teller)), total) for teller, total, _ in figures.tellers],
+            "各柜员问询量"),
+    }
+
+
+@bp.route("/statistics")
+def statistics():
+    db = get_db()
+    date_from, date_to, errors = _stats_range(request.args)
+    figures = stats.compute(db, date_from, date_to)
+    names = queries.user_names(db)
+    typology_names = labels.typology_labels()
+    return render_template(
+        "review/statistics.html", figures=figures, errors=errors, names=names,
+        typology_names=typology_names, charts=_charts(figures, names, typology_names),
+        levels=export.ordered_levels(figures.levels), labels=labels, state=state,
+    )
+
+
+def _csv_response(body, filename: str) -> Response:
+    response = Response(body, mimetype="text/csv")
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/export/queue", methods=["POST"])
+@require_roles(*state.REVIEWER_ROLES)
+def export_queue():
+    db = get_db()
+    chosen, _ = _parse_filters(db, request.form)
+    full = request.form.get("full") == "1"
+    if full and g.user.role != "admin":
+        abort(403)
+    if full and request.form.get("confirm") != "1":
+        flash("导出完整个人信息前，请勾选确认项")
+        return redirect(url_for("review.queue", **chosen.query_args()), 303)
+    names = queries.user_names(db)
+    typology_names = labels.typology_labels()
+    filename = f"review-queue-{date.today():%Y%m%d}{'-full' if full else ''}.csv"
+    if not full:
+        count = queries.queue_count(db, g.user, chosen)
+        with write_transaction(db):
+            audit.append(db, ledger_key(), audit.AuditEvent("export.queue", g.user.id, data={
+                "full": False, "filters": chosen.query_args(), "rows": count}))
+        rows = queries.iter_queue(db, g.user, chosen)
+        return _csv_response(stream_with_context(
+            export.queue_lines(rows, names, typology_names)), filename)
+    rows = list(queries.iter_queue(db, g.user, chosen))
+    if len(rows) > export.MAX_FULL_ROWS:
+        flash(f"完整个人信息导出一次最多 {export.MAX_FULL_ROWS} 条（当前 {len(rows)} 条），请缩小筛选范围")
+        return redirect(url_for("review.queue", **chosen.query_args()), 303)
+    with write_transaction(db):
+        vault = queries.vault_values(db, [row["id"] for row in rows])
+        for session_id, values in vault.items():
+            audit.append(db, ledger_key(), audit.AuditEvent(
+                "pii.accessed", g.user.id, session_id,
+                {"fields": sorted(values), "purpose": "导出复核队列（完整个人信息）"}))
+        audit.append(db, ledger_key(), audit.AuditEvent("export.queue", g.user.id, data={
+            "full": True, "filters": chosen.query_args(), "rows": len(rows),
+            "sessions_with_personal_data": len(vault)}))
+    return _csv_response("".join(export.queue_lines(rows, names, typology_names, vault)), filename)
+
+
+@bp.route("/export/statistics", methods=["POST"])
+def export_statistics():
+    db = get_db()
+    date_from, date_to, _ = _stats_range(request.form)
+    figures = stats.compute(db, date_from, date_to)
+    with write_transaction(db):
+        audit.append(db, ledger_key(), audit.AuditEvent("export.statistics", g.user.id, data={
+            "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}))
+    body = export.statistics_text(figures, queries.user_names(db), labels.typology_labels())
+    return _csv_response(body, f"statistics-{date_from:%Y%m%d}-{date_to:%Y%m%d}.csv")

@@ -1,0 +1,122 @@
+"""Queue and statistics filters: raw query-string values in, typed values (or Chinese messages) out.
+
+Pure: no Flask. A bad value never fails the page; it is ignored and named in a message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from datetime import date, timedelta
+
+from . import labels, state
+
+REFERENCE_PATTERN = re.compile(r"^[A-Z0-9-]{1,32}$")
+MAX_RANGE_DAYS = 3660
+
+
+@dataclass(frozen=True)
+class Filters:
+    date_from: date | None = None
+    date_to: date | None = None
+    level: str | None = None
+    typology: str | None = None
+    teller_id: int | None = None
+    status: str | None = None
+    outcome: str | None = None
+    reference: str | None = None
+
+    def query_args(self) -> dict[str, str]:
+        """The filters as query-string values (the inverse of parse)."""
+        values = {
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+            "level": self.level, "typology": self.typology,
+            "teller": str(self.teller_id) if self.teller_id is not None else None,
+            "status": self.status, "outcome": self.outcome, "reference": self.reference,
+        }
+        return {name: value for name, value in values.items() if value}
+
+    def without_status(self) -> Filters:
+        return replace(self, status=None)
+
+    def is_empty(self) -> bool:
+        return all(getattr(self, item.name) is None for item in fields(self))
+
+
+def _text(args: Mapping, name: str) -> str:
+    value = args.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def parse_date(raw: str, label: str, errors: list[str]) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        errors.append(f"{label}“{raw[:20]}”格式不正确（应为 年-月-日，如 2026-11-30），已忽略该条件")
+        return None
+
+
+def parse_choice(raw: str, allowed, label: str, errors: list[str]) -> str | None:
+    if not raw:
+        return None
+    if raw in allowed:
+        return raw
+    errors.append(f"{label}“{raw[:20]}”无法识别，已忽略该条件")
+    return None
+
+
+def parse_dates(args: Mapping, errors: list[str]) -> tuple[date | None, date | None]:
+    date_from = parse_date(_text(args, "date_from"), "开始日期", errors)
+    date_to = parse_date(_text(args, "date_to"), "结束日期", errors)
+    if date_from and date_to and date_from > date_to:
+        errors.append("开始日期晚于结束日期，已忽略日期条件")
+        return None, None
+    if date_from and date_to and (date_to - date_from).days > MAX_RANGE_DAYS:
+        errors.append("日期范围超过十年，已忽略日期条件")
+        return None, None
+    return date_from, date_to
+
+
+def parse(args: Mapping, teller_ids=None, typologies=None) -> tuple[Filters, list[str]]:
+    """Read the queue filters; returns (filters, messages about ignored values)."""
+    errors: list[str] = []
+    date_from, date_to = parse_dates(args, errors)
+    typologies = typologies if typologies is not None else labels.typology_labels()
+    teller_id = None
+    raw_teller = _text(args, "teller")
+    if raw_teller:
+        if raw_teller.isdigit() and (teller_ids is None or int(raw_teller) in teller_ids):
+            teller_id = int(raw_teller)
+        else:
+            errors.append("柜员条件无法识别，已忽略该条件")
+    reference = _text(args, "reference").upper() or None
+    if reference and not REFERENCE_PATTERN.match(reference):
+        errors.append("业务编号只能包含字母、数字和短横线，已忽略该条件")
+        reference = None
+    filters = Filters(
+        date_from=date_from, date_to=date_to,
+        level=parse_choice(_text(args, "level"), labels.LEVELS, "风险等级", errors),
+        typology=parse_choice(_text(args, "typology"), typologies, "诈骗类型", errors),
+        teller_id=teller_id,
+        status=parse_choice(_text(args, "status"), state.STATUS_LABELS, "复核状态", errors),
+        outcome=parse_choice(_text(args, "outcome"), labels.OUTCOMES, "办理结果", errors),
+        reference=reference,
+    )
+    return filters, errors
+
+
+def parse_cursor(args: Mapping) -> int | None:
+    """The keyset cursor: show sessions with an id below this one."""
+    raw = _text(args, "after")
+    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+
+
+def day_bounds(date_from: date | None, date_to: date | None) -> tuple[str | None, str | None]:
+    """Text bounds for started_at (ISO local time): [from 00:00, the day after `to` 00:00)."""
+    low = date_from.isoformat() if date_from else None
+    high = (date_to + timedelta(days=1)).isoformat() if date_to else None
+    return low, high
