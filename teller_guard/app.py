@@ -68,6 +68,16 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.register_blueprint(watchlist_views.bp)
     csrf.exempt(api.bp)  # bearer-token clients, no cookies
 
+    # PDFs: register the Chinese font once per process (the admin banner reports a
+    # non-embedded fallback), serve slips and alerts, deliver queued alerts in the background.
+    from . import printing
+    from .printing_web import outbox as printing_outbox
+    from .printing_web import views as printing_views
+
+    printing.setup_font(app.config["FONT_PATH"])
+    app.register_blueprint(printing_views.bp)
+    printing_outbox.start_background_sender(app)
+
     @app.template_global()
     def has_endpoint(name: str) -> bool:
         """Lets the menu show an area only once its blueprint exists."""

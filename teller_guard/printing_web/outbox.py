@@ -1,0 +1,411 @@
+"""The police alert outbox: rows written with the print, delivered by a sender.
+
+A police alert is queued (an ``outbox`` row plus an ``alert.queued`` ledger event) in the same
+transaction as its first ``print.alert`` event, so an alert is never printed without being
+queued, nor queued without being printed. ``deliver_due`` POSTs each due row as JSON with an
+``Idempotency-Key`` header; a row is claimed (its next attempt pushed past the timeout) before
+the request, so two senders (the server's background thread and ``teller-guard send-alerts``)
+never post the same row at the same time. A success marks the row sent with an ``alert.sent``
+event; a failure schedules the next attempt with exponential backoff, and after
+``MAX_ATTEMPTS`` attempts the row is ``failed`` until someone presses 重新发送 on the status
+page. The receiver sees the same key for every attempt of one alert, so a retry after a lost
+response is recognised as a duplicate there.
+
+Nothing here writes personal data to logs or to ``last_error``: errors are reduced to the HTTP
+status or the kind of network failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import os
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
+
+from .. import audit
+from .. import db as dbmod
+from ..db import write_transaction
+
+log = logging.getLogger(__name__)
+
+KIND_POLICE_ALERT = "police_alert"
+MAX_ATTEMPTS = 10  # then status "failed" (still retryable from the status page)
+BASE_DELAY_SECONDS = 30  # 30 s, 1 min, 2 min, 4 min ... doubling per failed attempt
+MAX_DELAY_SECONDS = 3600
+LEASE_EXTRA_SECONDS = 60  # a claimed row is due again this long after the timeout
+WAKE_SECONDS = 5.0  # the background sender looks for due rows this often
+BATCH = 50
+MAX_ERROR_CHARS = 120
+STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
+
+
+class EndpointError(ValueError):
+    """ALERT_ENDPOINT is not usable (message in Chinese)."""
+
+
+# --- time and keys ---------------------------------------------------------------------------
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def as_utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return utc_now()
+    if moment.tzinfo is None:  # naive: local time
+        moment = moment.astimezone()
+    return moment.astimezone(UTC).replace(microsecond=0)
+
+
+def stamp(moment: datetime) -> str:
+    """Outbox times are UTC ISO strings of one fixed format, so they compare as text."""
+    return as_utc(moment).isoformat(timespec="seconds")
+
+
+def instance_id(ledger_key: bytes) -> str:
+    """A stable, non-secret id of this installation (derived from its secret)."""
+    return hashlib.sha256(b"teller_guard instance id\n" + ledger_key).hexdigest()[:12]
+
+
+def alert_idempotency_key(instance: str, reference: str) -> str:
+    return f"{instance}-{reference}-alert-1"
+
+
+def backoff_seconds(attempts: int) -> int:
+    """Delay after the `attempts`-th failed attempt of a round: 30 s × 2^(attempts-1), ≤ 1 h."""
+    exponent = max(0, min(attempts - 1, 20))
+    return min(BASE_DELAY_SECONDS * 2 ** exponent, MAX_DELAY_SECONDS)
+
+
+def check_endpoint(endpoint: str | None, allow_http: bool = False) -> str:
+    """The endpoint if usable; https is required unless ALERT_ALLOW_HTTP (tests, labs)."""
+    if not endpoint or not str(endpoint).strip():
+        raise EndpointError("未配置警情外发地址（ALERT_ENDPOINT）")
+    endpoint = str(endpoint).strip()
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise EndpointError("警情外发地址（ALERT_ENDPOINT）无效，应为 https:// 开头的完整网址")
+    if parts.scheme == "http" and not allow_http:
+        raise EndpointError("警情外发地址必须使用 https://（含客户个人信息）；"
+                            "仅测试环境可设置 ALERT_ALLOW_HTTP = true")
+    return endpoint
+
+
+# --- writes with the print --------------------------------------------------------------------
+
+
+def queue_alert(db, key: bytes, session_id: int, actor_id: int | None, idempotency_key: str,
+                payload: dict, now: datetime | None = None) -> int | None:
+    """Queue a police alert. Call inside the transaction that appends the print.alert event.
+
+    Returns the outbox row id, or None when the key is already queued (nothing is written).
+    """
+    moment = stamp(as_utc(now))
+    cursor = db.execute(
+        "INSERT INTO outbox (session_id, kind, idempotency_key, payload, status, attempts, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) "
+        "ON CONFLICT(idempotency_key) DO NOTHING",
+        [session_id, KIND_POLICE_ALERT, idempotency_key,
+         json.dumps(payload, ensure_ascii=False, sort_keys=True), moment, moment],
+    )
+    if cursor.rowcount != 1:
+        return None
+    outbox_id = cursor.lastrowid
+    audit.append(db, key, audit.AuditEvent(
+        "alert.queued", actor_id, session_id,
+        {"outbox_id": outbox_id, "idempotency_key": idempotency_key}))
+    return outbox_id
+
+
+# --- sending -----------------------------------------------------------------------------------
+
+
+class DeliveryError(Exception):
+    """One failed attempt; the message is short, Chinese and free of personal data."""
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # urllib would follow a 302 with a GET and no body: a "success" that delivered nothing.
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+def _opener(ssl_context: ssl.SSLContext | None):
+    handlers = [_NoRedirects()]
+    if ssl_context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=ssl_context))
+    return urllib.request.build_opener(*handlers)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    return isinstance(error, TimeoutError) or "timed out" in str(error)
+
+
+def post_alert(endpoint: str, body: bytes, idempotency_key: str, timeout: float,
+               ssl_context: ssl.SSLContext | None = None) -> int:
+    """POST one alert; returns the 2xx status or raises DeliveryError."""
+    # check_endpoint allowed only https (or http when configured): no file: or custom schemes.
+    request = urllib.request.Request(endpoint, data=body, method="POST", headers={  # noqa: S310
+        "Content-Type": "application/json",
+        "Idempotency-Key": idempotency_key,
+        "User-Agent": "teller_guard-outbox/1",
+    })
+    try:
+        with _opener(ssl_context).open(request, timeout=timeout) as response:
+            response.read(65536)
+            status = response.status
+    except urllib.error.HTTPError as error:
+        error.close()
+        raise DeliveryError(f"对方返回 HTTP {error.code}") from None
+    except urllib.error.URLError as error:
+        if _is_timeout(error.reason):
+            raise DeliveryError(f"超时（{timeout:g} 秒内无响应）") from None
+        if isinstance(error.reason, ssl.SSLError):
+            raise DeliveryError(f"TLS 证书或握手失败：{type(error.reason).__name__}") from None
+        reason = getattr(error.reason, "strerror", None) or type(error.reason).__name__
+        raise DeliveryError(f"无法连接：{reason}") from None
+    except TimeoutError:
+        raise DeliveryError(f"超时（{timeout:g} 秒内无响应）") from None
+    except (OSError, http.client.HTTPException, ValueError) as error:
+        raise DeliveryError(f"连接中断：{type(error).__name__}") from None
+    if not 200 <= status < 300:
+        raise DeliveryError(f"对方返回 HTTP {status}")
+    return status
+
+
+def _due(db, now: datetime, limit: int) -> list[tuple]:
+    return db.execute(
+        "SELECT id, session_id, idempotency_key, payload, attempts FROM outbox "
+        "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+        "ORDER BY id LIMIT ?", [stamp(now), limit]).fetchall()
+
+
+def _claim(db, row_id: int, now: datetime, timeout: float) -> bool:
+    lease = now + timedelta(seconds=timeout + LEASE_EXTRA_SECONDS)
+    with write_transaction(db):
+        cursor = db.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+            [stamp(lease), row_id, stamp(now)])
+        return cursor.rowcount == 1
+
+
+def _record_sent(db, key: bytes, row, status: int, now: datetime) -> None:
+    row_id, session_id, idempotency_key, _, attempts = row
+    with write_transaction(db):
+        db.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, "
+            "next_attempt_at = NULL WHERE id = ?", [stamp(now), attempts + 1, row_id])
+        audit.append(db, key, audit.AuditEvent(
+            "alert.sent", None, session_id,
+            {"outbox_id": row_id, "idempotency_key": idempotency_key, "attempts": attempts + 1,
+             "http_status": status}))
+
+
+def _record_failure(db, row, error: str, now: datetime, max_attempts: int) -> str:
+    row_id, _, _, _, attempts = row
+    attempts += 1
+    in_round = (attempts - 1) % max_attempts + 1  # a manual retry starts a new round
+    if in_round >= max_attempts:
+        status, next_at = "failed", None
+    else:
+        status, next_at = "pending", stamp(now + timedelta(seconds=backoff_seconds(in_round)))
+    with write_transaction(db):
+        db.execute(
+            "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
+            "WHERE id = ?", [status, attempts, next_at, error[:MAX_ERROR_CHARS], row_id])
+    return status
+
+
+def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | None = None, *,
+                allow_http: bool = False, limit: int = BATCH, max_attempts: int = MAX_ATTEMPTS,
+                ssl_context: ssl.SSLContext | None = None) -> tuple[int, int]:
+    """One pass over the due rows; returns (sent, failed attempts).
+
+    `now` (default: the clock) decides what is due and when the next attempt is; tests pass
+    it to check the schedule. Raises EndpointError when the endpoint is unusable.
+    """
+    endpoint = check_endpoint(endpoint, allow_http)
+    sent = failed = 0
+    for row in _due(db, as_utc(now), limit):
+        moment = as_utc(now)
+        if not _claim(db, row[0], moment, timeout):
+            continue  # another sender took it
+        try:
+            status = post_alert(endpoint, row[3].encode("utf-8"), row[2], timeout, ssl_context)
+        except DeliveryError as error:
+            failed += 1
+            outcome = _record_failure(db, row, str(error), as_utc(now), max_attempts)
+            log.warning("police alert outbox row %s: attempt %s failed (%s), now %s",
+                        row[0], row[4] + 1, error, outcome)
+            continue
+        _record_sent(db, key, row, status, as_utc(now))
+        sent += 1
+        log.info("police alert outbox row %s delivered (attempt %s)", row[0], row[4] + 1)
+    return sent, failed
+
+
+# --- status page -------------------------------------------------------------------------------
+
+
+def counts(db) -> dict[str, int]:
+    found = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+    return {status: found.get(status, 0) for status in STATUS_LABELS}
+
+
+def rows(db, limit: int = 200) -> list[dict]:
+    """Failed first, then pending, then the newest sent; no personal data (reference and the
+    masked payee account only)."""
+    cursor = db.execute(
+        "SELECT o.id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
+        "o.sent_at, s.reference, s.payee_masked FROM outbox o "
+        "LEFT JOIN sessions s ON s.id = o.session_id "
+        "ORDER BY CASE o.status WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, o.id DESC "
+        "LIMIT ?", [limit])
+    names = [column[0] for column in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def retry_failed(db, row_id: int | None = None, now: datetime | None = None) -> int:
+    """Make failed rows (or one failed row) due now; returns how many."""
+    sql = "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed'"
+    params: list = [stamp(as_utc(now))]
+    if row_id is not None:
+        sql += " AND id = ?"
+        params.append(row_id)
+    with write_transaction(db):
+        return db.execute(sql, params).rowcount
+
+
+# --- configuration and the background sender -------------------------------------------------
+
+
+def ssl_context_for(config) -> ssl.SSLContext | None:
+    """A context trusting ALERT_CA_FILE (a bank's internal CA) when configured."""
+    cafile = config.get("ALERT_CA_FILE")
+    return ssl.create_default_context(cafile=cafile) if cafile else None
+
+
+def deliver_with_config(db, key: bytes, config, now: datetime | None = None) -> tuple[int, int]:
+    return deliver_due(db, key, config.get("ALERT_ENDPOINT"),
+                       float(config.get("ALERT_TIMEOUT_SECONDS") or 5.0), now,
+                       allow_http=bool(config.get("ALERT_ALLOW_HTTP", False)),
+                       ssl_context=ssl_context_for(config))
+
+
+class BackgroundSender:
+    """A daemon thread that delivers due alerts every few seconds (or when woken)."""
+
+    def __init__(self, database: str, key: bytes, config, interval: float = WAKE_SECONDS):
+        self.database = database
+        self.key = key
+        self.config = config
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._connection = None
+        self.thread = threading.Thread(target=self._run, name="teller_guard-outbox", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self.thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.run_once()
+            except Exception:  # noqa: BLE001 - the sender must survive anything
+                log.exception("police alert sender: pass failed; will try again")
+                self._close()
+        self._close()
+
+    def run_once(self) -> tuple[int, int]:
+        if self._connection is None:
+            self._connection = dbmod.connect(self.database)
+        return deliver_with_config(self._connection, self.key, self.config)
+
+    def _close(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.conn.close()
+            except Exception:  # noqa: BLE001, S110 - closing a broken connection
+                pass
+            self._connection = None
+
+
+_senders: dict[str, BackgroundSender] = {}
+_senders_lock = threading.Lock()
+
+
+def _cli_command() -> str | None:
+    """The teller-guard subcommand running in this process, if any."""
+    try:
+        import click
+    except ImportError:  # pragma: no cover
+        return None
+    context = click.get_current_context(silent=True)
+    return context.info_name if context is not None else None
+
+
+def start_background_sender(app) -> BackgroundSender | None:
+    """Start the sender for this app's database once per process, when ALERT_ENDPOINT is set
+    and SEND_OUTBOX_IN_BACKGROUND is true. CLI commands other than `serve` never start it
+    (`teller-guard send-alerts` does one pass itself)."""
+    config = app.config
+    if not config.get("ALERT_ENDPOINT") or not config.get("SEND_OUTBOX_IN_BACKGROUND"):
+        return None
+    command = _cli_command()
+    if command is not None and command != "serve":
+        return None
+    try:
+        check_endpoint(config["ALERT_ENDPOINT"], bool(config.get("ALERT_ALLOW_HTTP", False)))
+    except EndpointError as error:
+        log.error("police alert sender not started: %s", error)
+        return None
+    path = os.path.realpath(config["DATABASE"])
+    with _senders_lock:
+        sender = _senders.get(path)
+        if sender is None or not sender.thread.is_alive():
+            sender = BackgroundSender(
+                config["DATABASE"], app.extensions["teller_guard"]["ledger_key"], config,
+                float(config.get("OUTBOX_INTERVAL_SECONDS") or WAKE_SECONDS))
+            sender.start()
+            _senders[path] = sender
+    app.extensions["teller_guard"]["outbox_sender"] = sender
+    return sender
+
+
+def sender_for(app) -> BackgroundSender | None:
+    sender = app.extensions.get("teller_guard", {}).get("outbox_sender")
+    return sender if sender is not None and sender.thread.is_alive() else None
+
+
+def stop_background_sender(app) -> None:
+    """Stop this app's sender (tests)."""
+    sender = app.extensions.get("teller_guard", {}).pop("outbox_sender", None)
+    if sender is None:
+        return
+    sender.stop()
+    with _senders_lock:
+        for path, running in list(_senders.items()):
+            if running is sender:
+                del _senders[path]

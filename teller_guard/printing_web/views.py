@@ -1,0 +1,279 @@
+"""The printing area (/print): warning slip and police alert PDFs, and the alert outbox page.
+
+Who may do what:
+
+- 风险提示单 (slip): tellers for their own screenings, supervisors, security and admins for any;
+- 警情通报单 (police alert): supervisors, security and admins, for 高/极高 screenings only;
+- 警情外发 (outbox status, retry): security and admins.
+
+Every print is a ledger event written together with its counter; the alert also logs the
+read of the personal data and, the first time, queues the alert for the police endpoint.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from .. import audit, printing, users
+from ..db import DatabaseUnavailable, get_db, write_transaction
+from ..screening import inputs, service
+from ..screening.context import branch, rules
+from ..web import guard_area, ledger_key
+from . import content, outbox
+
+bp = Blueprint("printing", __name__, url_prefix="/print")
+guard_area(bp, "teller", "supervisor", "security", "admin")
+
+SLIP_ROLES = ("teller", "supervisor", "security", "admin")
+ALERT_ROLES = ("supervisor", "security", "admin")
+OUTBOX_ROLES = ("security", "admin")
+ALERT_LEVELS = ("high", "critical")
+PAPER_LABELS = {"a5": "A5 纸", "roll80": "80 毫米卷纸"}
+# A PDF viewer builds its own page around the document: give it what it needs, nothing more.
+PDF_CSP = ("default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
+           "img-src 'self' data:; frame-ancestors 'none'")
+
+
+def refuse(code: int, title: str, message: str):
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
+def require_role(roles) -> None:
+    if g.user.role not in roles:
+        abort(403)
+
+
+def from_another_site() -> bool:
+    """Printing is a GET with effects (counters, ledger, the police outbox): a link on another
+    site must not trigger it. Browsers that send Sec-Fetch-Site say where the request came
+    from ("none" = typed or bookmarked); older browsers send nothing and are let through."""
+    return request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
+
+
+def session_for(session_id: int, roles) -> dict:
+    require_role(roles)
+    row = service.get(get_db(), session_id)
+    if row is None:
+        abort(404)
+    if g.user.role == "teller" and row["teller_id"] != g.user.id:
+        abort(404)  # as on the screening pages: another teller's screening does not exist
+    return row
+
+
+def person(user_id) -> content.Person:
+    if user_id is None:
+        return content.Person()
+    user = users.get_user(get_db(), user_id)
+    return content.Person(user.display_name, user.staff_no) if user else content.Person()
+
+
+def me() -> content.Person:
+    return content.Person(g.user.display_name, g.user.staff_no)
+
+
+def now_local() -> datetime:
+    return datetime.now().astimezone().replace(microsecond=0)
+
+
+def pdf_response(pdf: bytes, title_zh: str, title_ascii: str, reference: str) -> Response:
+    response = Response(pdf, mimetype="application/pdf")
+    filename = f"{title_zh}-{reference}.pdf"
+    fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_"
+                       for ch in f"{title_ascii}-{reference}.pdf")
+    response.headers["Content-Disposition"] = (
+        f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}")
+    response.headers["Cache-Control"] = "no-store"  # the alert holds personal data
+    response.headers["Content-Security-Policy"] = PDF_CSP
+    return response
+
+
+def _append(db, kind: str, session_id: int, **data) -> None:
+    audit.append(db, ledger_key(), audit.AuditEvent(kind, g.user.id, session_id, data))
+
+
+# --- warning slip ----------------------------------------------------------------------------
+
+
+@bp.route("/<int:session_id>/slip")
+@bp.route("/<int:session_id>/slip.pdf")
+def slip(session_id: int):
+    row = session_for(session_id, SLIP_ROLES)
+    if from_another_site():
+        return refuse(403, "无法打印", "请从本系统的问询页面打开打印链接。")
+    paper = request.args.get("paper")
+    if paper is None:
+        paper = branch().slip_paper if branch().slip_paper in printing.PAPERS else "a5"
+    elif paper not in printing.PAPERS:
+        return refuse(400, "纸张类型无效",
+                      "纸张类型只能是 a5（A5 纸）或 roll80（80 毫米卷纸）。")
+    if row["assessment"] is None or not row["level"]:
+        return refuse(409, "暂不能打印", "该问询尚未完成风险评估，完成问询后才能打印风险提示单。")
+    pdf = printing.build_slip(
+        content.slip_content(row, branch(), person(row["teller_id"]), now_local()), paper)
+    db = get_db()
+    with write_transaction(db):
+        printed = db.execute("SELECT slips_printed FROM sessions WHERE id = ?",
+                             [session_id]).fetchone()[0] or 0
+        db.execute("UPDATE sessions SET slips_printed = ? WHERE id = ?", [printed + 1, session_id])
+        _append(db, "print.slip", session_id, paper=paper, reprint=printed > 0)
+    return pdf_response(pdf, "风险提示单", "risk-warning", row["reference"])
+
+
+# --- police alert ----------------------------------------------------------------------------
+
+
+@bp.route("/<int:session_id>/alert")
+@bp.route("/<int:session_id>/alert.pdf")
+def alert(session_id: int):
+    row = session_for(session_id, ALERT_ROLES)
+    if from_another_site():
+        return refuse(403, "无法打印", "请从本系统的问询或复核页面打开打印链接。")
+    if row["assessment"] is None or row["level"] not in ALERT_LEVELS:
+        return refuse(409, "不能打印警情通报单",
+                      "只有高风险、极高风险的问询才能打印警情通报单。")
+    db, printed_at = get_db(), now_local()
+    vault = service.vault_values(db, session_id)
+    alert_content = content.alert_content(
+        row, vault, branch(), rules(), teller=person(row["teller_id"]),
+        supervisor=person(row["supervisor_id"]), printed_by=me(), printed_at=printed_at,
+        channel_labels=inputs.CHANNEL_LABELS, outcome_labels=service.OUTCOMES)
+    pdf = printing.build_police_alert(alert_content)
+    queued = None
+    with write_transaction(db):
+        current = db.execute(
+            "SELECT level, alerts_printed, review_status FROM sessions WHERE id = ?",
+            [session_id]).fetchone()
+        if current[0] not in ALERT_LEVELS:  # assessed again meanwhile: nothing is written
+            queued = False
+        else:
+            queued = _record_alert(db, row, current, vault, alert_content, printed_at)
+    if queued is False:
+        return refuse(409, "不能打印警情通报单",
+                      "该问询刚被重新评估，已不是高风险或极高风险，请刷新页面。")
+    if queued is not None:
+        sender = outbox.sender_for(current_app._get_current_object())
+        if sender is not None:
+            sender.wake()
+    return pdf_response(pdf, "警情通报单", "police-alert", row["reference"])
+
+
+def _record_alert(db, row, current, vault, alert_content, printed_at) -> int | None:
+    """Counter, review queue, pii.accessed, print.alert and, on the first print with an
+    endpoint configured, the outbox row with its alert.queued event: one transaction."""
+    session_id = row["id"]
+    printed = current[1] or 0
+    db.execute(
+        "UPDATE sessions SET alerts_printed = ?, in_queue = 1, review_status = ? "
+        "WHERE id = ?", [printed + 1, current[2] or "pending", session_id])
+    _append(db, "pii.accessed", session_id, fields=content.pii_fields_read(vault),
+            purpose="police_alert")
+    _append(db, "print.alert", session_id, paper="a4", reprint=printed > 0)
+    if printed or not current_app.config.get("ALERT_ENDPOINT"):
+        return None
+    key = outbox.alert_idempotency_key(outbox.instance_id(ledger_key()), row["reference"])
+    payload = content.alert_payload(alert_content, row, key, printed_at)
+    return outbox.queue_alert(db, ledger_key(), session_id, g.user.id, key, payload)
+
+
+# --- outbox status -------------------------------------------------------------------------------
+
+
+def _local(stamp: str | None) -> str:
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _endpoint_problem() -> str | None:
+    config = current_app.config
+    try:
+        outbox.check_endpoint(config.get("ALERT_ENDPOINT"),
+                              bool(config.get("ALERT_ALLOW_HTTP", False)))
+    except outbox.EndpointError as error:
+        return str(error)
+    return None
+
+
+@bp.route("/outbox", endpoint="outbox")
+def outbox_page():
+    require_role(OUTBOX_ROLES)
+    db = get_db()
+    entries = [
+        {**entry, "status_label": outbox.STATUS_LABELS.get(entry["status"], entry["status"]),
+         "next_attempt": _local(entry["next_attempt_at"]) if entry["status"] == "pending" else "",
+         "created": _local(entry["created_at"]), "sent": _local(entry["sent_at"])}
+        for entry in outbox.rows(db)
+    ]
+    return render_template(
+        "printing/outbox.html", counts=outbox.counts(db), entries=entries,
+        endpoint_problem=_endpoint_problem(),
+        background=outbox.sender_for(current_app._get_current_object()) is not None,
+        max_attempts=outbox.MAX_ATTEMPTS)
+
+
+@bp.route("/outbox/retry", methods=["POST"])
+def outbox_retry():
+    require_role(OUTBOX_ROLES)
+    raw = (request.form.get("outbox_id") or "").strip()
+    if raw and not raw.isdigit():
+        flash("要重新发送的记录无效")
+        return redirect(url_for("printing.outbox"))
+    db = get_db()
+    count = outbox.retry_failed(db, int(raw) if raw else None)
+    if not count:
+        flash("没有需要重新发送的失败记录")
+        return redirect(url_for("printing.outbox"))
+    app = current_app._get_current_object()
+    sender = outbox.sender_for(app)
+    problem = _endpoint_problem()
+    if sender is not None:
+        sender.wake()
+        flash(f"已安排重新发送 {count} 条，几秒内发送，请稍后刷新本页查看结果")
+    elif problem:
+        flash(f"已重新排队 {count} 条，但暂时无法发送：{problem}")
+    else:
+        sent, failed = outbox.deliver_with_config(db, ledger_key(), app.config)
+        flash(f"已重新发送：成功 {sent} 条，失败 {failed} 条")
+    return redirect(url_for("printing.outbox"))
+
+
+# --- banners (templates/_banners.html) ------------------------------------------------------------
+
+
+@bp.app_context_processor
+def printing_banners() -> dict:
+    user = g.get("user")
+    if user is None or user.role not in OUTBOX_ROLES:
+        return {}
+    values: dict = {"font_warning": None, "outbox_failed": 0}
+    if user.role == "admin":
+        status = printing.font_status()
+        if not status.embedded:
+            values["font_warning"] = status.warning_zh
+    try:
+        values["outbox_failed"] = get_db().execute(
+            "SELECT count(*) FROM outbox WHERE status = 'failed'").fetchone()[0]
+    except (sqlite3.Error, DatabaseUnavailable):
+        pass
+    return values
