@@ -15,6 +15,7 @@ MESSAGES = {
     403: ("无权访问", "您的角色无权查看此页面。如需办理，请联系主管或管理员。"),
     404: ("页面不存在", "找不到您要的页面，请检查地址或返回首页。"),
     405: ("操作不允许", "此页面不支持该操作。"),
+    409: ("当前状态不允许此操作", "该记录当前的状态不允许此操作，请刷新页面查看最新状态。"),
     413: ("内容过大", "提交的内容过大。"),
     429: ("请求过于频繁", "请稍后再试。"),
     500: ("系统错误", "系统出现错误，已记录。您填写的内容已保存的部分不会丢失，请稍后重试或联系管理员。"),
@@ -37,7 +38,9 @@ def register(app) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error):
-        return render_error(error.code or 500)
+        # abort(409, "中文说明") carries its own message; werkzeug's English defaults do not.
+        custom = error.description if error.description != type(error).description else None
+        return render_error(error.code or 500, custom)
 
     @app.errorhandler(DatabaseUnavailable)
     def database_error(error):

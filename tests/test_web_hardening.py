@@ -49,3 +49,16 @@ def test_pages_use_no_inline_script_or_style(client, auth):
 
 def test_static_assets_are_served_locally(client):
     assert client.get("/static/css/app.css").status_code == 200
+
+
+def test_abort_with_a_chinese_message_shows_it(app, client):
+    from flask import abort
+
+    @app.route("/conflict")
+    def conflict():
+        abort(409, "该问询已结束")
+
+    response = client.get("/conflict")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 409 and "该问询已结束" in html and "当前状态不允许此操作" in html
+    assert "Not Found" not in client.get("/nowhere").get_data(as_text=True)
