@@ -1,0 +1,223 @@
+"""axe-core on every page of the flow and every other page the app has, plus screenshots.
+
+Each page is checked in the state a user sees it (with validation errors where a form has them),
+screenshotted at 1366x768 into test-artifacts/, and its axe result written to
+test-artifacts/axe.json. Serious and critical violations fail the test; the rest are printed.
+GET pages without URL parameters are found from the app's URL map, so a page added later is
+checked too.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import expect
+
+from .flow import login, session_id_of, write_artifact
+
+pytestmark = pytest.mark.browser
+
+BLOCKING = ("serious", "critical")
+AXE_OPTIONS = {"resultTypes": ["violations", "incomplete"]}
+WATCHLISTED = "6230 5800 0000 1234 567"
+BENIGN = {"#amount": "3000", "#payee_account": "6222 0212 3456 7890", "#customer_age": "45"}
+SAFE_ACCOUNT = {"#amount": "20万", "#payee_account": "6217001234567890123", "#payee_name": "李四",
+                "#payee_city": "深圳市", "#customer_age": "66"}
+
+
+class Checker:
+    """Runs axe on a page, keeps the result, and takes the 1366x768 screenshot."""
+
+    def __init__(self, artifacts):
+        self.axe = Axe()
+        self.artifacts = artifacts
+        self.results: dict[str, dict] = {}
+
+    def check(self, page, name: str, *, scroll_to: str | None = None) -> None:
+        number = len(self.results) + 1
+        stem = f"{number:02d}-{name}"
+        page.screenshot(path=str(self.artifacts / f"{stem}.png"))
+        if scroll_to:
+            page.locator(scroll_to).scroll_into_view_if_needed()
+            page.screenshot(path=str(self.artifacts / f"{stem}-lower.png"))
+        response = self.axe.run(page, options=AXE_OPTIONS).response
+        violations = response["violations"]
+        self.results[name] = {
+            "url": urlsplit(page.url).path,
+            "title": page.title(),
+            "violations": [{"id": item["id"], "impact": item["impact"], "help": item["help"],
+                            "nodes": [node["target"] for node in item["nodes"]][:5]}
+                           for item in violations],
+            "needs_review": sorted(item["id"] for item in response["incomplete"]),
+        }
+
+    def blocking(self) -> dict[str, list]:
+        return {name: [item for item in result["violations"] if item["impact"] in BLOCKING]
+                for name, result in self.results.items()
+                if any(item["impact"] in BLOCKING for item in result["violations"])}
+
+    def report(self) -> str:
+        lines = ["", f"axe-core on {len(self.results)} pages (serious+critical / other):"]
+        for name, result in self.results.items():
+            found = result["violations"]
+            bad = [item for item in found if item["impact"] in BLOCKING]
+            rest = [item for item in found if item["impact"] not in BLOCKING]
+            review = ", ".join(result["needs_review"])
+            lines.append(f"  {name:<28} {result['url']:<36} {len(bad)} / {len(rest)}"
+                         + (f"  (needs review: {review})" if review else ""))
+            for item in found:
+                lines.append(f"      [{item['impact']}] {item['id']}: {item['help']} {item['nodes']}")
+        return "\n".join(lines)
+
+
+def open_page(new_context):
+    page = new_context().new_page()
+    page.set_default_timeout(5000)
+    return page
+
+
+def fill(page, values: dict) -> None:
+    for selector, value in values.items():
+        page.fill(selector, value)
+
+
+def test_axe_on_every_page(new_context, live_app, artifacts):
+    checker = Checker(artifacts)
+    teller, admin = open_page(new_context), open_page(new_context)
+
+    # Admin first: put an account on the watchlist (import page, list, remove page).
+    teller.goto("/login")
+    checker.check(teller, "login")
+    teller.fill("#username", "teller")
+    teller.fill("#password", "wrong-password")
+    teller.click("button[type=submit]")
+    expect(teller.locator(".error.banner")).to_be_visible()
+    checker.check(teller, "login-error")
+
+    login(admin, "admin")
+    checker.check(admin, "admin-users")
+    admin.goto("/admin/settings")
+    checker.check(admin, "admin-settings")
+    admin.goto("/admin/api-tokens")
+    admin.fill("#name", "核心系统柜面前端")
+    admin.click("form.grid-form button[type=submit]")
+    expect(admin.locator("#new-token")).to_be_visible()
+    checker.check(admin, "admin-api-tokens")
+    if "watchlist.import_upload" in live_app.view_functions:
+        admin.goto("/watchlist/import")
+        checker.check(admin, "watchlist-import")
+        admin.set_input_files("input[type=file]", files=[{
+            "name": "list.csv", "mimeType": "text/csv",
+            "buffer": f"{WATCHLIST_ROW}\n".encode()}])
+        admin.click("main form button[type=submit]")
+        expect(admin.locator("#report-title")).to_have_text("导入结果")
+        checker.check(admin, "watchlist-import-done")
+        admin.goto("/watchlist/")
+        checker.check(admin, "watchlist")
+        admin.locator("table.data a.button").first.click()
+        checker.check(admin, "watchlist-remove")
+
+    # The teller's flow.
+    login(teller, "teller")
+    teller.goto("/screening/new")
+    checker.check(teller, "new-screening")
+    fill(teller, {"#amount": "1.234", "#payee_account": "12ab"})
+    teller.click("#facts-form button[type=submit]")
+    expect(teller.locator(".error.banner")).to_be_visible()
+    checker.check(teller, "new-screening-errors")
+
+    fill(teller, {**BENIGN, "#payee_account": BENIGN["#payee_account"]})
+    teller.check("#payee_known-2")
+    teller.click("#facts-form button[type=submit]")
+    teller.wait_for_url("**/questions")
+    checker.check(teller, "questions", scroll_to="#three-checks")
+    teller.check("#purpose-1")
+    teller.click("#questions-form button.primary")
+    expect(teller.locator(".error.banner")).to_be_visible()
+    checker.check(teller, "questions-errors")
+    for selector in ("#knows_payee-1", "#relationship-1", "#paying_stranger-2", "#possibly_scam-1"):
+        teller.check(selector)
+    teller.click("#questions-form button.primary")
+    teller.wait_for_url("**/result")
+    expect(teller.locator(".level-word")).to_have_text("低风险")
+    checker.check(teller, "result-low", scroll_to="#outcome")
+    teller.click("#record-outcome")
+    teller.wait_for_url("**/screening/")
+
+    teller.goto("/screening/new")
+    fill(teller, SAFE_ACCOUNT)
+    teller.select_option("#payee_province", "广东省")
+    teller.select_option("#occupation", "retired")
+    teller.check("#payee_known-1")
+    teller.click("#facts-form button[type=submit]")
+    teller.wait_for_url("**/questions")
+    checker.check(teller, "questions-large-elderly", scroll_to="#three-checks")
+    teller.check("input[name='answers.purpose'][value='safe_account']")
+    teller.fill("#purpose_text", "警官说我涉嫌洗钱，要把钱转到安全账户配合调查")
+    for name, value in (("answers.use_confirmed", "true"), ("answers.knows_payee", "phone_only"),
+                        ("answers.relationship", "stranger"), ("answers.verified_by_phone", "false"),
+                        ("three_checks.paying_stranger", "true"), ("three_checks.possibly_scam", "no"),
+                        ("three_checks.family_consulted", "false")):
+        teller.check(f"input[name='{name}'][value='{value}']")
+    teller.fill("#destination-text", "转到公安的安全账户")
+    teller.check("#obs-on_phone")
+    teller.click("#questions-form button.primary")
+    teller.wait_for_url("**/result")
+    expect(teller.locator(".level-word")).to_have_text("极高风险")
+    checker.check(teller, "result-critical", scroll_to="#supervisor")
+    teller.fill("#supervisor_username", "supervisor")
+    teller.fill("#supervisor_password", "supervisor-pass")
+    teller.click("#supervisor button[type=submit]")
+    expect(teller.locator("#supervisor_reason-error")).to_be_visible()
+    checker.check(teller, "supervisor-step-errors", scroll_to="#supervisor")
+    teller.fill("#supervisor_password", "supervisor-pass")
+    teller.fill("#supervisor_reason", "已与客户子女视频核实，系其本人购房定金")
+    teller.click("#supervisor button[type=submit]")
+    expect(teller.locator("#supervisor .ok")).to_be_visible()
+    checker.check(teller, "supervisor-step-done", scroll_to="#outcome")
+    critical_id = session_id_of(teller)
+
+    if "watchlist.import_upload" in live_app.view_functions:
+        teller.goto("/screening/new")
+        fill(teller, {**BENIGN, "#payee_account": WATCHLISTED})
+        teller.check("#payee_known-1")
+        teller.click("#facts-form button[type=submit]")
+        teller.wait_for_url("**/result")
+        checker.check(teller, "result-watchlisted")
+
+    teller.goto("/screening/")
+    checker.check(teller, "my-screenings")
+    teller.goto("/screening/999999/result")
+    checker.check(teller, "error-404")
+    admin.goto(f"/screening/{critical_id}/result")  # admins have no screening area
+    checker.check(admin, "error-403")
+
+    # Every other GET page without URL parameters, as the first role allowed to see it.
+    others = {"security": open_page(new_context), "supervisor": open_page(new_context)}
+    pages = {"teller": teller, "admin": admin, **others}
+    logged_in = {"teller", "admin"}
+    seen = {result["url"] for result in checker.results.values()}
+    for rule in sorted(live_app.url_map.iter_rules(), key=lambda rule: rule.rule):
+        if ("GET" not in rule.methods or rule.arguments or rule.endpoint == "static"
+                or rule.rule.startswith("/api/") or rule.rule in seen or rule.rule == "/"):
+            continue
+        for role in ("teller", "admin", "security", "supervisor"):
+            if role not in logged_in:
+                login(pages[role], role)
+                logged_in.add(role)
+            response = pages[role].goto(rule.rule)
+            if response.status == 200 and "text/html" in response.headers.get("content-type", ""):
+                checker.check(pages[role], f"{rule.endpoint}-{role}".replace(".", "-"))
+                break
+
+    write_artifact("axe.json", checker.results)
+    print(checker.report())
+    assert not checker.blocking(), checker.report()
+    assert {"login", "new-screening", "questions", "result-low", "result-critical",
+            "supervisor-step-errors", "admin-users", "admin-settings",
+            "admin-api-tokens"} <= set(checker.results)
+
+
+WATCHLIST_ROW = f"{WATCHLISTED.replace(' ', '')},市公安局反诈中心通报,2026-11-01,测试"
