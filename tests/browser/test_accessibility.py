@@ -22,7 +22,7 @@ pytestmark = pytest.mark.browser
 BLOCKING = ("serious", "critical")
 AXE_OPTIONS = {"resultTypes": ["violations", "incomplete"]}
 WATCHLISTED = "6230 5800 0000 1234 567"
-BENIGN = {"#amount": "3000", "#payee_account": "6222 0212 3456 7890", "#customer_age": "45"}
+BENIGN = {"#amount": "3000", "#payee_account": "6222 0288 7766 5544", "#customer_age": "45"}
 SAFE_ACCOUNT = {"#amount": "20万", "#payee_account": "6217001234567890123", "#payee_name": "李四",
                 "#payee_city": "深圳市", "#customer_age": "66"}
 
@@ -178,6 +178,22 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     expect(teller.locator("#supervisor .ok")).to_be_visible()
     checker.check(teller, "supervisor-step-done", scroll_to="#outcome")
     critical_id = session_id_of(teller)
+
+    # An investment for a friend met in person: 中风险 (slip), or 高风险 when the customer is unsure.
+    for level, unsure in (("medium", "no"), ("high", "unsure")):
+        teller.goto("/screening/new")
+        fill(teller, {**BENIGN, "#payee_account": "6222 0299 1122 3344", "#amount": "4万"})
+        teller.check("#payee_known-1")
+        teller.click("#facts-form button[type=submit]")
+        teller.wait_for_url("**/questions")
+        for name, value in (("answers.purpose", "investment"), ("answers.knows_payee", "in_person"),
+                            ("answers.relationship", "friend"), ("three_checks.paying_stranger", "false"),
+                            ("three_checks.possibly_scam", unsure)):
+            teller.check(f"input[name='{name}'][value='{value}']")
+        teller.click("#questions-form button.primary")
+        teller.wait_for_url("**/result")
+        expect(teller.locator(".level-word")).to_have_text({"medium": "中风险", "high": "高风险"}[level])
+        checker.check(teller, f"result-{level}", scroll_to="#outcome")
 
     if "watchlist.import_upload" in live_app.view_functions:
         teller.goto("/screening/new")

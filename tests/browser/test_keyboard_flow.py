@@ -43,7 +43,7 @@ def test_benign_family_transfer_by_keyboard(page, live_app):
     assert tab_to(keys, "#payee_account", 2) == 2  # 业务类型 keeps 柜面转账
     keys.type("6222021234567890")
     assert tab_to(keys, "#payee_province", 3) == 3  # name and bank are optional
-    keys.press("ArrowDown", 3)  # （不清楚） → 北京市 → 天津市 → 河北省
+    keys.press("ArrowDown")  # （不清楚） → 河北省（本网点所在省）, listed first
     expect(page.locator("#payee_province")).to_have_value("河北省")
     assert tab_to(keys, "#payee_known-1", 3) == 3  # city optional, 个人账户 preselected
     keys.press("ArrowDown")  # 以前转过（老收款人）
@@ -118,7 +118,7 @@ def test_safe_account_case_by_keyboard_with_supervisor_override(page, live_app):
     tab_to(keys, "#payee_name", 1)
     keys.type("李四")
     tab_to(keys, "#payee_province", 2)
-    keys.press("ArrowDown", 19)
+    keys.press("ArrowDown", 19)  # the branch's 河北省 first, then GB/T 2260 order
     expect(page.locator("#payee_province")).to_have_value("广东省")
     tab_to(keys, "#payee_city", 1)
     keys.type("深圳市")
