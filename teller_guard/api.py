@@ -11,11 +11,12 @@ from collections import defaultdict, deque
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import api_tokens, settings, users
+from . import api_tokens, users
 from .db import get_db
 from .risk import applicable_questions
 from .screening import inputs, service
-from .screening.context import keys, rules, signals
+from .screening.context import branch as current_branch
+from .screening.context import cross_session, keys, rules
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -104,17 +105,19 @@ def create_screening():
         fields["observations"] = "应为列表"
     if fields:
         return error(400, "请求无效", fields)
-    branch = settings.load(db)
+    branch = current_branch()
     stored = inputs.masked_facts(checked.value, service.MASKS)
     preview = inputs.engine_input(stored, inputs.other_region_of(stored, branch))
     asked = applicable_questions(preview, service.policy_of(branch), rules())
     answers = inputs.parse_answers(body, asked)
     if not answers.ok:
         return error(400, "请求无效", answers.errors)
-    session_id = service.start(db, keys(), teller_row["id"], checked.value, branch)
-    row = service.get(db, session_id)
-    service.assess(db, keys(), session_id, branch, rules(), signals(row)["facts"],
-                   teller_row["id"], answers=answers.value)
+    # Cross-session facts are read before the write lock is taken; the session does not exist
+    # yet, so it cannot count itself.
+    session_keys = keys()
+    found = cross_session(*service.party_hashes(session_keys, checked.value))
+    session_id = service.screen(db, session_keys, teller_row["id"], checked.value, branch,
+                                rules(), found, answers.value)
     body = assessment_json(service.get(db, session_id))
     body["warnings"] = {f"facts.{name}": message for name, message in checked.warnings.items()}
     return jsonify(body), 201

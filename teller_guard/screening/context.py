@@ -27,7 +27,24 @@ def rules():
 
 
 def branch():
-    return settings.load(get_db())
+    """The branch settings, parsed again only when the stored rows have changed."""
+    db = get_db()
+    rows = db.execute("SELECT key, value FROM settings ORDER BY key").fetchall()
+    cache = current_app.extensions["teller_guard"]
+    cached = cache.get("branch")
+    if cached is None or cached[0] != rows:
+        cached = cache["branch"] = (rows, settings.load(db))
+    return cached[1]
+
+
+def cross_session(payee_hash: str, customer_hash: str | None,
+                  exclude_session_id: int | None = None) -> dict:
+    """The engine's cross-session facts for these parties (watchlist, repeats)."""
+    from ..watchlist import signals as watchlist_signals
+
+    return watchlist_signals.cross_session_facts(
+        get_db(), payee_hash, customer_hash, service.now_local(), current_app.config,
+        exclude_session_id=exclude_session_id)
 
 
 def signals(row: dict) -> dict:
@@ -35,8 +52,7 @@ def signals(row: dict) -> dict:
     from ..watchlist import signals as watchlist_signals
 
     db, config, now = get_db(), current_app.config, service.now_local()
-    facts = watchlist_signals.cross_session_facts(db, row["payee_hash"], row["customer_hash"],
-                                                  now, config, exclude_session_id=row["id"])
+    facts = cross_session(row["payee_hash"], row["customer_hash"], exclude_session_id=row["id"])
     payee = watchlist_signals.payee_signals(
         db, row["payee_hash"], row["customer_hash"], now,
         min_customers=config["PAYEE_REPEAT_MIN_CUSTOMERS"], days=config["PAYEE_REPEAT_DAYS"],

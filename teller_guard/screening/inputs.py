@@ -6,7 +6,7 @@ The web form and the JSON API both call these, so validation exists once.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
@@ -146,7 +146,7 @@ def _age_from(raw, today: date) -> int | None:
 
 def masked_facts(facts: Facts, mask) -> dict:
     """What may be stored in sessions.form and shown on screen: personal data masked."""
-    values = asdict(facts)
+    values = {item.name: getattr(facts, item.name) for item in fields(facts)}  # all scalars
     values["amount"] = str(facts.amount)
     for name in PERSONAL_FIELDS:
         if values.get(name):

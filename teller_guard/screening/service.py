@@ -66,9 +66,11 @@ def new_reference(db, moment: datetime) -> str:
     return f"{prefix}{number:06d}"
 
 
-def _vault(db, session_id: int, facts: Facts, moment: datetime) -> None:
+def _vault(db, session_id: int, facts: Facts, moment: datetime, new: bool = False) -> None:
     for name in MASKS:
         value = getattr(facts, name)
+        if new and not value:
+            continue  # a new session has nothing to delete
         if value:
             db.execute(
                 "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES (?, ?, ?, ?) "
@@ -81,20 +83,42 @@ def _vault(db, session_id: int, facts: Facts, moment: datetime) -> None:
                        [session_id, name])
 
 
-def _fact_columns(keys: Keys, facts: Facts, branch) -> dict:
-    stored = masked_facts(facts, MASKS)
+def party_hashes(keys: Keys, facts: Facts) -> tuple[str, str | None]:
+    """Keyed hashes of the payee account and the customer (None when the customer is unknown)."""
     customer_key = facts.customer_id_number or (
         f"{facts.customer_name}|{facts.customer_phone}" if facts.customer_name and
         facts.customer_phone else None)
+    return (pii.keyed_hash(keys.pii, facts.payee_account),
+            pii.keyed_hash(keys.pii, customer_key) if customer_key else None)
+
+
+def _fact_columns(keys: Keys, facts: Facts, branch) -> dict:
+    stored = masked_facts(facts, MASKS)
+    payee_hash, customer_hash = party_hashes(keys, facts)
     return {
         "amount_fen": int(facts.amount * 100),
         "channel": facts.channel,
         "other_region": int(other_region_of(stored, branch)),
-        "payee_hash": pii.keyed_hash(keys.pii, facts.payee_account),
+        "payee_hash": payee_hash,
         "payee_masked": stored["payee_account"],
-        "customer_hash": pii.keyed_hash(keys.pii, customer_key) if customer_key else None,
+        "customer_hash": customer_hash,
         "customer_masked": stored.get("customer_name") or stored.get("customer_id_number") or "",
     }, stored
+
+
+# Plain SQL for the session row: sqlite-utils' table helpers read the schema (3-4 queries)
+# on every call, which was a large share of a screening's cost.
+def _insert(db, values: dict) -> int:
+    names = ", ".join(values)
+    marks = ", ".join("?" * len(values))
+    return db.execute(f"INSERT INTO sessions ({names}) VALUES ({marks})",  # noqa: S608 - our keys
+                      list(values.values())).lastrowid
+
+
+def _update(db, session_id: int, values: dict) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?",  # noqa: S608 - our keys
+               [*values.values(), session_id])
 
 
 def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
@@ -106,12 +130,12 @@ def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
     columns, stored = _fact_columns(keys, facts, branch)
     with write_transaction(db):
         reference = new_reference(db, moment)
-        session_id = db["sessions"].insert({
+        session_id = _insert(db, {
             "reference": reference, "teller_id": teller_id, "started_at": _iso(started),
             "updated_at": _iso(moment), "step": "questions", "status": "draft",
             "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
-        }).last_pk
-        _vault(db, session_id, facts, moment)
+        })
+        _vault(db, session_id, facts, moment, new=True)
         _append(db, keys, "screening.started", teller_id, session_id, reference=reference)
     return session_id
 
@@ -123,10 +147,11 @@ def vault_values(db, session_id: int) -> dict[str, str]:
 
 
 def get(db, session_id: int) -> dict | None:
-    rows = list(db["sessions"].rows_where("id = ?", [session_id]))
-    if not rows:
+    cursor = db.execute("SELECT * FROM sessions WHERE id = ?", [session_id])
+    found = cursor.fetchone()
+    if found is None:
         return None
-    row = rows[0]
+    row = dict(zip((column[0] for column in cursor.description), found, strict=True))
     row["form"] = json.loads(row["form"] or "{}")
     row["assessment"] = json.loads(row["assessment"]) if row["assessment"] else None
     return row
@@ -149,7 +174,7 @@ def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id
         changed = sorted(name for name, value in stored.items()
                          if form.get("facts", {}).get(name) != value)
         form["facts"] = stored
-        db["sessions"].update(session_id, {
+        _update(db, session_id, {
             **columns, "form": json.dumps(form, ensure_ascii=False),
             "updated_at": _iso(moment), "step": "questions", "status": "draft",
         })
@@ -165,8 +190,8 @@ def save_answers(db, keys: Keys, session_id: int, answers: dict, actor_id: int) 
         _require_open(row)
         form = row["form"]
         form["answers"] = answers
-        db["sessions"].update(session_id, {"form": json.dumps(form, ensure_ascii=False),
-                                           "updated_at": _iso(now_local())})
+        _update(db, session_id, {"form": json.dumps(form, ensure_ascii=False),
+                                 "updated_at": _iso(now_local())})
         _append(db, keys, "screening.step_saved", actor_id, session_id, step="questions",
                 fields=sorted(_answer_names(answers)))
 
@@ -213,7 +238,7 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
         row["form"]["cross_session"] = cross_session
         typologies = [match.id for match in assessment.typologies]
         in_queue = int(assessment.level in QUEUE_LEVELS or bool(row["in_queue"]))
-        db["sessions"].update(session_id, {
+        _update(db, session_id, {
             "form": json.dumps(row["form"], ensure_ascii=False),
             "level": assessment.level, "score": assessment.score,
             "action": assessment.action.code,
@@ -235,6 +260,16 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
     return assessment
 
 
+def screen(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
+           cross_session: dict, answers: dict) -> int:
+    """A whole screening at once (the JSON API): started and assessed in ONE transaction, so
+    one commit instead of two, and never a started-but-unassessed API screening."""
+    with write_transaction(db):
+        session_id = start(db, keys, teller_id, facts, branch)
+        assess(db, keys, session_id, branch, rules, cross_session, teller_id, answers=answers)
+    return session_id
+
+
 def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None,
               moment: datetime | None = None) -> str:
     """Record the supervisor's decision: confirm (高) or override with a reason (极高)."""
@@ -249,7 +284,7 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
             decision, kind = "confirmed", "screening.supervisor_confirmed"
         else:
             raise FlowError("该问询无需主管确认")
-        db["sessions"].update(session_id, {
+        _update(db, session_id, {
             "supervisor_id": supervisor_id, "supervisor_decision": decision,
             "supervisor_reason": reason, "updated_at": _iso(moment or now_local()),
             "in_queue": 1 if decision == "override" else row["in_queue"],
@@ -283,7 +318,7 @@ def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
         started = datetime.fromisoformat(row["started_at"])
         duration = max(0, int((moment - started).total_seconds()))
         in_queue = row["in_queue"] or int(outcome == "police_called")
-        db["sessions"].update(session_id, {
+        _update(db, session_id, {
             "outcome": outcome, "outcome_at": _iso(moment), "finished_at": _iso(moment),
             "duration_seconds": duration, "status": "finished", "step": "done",
             "updated_at": _iso(moment), "in_queue": in_queue,
