@@ -250,3 +250,16 @@ def test_references_are_unique_and_readable(client, auth, database):
     references = [session_row(database, i)["reference"] for i in (first, second)]
     assert all(re.fullmatch(r"TG\d{8}-\d{6}", ref) for ref in references)
     assert references[0] != references[1]
+
+
+def test_watchlisted_payee_stops_before_any_question(app, client, auth, database):
+    from teller_guard import pii
+
+    key = app.extensions["teller_guard"]["pii_key"]
+    database["watchlist"].insert({"account_hash": pii.keyed_hash(key, "6222021234567890"),
+                                  "account_masked": "6222 **** **** 7890", "source": "公安"})
+    auth.login("teller")
+    response = post_facts(client, BENIGN_FACTS)
+    assert response.headers["Location"].endswith("/result")
+    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "极高风险" in html and "收款账户在涉诈名单中" in html
