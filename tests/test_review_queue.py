@@ -193,3 +193,28 @@ def test_filters_round_trip():
     assert chosen == filters.Filters(date_from=date(2026, 11, 1), level="high", teller_id=3,
                                      status="in_review", reference="TG2026")
     assert filters.parse(chosen.query_args(), teller_ids={3}, typologies={})[0] == chosen
+
+
+@pytest.mark.parametrize("chosen", [
+    filters.Filters(),
+    filters.Filters(date_from=date(2026, 11, 1)),
+    filters.Filters(date_from=date(2026, 11, 1), date_to=date(2026, 11, 20), typology="fake_loan"),
+    filters.Filters(date_to=date(2026, 10, 31), status="pending"),
+    filters.Filters(level="critical", date_from=date(2026, 10, 1)),
+])
+def test_both_ways_of_counting_agree_with_a_recount(app, database, sessions, chosen):
+    security = get_user(database, user_id(database, "security"))
+    database.execute("UPDATE sessions SET review_status = 'in_review' WHERE typology = 'fake_loan'")
+    low, high = filters.day_bounds(chosen.date_from, chosen.date_to)
+    expected = dict.fromkeys(("pending", "in_review"), 0)
+    for row in database.execute(
+            "SELECT IFNULL(review_status, 'pending'), started_at, typology, level FROM sessions "
+            "WHERE in_queue = 1"):
+        if ((low and row[1] < low) or (high and row[1] >= high)
+                or (chosen.typology and row[2] != chosen.typology)
+                or (chosen.level and row[3] != chosen.level)):
+            continue
+        expected[row[0]] += 1
+    counts = queries.status_counts(database, security, chosen)
+    assert {status: counts[status] for status in expected} == expected
+    assert sum(counts.values()) == sum(expected.values())

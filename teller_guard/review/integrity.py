@@ -96,7 +96,9 @@ class SessionProblem:
 def check_sessions(db) -> tuple[int, list[SessionProblem]]:
     """Compare every sessions row with its events; returns (rows checked, problems)."""
     problems = []
-    db.execute("BEGIN")  # one snapshot for all three queries
+    own_transaction = not db.conn.in_transaction
+    if own_transaction:
+        db.execute("BEGIN")  # one snapshot for all three queries
     try:
         for row in db.execute(MISMATCHES_SQL):
             if row[1] is None:
@@ -107,7 +109,8 @@ def check_sessions(db) -> tuple[int, list[SessionProblem]]:
         problems.extend(SessionProblem(row[0], "deleted") for row in db.execute(ORPHANS_SQL))
         count = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
     finally:
-        db.execute("COMMIT")
+        if own_transaction:
+            db.execute("COMMIT")
     problems.sort(key=lambda problem: problem.session_id)
     return count, problems
 

@@ -11,6 +11,12 @@ OUTCOMES = {
     "postponed": "暂缓",
 }
 PROTECTED_OUTCOMES = ("cancelled", "police_called")
+ACTIONS = {
+    "proceed": "正常办理（温馨提示）",
+    "print_slip": "打印风险提示单，客户阅读签字后办理",
+    "supervisor_hold": "暂缓办理，请主管核实",
+    "stop_and_report": "停止办理，立即报警",
+}
 SESSION_STATUS = {"draft": "问询中", "assessed": "已评估", "finished": "已完成"}
 STEPS = {"facts": "交易信息", "questions": "问询", "result": "结果", "done": "完成"}
 SUPERVISOR_DECISIONS = {"confirmed": "主管确认", "override": "主管强制放行"}

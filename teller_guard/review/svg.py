@@ -32,7 +32,7 @@ def _frame(width: int, height: int, title: str, body: list[str]) -> Markup:
 
 
 def bar_chart(items: list[tuple[str, float]], title: str, colours: list[str] | None = None,
-              value_text=None, width: int = 720) -> Markup:
+              value_text=None, width: int = 600) -> Markup:
     """Horizontal bars, one row per (label, value), the value written at the end of its bar."""
     value_text = value_text or (lambda value: f"{value:,}")
     row_height, label_width, value_width = 34, 210, 110
