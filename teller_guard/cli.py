@@ -206,6 +206,7 @@ def backtest(args):
 from .review.cli import redact, verify  # noqa: E402
 
 main.add_command(verify)
+main.add_command(redact)
 
 from .printing_web.cli import send_alerts  # noqa: E402
 

@@ -8,7 +8,8 @@ from datetime import date
 import pytest
 from test_review_support import make_session
 
-from teller_guard.review import labels, stats, svg
+from teller_guard import labels
+from teller_guard.review import stats, svg
 
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 

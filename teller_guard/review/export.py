@@ -9,7 +9,8 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 
-from . import labels, state
+from .. import labels
+from . import state
 from .stats import Statistics
 
 BOM = "\ufeff"

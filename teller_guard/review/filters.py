@@ -10,7 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 
-from . import labels, state
+from .. import labels
+from . import state
 
 REFERENCE_PATTERN = re.compile(r"^[A-Z0-9-]{1,32}$")
 MAX_RANGE_DAYS = 3660

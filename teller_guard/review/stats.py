@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from . import labels, state
+from .. import labels
+from . import state
 from .filters import day_bounds
 
 DEFAULT_DAYS = 30

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from .. import audit
-from . import labels, state
+from .. import audit, labels
+from . import state
 
 FACT_LABELS = {
     "amount": "金额（元）", "channel": "业务类型", "payee_account": "收款账户",

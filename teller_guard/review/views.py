@@ -22,10 +22,10 @@ from flask import (
     url_for,
 )
 
-from .. import audit
+from .. import audit, labels
 from ..db import get_db, write_transaction
 from ..web import guard_area, ledger_key
-from . import dispositions, export, filters, labels, queries, state, stats, svg, timeline
+from . import dispositions, export, filters, queries, state, stats, svg, timeline
 from .state import TransitionError
 
 bp = Blueprint("review", __name__, url_prefix="/review")

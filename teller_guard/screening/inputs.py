@@ -5,23 +5,19 @@ The web form and the JSON API both call these, so validation exists once.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
+from .. import labels
 from ..regions import PROVINCES, is_other_region
 from ..risk import model
 from . import validation
 from .validation import FieldError
 
-CHANNEL_LABELS = {
-    "counter_transfer": "柜面转账",
-    "remittance": "汇款",
-    "cash_deposit_transfer": "存现后转账",
-    "time_deposit_early": "定期提前支取后转账",
-    "other": "其他",
-}
+CHANNEL_LABELS = labels.CHANNELS
 OCCUPATION_LABELS = {
     "other": "其他/未询问",
     "retired": "离退休人员",
@@ -73,7 +69,9 @@ class Checked:
 
 
 def _choice(raw, allowed, field_name, message, default=None):
-    value = (raw or "").strip() if isinstance(raw, str) else raw
+    if raw is not None and not isinstance(raw, str):  # JSON lists, objects, numbers, booleans
+        raise FieldError(field_name, message)
+    value = (raw or "").strip()
     if value in (None, "") and default is not None:
         return default
     if value not in allowed:
@@ -139,7 +137,7 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
 def _age_from(raw, today: date) -> int | None:
     """Age, or a four-digit birth year (1955) turned into an age."""
     text = str(raw if raw is not None else "").strip()
-    if len(text) == 4 and text.isdigit() and 1890 <= int(text) <= today.year:
+    if re.fullmatch(r"[0-9]{4}", text) and 1890 <= int(text) <= today.year:
         return today.year - int(text)
     return validation.parse_age(raw)
 

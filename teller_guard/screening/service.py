@@ -10,20 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .. import audit, pii
+from .. import audit, labels, pii
 from ..db import write_transaction
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from .inputs import Facts, engine_input, masked_facts, other_region_of
 
-OUTCOMES = {
-    "proceeded": "已办理",
-    "cancelled": "已取消",
-    "delayed": "改为延时到账",
-    "police_called": "已报警",
-    "postponed": "暂缓",
-}
-PROTECTED_OUTCOMES = ("cancelled", "police_called")
-LEVEL_LABELS = {"low": "低风险", "medium": "中风险", "high": "高风险", "critical": "极高风险"}
+OUTCOMES = labels.OUTCOMES
+PROTECTED_OUTCOMES = labels.PROTECTED_OUTCOMES
+LEVEL_LABELS = labels.LEVELS
 QUEUE_LEVELS = ("high", "critical")
 MASKS = {
     "payee_account": pii.mask_account,

@@ -1,4 +1,5 @@
-"""Chinese labels for the stored codes the review pages show (pure: no Flask)."""
+"""Chinese labels for the codes stored in the database, shared by every page, export and PDF
+(pure: no Flask)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ SUPERVISOR_DECISIONS = {"confirmed": "主管确认", "override": "主管强制�
 CHANNELS = {
     "counter_transfer": "柜面转账",
     "remittance": "汇款",
-    "cash_deposit_transfer": "现金存入后转账",
-    "time_deposit_early": "提前支取定期",
+    "cash_deposit_transfer": "存现后转账",
+    "time_deposit_early": "定期提前支取后转账",
     "other": "其他",
 }
 
