@@ -258,6 +258,12 @@ def test_result_page_links_to_the_pdfs(app, client, auth, database, critical):
     assert f"/print/{critical}/slip.pdf" in html and f"/print/{critical}/alert.pdf" in html
 
 
+def test_review_detail_links_to_the_alert_for_security(app, client, auth, database, critical):
+    auth.login("security")
+    html = client.get(f"/review/{critical}").get_data(as_text=True)
+    assert f"/print/{critical}/alert.pdf" in html
+
+
 def test_content_module_needs_no_flask():
     code = ("import sys, teller_guard.printing_web.content; "
             "print('flask' in sys.modules)")
