@@ -108,3 +108,8 @@ def test_parse_facts_reports_every_bad_field():
     assert set(checked.errors) == {"amount", "payee_account", "payee_known", "payee_province",
                                    "customer_phone"}
     assert checked.value is None
+
+
+def test_province_may_be_left_blank():
+    checked = inputs.parse_facts(facts_form(payee_province="", payee_city=""), TODAY)
+    assert checked.ok and checked.value.payee_province is None

@@ -71,8 +71,8 @@ class Checked:
 def _choice(raw, allowed, field_name, message, default=None):
     if raw is not None and not isinstance(raw, str):  # JSON lists, objects, numbers, booleans
         raise FieldError(field_name, message)
-    value = (raw or "").strip()
-    if value in (None, "") and default is not None:
+    value = (raw or "").strip() or None  # an empty choice is no choice
+    if value is None and default is not None:
         return default
     if value not in allowed:
         raise FieldError(field_name, message)
