@@ -83,7 +83,10 @@ def assessment_json(row: dict) -> dict:
 
 @bp.route("/screenings", methods=["POST"])
 def create_screening():
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # e.g. [[[[…]]]] nested 100,000 deep: not a usable body either
+        body = None
     if not isinstance(body, dict):
         return error(400, "请求体应为 JSON 对象", {"$": "应为 JSON 对象"})
     db = get_db()
