@@ -1,0 +1,415 @@
+"""Fuzzing the forms and the JSON API with Hypothesis: whatever is sent, never a 5xx.
+
+Drives 新建问询, the questions, the customer's statement, the supervisor step, the outcome,
+/login, the admin forms and POST /api/v1/screenings with arbitrary strings, numbers, unicode,
+huge inputs, missing fields and wrong JSON types. Every API rejection names a field. Script and
+HTML typed into free text come back escaped on the pages that show it, and SQL metacharacters
+are stored exactly as typed. Flask test client, one app per module, modest example counts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+from conftest import PASSWORDS, TEST_CONFIG
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from markupsafe import escape
+from screening_helpers import (
+    BENIGN_ANSWERS,
+    BENIGN_FACTS,
+    SAFE_ACCOUNT_ANSWERS,
+    SAFE_ACCOUNT_FACTS,
+    answer_all,
+    post_facts,
+    screen,
+    session_id_from,
+)
+from werkzeug.datastructures import MultiDict
+
+from teller_guard import api_tokens, create_app, db
+from teller_guard.screening.inputs import FACT_FIELDS
+
+# Modest in CI; TELLER_GUARD_FUZZ_SCALE=50 searches harder locally.
+SCALE = float(os.environ.get("TELLER_GUARD_FUZZ_SCALE", "1"))
+FUZZ = settings(max_examples=int(30 * SCALE), deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+FEW = settings(FUZZ, max_examples=int(12 * SCALE))  # each may check a password (about 0.1 s)
+MANY = settings(FUZZ, max_examples=int(80 * SCALE))
+
+XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>',
+       "'><svg/onload=alert(1)>", "</textarea><script>alert(2)</script>")
+SQL = "'; DROP TABLE sessions; --"
+
+# Text of every kind: short unicode, control characters, digits of every script (str.isdigit()
+# says yes to "⓵", int() says no), numbers, HTML/SQL, huge values (past every length limit and
+# Python's 4,300-digit int() limit).
+nasty = st.sampled_from([
+    "", " ", "\x00", "\r\n", "\u202e", "\ufeff", "０１２", "٣٤٥", "⓵⓶⓷⓸", "①②③④", "²³", "Ⅻ",
+    "🙂", "null", "NaN", "inf", "-1", "0", "000", "1e309", "5万亿", "¥", "1,,0", "9" * 40,
+    "9" * 5000, "x" * 100_000, "⓵" * 17 + "X", "1" * 17 + "X", *XSS, SQL, "%s%n", "{{7*7}}",
+])
+digits = st.sampled_from([  # what numeric fields (amount, age, ID, account, phone) must survive
+    "9" * 21, "9" * 40, "9" * 5000, "0" * 5000 + "45", "⓵⓶⓷⓸", "①②③④", "٣٤٥", "١٩٥٥", "１９５５",
+    "⓵" * 17 + "X", "11010519491231002X", "1.001", "0.000000000000000000000000000001", "-0",
+    "+1", ".5", "5.", "1e3", "0x10", "1_000", "12345678901234567890123", "62" + "٣" * 16,
+])
+text = st.one_of(nasty, digits, st.text(max_size=40), st.text(st.characters(codec="utf-8"), max_size=300),
+                 st.integers().map(str), st.floats().map(str),
+                 st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=20))
+json_scalar = st.one_of(text, st.none(), st.booleans(), st.integers(),
+                        st.floats(allow_nan=False))
+json_value = st.recursive(json_scalar, lambda children: st.one_of(
+    st.lists(children, max_size=3), st.dictionaries(st.text(max_size=8), children, max_size=3)),
+    max_leaves=6)
+ANSWER_FIELDS = sorted({*BENIGN_ANSWERS, *SAFE_ACCOUNT_ANSWERS, "answers.destination_text",
+                        "answers.amount_source", "action", "observations"})
+
+
+def token_of(html: str) -> str:
+    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
+
+
+class User:
+    """A logged-in test client and its CSRF token (valid for the whole session)."""
+
+    def __init__(self, app, username: str | None):
+        self.client = app.test_client()
+        self.token = token_of(self.client.get("/login").get_data(as_text=True))
+        if username:
+            response = self.client.post("/login", data={
+                "username": username, "password": PASSWORDS[username], "csrf_token": self.token})
+            assert response.status_code == 302, username
+            # Logging in starts a new session, and with it a new CSRF token.
+            home = self.client.get("/", follow_redirects=True).get_data(as_text=True)
+            self.token = token_of(home)
+
+    def post(self, path, data):
+        if isinstance(data, dict):
+            data = {**data, "csrf_token": self.token}
+        else:
+            data = MultiDict([*data, ("csrf_token", self.token)])
+        return self.client.post(path, data=data)
+
+    def page(self, path) -> str:
+        response = self.client.get(path)
+        assert response.status_code == 200, (path, response.status_code)
+        return response.get_data(as_text=True)
+
+
+@pytest.fixture(scope="module")
+def fuzz_app(tmp_path_factory, template_instance):
+    import shutil
+
+    instance = tmp_path_factory.mktemp("fuzz") / "instance"
+    shutil.copytree(template_instance, instance)
+    return create_app({**TEST_CONFIG, "API_RATE_LIMIT_PER_MINUTE": 10**9}, instance_path=instance)
+
+
+@pytest.fixture(scope="module")
+def teller(fuzz_app):
+    return User(fuzz_app, "teller")
+
+
+@pytest.fixture(scope="module")
+def api_token(fuzz_app):
+    database = db.connect(fuzz_app.config["DATABASE"])
+    _, token = api_tokens.create(database, fuzz_app.extensions["teller_guard"]["ledger_key"],
+                                 "fuzz", actor_id=None)
+    database.conn.close()
+    return token
+
+
+def no_server_error(response, what=""):
+    """Never a 5xx; and the request reached the view (a stale CSRF token would make every
+    form post a 400 and the fuzzing pointless)."""
+    body = response.get_data(as_text=True)
+    assert response.status_code < 500, (what, response.status_code, body[:500])
+    assert "CSRF" not in body, body[:300]
+    if response.mimetype == "text/html":  # a form shown again with what was typed: escaped
+        assert not any(payload in body for payload in XSS), body[:500]
+
+
+def new_session(user: User, facts=BENIGN_FACTS) -> int:
+    response = post_facts(user.client, facts)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return session_id_from(response)
+
+
+# --- forms ------------------------------------------------------------------------------------
+
+MISSING = object()
+
+
+def present(values: dict) -> dict:
+    return {name: value for name, value in values.items() if value is not MISSING}
+
+
+def every_field(valid: dict, names, values) -> st.SearchStrategy:
+    """Each field at once: kept valid, replaced by something odd, or left out (parse_facts
+    checks every field, so every parser sees something odd in most examples)."""
+    return st.fixed_dictionaries({
+        name: st.one_of(st.just(valid.get(name, "")), values, st.just(MISSING))
+        for name in names}).map(present)
+
+
+facts_forms = st.one_of(
+    st.dictionaries(st.sampled_from([*FACT_FIELDS, "opened_at", "unknown"]), text, max_size=16),
+    every_field(BENIGN_FACTS, [*FACT_FIELDS, "opened_at"], st.one_of(nasty, digits, text)),
+)
+
+
+FOUND = (  # what this file found (each was a 500), kept as fixed examples
+    {"customer_age": "⓵⓶⓷⓸"}, {"customer_age": "9" * 5000}, {"amount": "9" * 40},
+    {"customer_id_number": "⓵" * 17 + "X"},
+)
+
+
+@FUZZ
+@given(form=facts_forms)
+@example(form={**BENIGN_FACTS, **FOUND[0]})
+@example(form={**BENIGN_FACTS, **FOUND[1]})
+@example(form={**BENIGN_FACTS, **FOUND[2]})
+@example(form={**BENIGN_FACTS, **FOUND[3]})
+def test_new_screening_form(teller, form):
+    response = teller.post("/screening/new", form)
+    no_server_error(response, form)
+    assert response.status_code in (302, 400)
+
+
+@FEW
+@given(form=facts_forms)
+def test_edit_facts_form(teller, form):
+    session_id = new_session(teller)
+    response = teller.post(f"/screening/{session_id}/facts", form)
+    no_server_error(response, form)
+    assert response.status_code in (302, 400)
+
+
+@FUZZ
+@given(answers=st.dictionaries(st.sampled_from(ANSWER_FIELDS),
+                               st.one_of(text, st.lists(text, max_size=3)), max_size=10),
+       base=st.sampled_from([{}, BENIGN_ANSWERS]))
+def test_questions_form(teller, answers, base):
+    session_id = new_session(teller)
+    data = [(name, value) for name, value in {**base, **answers}.items()
+            for value in (value if isinstance(value, list) else [value])]
+    response = teller.post(f"/screening/{session_id}/questions", data)
+    no_server_error(response, answers)
+    assert response.status_code in (302, 400)
+
+
+@pytest.fixture(scope="module")
+def assessed(teller):
+    """A critical (安全账户) screening with its result shown, for the result-page forms."""
+    return screen(teller.client, SAFE_ACCOUNT_FACTS, SAFE_ACCOUNT_ANSWERS)
+
+
+@FUZZ
+@given(statement=text)
+def test_statement_form(teller, assessed, statement):
+    response = teller.post(f"/screening/{assessed}/statement", {"statement": statement})
+    no_server_error(response, statement)
+    assert response.status_code in (302, 400)
+
+
+not_a_user = text.filter(lambda name: name.strip() not in PASSWORDS)
+
+
+@FEW
+@given(form=st.fixed_dictionaries({}, optional={
+    "supervisor_username": not_a_user, "supervisor_password": text,
+    "supervisor_reason": text}))
+def test_supervisor_form(teller, assessed, form):
+    response = teller.post(f"/screening/{assessed}/supervisor", form)
+    no_server_error(response, form)
+    assert response.status_code == 400  # nobody here knows a supervisor's password
+
+
+@FUZZ
+@given(outcome=st.one_of(text, st.sampled_from(["proceeded", "cancelled", "delayed",
+                                                "police_called", "postponed"])),
+       missing=st.booleans())
+def test_outcome_form(fuzz_app, teller, outcome, missing):
+    session_id = screen(teller.client, BENIGN_FACTS, BENIGN_ANSWERS)
+    response = teller.post(f"/screening/{session_id}/outcome", {} if missing else
+                           {"outcome": outcome})
+    no_server_error(response, outcome)
+    assert response.status_code in (302, 400)
+
+
+@FEW
+@given(form=st.fixed_dictionaries({}, optional={"username": not_a_user, "password": text}))
+def test_login_form(fuzz_app, form):
+    anonymous = User(fuzz_app, None)
+    response = anonymous.post("/login", form)
+    no_server_error(response, form)
+    assert response.status_code in (200, 400, 401)
+
+
+@pytest.fixture(scope="module")
+def admin(fuzz_app):
+    return User(fuzz_app, "admin")
+
+
+@FEW
+@given(form=st.fixed_dictionaries({}, optional={
+    "username": text, "display_name": text, "staff_no": text,
+    "role": st.one_of(text, st.sampled_from(["teller", "supervisor", "security", "admin"]))}))
+def test_admin_add_user_form(admin, form):
+    response = admin.post("/admin/users", form)
+    no_server_error(response, form)
+    assert response.status_code in (302, 400)
+
+
+@FUZZ
+@given(form=st.fixed_dictionaries({}, optional={
+    "bank_name": text, "branch_name": text, "province": st.one_of(text, st.just("河北省")),
+    "city": text, "large_amount": text, "elderly_age": text,
+    "slip_paper": st.one_of(text, st.sampled_from(["a5", "roll80"]))}))
+def test_admin_settings_form(admin, form):
+    response = admin.post("/admin/settings", form)
+    no_server_error(response, form)
+    assert response.status_code in (302, 400)
+
+
+@FUZZ
+@given(name=st.one_of(text, st.none()))
+def test_admin_api_token_form(admin, name):
+    response = admin.post("/admin/api-tokens", {} if name is None else {"name": name})
+    no_server_error(response, name)
+    assert response.status_code in (200, 400)
+
+
+# --- the JSON API -----------------------------------------------------------------------------
+
+VALID_BODY = {
+    "teller": "teller",
+    "facts": {"amount": "3000", "channel": "counter_transfer", "payee_account": "6222021234567890",
+              "payee_name": "王小明", "payee_province": "河北省", "payee_type": "personal",
+              "payee_known": "known", "customer_age": 45},
+    "answers": {"purpose": "family_living", "knows_payee": "in_person", "relationship": "family"},
+    "three_checks": {"paying_stranger": False, "possibly_scam": "no"},
+}
+anything = st.one_of(json_value, st.just(MISSING))
+
+
+def mutate(part: dict, changes: dict) -> dict:
+    result = dict(part)
+    for name, value in changes.items():
+        if value is MISSING:
+            result.pop(name, None)
+        else:
+            result[name] = value
+    return result
+
+
+api_bodies = st.one_of(
+    json_value,  # not even an object
+    st.builds(lambda teller, facts, answers, three, observations, top: mutate({
+        **VALID_BODY, "facts": facts,
+        "answers": mutate(VALID_BODY["answers"], answers),
+        "three_checks": mutate(VALID_BODY["three_checks"], three),
+        "observations": observations, "teller": teller}, top),
+        teller=st.one_of(st.just("teller"), json_value),
+        facts=every_field(VALID_BODY["facts"], [*FACT_FIELDS, "extra"],
+                          st.one_of(nasty, digits, json_value)),
+        answers=st.dictionaries(st.sampled_from(["purpose", "purpose_text", "knows_payee",
+                                                 "relationship", "use_confirmed"]),
+                                anything, max_size=3),
+        three=st.dictionaries(st.sampled_from(["paying_stranger", "possibly_scam"]), anything,
+                              max_size=2),
+        observations=st.one_of(st.just([]), json_value),
+        top=st.dictionaries(st.sampled_from(["facts", "answers", "three_checks", "observations",
+                                             "teller"]), anything, max_size=2)),
+)
+
+
+@MANY
+@given(body=api_bodies)
+@example(body={**VALID_BODY, "facts": {**VALID_BODY["facts"], "channel": []}})
+@example(body={**VALID_BODY, "facts": {**VALID_BODY["facts"], "payee_known": {"a": 1}}})
+@example(body={**VALID_BODY, "facts": {**VALID_BODY["facts"], **FOUND[1]}})
+def test_api_rejections_name_the_field(fuzz_app, api_token, body):
+    client = fuzz_app.test_client()
+    response = client.post("/api/v1/screenings", data=json.dumps(body, ensure_ascii=False),
+                           headers={"Authorization": f"Bearer {api_token}",
+                                    "Content-Type": "application/json"})
+    no_server_error(response, body)
+    reply = response.get_json()
+    assert response.status_code in (201, 400), (response.status_code, reply)
+    if response.status_code == 400:
+        assert reply["error"]["fields"], reply
+        assert all(isinstance(name, str) and name for name in reply["error"]["fields"])
+    else:
+        assert reply["level"] in ("low", "medium", "high", "critical")
+
+
+def test_api_huge_and_odd_bodies(fuzz_app, api_token):
+    client = fuzz_app.test_client()
+    headers = {"Authorization": f"Bearer {api_token}", "Content-Type": "application/json"}
+    for raw in (b"", b"null", b"[]", b'"x"', b"{", b"\xff\xfe", b'{"facts": ' + b"[" * 100_000,
+                json.dumps({**VALID_BODY, "facts": {**VALID_BODY["facts"],
+                                                    "payee_name": "名" * 1_000_000}}).encode()):
+        response = client.post("/api/v1/screenings", data=raw, headers=headers)
+        no_server_error(response, raw[:50])
+        assert response.status_code in (400, 413)
+        if response.status_code == 400:
+            assert response.get_json()["error"]["fields"]
+
+
+# --- what is typed comes back escaped, and stored verbatim ------------------------------------
+
+@pytest.fixture(scope="module")
+def security(fuzz_app):
+    return User(fuzz_app, "security")
+
+
+@pytest.mark.parametrize("payload", XSS)
+def test_script_typed_into_free_text_is_escaped_everywhere(teller, security, payload):
+    facts = {**SAFE_ACCOUNT_FACTS, "payee_city": payload[:40], "payee_bank": payload,
+             "payee_name": payload, "customer_name": payload[:50]}
+    answers = {**SAFE_ACCOUNT_ANSWERS, "answers.purpose_text": f"公安说要转到安全账户 {payload}",
+               "answers.destination_text": payload}
+    response = post_facts(teller.client, facts)
+    assert response.status_code == 302
+    session_id = session_id_from(response)
+    assert answer_all(teller.client, session_id, answers).status_code == 302
+    assert teller.post(f"/screening/{session_id}/statement",
+                       {"statement": payload}).status_code == 302
+    result = teller.page(f"/screening/{session_id}/result")
+    mine = teller.page("/screening/")
+    detail = security.page(f"/review/{session_id}")
+    for name, html in (("result", result), ("mine", mine), ("review detail", detail)):
+        for fragment in (payload, "<script>alert", "<img src=x", "<svg/onload"):
+            assert fragment not in html, f"{name} page shows {fragment!r} unescaped"
+    assert str(escape(payload[:40])) in result  # the city, on the summary
+    assert str(escape(payload)) in detail  # the destination, in the answers
+
+
+def test_sql_metacharacters_are_stored_verbatim(fuzz_app, teller, api_token):
+    facts = {**BENIGN_FACTS, "payee_name": SQL, "payee_city": SQL[:40], "payee_bank": SQL}
+    answers = {**BENIGN_ANSWERS, "answers.purpose_text": SQL}
+    session_id = screen(teller.client, facts, answers)
+    client = fuzz_app.test_client()
+    reply = client.post("/api/v1/screenings", headers={"Authorization": f"Bearer {api_token}"},
+                        json={**VALID_BODY, "facts": {**VALID_BODY["facts"], "payee_name": SQL,
+                                                      "payee_bank": SQL},
+                              "answers": {**VALID_BODY["answers"], "purpose_text": SQL}})
+    assert reply.status_code == 201, reply.get_json()
+    database = db.connect(fuzz_app.config["DATABASE"])
+    try:
+        for stored_id in (session_id, reply.get_json()["id"]):
+            vault = dict(database.execute(
+                "SELECT field, value FROM pii_vault WHERE session_id = ?", [stored_id]).fetchall())
+            assert vault["payee_name"] == SQL
+            form = json.loads(database.execute("SELECT form FROM sessions WHERE id = ?",
+                                               [stored_id]).fetchone()[0])
+            assert form["facts"]["payee_bank"] == SQL
+            assert form["answers"]["answers"]["purpose_text"] == SQL
+        assert database.execute("SELECT count(*) FROM sessions").fetchone()[0] >= 2
+    finally:
+        database.conn.close()
