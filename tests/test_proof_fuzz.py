@@ -361,6 +361,99 @@ def test_api_huge_and_odd_bodies(fuzz_app, api_token):
             assert response.get_json()["error"]["fields"]
 
 
+# --- the API's one-transaction screening is start() + assess(), exactly ----------------------
+
+def _questions():
+    from teller_guard.risk import default_rules
+
+    return [definition.question for definition in default_rules().questions
+            if definition.question.answer_field]
+
+
+@st.composite
+def screening_inputs(draw):
+    from decimal import Decimal
+
+    from teller_guard.regions import PROVINCES
+    from teller_guard.screening.inputs import Facts
+
+    named = draw(st.booleans())
+    facts = Facts(
+        amount=Decimal(draw(st.sampled_from(["3000", "49999.99", "50000", "200000", "1.01"]))),
+        channel=draw(st.sampled_from(["counter_transfer", "remittance", "other"])),
+        payee_account=draw(st.from_regex(r"62[0-9]{14}", fullmatch=True)),
+        payee_type=draw(st.sampled_from(["personal", "corporate"])),
+        payee_known=draw(st.sampled_from(["new", "known"])),
+        occupation=draw(st.sampled_from(["other", "retired", "student", "finance"])),
+        customer_age=draw(st.integers(18, 95)),
+        payee_name=draw(st.sampled_from([None, "王小明", "安全账户", SQL])),
+        payee_province=draw(st.sampled_from([None, *PROVINCES[:6]])),
+        payee_city=draw(st.sampled_from([None, "邢台市", "深圳市"])),
+        customer_name="张三" if named else None, customer_phone="13800138000" if named else None,
+    )
+    answers = {"answers": {}, "three_checks": {}, "observations": []}
+    for question in _questions():
+        part, _, name = question.answer_field.partition(".")
+        if question.answer_field == "observations":
+            answers["observations"] = sorted(draw(st.sets(st.sampled_from(
+                [value for value, _ in question.options]), max_size=3)))
+        elif question.options and draw(st.booleans()):
+            answers[part][name] = draw(st.sampled_from([value for value, _ in question.options]))
+        elif not question.options and draw(st.booleans()):
+            answers[part][name] = draw(st.sampled_from(["本地", "公安说要转到安全账户"]))
+    if draw(st.booleans()):
+        answers["answers"]["purpose_text"] = draw(st.sampled_from(["给女儿交学费", "刷单返利"]))
+    cross = {"payee_watchlisted": draw(st.booleans()),
+             "payee_other_customers": draw(st.integers(0, 3)),
+             "customer_prior_screenings": draw(st.integers(0, 3)),
+             "customer_prior_high": draw(st.integers(0, 2))}
+    return facts, answers, cross
+
+
+@FUZZ
+@given(case=screening_inputs())
+def test_api_screening_is_start_then_assess(fuzz_app, case):
+    from teller_guard import settings as branch_settings
+    from teller_guard.risk import default_rules
+    from teller_guard.screening import service
+
+    facts, answers, cross = case
+    extensions = fuzz_app.extensions["teller_guard"]
+    keys = service.Keys(extensions["ledger_key"], extensions["pii_key"])
+    moment = service.now_local()
+    database = db.connect(fuzz_app.config["DATABASE"])
+    try:
+        branch = branch_settings.load(database)
+        one = service.screen(database, keys, 1, facts, branch, default_rules(), cross, answers,
+                             moment=moment)
+        two = service.start(database, keys, 1, facts, branch, moment=moment)
+        service.assess(database, keys, two, branch, default_rules(), cross, 1,
+                       answers=answers, moment=moment)
+
+        def row(session_id):
+            values = dict(zip(
+                [column[1] for column in database.execute("PRAGMA table_info(sessions)")],
+                database.execute("SELECT * FROM sessions WHERE id = ?", [session_id]).fetchone(),
+                strict=True))
+            return {name: value for name, value in values.items() if name not in ("id", "reference")}
+
+        def events(session_id):
+            return [(kind, actor, {k: v for k, v in json.loads(data).items() if k != "reference"})
+                    for kind, actor, data in database.execute(
+                        "SELECT kind, actor_id, data FROM ledger WHERE session_id = ? ORDER BY id",
+                        [session_id])]
+
+        def vault(session_id):
+            return database.execute("SELECT field, value FROM pii_vault WHERE session_id = ? "
+                                    "ORDER BY field", [session_id]).fetchall()
+
+        assert row(one) == row(two)
+        assert events(one) == events(two)
+        assert vault(one) == vault(two)
+    finally:
+        database.conn.close()
+
+
 # --- what is typed comes back escaped, and stored verbatim ------------------------------------
 
 @pytest.fixture(scope="module")

@@ -217,6 +217,36 @@ def questions_for(db, row: dict, branch, rules: RuleSet, cross_session: dict):
     return applicable_questions(data, policy_of(branch), rules)
 
 
+def _assessed_columns(assessment: Assessment, form: dict, moment: datetime, in_queue,
+                      review_status) -> dict:
+    """The session columns an assessment sets (shared by assess and screen)."""
+    typologies = [match.id for match in assessment.typologies]
+    in_queue = int(assessment.level in QUEUE_LEVELS or bool(in_queue))
+    return {
+        "form": json.dumps(form, ensure_ascii=False),
+        "level": assessment.level, "score": assessment.score,
+        "action": assessment.action.code,
+        "typology": typologies[0] if typologies else None,
+        "typologies": json.dumps(typologies), "rules_version": assessment.rules_version,
+        "assessment": json.dumps(assessment.to_dict(), ensure_ascii=False),
+        "status": "assessed", "step": "result", "updated_at": _iso(moment),
+        "in_queue": in_queue,
+        "review_status": review_status or ("pending" if in_queue else None),
+        # A new assessment needs a new supervisor decision.
+        "supervisor_id": None, "supervisor_decision": None, "supervisor_reason": None,
+    }
+
+
+def _append_assessed(db, keys: Keys, actor_id, session_id: int, assessment: Assessment,
+                     amount_fen: int) -> None:
+    _append(db, keys, "screening.assessed", actor_id, session_id,
+            level=assessment.level, score=assessment.score,
+            action=assessment.action.code,
+            typologies=[match.id for match in assessment.typologies],
+            rules_version=assessment.rules_version,
+            fired=[rule.rule_id for rule in assessment.fired], amount_fen=amount_fen)
+
+
 def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_session: dict,
            actor_id: int, answers: dict | None = None, moment: datetime | None = None) -> Assessment:
     """Score the session (with the given answers, or those saved) and store the result."""
@@ -228,39 +258,33 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
             row["form"]["answers"] = answers
         assessment = evaluate(screening_input(db, row, branch, cross_session),
                               policy_of(branch), rules)
-        result = assessment.to_dict()
         row["form"]["cross_session"] = cross_session
-        typologies = [match.id for match in assessment.typologies]
-        in_queue = int(assessment.level in QUEUE_LEVELS or bool(row["in_queue"]))
-        _update(db, session_id, {
-            "form": json.dumps(row["form"], ensure_ascii=False),
-            "level": assessment.level, "score": assessment.score,
-            "action": assessment.action.code,
-            "typology": typologies[0] if typologies else None,
-            "typologies": json.dumps(typologies), "rules_version": assessment.rules_version,
-            "assessment": json.dumps(result, ensure_ascii=False),
-            "status": "assessed", "step": "result", "updated_at": _iso(moment),
-            "in_queue": in_queue,
-            "review_status": row["review_status"] or ("pending" if in_queue else None),
-            # A new assessment needs a new supervisor decision.
-            "supervisor_id": None, "supervisor_decision": None, "supervisor_reason": None,
-        })
-        _append(db, keys, "screening.assessed", actor_id, session_id,
-                level=assessment.level, score=assessment.score,
-                action=assessment.action.code, typologies=typologies,
-                rules_version=assessment.rules_version,
-                fired=[rule.rule_id for rule in assessment.fired],
-                amount_fen=row["amount_fen"])
+        _update(db, session_id, _assessed_columns(assessment, row["form"], moment,
+                                                  row["in_queue"], row["review_status"]))
+        _append_assessed(db, keys, actor_id, session_id, assessment, row["amount_fen"])
     return assessment
 
 
 def screen(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
-           cross_session: dict, answers: dict) -> int:
-    """A whole screening at once (the JSON API): started and assessed in ONE transaction, so
-    one commit instead of two, and never a started-but-unassessed API screening."""
+           cross_session: dict, answers: dict, moment: datetime | None = None) -> int:
+    """A whole screening at once (the JSON API): the same row and ledger events as start()
+    then assess(), in ONE transaction (one commit; never a started-but-unassessed screening).
+    The engine runs before the write lock is taken, so other writers wait only for the SQL."""
+    moment = moment or now_local()
+    columns, stored = _fact_columns(keys, facts, branch)
+    # As screening_input() would read it back: masked facts, the real payee name for scoring.
+    assessment = evaluate(engine_input({**stored, "payee_name": facts.payee_name},
+                                       bool(columns["other_region"]), answers, cross_session),
+                          policy_of(branch), rules)
+    form = {"facts": stored, "answers": answers, "cross_session": cross_session}
     with write_transaction(db):
-        session_id = start(db, keys, teller_id, facts, branch)
-        assess(db, keys, session_id, branch, rules, cross_session, teller_id, answers=answers)
+        reference = new_reference(db, moment)
+        session_id = _insert(db, {
+            "reference": reference, "teller_id": teller_id, "started_at": _iso(moment),
+            **columns, **_assessed_columns(assessment, form, moment, 0, None)})
+        _vault(db, session_id, facts, moment, new=True)
+        _append(db, keys, "screening.started", teller_id, session_id, reference=reference)
+        _append_assessed(db, keys, teller_id, session_id, assessment, columns["amount_fen"])
     return session_id
 
 
