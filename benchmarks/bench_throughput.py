@@ -1,0 +1,424 @@
+"""Durable screenings per second through POST /api/v1/screenings, against a floor app.
+
+    python benchmarks/bench_throughput.py [--connections 16] [--threads 8] [--duration 10]
+                                          [--rounds 3] [--client wrk|python]
+
+Starts the real `teller-guard serve` (waitress, a subprocess) on a temporary instance with an
+API token created through teller_guard.api_tokens before the start, and, in the same run, a
+floor app: bare Flask under waitress with the same --threads, one SQLite insert of the posted
+JSON per request, with the same durability settings (WAL, synchronous=FULL; one connection per
+server thread, the cheapest a Flask app can do). Both get the same load: --connections
+keep-alive clients (`wrk`, Debian package `wrk`, when installed; else Python threads) posting
+complete screenings (facts, five questions, three checks; 9 in 10 benign, 1 in 10 a
+"safe account" case; a new payee account every request).
+
+Rounds alternate floor and product; printed figures are medians over rounds: screenings/s
+(2xx responses per second), p50 and p99 latency, server CPU milliseconds per request (read
+from /proc, so the client's share of the 2 cores is not counted), and the cost ratio
+product/floor (floor's rate / product's rate). After the run every 201 is checked against
+the database (rows >= 2xx responses) and the ledger is verified.
+
+Goal on a 2-core machine: >= 1,000 durable screenings/s and <= 1.3x the floor's cost.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+GOAL_PER_SECOND = 1_000
+GOAL_RATIO = 1.3
+PATH = "/api/v1/screenings"
+
+FACTS = {"amount": "3000", "channel": "counter_transfer", "payee_account": "ACCOUNT",
+         "payee_name": "王小明", "payee_province": "河北省", "payee_city": "邢台市",
+         "payee_type": "personal", "payee_known": "known", "customer_age": 45,
+         "occupation": "other"}
+BENIGN = {"teller": "teller1", "facts": FACTS,
+          "answers": {"purpose": "family_living", "knows_payee": "in_person",
+                      "relationship": "family"},
+          "three_checks": {"paying_stranger": False, "possibly_scam": "no"}}
+SAFE_ACCOUNT = {
+    "teller": "teller1",
+    "facts": {**FACTS, "amount": "20万", "payee_name": "李四", "payee_province": "广东省",
+              "payee_city": "深圳市", "payee_known": "new", "customer_age": 66,
+              "occupation": "retired"},
+    "answers": {"purpose": "safe_account", "purpose_text": "公安说要转到安全账户配合调查",
+                "knows_payee": "phone_only", "relationship": "stranger", "use_confirmed": True,
+                "destination_text": "安全账户", "verified_by_phone": False},
+    "three_checks": {"paying_stranger": True, "possibly_scam": "no", "family_consulted": False},
+    "observations": ["on_phone"],
+}
+TEMPLATES = [BENIGN] * 9 + [SAFE_ACCOUNT]
+
+WRK_SCRIPT = r"""
+local templates = TEMPLATES_JSON
+local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer TOKEN"}
+local count = 0
+function setup(thread)
+  count = count + 1
+  thread:set("tid", count)
+end
+function init(args)
+  salt = tonumber(args[1]) or 0
+  n = 0
+end
+function request()
+  n = n + 1
+  local account = string.format("9%03d%02d%09d", salt, tid, n)
+  local body = (string.gsub(templates[(n % #templates) + 1], "ACCOUNT", account))
+  return wrk.format("POST", "PATH", headers, body)
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %d %d %d %d %d %d %d %d\n", summary.requests,
+    summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+# --- the floor app (run as: bench_throughput.py --serve-floor DB PORT THREADS) -------------
+
+def serve_floor(database: str, port: int, threads: int) -> None:
+    import waitress
+    from flask import Flask, jsonify, request
+
+    setup = sqlite3.connect(database)
+    setup.execute("PRAGMA journal_mode = WAL")
+    setup.execute("CREATE TABLE IF NOT EXISTS posts (id INTEGER PRIMARY KEY, body TEXT)")
+    setup.close()
+    local = threading.local()
+
+    def connection() -> sqlite3.Connection:
+        if not hasattr(local, "conn"):
+            conn = sqlite3.connect(database, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 10000")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")
+            local.conn = conn
+        return local.conn
+
+    app = Flask("floor")
+
+    @app.post(PATH)
+    def create():
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify({"error": "not an object"}), 400
+        row_id = connection().execute(
+            "INSERT INTO posts (body) VALUES (?)",
+            [json.dumps(body, ensure_ascii=False)]).lastrowid
+        return jsonify({"id": row_id}), 201
+
+    @app.get("/ready")
+    def ready():
+        return "ok"
+
+    waitress.serve(app, host="127.0.0.1", port=port, threads=threads, ident="floor")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_ready(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited early ({process.returncode}): {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    raise SystemExit(f"server not ready after {timeout} s: {url}")
+
+
+def teller_guard_command() -> str:
+    """The installed console script next to this interpreter (so its pid is the server's)."""
+    beside = Path(sys.executable).parent / "teller-guard"
+    return str(beside) if beside.exists() else shutil.which("teller-guard") or "teller-guard"
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def post_one(base: str, token: str, body: dict) -> tuple[int, dict]:
+    data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+    request = urllib.request.Request(base + PATH, data=data, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}")
+
+
+def prepare_instance(instance: Path) -> str:
+    """Migrated database, demo branch settings, one teller, an API token; returns the token."""
+    from teller_guard import api_tokens, create_app, db, settings, users
+
+    instance.mkdir(parents=True)
+    # The API's per-token rate limit (600/min by default) would cap the benchmark.
+    (instance / "config.toml").write_text("api_rate_limit_per_minute = 1000000000\n")
+    app = create_app(instance_path=instance)
+    db.prepare(app.config["DATABASE"])
+    database = db.connect(app.config["DATABASE"])
+    key = app.extensions["teller_guard"]["ledger_key"]
+    settings.save(database, key, settings.DEMO_SETTINGS)
+    users.create_user(database, key, "teller1", "teller-pass-1", "teller", "王柜员", "T001")
+    _, token = api_tokens.create(database, key, "bench", actor_id=None)
+    database.conn.close()
+    return token
+
+
+QUIET_QUEUE_LOGGER = """
+import logging
+logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+"""
+
+
+def quiet_environment(work: Path) -> dict:
+    """waitress logs "Task queue depth is N" for every request that waits for a thread: with
+    more connections than threads that is one warning per request. Both servers get a
+    sitecustomize that quiets it (the command run is still the real `teller-guard serve`)."""
+    site = work / "site"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(QUIET_QUEUE_LOGGER)
+    path = os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")]))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+class Server:
+    def __init__(self, name: str, command: list[str], ready_path: str, port: int, log: Path,
+                 env: dict | None = None):
+        self.name, self.port = name, port
+        self.base = f"http://127.0.0.1:{port}"
+        self.log = log.open("wb")
+        self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
+                                        env=env)
+        wait_ready(self.base + ready_path, self.process)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def run_wrk(server: Server, token: str, connections: int, duration: float, salt: int,
+            script_dir: Path) -> dict:
+    templates = "{" + ", ".join(
+        "[==[" + json.dumps(body, ensure_ascii=False) + "]==]" for body in TEMPLATES) + "}"
+    script = (WRK_SCRIPT.replace("TEMPLATES_JSON", templates).replace("TOKEN", token)
+              .replace("PATH", PATH))
+    script_path = script_dir / "post.lua"
+    script_path.write_text(script, encoding="utf-8")
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(duration))}s", "--timeout", "10s",
+               "-s", str(script_path), server.base, "--", str(salt)]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(line for line in output.splitlines() if line.startswith("RESULT "))
+    requests, micros, non2xx, connect, read, write, timeout, p50, p99 = map(int, line.split()[1:])
+    return {"requests": requests, "seconds": micros / 1e6, "ok": requests - non2xx,
+            "errors": non2xx + connect + read + write + timeout, "p50_ms": p50 / 1000,
+            "p99_ms": p99 / 1000, "command": command}
+
+
+def run_python_clients(server: Server, token: str, connections: int, duration: float,
+                       salt: int, script_dir: Path) -> dict:
+    import http.client
+
+    latencies: list[list[float]] = [[] for _ in range(connections)]
+    errors = [0] * connections
+    stop_at = time.perf_counter() + duration
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+        n = 0
+        while time.perf_counter() < stop_at:
+            n += 1
+            body = json.dumps(TEMPLATES[n % len(TEMPLATES)], ensure_ascii=False).replace(
+                "ACCOUNT", f"9{salt:03d}{index:02d}{n:09d}").encode("utf-8")
+            started = time.perf_counter()
+            try:
+                conn.request("POST", PATH, body, {"Content-Type": "application/json",
+                                                  "Authorization": f"Bearer {token}"})
+                response = conn.getresponse()
+                response.read()
+                ok = 200 <= response.status < 300
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+                ok = False
+            latencies[index].append(time.perf_counter() - started)
+            errors[index] += not ok
+        conn.close()
+
+    started = time.perf_counter()
+    workers = [threading.Thread(target=client, args=(i,)) for i in range(connections)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    seconds = time.perf_counter() - started
+    every = sorted(value for values in latencies for value in values)
+    requests = len(every)
+    return {"requests": requests, "seconds": seconds, "ok": requests - sum(errors),
+            "errors": sum(errors), "p50_ms": every[len(every) // 2] * 1000,
+            "p99_ms": every[min(len(every) - 1, int(len(every) * 0.99))] * 1000,
+            "command": [f"{connections} Python client threads (http.client, keep-alive)"]}
+
+
+def measure(server: Server, client, token, connections, duration, salt, script_dir) -> dict:
+    cpu_before = cpu_seconds(server.process.pid)
+    result = client(server, token, connections, duration, salt, script_dir)
+    time.sleep(0.2)  # let in-flight requests finish before reading the CPU counter
+    result["cpu_ms"] = (cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(1, result["ok"])
+    result["rate"] = result["ok"] / result["seconds"]
+    return result
+
+
+def median(results: list[dict], key: str) -> float:
+    return statistics.median(result[key] for result in results)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
+    parser.add_argument("--duration", type=float, default=10, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--warmup", type=float, default=2)
+    parser.add_argument("--client", choices=("wrk", "python"),
+                        default="wrk" if shutil.which("wrk") else "python")
+    parser.add_argument("--queue-warnings", action="store_true",
+                        help="leave waitress's per-request queue-depth warnings on (both servers)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    parser.add_argument("--serve-floor", nargs=3, metavar=("DB", "PORT", "THREADS"),
+                        help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.serve_floor:
+        database, port, threads = args.serve_floor
+        serve_floor(database, int(port), int(threads))
+        return 0
+
+    client = run_wrk if args.client == "wrk" else run_python_clients
+    work = Path(tempfile.mkdtemp(prefix="tg-bench-"))
+    instance = work / "instance"
+    token = prepare_instance(instance)
+    servers = []
+    env = None if args.queue_warnings else quiet_environment(work)
+    try:
+        port = free_port()
+        product = Server("teller_guard", [
+            teller_guard_command(), "serve", "--instance", str(instance),
+            "--port", str(port), "--threads", str(args.threads)], "/login", port,
+            work / "product.log", env)
+        servers.append(product)
+        port = free_port()
+        floor = Server("floor", [sys.executable, str(Path(__file__).resolve()), "--serve-floor",
+                                 str(work / "floor.db"), str(port), str(args.threads)],
+                       "/ready", port, work / "floor.log", env)
+        servers.append(floor)
+
+        for body in (BENIGN, SAFE_ACCOUNT):  # pre-flight: both kinds are accepted
+            sample = json.loads(json.dumps(body).replace("ACCOUNT", "955800000000001"))
+            status, reply = post_one(product.base, token, sample)
+            if status != 201:
+                raise SystemExit(f"pre-flight screening failed: {status} {reply}")
+            status, _ = post_one(floor.base, token, sample)
+            assert status == 201
+
+        salt = 0
+        for server in (floor, product):  # warm-up, not counted
+            salt += 1
+            measure(server, client, token, args.connections, args.warmup, salt, work)
+        results = {"floor": [], "teller_guard": []}
+        for _ in range(args.rounds):
+            for server in (floor, product):
+                salt += 1
+                results[server.name].append(measure(server, client, token, args.connections,
+                                                    args.duration, salt, work))
+        time.sleep(0.5)
+        total_ok = sum(r["ok"] for rs in results.values() for r in rs)
+    finally:
+        for server in servers:
+            server.stop()
+
+    # Durability and chain: every 2xx of the product is a stored, assessed session.
+    from teller_guard import audit, db
+    database = db.connect(instance / "teller_guard.db")
+    stored, assessed = database.execute(
+        "SELECT count(*), sum(level IS NOT NULL AND score IS NOT NULL) FROM sessions").fetchone()
+    secret = (instance / "secret_key").read_text().strip()
+    checked, problems = audit.verify_chain(database, audit.chain_key(secret))
+    integrity = database.execute("PRAGMA integrity_check").fetchone()[0]
+    database.conn.close()
+    acknowledged = sum(r["ok"] for r in results["teller_guard"])
+
+    floor_rate, product_rate = median(results["floor"], "rate"), median(results["teller_guard"],
+                                                                          "rate")
+    ratio = floor_rate / product_rate
+    command = results["teller_guard"][0]["command"]
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print(f"client:  {shlex.join(command) if args.client == 'wrk' else command[0]}")
+    print(f"python {platform.python_version()}, {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.2f}; waitress --threads {args.threads}; {args.connections} "
+          f"connections; {args.rounds} rounds x {args.duration:g} s each (medians below); "
+          f"waitress queue-depth warnings {'on' if args.queue_warnings else 'quieted'}")
+    for name in ("floor", "teller_guard"):
+        rs = results[name]
+        rounds = ", ".join(f"{r['rate']:,.0f}" for r in rs)
+        print(f"{name:>13}: {median(rs, 'rate'):>7,.0f} req/s  p50 {median(rs, 'p50_ms'):6.1f} ms"
+              f"  p99 {median(rs, 'p99_ms'):6.1f} ms  server CPU {median(rs, 'cpu_ms'):.2f} ms/req"
+              f"  errors {sum(r['errors'] for r in rs)}  (rounds: {rounds})")
+    cpu_ratio = median(results["teller_guard"], "cpu_ms") / median(results["floor"], "cpu_ms")
+    print(f"cost per screening vs floor: {ratio:.2f}x by throughput, {cpu_ratio:.2f}x by server "
+          f"CPU")
+    print(f"durability: {acknowledged:,} screenings answered 2xx in measured rounds; "
+          f"{stored:,} sessions stored, {assessed:,} with level and score "
+          f"(all rounds incl. warm-up and pre-flight: {total_ok:,} 2xx on both servers); "
+          f"integrity_check {integrity}; ledger {checked:,} rows, "
+          f"{'verifies' if not problems else f'{len(problems)} PROBLEMS'}")
+    ok_rate = "meets" if product_rate >= GOAL_PER_SECOND else "BELOW"
+    ok_ratio = "meets" if ratio <= GOAL_RATIO else "ABOVE"
+    print(f"goal >= {GOAL_PER_SECOND:,}/s: {ok_rate}; goal <= {GOAL_RATIO}x floor: {ok_ratio}")
+    if args.keep:
+        print(f"instance kept: {instance}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if stored >= acknowledged and not problems and integrity == "ok" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
