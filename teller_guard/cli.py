@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import sys
 from pathlib import Path
 
@@ -124,6 +125,9 @@ def serve(app, host, port, threads, demo):
         for role_label, username, password in seed_demo(app):
             click.echo(f"  {role_label}: 用户名 {username}  密码 {password}")
     click.echo(f"teller_guard 已启动: http://{host}:{port}/  (按 Ctrl+C 停止)")
+    # Under a burst waitress warns "Task queue depth is N" once per queued request: requests
+    # still complete, and a flood of warnings would bury the errors that matter.
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     waitress.serve(app, host=host, port=port, threads=threads, ident="teller_guard")
 
 
