@@ -119,9 +119,9 @@ def create_screening():
     # yet, so it cannot count itself.
     session_keys = keys()
     found = cross_session(*service.party_hashes(session_keys, checked.value))
-    session_id = service.screen(db, session_keys, teller_row["id"], checked.value, branch,
-                                rules(), found, answers.value)
-    body = assessment_json(service.get(db, session_id))
+    row = service.screen_row(db, session_keys, teller_row["id"], checked.value, branch,
+                             rules(), found, answers.value)
+    body = assessment_json(row)
     body["warnings"] = {f"facts.{name}": message for name, message in checked.warnings.items()}
     return jsonify(body), 201
 

@@ -47,9 +47,13 @@ def revoke(db, key, token_id: int, actor_id: int) -> bool:
 def find_active(db, token: str) -> dict | None:
     if not token.startswith(PREFIX):
         return None
-    rows = list(db["api_tokens"].rows_where("token_hash = ? AND revoked_at IS NULL",
-                                            [_hash(token)]))
-    return rows[0] if rows else None
+    # Plain SQL, read on every API request (never cached: a revoked token fails at once).
+    cursor = db.conn.execute("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                             [_hash(token)])
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    return dict(zip((column[0] for column in cursor.description), found, strict=True))
 
 
 def list_all(db) -> list[dict]:

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from flask import Flask
+from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
 from . import audit, config, db, errors, pii
@@ -21,6 +22,17 @@ def _asset_root() -> Path:
     if (source_tree / "templates").is_dir():
         return source_tree
     return Path(sys.prefix) / "share" / "teller_guard"
+
+
+class SessionInterface(SecureCookieSessionInterface):
+    """The cookie session, except on the JSON API (/api/…), which authenticates by bearer
+    token only: there every request gets a fresh empty session, so the cookie is neither
+    verified nor sent back (nothing on the API reads or writes the session)."""
+
+    def open_session(self, app, request):
+        if request.path.startswith("/api/"):
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def _dict_without_none(values: dict) -> dict:
@@ -43,6 +55,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
         template_folder=str(root / "templates"), static_folder=str(root / "static"),
     )
     app.config.update(config.build_config(instance, test_config))
+    app.session_interface = SessionInterface()
     secret = app.config["SECRET_KEY"]
     app.extensions["teller_guard"] = {
         "ledger_key": audit.chain_key(secret),

@@ -95,27 +95,42 @@ def chain_key(secret_key: str) -> bytes:
 
 def append(db, key: bytes, event: AuditEvent, at: str | None = None) -> int:
     """Append one event. Call inside write_transaction so the head cannot move under us."""
+    return append_many(db, key, [event], at)
+
+
+def append_many(db, key: bytes, events: list[AuditEvent], at: str | None = None) -> int:
+    """Append events in order (each chained to the one before, exactly as that many append()
+    calls would) with one head read, one ledger INSERT and one head update: the head's
+    intermediate values were never visible outside the transaction. Returns the last row id.
+    Call inside write_transaction so the head cannot move under us."""
+    if not events:
+        raise ValueError("append_many needs at least one event")
     head = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
     last_id, prev_hash = head if head else (0, GENESIS)
-    row_id = last_id + 1
     at = at or now_iso()
-    data_json = json.dumps(event.data, ensure_ascii=False, sort_keys=True, default=str)
-    digest = row_hash(
-        key, prev_hash,
-        canonical(row_id, at, event.actor_id, event.kind, event.session_id, data_json),
-    )
+    rows = []
+    for event in events:
+        last_id += 1
+        data_json = json.dumps(event.data, ensure_ascii=False, sort_keys=True, default=str)
+        digest = row_hash(
+            key, prev_hash,
+            canonical(last_id, at, event.actor_id, event.kind, event.session_id, data_json),
+        )
+        rows.extend((last_id, at, event.actor_id, event.kind, event.session_id, data_json,
+                     prev_hash, digest))
+        prev_hash = digest
     db.execute(
-        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [row_id, at, event.actor_id, event.kind, event.session_id, data_json, prev_hash, digest],
+        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) VALUES "
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(events)),
+        rows,
     )
     db.execute(
         "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "
         "last_hash = excluded.last_hash, seal = excluded.seal",
-        [row_id, digest, head_seal(key, row_id, digest)],
+        [last_id, prev_hash, head_seal(key, last_id, prev_hash)],
     )
-    return row_id
+    return last_id
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,14 @@ class LoginForm(ChineseForm):
 
 
 def load_logged_in_user() -> None:
-    """Runs before every request: find the user and end idle sessions."""
+    """Runs before every request: find the user and end idle sessions.
+
+    Not for the JSON API (/api/…): it authenticates by bearer token only, never by the cookie
+    session, so reading the cookie (and the users table) there would be wasted work, and an
+    API call must not count as activity that keeps a browser session alive."""
     g.user = None
+    if request.path.startswith("/api/"):
+        return
     user_id = session.get("user_id")
     if user_id is None:
         return

@@ -55,14 +55,23 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def _one_row(db, sql: str, params: list) -> dict | None:
+    """The first row as a dict, by plain SQL: sqlite-utils' rows_where first reads the schema
+    (three queries) on every call, and these lookups run on every request."""
+    cursor = db.conn.execute(sql, params)
+    found = cursor.fetchone()
+    if found is None:
+        return None
+    return dict(zip((column[0] for column in cursor.description), found, strict=True))
+
+
 def get_user(db, user_id: int) -> User | None:
-    rows = list(db["users"].rows_where("id = ?", [user_id]))
-    return User.from_row(rows[0]) if rows else None
+    row = _one_row(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    return User.from_row(row) if row else None
 
 
 def find_user(db, username: str) -> dict | None:
-    rows = list(db["users"].rows_where("username = ?", [username]))
-    return rows[0] if rows else None
+    return _one_row(db, "SELECT * FROM users WHERE username = ?", [username])
 
 
 def list_users(db) -> list[User]:

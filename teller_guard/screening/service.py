@@ -61,10 +61,20 @@ def new_reference(db, moment: datetime) -> str:
 
 
 def _vault(db, session_id: int, facts: Facts, moment: datetime, new: bool = False) -> None:
+    if new:  # nothing to delete: one INSERT of the fields given, in the same order as below
+        present = [(name, getattr(facts, name)) for name in MASKS if getattr(facts, name)]
+        if present:
+            db.execute(
+                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES "
+                + ", ".join(["(?, ?, ?, ?)"] * len(present))
+                + " ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
+                "stored_at = excluded.stored_at",
+                [item for name, value in present
+                 for item in (session_id, name, value, _iso(moment))],
+            )
+        return
     for name in MASKS:
         value = getattr(facts, name)
-        if new and not value:
-            continue  # a new session has nothing to delete
         if value:
             db.execute(
                 "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES (?, ?, ?, ?) "
@@ -237,14 +247,19 @@ def _assessed_columns(assessment: Assessment, form: dict, moment: datetime, in_q
     }
 
 
+def _assessed_event(actor_id, session_id: int, assessment: Assessment,
+                    amount_fen: int) -> audit.AuditEvent:
+    return audit.AuditEvent("screening.assessed", actor_id, session_id, {
+        "level": assessment.level, "score": assessment.score,
+        "action": assessment.action.code,
+        "typologies": [match.id for match in assessment.typologies],
+        "rules_version": assessment.rules_version,
+        "fired": [rule.rule_id for rule in assessment.fired], "amount_fen": amount_fen})
+
+
 def _append_assessed(db, keys: Keys, actor_id, session_id: int, assessment: Assessment,
                      amount_fen: int) -> None:
-    _append(db, keys, "screening.assessed", actor_id, session_id,
-            level=assessment.level, score=assessment.score,
-            action=assessment.action.code,
-            typologies=[match.id for match in assessment.typologies],
-            rules_version=assessment.rules_version,
-            fired=[rule.rule_id for rule in assessment.fired], amount_fen=amount_fen)
+    audit.append(db, keys.ledger, _assessed_event(actor_id, session_id, assessment, amount_fen))
 
 
 def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_session: dict,
@@ -269,7 +284,16 @@ def screen(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
            cross_session: dict, answers: dict, moment: datetime | None = None) -> int:
     """A whole screening at once (the JSON API): the same row and ledger events as start()
     then assess(), in ONE transaction (one commit; never a started-but-unassessed screening).
-    The engine runs before the write lock is taken, so other writers wait only for the SQL."""
+    The engine runs before the write lock is taken, so other writers wait only for the SQL.
+    Returns the session id; screen_row() returns the stored row itself."""
+    return screen_row(db, keys, teller_id, facts, branch, rules, cross_session, answers,
+                      moment)["id"]
+
+
+def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
+               cross_session: dict, answers: dict, moment: datetime | None = None) -> dict:
+    """screen(), returning the columns it stored (plus id, and outcome, still None) with form
+    and assessment decoded as get() decodes them: the values just written, so no read-back."""
     moment = moment or now_local()
     columns, stored = _fact_columns(keys, facts, branch)
     # As screening_input() would read it back: masked facts, the real payee name for scoring.
@@ -277,15 +301,22 @@ def screen(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
                                        bool(columns["other_region"]), answers, cross_session),
                           policy_of(branch), rules)
     form = {"facts": stored, "answers": answers, "cross_session": cross_session}
+    values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
+              **_assessed_columns(assessment, form, moment, 0, None)}
     with write_transaction(db):
         reference = new_reference(db, moment)
-        session_id = _insert(db, {
-            "reference": reference, "teller_id": teller_id, "started_at": _iso(moment),
-            **columns, **_assessed_columns(assessment, form, moment, 0, None)})
+        values = {"reference": reference, **values}
+        session_id = _insert(db, values)
         _vault(db, session_id, facts, moment, new=True)
-        _append(db, keys, "screening.started", teller_id, session_id, reference=reference)
-        _append_assessed(db, keys, teller_id, session_id, assessment, columns["amount_fen"])
-    return session_id
+        audit.append_many(db, keys.ledger, [
+            audit.AuditEvent("screening.started", teller_id, session_id,
+                             {"reference": reference}),
+            _assessed_event(teller_id, session_id, assessment, columns["amount_fen"]),
+        ])
+    row = {"id": session_id, **values, "outcome": None}
+    row["form"] = json.loads(values["form"])
+    row["assessment"] = json.loads(values["assessment"])
+    return row
 
 
 def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None,
