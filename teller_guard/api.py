@@ -118,9 +118,10 @@ def create_screening():
     # Cross-session facts are read before the write lock is taken; the session does not exist
     # yet, so it cannot count itself.
     session_keys = keys()
-    found = cross_session(*service.party_hashes(session_keys, checked.value))
+    hashes = service.party_hashes(session_keys, checked.value)
+    found = cross_session(*hashes)
     row = service.screen_row(db, session_keys, teller_row["id"], checked.value, branch,
-                             rules(), found, answers.value)
+                             rules(), found, answers.value, stored=stored, hashes=hashes)
     body = assessment_json(row)
     body["warnings"] = {f"facts.{name}": message for name, message in checked.warnings.items()}
     return jsonify(body), 201

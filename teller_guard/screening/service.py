@@ -96,9 +96,12 @@ def party_hashes(keys: Keys, facts: Facts) -> tuple[str, str | None]:
             pii.keyed_hash(keys.pii, customer_key) if customer_key else None)
 
 
-def _fact_columns(keys: Keys, facts: Facts, branch) -> dict:
-    stored = masked_facts(facts, MASKS)
-    payee_hash, customer_hash = party_hashes(keys, facts)
+def _fact_columns(keys: Keys, facts: Facts, branch, stored: dict | None = None,
+                  hashes: tuple[str, str | None] | None = None) -> dict:
+    """`stored` and `hashes`, when given, are masked_facts() and party_hashes() of `facts`
+    already computed by the caller."""
+    stored = stored if stored is not None else masked_facts(facts, MASKS)
+    payee_hash, customer_hash = hashes if hashes is not None else party_hashes(keys, facts)
     return {
         "amount_fen": int(facts.amount * 100),
         "channel": facts.channel,
@@ -291,11 +294,15 @@ def screen(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
 
 
 def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
-               cross_session: dict, answers: dict, moment: datetime | None = None) -> dict:
+               cross_session: dict, answers: dict, moment: datetime | None = None, *,
+               stored: dict | None = None,
+               hashes: tuple[str, str | None] | None = None) -> dict:
     """screen(), returning the columns it stored (plus id, and outcome, still None) with form
-    and assessment decoded as get() decodes them: the values just written, so no read-back."""
+    and assessment decoded as get() decodes them: the values just written, so no read-back.
+    `stored` and `hashes`: masked_facts(facts, MASKS) and party_hashes(keys, facts) when the
+    caller already has them."""
     moment = moment or now_local()
-    columns, stored = _fact_columns(keys, facts, branch)
+    columns, stored = _fact_columns(keys, facts, branch, stored, hashes)
     # As screening_input() would read it back: masked facts, the real payee name for scoring.
     assessment = evaluate(engine_input({**stored, "payee_name": facts.payee_name},
                                        bool(columns["other_region"]), answers, cross_session),
@@ -314,7 +321,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
             _assessed_event(teller_id, session_id, assessment, columns["amount_fen"]),
         ])
     row = {"id": session_id, **values, "outcome": None}
-    row["form"] = json.loads(values["form"])
+    row["form"] = form  # what was encoded into the column: plain dicts, lists and scalars
     row["assessment"] = json.loads(values["assessment"])
     return row
 
