@@ -120,7 +120,7 @@ def append_many(db, key: bytes, events: list[AuditEvent], at: str | None = None)
                      prev_hash, digest))
         prev_hash = digest
     db.execute(
-        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) VALUES "
+        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) VALUES "  # noqa: S608 - placeholders only
         + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(events)),
         rows,
     )

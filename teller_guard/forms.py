@@ -22,3 +22,15 @@ class ChineseForm(FlaskForm):
 
     class Meta:
         locales = ("zh",)
+
+
+def ascii_int(raw, max_digits: int = 18) -> int | None:
+    """A whole number typed or posted as ASCII digits, else None.
+
+    str.isdigit() also accepts "⓵" or "٣", which int() then refuses (a 500), and SQLite cannot
+    bind numbers past 2**63, hence the digit limit.
+    """
+    text = (raw or "").strip() if isinstance(raw, str) else ""
+    if text.isascii() and text.isdigit() and len(text) <= max_digits:
+        return int(text)
+    return None

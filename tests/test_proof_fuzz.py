@@ -506,3 +506,17 @@ def test_sql_metacharacters_are_stored_verbatim(fuzz_app, teller, api_token):
         assert database.execute("SELECT count(*) FROM sessions").fetchone()[0] >= 2
     finally:
         database.conn.close()
+
+
+def test_lookalike_digits_never_reach_int(app, client, auth):
+    """'⓵'.isdigit() is True but int('⓵') fails: every id posted or filtered must say no, not 500."""
+    from conftest import csrf_token
+
+    auth.login("security")
+    assert client.get("/review/?teller=⓵").status_code == 200
+    assert client.get("/review/?teller=" + "9" * 40).status_code == 200
+    token = csrf_token(client, "/review/")
+    assert client.post("/review/1/assign", data={"assignee_id": "⓵", "csrf_token": token}
+                       ).status_code in (404, 409)
+    assert client.post("/print/outbox/retry", data={"outbox_id": "⓵", "csrf_token": token}
+                       ).status_code == 302

@@ -31,6 +31,7 @@ from flask import (
 
 from .. import audit, printing, users
 from ..db import DatabaseUnavailable, get_db, write_transaction
+from ..forms import ascii_int
 from ..screening import inputs, service
 from ..screening.context import branch, rules
 from ..web import guard_area, ledger_key
@@ -236,11 +237,12 @@ def outbox_page():
 def outbox_retry():
     require_role(OUTBOX_ROLES)
     raw = (request.form.get("outbox_id") or "").strip()
-    if raw and not raw.isdigit():
+    outbox_id = ascii_int(raw)
+    if raw and outbox_id is None:
         flash("要重新发送的记录无效")
         return redirect(url_for("printing.outbox"))
     db = get_db()
-    count = outbox.retry_failed(db, int(raw) if raw else None)
+    count = outbox.retry_failed(db, outbox_id)
     if not count:
         flash("没有需要重新发送的失败记录")
         return redirect(url_for("printing.outbox"))

@@ -90,8 +90,9 @@ def parse(args: Mapping, teller_ids=None, typologies=None) -> tuple[Filters, lis
     teller_id = None
     raw_teller = _text(args, "teller")
     if raw_teller:
-        if raw_teller.isdigit() and (teller_ids is None or int(raw_teller) in teller_ids):
-            teller_id = int(raw_teller)
+        number = int(raw_teller) if re.fullmatch(r"[0-9]{1,18}", raw_teller) else None
+        if number is not None and (teller_ids is None or number in teller_ids):
+            teller_id = number
         else:
             errors.append("柜员条件无法识别，已忽略该条件")
     reference = _text(args, "reference").upper() or None
@@ -113,7 +114,7 @@ def parse(args: Mapping, teller_ids=None, typologies=None) -> tuple[Filters, lis
 def parse_cursor(args: Mapping) -> int | None:
     """The keyset cursor: show sessions with an id below this one."""
     raw = _text(args, "after")
-    return int(raw) if raw.isdigit() and len(raw) < 19 else None
+    return int(raw) if re.fullmatch(r"[0-9]{1,18}", raw) else None
 
 
 def day_bounds(date_from: date | None, date_to: date | None) -> tuple[str | None, str | None]:

@@ -24,6 +24,7 @@ from flask import (
 
 from .. import audit, labels
 from ..db import get_db, write_transaction
+from ..forms import ascii_int
 from ..web import guard_area, ledger_key
 from . import dispositions, export, filters, queries, state, stats, svg, timeline
 from .state import TransitionError
@@ -128,14 +129,14 @@ def transition(session_id: int):
 @require_roles(*state.REVIEWER_ROLES)
 def assign(session_id: int):
     _visible_or_404(session_id)
-    raw = request.form.get("assignee_id", "")
+    assignee_id = ascii_int(request.form.get("assignee_id"))
     try:
-        if not raw.isdigit():
+        if assignee_id is None:
             raise TransitionError("请选择复核人")
-        dispositions.assign(get_db(), ledger_key(), g.user, session_id, int(raw))
+        dispositions.assign(get_db(), ledger_key(), g.user, session_id, assignee_id)
     except TransitionError as error:
         return _detail(session_id, error=str(error), status=409)
-    flash(f"已分配给 {queries.user_names(get_db()).get(int(raw), '')}")
+    flash(f"已分配给 {queries.user_names(get_db()).get(assignee_id, '')}")
     return redirect(url_for("review.detail", session_id=session_id), 303)
 
 

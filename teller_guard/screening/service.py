@@ -65,7 +65,7 @@ def _vault(db, session_id: int, facts: Facts, moment: datetime, new: bool = Fals
         present = [(name, getattr(facts, name)) for name in MASKS if getattr(facts, name)]
         if present:
             db.execute(
-                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES "
+                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES "  # noqa: S608 - placeholders only
                 + ", ".join(["(?, ?, ?, ?)"] * len(present))
                 + " ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
                 "stored_at = excluded.stored_at",

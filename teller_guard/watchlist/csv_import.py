@@ -241,7 +241,7 @@ def _hash_line(line: int, cells: list[str], fingerprint: str, today: date,
         raise ValueError("payee_hash 应为 64 位十六进制")
     if not MASKED_ACCOUNT.fullmatch(masked) or "*" not in masked:
         raise ValueError("payee_masked 应为脱敏账号，如 6222 **** **** 1234")
-    if not sessions.isdigit():
+    if not re.fullmatch(r"[0-9]{1,9}", sessions):
         raise ValueError("sessions 应为整数")
     listed_on = parse_date(last_seen, today)
     return ListedAccount(line, payee_hash, masked, default_source or "高风险收款账户导出",
