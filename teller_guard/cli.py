@@ -115,7 +115,12 @@ def seed_demo_sessions(app, database, days: int) -> int:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Initialise if needed and create demo accounts.")
-def serve(app, host, port, threads, demo):
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
+              help="Server processes sharing the port (Linux, SO_REUSEPORT). One waitress process "
+                   "uses one core (Python's GIL); each worker adds one.")
+@click.option("--reuse-port", is_flag=True, hidden=True,
+              help="Internal: bind with SO_REUSEPORT (a worker started by --workers).")
+def serve(app, host, port, threads, demo, workers, reuse_port):
     """Serve the app with waitress."""
     import waitress
 
@@ -128,7 +133,87 @@ def serve(app, host, port, threads, demo):
     # Under a burst waitress warns "Task queue depth is N" once per queued request: requests
     # still complete, and a flood of warnings would bury the errors that matter.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="teller_guard")
+    if workers > 1:
+        sys.exit(run_workers(app, host, port, threads, workers))
+    if reuse_port:
+        exit_with_parent()
+        waitress.serve(app, sockets=[reuse_port_socket(host, port)], threads=threads,
+                       ident="teller_guard")
+    else:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="teller_guard")
+
+
+def reuse_port_socket(host: str, port: int):
+    """A listening socket that other workers bind too; the kernel spreads connections."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    return sock
+
+
+def exit_with_parent() -> None:
+    """A worker must not outlive the `serve --workers` process that started it (even one killed
+    with SIGKILL, which cannot forward anything): it checks once a second and exits."""
+    import os
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
+    """Start `workers` server processes on one port and wait; stop them all on a signal.
+
+    Each worker is a fresh `teller-guard serve` (no fork of this process and its threads).
+    Writers of all workers queue on one file lock (db.write_transaction); the API rate limit is
+    counted per worker.
+    """
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    if not hasattr(socket, "SO_REUSEPORT"):
+        fail("--workers 大于 1 需要支持 SO_REUSEPORT 的系统（Linux）")
+    command = [sys.executable, "-c", "from teller_guard.cli import main; main()",
+               "serve", "--reuse-port",
+               "--instance", app.instance_path, "--host", host, "--port", str(port),
+               "--threads", str(threads)]
+    children = [subprocess.Popen(command) for _ in range(workers)]
+    stopping = []
+
+    def stop(signum, frame):
+        stopping.append(signum)
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # Serve until asked to stop or until any worker ends by itself: then stop the rest too,
+    # rather than go on with fewer workers unnoticed.
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.5)
+    asked_to_stop = bool(stopping)
+    stop(None, None)
+    for child in children:
+        child.wait()
+    if not asked_to_stop:
+        click.echo("错误: 一个服务进程意外退出，已停止全部服务进程", err=True)
+        return 1
+    return 0
 
 
 @main.group()
@@ -215,3 +300,4 @@ main.add_command(redact)
 from .printing_web.cli import send_alerts  # noqa: E402
 
 main.add_command(send_alerts)
+

@@ -1,0 +1,89 @@
+"""serve --workers 2: two server processes on one port store every screening exactly once,
+queue their writers on one lock (the chain stays intact), and stop together."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+
+import pytest
+from proof_helpers import LiveServer, copy_instance, create_token, database_path, ledger_key, post_json
+
+from teller_guard import audit, db
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(sys.platform != "linux", reason="SO_REUSEPORT workers: Linux")]
+
+BODY = {"teller": "teller",
+        "facts": {"amount": "3000", "payee_type": "personal", "payee_known": "known",
+                  "customer_age": 45},
+        "answers": {"purpose": "family_living", "knows_payee": "in_person",
+                    "relationship": "family"},
+        "three_checks": {"paying_stranger": False, "possibly_scam": "no"}}
+
+
+def children_of(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return [int(child) for child in handle.read().split()]
+
+
+def test_two_workers_share_the_port_and_the_chain(tmp_path, template_instance):
+    instance = copy_instance(template_instance, tmp_path / "instance")
+    token = create_token(instance)
+    server = LiveServer(instance, threads=4, workers=2).start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        workers = children_of(server.process.pid)
+        assert len(workers) == 2
+        statuses = []
+
+        def client(number):
+            for index in range(15):
+                body = {**BODY, "facts": {**BODY["facts"],
+                                          "payee_account": f"6222{number:04d}{index:08d}"}}
+                statuses.append(post_json(server.url + "/api/v1/screenings", body, token)[0])
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert statuses == [201] * 90
+    finally:
+        server.process.send_signal(signal.SIGTERM)
+        code = server.process.wait(15)
+    assert code == 0, server.log()
+    assert all(not _alive(pid) for pid in workers)
+    database = db.connect(database_path(instance))
+    try:
+        assert database.execute("SELECT count(*) FROM sessions").fetchone()[0] == 90
+        count, problems = audit.verify_chain(database, ledger_key(instance))
+        assert problems == [] and count >= 180
+    finally:
+        database.conn.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_workers_do_not_outlive_a_killed_parent(tmp_path, template_instance):
+    instance = copy_instance(template_instance, tmp_path / "instance")
+    server = LiveServer(instance, threads=2, workers=2).start()
+    deadline = time.monotonic() + 10
+    while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = children_of(server.process.pid)
+    server.kill()  # SIGKILL: the parent cannot forward anything
+    deadline = time.monotonic() + 10
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers)
