@@ -149,15 +149,16 @@ class ChainProblem:
         return words[self.problem].format(id=self.row_id)
 
 
-def verify_chain(db, key: bytes) -> tuple[int, list[ChainProblem]]:
-    """Walk the whole ledger once; returns (rows checked, problems found)."""
+_ROWS = "SELECT id, at, actor_id, kind, session_id, data, prev_hash, hash FROM ledger"
+
+
+def _walk(rows, key: bytes, start_hash: str, start_id: int, after_last: str | None):
+    """Check a run of ledger rows in id order, given the last genuine row before them and the
+    prev_hash of whatever follows them (the next row, or the head). Returns (rows checked,
+    problems, hash and id of the last genuine row)."""
     problems: list[ChainProblem] = []
-    cursor = db.execute(
-        "SELECT id, at, actor_id, kind, session_id, data, prev_hash, hash FROM ledger ORDER BY id"
-    )
-    previous = None  # (row, valid) of the row before `current`
-    last_genuine_hash = GENESIS
-    last_genuine_id = 0
+    last_genuine_hash, last_genuine_id = start_hash, start_id
+    previous = None  # (row, valid) of the row before the current one
     count = 0
 
     def classify(row, valid, next_prev_hash):
@@ -176,21 +177,115 @@ def verify_chain(db, key: bytes) -> tuple[int, list[ChainProblem]]:
         else:
             problems.append(ChainProblem(row_id, "inserted"))
 
-    for row in cursor:
+    for row in rows:
         count += 1
         valid = hmac.compare_digest(row[7], row_hash(key, row[6], canonical(*row[:6])))
         if previous is not None:
             classify(previous[0], previous[1], row[6])
         previous = (row, valid)
-    head = db.execute("SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1").fetchone()
     if previous is not None:
-        classify(previous[0], previous[1], head[1] if head else None)
+        classify(previous[0], previous[1], after_last)
+    return count, problems, last_genuine_hash, last_genuine_id
+
+
+def _walk_range(db, key: bytes, low: int, high: int, start_hash: str, start_id: int,
+                after_last: str | None):
+    rows = db.execute(_ROWS + " WHERE id BETWEEN ? AND ? ORDER BY id", [low, high])
+    return _walk(rows, key, start_hash, start_id, after_last)
+
+
+def _walk_range_in_worker() -> None:
+    """Entry point of a verify worker process: arguments as JSON on stdin, result on stdout."""
+    import sqlite3
+    import sys
+
+    path, key_hex, low, high, start_hash, start_id, after_last = json.load(sys.stdin)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        count, problems, last_hash, last_id = _walk_range(
+            conn, bytes.fromhex(key_hex), low, high, start_hash, start_id, after_last)
+    finally:
+        conn.close()
+    json.dump([count, [[p.row_id, p.problem] for p in problems], last_hash, last_id], sys.stdout)
+
+
+PARALLEL_MIN_ROWS = 200_000
+
+
+def verify_chain(db, key: bytes, workers: int = 1) -> tuple[int, list[ChainProblem]]:
+    """Walk the whole ledger; returns (rows checked, problems found).
+
+    With workers > 1 (and a large file ledger) id ranges are checked in parallel processes,
+    each assuming the row before its range is genuine; a range whose assumption turns out
+    wrong (tampering right at its edge) is walked again here with the true state, so the
+    answer is always the same as one sequential walk.
+    """
+    head = db.execute("SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1").fetchone()
+    head_hash = head[1] if head else None
+    low, high, total = db.execute("SELECT min(id), max(id), count(*) FROM ledger").fetchone()
+    path = _file_of(db)
+    if workers <= 1 or total < PARALLEL_MIN_ROWS or path is None:
+        count, problems, last_hash, last_id = _walk(
+            db.execute(_ROWS + " ORDER BY id"), key, GENESIS, 0, head_hash)
+    else:
+        count, problems, last_hash, last_id = _walk_in_parallel(
+            db, path, key, low, high, workers, head_hash)
     if head is None:
         if count:
-            problems.append(ChainProblem(last_genuine_id, "head"))
+            problems.append(ChainProblem(last_id, "head"))
     else:
-        last_id, last_hash, seal = head
-        sealed = hmac.compare_digest(seal, head_seal(key, last_id, last_hash))
-        if not sealed or last_id != last_genuine_id or last_hash != last_genuine_hash:
-            problems.append(ChainProblem(last_genuine_id, "head"))
+        last_id_sealed, last_hash_sealed, seal = head
+        sealed = hmac.compare_digest(seal, head_seal(key, last_id_sealed, last_hash_sealed))
+        if not sealed or last_id_sealed != last_id or last_hash_sealed != last_hash:
+            problems.append(ChainProblem(last_id, "head"))
     return count, problems
+
+
+def _file_of(db) -> str | None:
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or None
+    return None
+
+
+def _walk_in_parallel(db, path: str, key: bytes, low: int, high: int, workers: int,
+                      head_hash: str | None):
+    import subprocess
+    import sys
+
+    step = (high - low) // workers + 1
+    ranges = [(start, min(high, start + step - 1)) for start in range(low, high + 1, step)]
+    edges = []
+    for start, end in ranges:
+        before = db.execute("SELECT id, hash FROM ledger WHERE id < ? ORDER BY id DESC LIMIT 1",
+                            [start]).fetchone()
+        after = db.execute("SELECT prev_hash FROM ledger WHERE id > ? ORDER BY id LIMIT 1",
+                           [end]).fetchone()
+        edges.append(((before[1], before[0]) if before else (GENESIS, 0),
+                      after[0] if after else head_hash))
+    # Plain child interpreters rather than multiprocessing: no fork of a threaded process (a
+    # lock held by another thread would hang the child) and no re-import of the caller's main.
+    command = [sys.executable, "-c",
+               "from teller_guard.audit import _walk_range_in_worker; _walk_range_in_worker()"]
+    children = []
+    for (start, end), (assumed, after) in zip(ranges, edges, strict=True):
+        child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        child.stdin.write(json.dumps([path, key.hex(), start, end, *assumed, after]).encode())
+        child.stdin.close()
+        children.append(child)
+    results = []
+    for child in children:
+        output = child.stdout.read()
+        if child.wait() != 0:
+            raise RuntimeError(f"verify worker failed with exit code {child.returncode}")
+        count, found, last_hash, last_id = json.loads(output)
+        results.append((count, [ChainProblem(row_id, problem) for row_id, problem in found],
+                        last_hash, last_id))
+    count, problems, state = 0, [], (GENESIS, 0)
+    for (start, end), (assumed, after), result in zip(ranges, edges, results, strict=True):
+        if tuple(assumed) != state:  # the row before this range was not genuine: walk it again
+            result = _walk_range(db, key, start, end, *state, after)
+        count += result[0]
+        problems.extend(result[1])
+        state = (result[2], result[3])
+    return count, problems, state[0], state[1]

@@ -72,3 +72,36 @@ def test_wrong_key_fails_everything(ledger):
 def test_unknown_event_kind_is_refused():
     with pytest.raises(ValueError):
         audit.AuditEvent("made.up")
+
+
+TAMPERING = [
+    ("UPDATE ledger SET data = '{}' WHERE id = 5",),
+    ("UPDATE ledger SET data = '{}' WHERE id = 6",),
+    ("DELETE FROM ledger WHERE id = 5",),
+    ("DELETE FROM ledger WHERE id = 6",),
+    ("DELETE FROM ledger WHERE id IN (5, 6)",),
+    ("UPDATE ledger SET hash = 'f' || substr(hash, 2) WHERE id = 5",),
+    ("DELETE FROM ledger WHERE id >= 9",),
+    ("INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
+     "VALUES (11, 'x', 1, 'screening.outcome', 1, '{}', "
+     "(SELECT hash FROM ledger WHERE id = 10), 'forged')",),
+]
+
+
+@pytest.mark.parametrize("sql", [case[0] for case in TAMPERING])
+def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monkeypatch, sql):
+    """Two processes split the ids at 5|6: tampering right at the edge must not change the
+    answer."""
+    database, path = ledger
+    monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
+    tamper(path, sql)
+    sequential = audit.verify_chain(database, KEY)
+    parallel = audit.verify_chain(database, KEY, workers=2)
+    assert parallel == sequential
+    assert sequential[1], "the tampering must be found"
+
+
+def test_parallel_walk_of_an_untouched_chain(ledger, monkeypatch):
+    database, _ = ledger
+    monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
+    assert audit.verify_chain(database, KEY, workers=3) == (10, [])

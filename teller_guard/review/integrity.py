@@ -16,6 +16,7 @@ compared with what its own events say:
 
 from __future__ import annotations
 
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -157,7 +158,8 @@ def verify(path, key: bytes) -> Report:
     try:
         with ThreadPoolExecutor(max_workers=1) as pool:
             sessions_check = pool.submit(_check_sessions_at, path)
-            ledger_rows, chain_problems = audit.verify_chain(database, key)
+            ledger_rows, chain_problems = audit.verify_chain(database, key,
+                                                             workers=os.cpu_count() or 1)
             session_rows, session_problems = sessions_check.result()
     finally:
         database.conn.close()
