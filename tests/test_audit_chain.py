@@ -23,6 +23,7 @@ def ledger(tmp_path):
 def tamper(path, sql, *params):
     conn = sqlite3.connect(path)
     conn.execute(sql, params)
+    assert conn.total_changes, "the tampering SQL must change the file"
     conn.commit()
     conn.close()
 
@@ -80,7 +81,9 @@ TAMPERING = [
     ("DELETE FROM ledger WHERE id = 5",),
     ("DELETE FROM ledger WHERE id = 6",),
     ("DELETE FROM ledger WHERE id IN (5, 6)",),
-    ("UPDATE ledger SET hash = 'f' || substr(hash, 2) WHERE id = 5",),
+    # Flip the first hex digit: a fixed 'f' would be a no-op for one hash in sixteen.
+    ("UPDATE ledger SET hash = (CASE substr(hash, 1, 1) WHEN 'f' THEN 'e' ELSE 'f' END) || substr(hash, 2) "
+     "WHERE id = 5",),
     ("DELETE FROM ledger WHERE id >= 9",),
     ("INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
      "VALUES (11, 'x', 1, 'screening.outcome', 1, '{}', "
