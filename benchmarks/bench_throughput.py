@@ -220,6 +220,42 @@ def quiet_environment(work: Path) -> dict:
     return {**os.environ, "PYTHONPATH": path}
 
 
+SLOW_FSYNC_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void pause_like_a_slow_disk(void) {
+    const char *micros = getenv("SLOW_FSYNC_MICROSECONDS");
+    if (micros) usleep((useconds_t)atoi(micros));
+}
+
+int fsync(int fd) {
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+    pause_like_a_slow_disk();
+    return real(fd);
+}
+
+int fdatasync(int fd) {
+    static int (*real)(int);
+    if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+    pause_like_a_slow_disk();
+    return real(fd);
+}
+"""
+
+
+def slow_fsync_library(work: Path) -> str:
+    """Build the shim that makes every fsync wait longer, as on a disk slower than this one."""
+    source, library = work / "slow_fsync.c", work / "slow_fsync.so"
+    source.write_text(SLOW_FSYNC_C)
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O2", "-o", str(library), str(source), "-ldl"],
+                   check=True)
+    return str(library)
+
+
 class Server:
     def __init__(self, name: str, command: list[str], ready_path: str, port: int, log: Path,
                  env: dict | None = None):
@@ -332,6 +368,9 @@ def main(argv=None) -> int:
     parser.add_argument("--queue-warnings", action="store_true",
                         help="leave waitress's per-request queue-depth warnings on (both servers)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
+    parser.add_argument("--fsync-delay-ms", type=float, default=0,
+                        help="add this much to every fsync/fdatasync of both servers (an "
+                             "LD_PRELOAD shim built with gcc), to stand for a slower disk")
     parser.add_argument("--serve-floor", nargs=3, metavar=("DB", "PORT", "THREADS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -346,6 +385,9 @@ def main(argv=None) -> int:
     token = prepare_instance(instance)
     servers = []
     env = None if args.queue_warnings else quiet_environment(work)
+    if args.fsync_delay_ms:
+        env = {**(env or os.environ), "LD_PRELOAD": slow_fsync_library(work),
+               "SLOW_FSYNC_MICROSECONDS": str(round(args.fsync_delay_ms * 1000))}
     try:
         port = free_port()
         product = Server("teller_guard", [
@@ -404,7 +446,8 @@ def main(argv=None) -> int:
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; waitress --threads {args.threads}; {args.connections} "
           f"connections; {args.rounds} rounds x {args.duration:g} s each (medians below); "
-          f"waitress queue-depth warnings {'on' if args.queue_warnings else 'quieted'}")
+          f"waitress queue-depth warnings {'on' if args.queue_warnings else 'quieted'}"
+          + (f"; every fsync +{args.fsync_delay_ms:g} ms" if args.fsync_delay_ms else ""))
     for name in ("floor", "teller_guard"):
         rs = results[name]
         rounds = ", ".join(f"{r['rate']:,.0f}" for r in rs)

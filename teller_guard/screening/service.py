@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .. import audit, labels, pii
+from .. import audit, group_commit, labels, pii
 from ..db import write_transaction
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from .inputs import Facts, engine_input, masked_facts, other_region_of
@@ -310,16 +310,21 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     form = {"facts": stored, "answers": answers, "cross_session": cross_session}
     values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
               **_assessed_columns(assessment, form, moment, 0, None)}
-    with write_transaction(db):
-        reference = new_reference(db, moment)
-        values = {"reference": reference, **values}
-        session_id = _insert(db, values)
-        _vault(db, session_id, facts, moment, new=True)
-        audit.append_many(db, keys.ledger, [
+
+    def store(writer) -> tuple[int, str]:
+        reference = new_reference(writer, moment)
+        session_id = _insert(writer, {"reference": reference, **values})
+        _vault(writer, session_id, facts, moment, new=True)
+        audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
                              {"reference": reference}),
             _assessed_event(teller_id, session_id, assessment, columns["amount_fen"]),
         ])
+        return session_id, reference
+
+    # Grouped with other threads' screenings into one commit; returns once that is on disk.
+    session_id, reference = group_commit.write(db, store)
+    values = {"reference": reference, **values}
     row = {"id": session_id, **values, "outcome": None}
     row["form"] = form  # what was encoded into the column: plain dicts, lists and scalars
     row["assessment"] = json.loads(values["assessment"])
