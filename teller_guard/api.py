@@ -5,13 +5,11 @@ Same validation (screening.inputs) and the same service and engine as the web fo
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import defaultdict, deque
+import os
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import api_tokens, users
+from . import api_tokens, rate_limit, users
 from .db import get_db
 from .risk import applicable_questions
 from .screening import inputs, service
@@ -21,26 +19,13 @@ from .screening.context import cross_session, keys, rules
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
 
-class RateLimiter:
-    """Sliding one-minute window per token, in process memory (one waitress process)."""
-
-    def __init__(self):
-        self._hits: dict[int, deque] = defaultdict(deque)
-        self._lock = threading.Lock()
-
-    def allow(self, token_id: int, per_minute: int) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = self._hits[token_id]
-            while hits and now - hits[0] > 60:
-                hits.popleft()
-            if len(hits) >= per_minute:
-                return False
-            hits.append(now)
-            return True
-
-
-limiter = RateLimiter()
+def rate_limiter() -> rate_limit.RateLimiter:
+    """One limiter per app, counting in the instance folder (shared by serve --workers)."""
+    cache = current_app.extensions["teller_guard"]
+    if "rate_limiter" not in cache:
+        cache["rate_limiter"] = rate_limit.RateLimiter(
+            os.path.join(current_app.instance_path, "api_rate_limit.bin"))
+    return cache["rate_limiter"]
 
 
 def error(status: int, message: str, fields: dict | None = None):
@@ -57,7 +42,7 @@ def require_token():
     found = api_tokens.find_active(get_db(), token) if token else None
     if found is None:
         return error(401, "缺少或无效的接口令牌（Authorization: Bearer …）")
-    if not limiter.allow(found["id"], current_app.config["API_RATE_LIMIT_PER_MINUTE"]):
+    if not rate_limiter().allow(found["id"], current_app.config["API_RATE_LIMIT_PER_MINUTE"]):
         return error(429, "请求过于频繁，请稍后再试")
     g.api_token = found
 

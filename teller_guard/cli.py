@@ -178,7 +178,7 @@ def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
 
     Each worker is a fresh `teller-guard serve` (no fork of this process and its threads).
     Writers of all workers queue on one file lock (db.write_transaction); the API rate limit is
-    counted per worker.
+    counted in one file for all of them (rate_limit.py).
     """
     import signal
     import socket

@@ -3,7 +3,7 @@ import re
 import pytest
 from conftest import csrf_token, database_bytes
 
-from teller_guard import api, api_tokens, db
+from teller_guard import api_tokens, db
 
 FACTS = {"amount": "3000", "channel": "counter_transfer", "payee_account": "6222021234567890",
          "payee_name": "王小明", "payee_province": "河北省", "payee_type": "personal",
@@ -18,7 +18,6 @@ def token(app):
     _, value = api_tokens.create(database, app.extensions["teller_guard"]["ledger_key"],
                                  "核心系统", actor_id=None)
     database.conn.close()
-    api.limiter._hits.clear()
     return value
 
 

@@ -67,6 +67,24 @@ def test_two_workers_share_the_port_and_the_chain(tmp_path, template_instance):
         database.conn.close()
 
 
+def test_the_rate_limit_is_one_count_for_all_workers(tmp_path, template_instance):
+    """Each request is a new connection, which the kernel gives to either worker: counted per
+    worker, 16 requests against a limit of 8 would mostly pass."""
+    instance = copy_instance(template_instance, tmp_path / "instance")
+    (instance / "config.toml").write_text(
+        "api_rate_limit_per_minute = 8\nsend_outbox_in_background = false\n", encoding="utf-8")
+    token = create_token(instance)
+    server = LiveServer(instance, threads=2, workers=2).start()
+    try:
+        statuses = []
+        for index in range(16):
+            body = {**BODY, "facts": {**BODY["facts"], "payee_account": f"62220000{index:08d}"}}
+            statuses.append(post_json(server.url + "/api/v1/screenings", body, token)[0])
+    finally:
+        server.stop()
+    assert sorted(statuses) == [201] * 8 + [429] * 8
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as handle:

@@ -44,11 +44,10 @@ def test_screened_case_is_reviewed_and_verifies(app, client, auth, database, run
 
 
 def test_api_screenings_verify(app, client, database):
-    from teller_guard import api, api_tokens
+    from teller_guard import api_tokens
 
     _, token = api_tokens.create(database, app.extensions["teller_guard"]["ledger_key"], "核心系统",
                                  actor_id=None)
-    api.limiter._hits.clear()
     facts = {"amount": "20万", "channel": "counter_transfer", "payee_account": "6217001234567890123",
              "payee_name": "李四", "payee_province": "广东省", "payee_type": "personal",
              "payee_known": "new", "customer_age": 66}

@@ -1,0 +1,92 @@
+"""Per-token API rate limit, one limit for every server process of an instance.
+
+A sliding one-minute window, estimated from this minute's and the last minute's counts (the
+last minute's count weighted by the share of it still inside the window). The counts live in
+a small file in the instance folder, read and written under an exclusive file lock, so
+`serve --workers N` enforces one limit rather than N. Where fcntl is missing (Windows, which
+has no --workers) the counts are kept in this process's memory.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import threading
+import time
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
+SLOT = struct.Struct("<qqqq")  # token id, minute number, count this minute, count last minute
+SLOTS = 1024  # open addressing by token id; a slot idle for two minutes is free again
+
+
+def advance(counts: tuple[int, int, int], now: float) -> tuple[int, int, int, float]:
+    """(minute, this minute's count, last minute's count) moved on to `now`, and the number of
+    requests in the last 60 seconds they stand for."""
+    minute, current, previous = counts
+    now_minute = int(now // 60)
+    if now_minute == minute + 1:
+        current, previous = 0, current
+    elif now_minute != minute:
+        current, previous = 0, 0
+    share_of_last_minute_in_window = 1 - (now / 60 - now_minute)
+    return now_minute, current, previous, previous * share_of_last_minute_in_window + current
+
+
+class RateLimiter:
+    def __init__(self, path: str | None):
+        self.path = path if fcntl is not None else None
+        self._threads = threading.Lock()  # a file lock does not exclude threads sharing its fd
+        self._memory: dict[int, tuple[int, int, int]] = {}
+        self._file: tuple[int, int] | None = None  # (pid, descriptor)
+
+    def allow(self, token_id: int, per_minute: int, now: float | None = None) -> bool:
+        """Count one request of the token unless that would exceed `per_minute`."""
+        now = time.time() if now is None else now
+        with self._threads:
+            if self.path is None:
+                return self._allow(self._memory.get(token_id, (0, 0, 0)), per_minute, now,
+                                   lambda counts: self._memory.__setitem__(token_id, counts))
+            descriptor = self._descriptor()
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            try:
+                index, counts = self._find(descriptor, token_id, int(now // 60))
+                return self._allow(counts, per_minute, now, lambda new: os.pwrite(
+                    descriptor, SLOT.pack(token_id, *new), index * SLOT.size))
+            finally:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    @staticmethod
+    def _allow(counts, per_minute: int, now: float, store) -> bool:
+        minute, current, previous, in_window = advance(counts, now)
+        allowed = in_window < per_minute
+        store((minute, current + allowed, previous))
+        return allowed
+
+    def _descriptor(self) -> int:
+        # A descriptor inherited through fork() would share its lock with the parent.
+        if self._file is None or self._file[0] != os.getpid():
+            descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            if os.fstat(descriptor).st_size < SLOTS * SLOT.size:
+                os.ftruncate(descriptor, SLOTS * SLOT.size)
+            self._file = (os.getpid(), descriptor)
+        return self._file[1]
+
+    @staticmethod
+    def _find(descriptor: int, token_id: int, now_minute: int) -> tuple[int, tuple[int, int, int]]:
+        """The token's slot and counts, or a free one (empty, or idle for two minutes)."""
+        free = None
+        for probe in range(SLOTS):
+            index = (token_id + probe) % SLOTS
+            slot_token, minute, current, previous = SLOT.unpack(
+                os.pread(descriptor, SLOT.size, index * SLOT.size))
+            if slot_token == token_id:
+                return index, (minute, current, previous)
+            if free is None and (slot_token == 0 or minute < now_minute - 1):
+                free = index
+                if slot_token == 0:  # nothing was ever stored past an empty slot
+                    break
+        return (free if free is not None else token_id % SLOTS), (0, 0, 0)
