@@ -56,6 +56,10 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     )
     app.config.update(config.build_config(instance, test_config))
     app.session_interface = SessionInterface()
+    # API answers as UTF-8 (readable Chinese, half the bytes of \uXXXX), keys in the order the
+    # code builds them rather than sorted on every response.
+    app.json.ensure_ascii = False
+    app.json.sort_keys = False
     secret = app.config["SECRET_KEY"]
     app.extensions["teller_guard"] = {
         "ledger_key": audit.chain_key(secret),

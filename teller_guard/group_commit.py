@@ -17,6 +17,7 @@ processes, exactly like any other write.
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -98,11 +99,17 @@ class GroupCommitter:
                 job.committed = True
             return
         except Exception as exc:  # noqa: BLE001 - any failure: the job's own, or the commit's
-            if len(batch) == 1:
-                batch[0].error = exc
+            if len(batch) == 1 or _lock_timeout(exc):
+                for job in batch:
+                    job.error = exc
                 return
         for job in batch:
             self._commit(db, [job])
+
+
+def _lock_timeout(exc: Exception) -> bool:
+    """Waiting for the write lock timed out: alone, each job would wait that long again."""
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
 _committers: dict[tuple[int, str], GroupCommitter] = {}

@@ -41,8 +41,17 @@ def load(db) -> BranchSettings:
     return replace(BranchSettings(), **values)
 
 
+_saves_in_this_process = 0
+
+
+def saves_in_this_process() -> int:
+    """Grows with every save() here: a cache of the settings is stale once it has moved."""
+    return _saves_in_this_process
+
+
 def save(db, key, new: BranchSettings, actor_id=None) -> dict:
     """Store the settings; returns {field: (before, after)} of what changed."""
+    global _saves_in_this_process
     with write_transaction(db):
         before = load(db).to_json_dict()
         after = new.to_json_dict()
@@ -58,4 +67,5 @@ def save(db, key, new: BranchSettings, actor_id=None) -> dict:
             audit.append(db, key, audit.AuditEvent(
                 "settings.changed", actor_id,
                 data={name: {"before": b, "after": a} for name, (b, a) in changed.items()}))
+    _saves_in_this_process += 1
     return changed

@@ -86,3 +86,24 @@ def test_bad_settings_show_chinese_messages_and_keep_input(client, auth, databas
     assert 'accesskey="None"' not in html
     assert "保留我" in html
     assert settings.load(database).branch_name == "沙河支行"
+
+
+def test_branch_settings_are_cached_but_never_stale_for_long(app, database, monkeypatch):
+    """A save in this process shows at once; one made by another process (written here
+    straight into the table) shows once the recheck interval has passed."""
+    from dataclasses import replace
+
+    from teller_guard.screening import context
+
+    clock = [1000.0]
+    monkeypatch.setattr(context.time, "monotonic", lambda: clock[0])
+    key = app.extensions["teller_guard"]["ledger_key"]
+    with app.app_context():
+        first = context.branch()
+        settings.save(database, key, replace(first, branch_name="新网点"))
+        assert context.branch().branch_name == "新网点"
+        database.execute("UPDATE settings SET value = ? WHERE key = 'branch_name'",
+                         [json.dumps("别的进程改的")])
+        assert context.branch().branch_name == "新网点"  # cached
+        clock[0] += context.SETTINGS_RECHECK_SECONDS + 0.1
+        assert context.branch().branch_name == "别的进程改的"

@@ -65,13 +65,15 @@ def run_batched(committer, committer_path, jobs):
     for name, work in jobs.items():
         threads.append(threading.Thread(target=submit, args=(name, work)))
         threads[-1].start()
-    for _ in range(1000):
+    for _ in range(2000):
         if len(committer._queue) == len(jobs):
             break
         threading.Event().wait(0.005)
+    queued = len(committer._queue)
     release.set()
     for thread in threads:
         thread.join(10)
+    assert queued == len(jobs), "the jobs must all wait behind the held one"
     return outcomes
 
 
@@ -93,8 +95,10 @@ def test_a_failing_job_is_undone_alone_and_gets_its_own_error(database):
         insert("half")(writer)
         raise ValueError("bad job")
 
+    # "dup" repeats the name of the job committed before the batch (not one inside it, whose
+    # place in the queue depends on which thread gets there first).
     outcomes = run_batched(committer, path, {"a": insert("a"), "bad": half_then_fail,
-                                       "dup": insert("a"), "b": insert("b")})
+                                             "dup": insert("hold"), "b": insert("b")})
     assert isinstance(outcomes["bad"], ValueError)
     assert isinstance(outcomes["dup"], sqlite3.IntegrityError)  # UNIQUE name: also alone
     assert names(path) == ["a", "b", "hold"]  # nothing of "half"; the others kept
@@ -151,3 +155,22 @@ def test_many_threads_store_every_job_exactly_once(database):
     assert errors == []
     assert len(names(path)) == 12 * 25
     assert group_commit.committer_for(setup.lock_path).commits <= 12 * 25
+
+
+def test_a_lock_timeout_fails_the_batch_without_a_retry_per_job(database, monkeypatch):
+    """Retrying each job alone would make every caller wait for the lock once more."""
+    _, path = database
+    committer = group_commit.GroupCommitter()
+    attempts = []
+    real = db.write_transaction
+
+    def locked_once_open(connection):
+        attempts.append(1)
+        if len(attempts) == 2:  # the batch after the held job
+            raise sqlite3.OperationalError("database is locked")
+        return real(connection)
+
+    monkeypatch.setattr(db, "write_transaction", locked_once_open)
+    outcomes = run_batched(committer, path, {"a": insert("a"), "b": insert("b")})
+    assert all(isinstance(outcomes[name], sqlite3.OperationalError) for name in ("a", "b"))
+    assert len(attempts) == 2 and names(path) == ["hold"]

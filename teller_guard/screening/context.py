@@ -3,6 +3,8 @@ cross-session signals. Shared by the web pages and the JSON API."""
 
 from __future__ import annotations
 
+import time
+
 from flask import current_app
 
 from .. import settings
@@ -10,6 +12,8 @@ from ..db import get_db
 from ..risk import default_rules, load_rules
 from ..web import ledger_key, pii_key
 from . import service
+
+SETTINGS_RECHECK_SECONDS = 2.0
 
 
 def keys() -> service.Keys:
@@ -27,14 +31,16 @@ def rules():
 
 
 def branch():
-    """The branch settings, parsed again only when the stored rows have changed."""
-    db = get_db()
-    rows = db.execute("SELECT key, value FROM settings ORDER BY key").fetchall()
+    """The branch settings, read again after a save in this process and at least every
+    SETTINGS_RECHECK_SECONDS (a change made by another server process shows within that).
+    Reading them on every request was a query of its own on the API's hot path."""
     cache = current_app.extensions["teller_guard"]
-    cached = cache.get("branch")
-    if cached is None or cached[0] != rows:
-        cached = cache["branch"] = (rows, settings.load(db))
-    return cached[1]
+    cached = cache.get("branch")  # (saves seen, when read, settings)
+    now = time.monotonic()
+    if cached is None or cached[0] != settings.saves_in_this_process() or \
+            now - cached[1] > SETTINGS_RECHECK_SECONDS:
+        cached = cache["branch"] = (settings.saves_in_this_process(), now, settings.load(get_db()))
+    return cached[2]
 
 
 def cross_session(payee_hash: str, customer_hash: str | None,
