@@ -9,7 +9,7 @@ from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 
-from . import audit, config, db, errors, pii
+from . import audit, config, db, errors, pii_key
 from .security import set_security_headers
 
 csrf = CSRFProtect()
@@ -63,7 +63,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     secret = app.config["SECRET_KEY"]
     app.extensions["teller_guard"] = {
         "ledger_key": audit.chain_key(secret),
-        "pii_key": pii.pii_key(secret),
+        "pii_key": pii_key.load(app.config, instance, secret),
     }
 
     db.init_app(app)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from . import db, settings, users
+from . import db, pii_key, settings, users
 from .app import create_app
 from .web_context import app_db
 
@@ -50,6 +50,14 @@ def prepare_database(app) -> None:
         fail(str(error))
     if applied:
         click.echo(f"数据库已更新: {app.config['DATABASE']} ({len(applied)} 个迁移)")
+    database = db.connect(app.config["DATABASE"])
+    try:
+        with db.write_transaction(database):
+            pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
+    except pii_key.PiiKeyMismatch as error:
+        fail(str(error))
+    finally:
+        database.conn.close()
 
 
 @click.group()
@@ -118,9 +126,10 @@ def seed_demo_sessions(app, database, days: int) -> int:
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
               help="Server processes sharing the port (Linux, SO_REUSEPORT). One waitress process "
                    "uses one core (Python's GIL); each worker adds one.")
-@click.option("--reuse-port", is_flag=True, hidden=True,
-              help="Internal: bind with SO_REUSEPORT (a worker started by --workers).")
-def serve(app, host, port, threads, demo, workers, reuse_port):
+@click.option("--worker-of", "parent_pid", type=int, default=None, hidden=True,
+              help="Internal: a worker started by --workers in process PARENT_PID (binds with "
+                   "SO_REUSEPORT, exits with that process).")
+def serve(app, host, port, threads, demo, workers, parent_pid):
     """Serve the app with waitress."""
     import waitress
 
@@ -135,8 +144,8 @@ def serve(app, host, port, threads, demo, workers, reuse_port):
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     if workers > 1:
         sys.exit(run_workers(app, host, port, threads, workers))
-    if reuse_port:
-        exit_with_parent()
+    if parent_pid is not None:
+        exit_with_parent(parent_pid)
         waitress.serve(app, sockets=[reuse_port_socket(host, port)], threads=threads,
                        ident="teller_guard")
     else:
@@ -156,14 +165,14 @@ def reuse_port_socket(host: str, port: int):
     return sock
 
 
-def exit_with_parent() -> None:
+def exit_with_parent(parent: int) -> None:
     """A worker must not outlive the `serve --workers` process that started it (even one killed
-    with SIGKILL, which cannot forward anything): it checks once a second and exits."""
+    with SIGKILL, which cannot forward anything): it checks once a second and exits. The parent's
+    pid comes from the command line, not from getppid() at start-up: a parent killed while the
+    worker was still starting would already have handed it to init."""
     import os
     import threading
     import time
-
-    parent = os.getppid()
 
     def watch():
         while os.getppid() == parent:
@@ -180,6 +189,7 @@ def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
     Writers of all workers queue on one file lock (db.write_transaction); the API rate limit is
     counted in one file for all of them (rate_limit.py).
     """
+    import os
     import signal
     import socket
     import subprocess
@@ -188,7 +198,7 @@ def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
     if not hasattr(socket, "SO_REUSEPORT"):
         fail("--workers 大于 1 需要支持 SO_REUSEPORT 的系统（Linux）")
     command = [sys.executable, "-c", "from teller_guard.cli import main; main()",
-               "serve", "--reuse-port",
+               "serve", "--worker-of", str(os.getpid()),
                "--instance", app.instance_path, "--host", host, "--port", str(port),
                "--threads", str(threads)]
     children = [subprocess.Popen(command) for _ in range(workers)]

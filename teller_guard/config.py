@@ -26,6 +26,9 @@ DEFAULTS = {
     "ALERT_TIMEOUT_SECONDS": 5.0,
     "API_RATE_LIMIT_PER_MINUTE": 600,
     "PII_RETENTION_DAYS": 365,
+    # A bank-wide key file for hashing account numbers, so branches' hashes match (pii_key.py);
+    # unset: derived from the instance secret.
+    "PII_KEY_FILE": None,
     "SEND_OUTBOX_IN_BACKGROUND": True,
     # cross-session signals (watchlist/signals.py)
     "PAYEE_REPEAT_MIN_CUSTOMERS": 2,

@@ -208,3 +208,10 @@ def m007_review_indexes(db):
     from .review import schema
 
     schema.apply(db)
+
+
+@migrations()
+def m008_instance_facts(db):
+    # Facts about the instance itself, e.g. the fingerprint of the key personal data is hashed
+    # with (pii_key.py), checked before serving.
+    db["instance_facts"].create({"key": str, "value": str}, pk="key", not_null={"value"})

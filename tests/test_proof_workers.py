@@ -4,12 +4,22 @@ queue their writers on one lock (the chain stays intact), and stop together."""
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 import threading
 import time
 
 import pytest
-from proof_helpers import LiveServer, copy_instance, create_token, database_path, ledger_key, post_json
+from proof_helpers import (
+    LiveServer,
+    copy_instance,
+    create_token,
+    database_path,
+    free_port,
+    ledger_key,
+    post_json,
+    serve_command,
+)
 
 from teller_guard import audit, db
 
@@ -105,3 +115,19 @@ def test_workers_do_not_outlive_a_killed_parent(tmp_path, template_instance):
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not any(_alive(pid) for pid in workers)
+
+
+def test_a_worker_whose_parent_died_during_its_start_exits(tmp_path, template_instance):
+    """The parent killed before the worker started watching: the worker has already been
+    handed to another process, which it must not take for its parent."""
+    instance = copy_instance(template_instance, tmp_path / "instance")
+    dead_parent = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead_parent.wait()
+    worker = subprocess.Popen([*serve_command(), "--instance", str(instance), "--port",
+                               str(free_port()), "--worker-of", str(dead_parent.pid)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        assert worker.wait(20) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()

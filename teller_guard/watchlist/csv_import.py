@@ -210,7 +210,7 @@ def parse(text: str, pii_key: bytes, today: date, default_source: str = "") -> P
                              "请用 Excel 或记事本检查后重新保存。") from None
     if kind == "hashes" and any("密钥标识" in error.reason for error in errors):
         raise UploadRejected("该导出文件来自另一个实例（密钥标识不同），其中的哈希在本网点无法匹配任何账号。"
-                             "请改用含完整账号的名单文件。")
+                             "请改用含完整账号的名单文件，或让各网点使用同一个哈希密钥文件（PII_KEY_FILE）。")
     return ParsedFile(kind, data_lines, entries, duplicates, errors)
 
 

@@ -7,7 +7,6 @@ and `pii.mask_account` are stored. `db` is a sqlite_utils.Database (or anything 
 from __future__ import annotations
 
 import csv
-import hashlib
 import hmac
 import io
 import re
@@ -16,6 +15,7 @@ from dataclasses import dataclass
 
 from .. import audit, pii
 from ..db import write_transaction
+from ..pii_key import fingerprint as key_fingerprint
 
 PAGE_SIZE = 50
 MIN_DIGITS, MAX_DIGITS = 8, 30
@@ -61,12 +61,6 @@ def mask_digit_runs(text: str) -> str:
     """Free text (source, note, reason) may quote an account or phone number: mask any run of
     eight or more digits so no full number is stored."""
     return LONG_DIGIT_RUN.sub(lambda match: pii.mask_account(match.group(0)), text)
-
-
-def key_fingerprint(pii_key: bytes) -> str:
-    """Names the PII key without revealing it: hashes from two instances are comparable only
-    when their fingerprints are equal."""
-    return hmac.new(pii_key, b"teller_guard watchlist key id", hashlib.sha256).hexdigest()[:16]
 
 
 @dataclass(frozen=True)

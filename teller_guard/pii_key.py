@@ -1,0 +1,65 @@
+"""Which key hashes personal data, and the guard that it never changes under existing data.
+
+By default the key is derived from the instance secret, so hashes mean nothing outside the
+instance. A bank that wants head office to merge the branches' high-risk payee exports (and to
+send one watchlist export to every branch) gives every branch the same key file
+(`PII_KEY_FILE`): their hashes of one account number are then equal. The key must not change
+once hashes are stored: every stored payee, customer and watchlist hash would stop matching,
+silently. So the key's fingerprint is recorded on first use and checked before serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+from . import pii
+
+FINGERPRINT_FACT = "pii_key_id"
+
+
+class PiiKeyMismatch(Exception):
+    """The configured key is not the one the stored hashes were made with (message in Chinese)."""
+
+
+def load(config: dict, instance_path: Path, instance_secret: str) -> bytes:
+    """The key from PII_KEY_FILE (relative to the instance folder) if set, else from the
+    instance secret."""
+    configured = config.get("PII_KEY_FILE")
+    if not configured:
+        return pii.pii_key(instance_secret)
+    path = Path(configured)
+    if not path.is_absolute():
+        path = instance_path / path
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise OSError(f"无法读取个人信息哈希密钥文件 {path}: {error.strerror or error}") from error
+    except UnicodeDecodeError as error:
+        raise OSError(f"个人信息哈希密钥文件不是文本 {path}") from error
+    if len(secret) < 32:
+        raise OSError(f"个人信息哈希密钥文件 {path} 太短（至少 32 个字符）")
+    return pii.pii_key(secret)
+
+
+def fingerprint(key: bytes) -> str:
+    """Names the key without revealing it: hashes from two instances are comparable only when
+    their fingerprints are equal."""
+    return hmac.new(key, b"teller_guard watchlist key id", hashlib.sha256).hexdigest()[:16]
+
+
+def check_unchanged(db, key: bytes) -> None:
+    """Record the key's fingerprint on first use; refuse a different key afterwards."""
+    current = fingerprint(key)
+    row = db.execute("SELECT value FROM instance_facts WHERE key = ?", [FINGERPRINT_FACT]).fetchone()
+    if row is None:
+        # Instances from before this check recorded nothing: their hashes were made with the
+        # key in use now, unless it was changed at the same time as the upgrade.
+        db.execute("INSERT INTO instance_facts (key, value) VALUES (?, ?)", [FINGERPRINT_FACT, current])
+        return
+    if row[0] != current:
+        raise PiiKeyMismatch(
+            f"个人信息哈希密钥已更换（数据使用 key_id {row[0]}，当前配置为 {current}）："
+            "已保存的收款账户、客户和涉诈名单哈希将无法匹配。请恢复原密钥（PII_KEY_FILE 或实例密钥），"
+            "或为新密钥使用新的实例目录。")
