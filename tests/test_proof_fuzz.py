@@ -10,12 +10,23 @@ are stored exactly as typed. Flask test client, one app per module, modest examp
 from __future__ import annotations
 
 import json
-import os
-import re
 
 import pytest
-from conftest import PASSWORDS, TEST_CONFIG
-from hypothesis import HealthCheck, example, given, settings
+from conftest import PASSWORDS
+from fuzz_helpers import (
+    FEW,
+    FUZZ,
+    MANY,
+    SQL,
+    XSS,
+    User,
+    digits,
+    fuzz_instance_app,
+    nasty,
+    no_server_error,
+    text,
+)
+from hypothesis import example, given
 from hypothesis import strategies as st
 from markupsafe import escape
 from screening_helpers import (
@@ -28,38 +39,10 @@ from screening_helpers import (
     screen,
     session_id_from,
 )
-from werkzeug.datastructures import MultiDict
 
-from teller_guard import api_tokens, create_app, db
+from teller_guard import api_tokens, db
 from teller_guard.screening.inputs import FACT_FIELDS
 
-# Modest in CI; TELLER_GUARD_FUZZ_SCALE=50 searches harder locally.
-SCALE = float(os.environ.get("TELLER_GUARD_FUZZ_SCALE", "1"))
-FUZZ = settings(max_examples=int(30 * SCALE), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-FEW = settings(FUZZ, max_examples=int(12 * SCALE))  # each may check a password (about 0.1 s)
-MANY = settings(FUZZ, max_examples=int(80 * SCALE))
-
-XSS = ("<script>alert(1)</script>", '"><img src=x onerror=alert(1)>',
-       "'><svg/onload=alert(1)>", "</textarea><script>alert(2)</script>")
-SQL = "'; DROP TABLE sessions; --"
-
-# Text of every kind: short unicode, control characters, digits of every script (str.isdigit()
-# says yes to "⓵", int() says no), numbers, HTML/SQL, huge values (past every length limit and
-# Python's 4,300-digit int() limit).
-nasty = st.sampled_from([
-    "", " ", "\x00", "\r\n", "\u202e", "\ufeff", "０１２", "٣٤٥", "⓵⓶⓷⓸", "①②③④", "²³", "Ⅻ",
-    "🙂", "null", "NaN", "inf", "-1", "0", "000", "1e309", "5万亿", "¥", "1,,0", "9" * 40,
-    "9" * 5000, "x" * 100_000, "⓵" * 17 + "X", "1" * 17 + "X", *XSS, SQL, "%s%n", "{{7*7}}",
-])
-digits = st.sampled_from([  # what numeric fields (amount, age, ID, account, phone) must survive
-    "9" * 21, "9" * 40, "9" * 5000, "0" * 5000 + "45", "⓵⓶⓷⓸", "①②③④", "٣٤٥", "١٩٥٥", "１９５５",
-    "⓵" * 17 + "X", "11010519491231002X", "1.001", "0.000000000000000000000000000001", "-0",
-    "+1", ".5", "5.", "1e3", "0x10", "1_000", "12345678901234567890123", "62" + "٣" * 16,
-])
-text = st.one_of(nasty, digits, st.text(max_size=40), st.text(st.characters(codec="utf-8"), max_size=300),
-                 st.integers().map(str), st.floats().map(str),
-                 st.text(alphabet=st.characters(categories=["Nd", "No"]), min_size=1, max_size=20))
 json_scalar = st.one_of(text, st.none(), st.booleans(), st.integers(),
                         st.floats(allow_nan=False))
 json_value = st.recursive(json_scalar, lambda children: st.one_of(
@@ -69,44 +52,9 @@ ANSWER_FIELDS = sorted({*BENIGN_ANSWERS, *SAFE_ACCOUNT_ANSWERS, "answers.destina
                         "answers.amount_source", "action", "observations"})
 
 
-def token_of(html: str) -> str:
-    return re.search(r'name="csrf_token" (?:type="hidden" )?value="([^"]+)"', html).group(1)
-
-
-class User:
-    """A logged-in test client and its CSRF token (valid for the whole session)."""
-
-    def __init__(self, app, username: str | None):
-        self.client = app.test_client()
-        self.token = token_of(self.client.get("/login").get_data(as_text=True))
-        if username:
-            response = self.client.post("/login", data={
-                "username": username, "password": PASSWORDS[username], "csrf_token": self.token})
-            assert response.status_code == 302, username
-            # Logging in starts a new session, and with it a new CSRF token.
-            home = self.client.get("/", follow_redirects=True).get_data(as_text=True)
-            self.token = token_of(home)
-
-    def post(self, path, data):
-        if isinstance(data, dict):
-            data = {**data, "csrf_token": self.token}
-        else:
-            data = MultiDict([*data, ("csrf_token", self.token)])
-        return self.client.post(path, data=data)
-
-    def page(self, path) -> str:
-        response = self.client.get(path)
-        assert response.status_code == 200, (path, response.status_code)
-        return response.get_data(as_text=True)
-
-
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory, template_instance):
-    import shutil
-
-    instance = tmp_path_factory.mktemp("fuzz") / "instance"
-    shutil.copytree(template_instance, instance)
-    return create_app({**TEST_CONFIG, "API_RATE_LIMIT_PER_MINUTE": 10**9}, instance_path=instance)
+    return fuzz_instance_app(tmp_path_factory, template_instance)
 
 
 @pytest.fixture(scope="module")
@@ -121,16 +69,6 @@ def api_token(fuzz_app):
                                  "fuzz", actor_id=None)
     database.conn.close()
     return token
-
-
-def no_server_error(response, what=""):
-    """Never a 5xx; and the request reached the view (a stale CSRF token would make every
-    form post a 400 and the fuzzing pointless)."""
-    body = response.get_data(as_text=True)
-    assert response.status_code < 500, (what, response.status_code, body[:500])
-    assert "CSRF" not in body, body[:300]
-    if response.mimetype == "text/html":  # a form shown again with what was typed: escaped
-        assert not any(payload in body for payload in XSS), body[:500]
 
 
 def new_session(user: User, facts=BENIGN_FACTS) -> int:

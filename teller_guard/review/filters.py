@@ -118,7 +118,11 @@ def parse_cursor(args: Mapping) -> int | None:
 
 
 def day_bounds(date_from: date | None, date_to: date | None) -> tuple[str | None, str | None]:
-    """Text bounds for started_at (ISO local time): [from 00:00, the day after `to` 00:00)."""
+    """Text bounds for started_at (ISO local time): [from 00:00, the day after `to` 00:00).
+
+    Up to 9999-12-31, the last day a date can hold, is no upper bound at all (the day after
+    it would be an OverflowError).
+    """
     low = date_from.isoformat() if date_from else None
-    high = (date_to + timedelta(days=1)).isoformat() if date_to else None
+    high = (date_to + timedelta(days=1)).isoformat() if date_to and date_to < date.max else None
     return low, high

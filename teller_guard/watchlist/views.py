@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, StringField
@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import pii
 from ..db import get_db
-from ..forms import ChineseForm
+from ..forms import ChineseForm, ascii_int
 from ..web import guard_area, ledger_key, pii_key
 from . import csv_import, store
 
@@ -23,6 +23,15 @@ bp = Blueprint("watchlist", __name__, url_prefix="/watchlist")
 guard_area(bp, "security", "admin")
 
 ERRORS_SHOWN = 200
+MAX_ROW_ID = 2**63 - 1  # the largest SQLite INTEGER
+
+
+@bp.url_value_preprocessor
+def _row_ids_only(endpoint, values):
+    """An entry id past what SQLite can hold names no entry: 404. Werkzeug's <int:> takes
+    any number, and binding a bigger one failed with OverflowError (a 500)."""
+    if values and any(isinstance(value, int) and value > MAX_ROW_ID for value in values.values()):
+        abort(404)
 
 
 class SearchForm(ChineseForm):
@@ -50,7 +59,7 @@ class ExportForm(ChineseForm):
 
 def _render_index(search_form=None, found=None, searched_masked=None, status=200):
     db = get_db()
-    before = request.args.get("before", type=int)
+    before = ascii_int(request.args.get("before"))  # at most 18 digits: an id SQLite can bind
     entries, next_before = store.page(db, before)
     return render_template(
         "watchlist/index.html", entries=entries, next_before=next_before, paged=before is not None,
