@@ -8,6 +8,7 @@ from pathlib import Path
 from flask import Flask
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from . import audit, config, db, errors, pii_key
 from .security import set_security_headers
@@ -33,6 +34,22 @@ class SessionInterface(SecureCookieSessionInterface):
         if request.path.startswith("/api/"):
             return self.session_class()
         return super().open_session(app, request)
+
+
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+
+class RowIdConverter(IntegerConverter):
+    """`<int:…>` on every route: ASCII digits that fit an SQLite INTEGER, else no route (404).
+
+    Werkzeug's own takes any run of digits of any script; past 4,300 digits int() raised while
+    the URL was being matched, and a number past 2**63 - 1 failed when bound: both were 500s.
+    """
+
+    regex = r"[0-9]{1,19}"
+
+    def __init__(self, url_map, **options):
+        super().__init__(url_map, max=SQLITE_MAX_INTEGER, **options)
 
 
 def _dict_without_none(values: dict) -> dict:
@@ -77,6 +94,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     from .watchlist import views as watchlist_views
 
     app.before_request(auth.load_logged_in_user)
+    app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.register_blueprint(auth.bp)
     app.register_blueprint(screening.bp)
     app.register_blueprint(review.bp)

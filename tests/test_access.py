@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from werkzeug.routing import IntegerConverter
 
 # Which roles may use each area (blueprint). Every route must belong to one of these.
 AREAS = {
@@ -30,7 +31,7 @@ def concrete_get_routes(app):
         path = rule.rule
         for argument in rule.arguments:
             converter = rule._converters[argument]
-            value = "1" if type(converter).__name__ == "IntegerConverter" else "x"
+            value = "1" if isinstance(converter, IntegerConverter) else "x"
             if hasattr(converter, "items"):
                 value = sorted(converter.items)[0]
             path = re.sub(rf"<[^>]*\b{argument}>", value, path)

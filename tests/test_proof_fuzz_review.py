@@ -19,6 +19,7 @@ from itertools import count
 from urllib.parse import quote
 
 import pytest
+from conftest import csrf_token
 from fuzz_helpers import FEW, FUZZ, SQL, XSS, User, digits, fuzz_instance_app, nasty, no_server_error, text
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -33,9 +34,9 @@ from teller_guard.watchlist import csv_import, store
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ERROR_BANNER = 'class="error banner"'
 FIELD_ERROR = '<p class="error" id='
-# Ids that name no row: past the newest row, the largest SQLite INTEGER, and past it (ids
-# SQLite cannot bind; each was a 500). Not 5,000 digits: see test_path_id_past_int_digit_limit.
-NO_SUCH_IDS = ["999999", str(2**63 - 1), str(2**63), "9" * 40, "9" * 4300]
+# Ids that name no row: past the newest row, the largest SQLite INTEGER, past it and past
+# int()'s 4,300-digit limit (each was a 500).
+NO_SUCH_IDS = ["999999", str(2**63 - 1), str(2**63), "9" * 40, "9" * 4301]
 
 
 @dataclass(frozen=True)
@@ -546,7 +547,6 @@ def test_watchlist_export(review_app, security, admin, cases, extra, who):
 def test_ids_and_dates_past_what_sqlite_and_date_can_hold(app, client, auth):
     """A path id past 2**63 - 1 (SQLite's largest INTEGER) made the lookup raise OverflowError,
     so did ?before= on the watchlist; ?date_to=9999-12-31 made the day after it overflow."""
-    from conftest import csrf_token
 
     auth.login("security")
     token = csrf_token(client, "/review/")
@@ -567,10 +567,18 @@ def test_ids_and_dates_past_what_sqlite_and_date_can_hold(app, client, auth):
     assert export.get_data(as_text=True).removeprefix("\ufeff").startswith("业务编号")
 
 
-@pytest.mark.xfail(raises=ValueError, strict=True, reason=(
-    "werkzeug's <int:> converter calls int() on any run of digits, and past 4,300 digits int() "
-    "raises ValueError while the URL is matched, before any blueprint code runs: a 500 on every "
-    "<int:> route of the app. The fix is an app-wide bounded converter in app.py."))
-def test_path_id_past_int_digit_limit(app, client, auth):
-    auth.login("security")
-    assert client.get("/review/" + "9" * 4301).status_code == 404
+ID_ROUTES = ["/review/{}", "/screening/{}/questions", "/print/{}/slip", "/print/{}/slip.pdf",
+             "/print/{}/alert"]
+
+
+@pytest.mark.parametrize("number", ["9" * 4301, "9" * 20, str(2**63), "٣", "①"])
+def test_an_id_no_row_can_have_is_not_found_on_every_area(app, client, auth, number):
+    """Werkzeug's own <int:> took any run of digits of any script: 4,301 of them made int()
+    raise while the URL was matched (a 500 before any view), and ids past 2**63 - 1 failed when
+    SQLite bound them. The app's converter (app.RowIdConverter) routes neither."""
+    auth.login("admin")
+    token = csrf_token(client, "/admin/")
+    for route in ID_ROUTES:
+        assert client.get(route.format(number)).status_code == 404, route
+    for route in ("/admin/users/{}/disable", "/admin/api-tokens/{}/revoke", "/watchlist/{}/remove"):
+        assert client.post(route.format(number), data={"csrf_token": token}).status_code == 404

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, StringField
@@ -23,15 +23,6 @@ bp = Blueprint("watchlist", __name__, url_prefix="/watchlist")
 guard_area(bp, "security", "admin")
 
 ERRORS_SHOWN = 200
-MAX_ROW_ID = 2**63 - 1  # the largest SQLite INTEGER
-
-
-@bp.url_value_preprocessor
-def _row_ids_only(endpoint, values):
-    """An entry id past what SQLite can hold names no entry: 404. Werkzeug's <int:> takes
-    any number, and binding a bigger one failed with OverflowError (a 500)."""
-    if values and any(isinstance(value, int) and value > MAX_ROW_ID for value in values.values()):
-        abort(404)
 
 
 class SearchForm(ChineseForm):
