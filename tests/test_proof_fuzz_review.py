@@ -187,9 +187,10 @@ def test_statistics_and_their_export(security, admin, pairs, who):
     assert response.get_data(as_text=True).strip()
     chosen = valid_range(pairs)
     disposition = response.headers["Content-Disposition"]
-    assert re.fullmatch(r"attachment; filename=statistics-\d{5,8}-\d{5,8}\.csv", disposition), disposition
+    assert re.fullmatch(r"attachment; filename=statistics-\d{8}-\d{8}\.csv", disposition), disposition
     if chosen:
-        assert f"statistics-{chosen[0]:%Y%m%d}-{chosen[1]:%Y%m%d}.csv" in disposition
+        first, last = (day.isoformat().replace("-", "") for day in chosen)
+        assert f"statistics-{first}-{last}.csv" in disposition
 
 
 flags = st.one_of(st.none(), st.sampled_from(["1", "0", "", " 1", "true", "on"]), text)

@@ -244,4 +244,5 @@ def export_statistics():
         audit.append(db, ledger_key(), audit.AuditEvent("export.statistics", g.user.id, data={
             "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}))
     body = export.statistics_text(figures, queries.user_names(db), labels.typology_labels())
-    return _csv_response(body, f"statistics-{date_from:%Y%m%d}-{date_to:%Y%m%d}.csv")
+    return _csv_response(body, f"statistics-{date_from.isoformat().replace('-', '')}-"
+                               f"{date_to.isoformat().replace('-', '')}.csv")  # year 1: 00010101
