@@ -79,7 +79,7 @@ def run_batched(committer, committer_path, jobs):
 
 def test_jobs_queued_during_a_commit_share_the_next_one(database):
     _, path = database
-    committer = group_commit.GroupCommitter()
+    committer = group_commit.GroupCommitter(group_above_seconds=0)
     outcomes = run_batched(committer, path, {f"n{number:02d}": insert(f"n{number:02d}")
                                        for number in range(20)})
     assert committer.commits == 2  # the held job, then all twenty together
@@ -89,7 +89,7 @@ def test_jobs_queued_during_a_commit_share_the_next_one(database):
 
 def test_a_failing_job_is_undone_alone_and_gets_its_own_error(database):
     _, path = database
-    committer = group_commit.GroupCommitter()
+    committer = group_commit.GroupCommitter(group_above_seconds=0)
 
     def half_then_fail(writer):
         insert("half")(writer)
@@ -111,7 +111,7 @@ def test_when_the_commit_fails_each_job_is_tried_alone(database):
     setup, path = database
     setup.execute("CREATE TABLE children (id INTEGER PRIMARY KEY, parent INTEGER "
                   "REFERENCES items(id) DEFERRABLE INITIALLY DEFERRED)")
-    committer = group_commit.GroupCommitter()
+    committer = group_commit.GroupCommitter(group_above_seconds=0)
 
     def orphan(writer):
         writer.execute("INSERT INTO children (parent) VALUES (999)")
@@ -160,7 +160,7 @@ def test_many_threads_store_every_job_exactly_once(database):
 def test_a_lock_timeout_fails_the_batch_without_a_retry_per_job(database, monkeypatch):
     """Retrying each job alone would make every caller wait for the lock once more."""
     _, path = database
-    committer = group_commit.GroupCommitter()
+    committer = group_commit.GroupCommitter(group_above_seconds=0)
     attempts = []
     real = db.write_transaction
 
@@ -174,3 +174,34 @@ def test_a_lock_timeout_fails_the_batch_without_a_retry_per_job(database, monkey
     outcomes = run_batched(committer, path, {"a": insert("a"), "b": insert("b")})
     assert all(isinstance(outcomes[name], sqlite3.OperationalError) for name in ("a", "b"))
     assert len(attempts) == 2 and names(path) == ["hold"]
+
+
+class SlowDisk:
+    """A clock under which every COMMIT seems to take 5 ms (two readings apart)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        self.now += 0.005
+        return self.now
+
+
+def test_on_a_fast_disk_jobs_are_not_grouped(database):
+    """Grouping costs CPU (every grouped thread wakes at once); with commits far below the
+    threshold each job gets its own transaction."""
+    _, path = database
+    committer = group_commit.GroupCommitter(group_above_seconds=10)
+    outcomes = run_batched(committer, path, {f"n{number}": insert(f"n{number}")
+                                             for number in range(5)})
+    assert committer.commits == 6 and sorted(outcomes.values()) == list(range(1, 7))
+
+
+def test_slow_commits_turn_grouping_on(database):
+    _, path = database
+    committer = group_commit.GroupCommitter(group_above_seconds=0.001)
+    committer.clock = SlowDisk()
+    outcomes = run_batched(committer, path, {f"n{number}": insert(f"n{number}")
+                                             for number in range(5)})
+    assert committer.commit_seconds >= 0.001
+    assert committer.commits == 2 and sorted(outcomes.values()) == list(range(1, 7))
