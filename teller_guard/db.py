@@ -81,7 +81,7 @@ def _across_processes(lock_path: str | None):
     """Queue writers of other processes too (serve --workers N), woken by the kernel as soon as
     the lock is free rather than by SQLite's sleep-and-retry. POSIX only; elsewhere a no-op."""
     if fcntl is None or lock_path is None:
-        yield
+        yield False
         return
     held = getattr(_file_locks, "held", None)
     # A descriptor inherited through fork() would share its lock with the parent; one kept for
@@ -91,9 +91,14 @@ def _across_processes(lock_path: str | None):
             os.close(held[2])
         held = _file_locks.held = (lock_path, os.getpid(),
                                    os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600))
-    fcntl.flock(held[2], fcntl.LOCK_EX)
     try:
-        yield
+        fcntl.flock(held[2], fcntl.LOCK_EX | fcntl.LOCK_NB)
+        contended = False
+    except BlockingIOError:  # another server process is writing: wait for it
+        fcntl.flock(held[2], fcntl.LOCK_EX)
+        contended = True
+    try:
+        yield contended
     finally:
         fcntl.flock(held[2], fcntl.LOCK_UN)
 
@@ -121,7 +126,9 @@ def write_transaction(db: sqlite_utils.Database):
     if queue is not None and not queue.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
         raise sqlite3.OperationalError("database is locked")
     try:
-        with _across_processes(getattr(db, "lock_path", None)):
+        with _across_processes(getattr(db, "lock_path", None)) as contended:
+            # Whether another server process held the lock (group_commit groups writes then).
+            db.lock_was_contended = contended
             db.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield db

@@ -8,11 +8,11 @@ transaction on its own connection. If that transaction fails, each job is run ag
 a job that fails gets its own exception and the others are kept. Callers sleep until the
 commit that holds their job is done, so a success still means "on disk".
 
-No extra thread: the leader is one of the waiting request threads. Groups are formed only
-while commits take 1 ms or more (a moving average): on a disk with a fast fsync the jobs go
-one per transaction, in the order they came. The leader uses write_transaction(), so
-it queues behind other writers of this process and, through the file lock, of other server
-processes, exactly like any other write.
+No extra thread: the leader is one of the waiting request threads. Groups are formed only while
+COMMIT averages 1 ms or more, or other server processes often hold the write lock: one server
+process on a disk with a fast fsync commits the jobs one by one, in the order they came.
+The leader uses write_transaction(), so it queues behind other writers of this process and,
+through the file lock, of other server processes, exactly like any other write.
 """
 
 from __future__ import annotations
@@ -50,7 +50,10 @@ class GroupCommitter:
     def __init__(self, max_batch: int = MAX_BATCH, group_above_seconds: float = GROUP_ABOVE_SECONDS):
         self.max_batch = max_batch
         self.group_above_seconds = group_above_seconds
-        self.commit_seconds = 0.0  # moving average of how long COMMIT takes (mostly fsync)
+        # Moving averages: how long COMMIT takes (mostly fsync), and how often another server
+        # process (serve --workers) held the write lock when this one wanted it.
+        self.commit_seconds = 0.0
+        self.lock_contention = 0.0
         self.clock = time.perf_counter
         self._queue: list[_Job] = []
         self._guard = threading.Lock()
@@ -58,10 +61,13 @@ class GroupCommitter:
         self.commits = 0  # transactions committed (fewer than jobs when they were grouped)
 
     def batch_size(self) -> int:
-        """Group only when commits are slow enough to be worth it: waking a whole group at
+        """Group only when a transaction's overhead is worth sharing: waking a whole group at
         once makes the threads fight over the GIL (about 0.15 ms more CPU per screening here),
-        which a fast disk's fsync does not pay back."""
-        return self.max_batch if self.commit_seconds >= self.group_above_seconds else 1
+        which one process on a fast disk does not pay back; a slow fsync, or a write lock that
+        other server processes hold, does. (Time spent waiting for the lock is no measure: it
+        includes waiting for this process's GIL.)"""
+        worth_it = self.commit_seconds >= self.group_above_seconds or self.lock_contention >= 0.25
+        return self.max_batch if worth_it else 1
 
     def run(self, db, work: Callable[[database_module.Database], T]) -> T:
         """Run `work(connection)` inside a write transaction and return its result once that
@@ -109,6 +115,8 @@ class GroupCommitter:
                     job.result = job.work(db)
                 work_done = self.clock()
             self.commit_seconds = 0.8 * self.commit_seconds + 0.2 * (self.clock() - work_done)
+            contended = getattr(db, "lock_was_contended", False)
+            self.lock_contention = 0.8 * self.lock_contention + 0.2 * contended
             self.commits += 1
             for job in batch:
                 job.committed = True

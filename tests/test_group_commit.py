@@ -2,6 +2,9 @@
 error, and nothing is reported done before it is committed."""
 
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
 
 import pytest
@@ -177,7 +180,7 @@ def test_a_lock_timeout_fails_the_batch_without_a_retry_per_job(database, monkey
 
 
 class SlowDisk:
-    """A clock under which every COMMIT seems to take 5 ms (two readings apart)."""
+    """A clock that moves 5 ms between readings: COMMIT seems to take 5 ms."""
 
     def __init__(self):
         self.now = 0.0
@@ -205,3 +208,30 @@ def test_slow_commits_turn_grouping_on(database):
                                              for number in range(5)})
     assert committer.commit_seconds >= 0.001
     assert committer.commits == 2 and sorted(outcomes.values()) == list(range(1, 7))
+
+
+def test_a_write_lock_held_by_another_process_turns_grouping_on(database):
+    """serve --workers: when other processes often hold the file lock, sharing each wait for
+    it between several jobs pays, even on a fast disk."""
+    setup, _ = database
+    committer = group_commit.GroupCommitter(group_above_seconds=10)
+    holder = textwrap.dedent(f"""
+        import fcntl, os, time
+        descriptor = os.open({setup.lock_path!r}, os.O_RDWR | os.O_CREAT)
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        print("locked", flush=True)
+        time.sleep(0.2)
+    """)
+    for name in ("first", "second"):
+        other_process = subprocess.Popen([sys.executable, "-c", holder], stdout=subprocess.PIPE,
+                                         text=True)
+        try:
+            assert other_process.stdout.readline().strip() == "locked"
+            committer.run(setup, insert(name))  # waits for the other process's lock
+        finally:
+            other_process.wait(10)
+        assert setup.lock_was_contended
+    assert committer.batch_size() == committer.max_batch
+    for number in range(5):  # nobody else writes any more: back to one job per transaction
+        committer.run(setup, insert(f"alone{number}"))
+    assert not setup.lock_was_contended and committer.batch_size() == 1
