@@ -197,11 +197,17 @@ def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
 
     if not hasattr(socket, "SO_REUSEPORT"):
         fail("--workers 大于 1 需要支持 SO_REUSEPORT 的系统（Linux）")
-    command = [sys.executable, "-c", "from teller_guard.cli import main; main()",
+    # The workers must run this very package: -P keeps the current directory (which may hold
+    # another teller_guard/ folder) off their import path, and the folder this package was
+    # imported from goes first.
+    package_root = str(Path(__file__).resolve().parent.parent)
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-P", "-c", "from teller_guard.cli import main; main()",
                "serve", "--worker-of", str(os.getpid()),
                "--instance", app.instance_path, "--host", host, "--port", str(port),
                "--threads", str(threads)]
-    children = [subprocess.Popen(command) for _ in range(workers)]
+    children = [subprocess.Popen(command, env=environment) for _ in range(workers)]
     stopping = []
 
     def stop(signum, frame):

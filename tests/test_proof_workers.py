@@ -131,3 +131,28 @@ def test_a_worker_whose_parent_died_during_its_start_exits(tmp_path, template_in
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_workers_run_the_same_package_whatever_the_current_directory(tmp_path, template_instance,
+                                                                    monkeypatch):
+    """Started from a folder holding another teller_guard/ (an old checkout, say), the workers
+    still import the package the parent runs."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "teller_guard").mkdir(parents=True)
+    (elsewhere / "teller_guard" / "__init__.py").write_text("raise SystemExit('the wrong teller_guard')\n")
+    monkeypatch.chdir(elsewhere)
+    instance = copy_instance(template_instance, tmp_path / "instance")
+    token = create_token(instance)
+    server = LiveServer(instance, threads=2, workers=2).start()
+    try:
+        deadline = time.monotonic() + 10
+        while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)  # a worker importing the wrong package would have exited by now
+        assert server.process.poll() is None, server.log()
+        assert len(children_of(server.process.pid)) == 2
+        body = {**BODY, "facts": {**BODY["facts"], "payee_account": "6222000011112222"}}
+        status, reply = post_json(server.url + "/api/v1/screenings", body, token)
+        assert status == 201, reply
+    finally:
+        server.stop()
