@@ -22,6 +22,7 @@ except ImportError:  # Windows
 
 SLOT = struct.Struct("<qqqq")  # token id, minute number, count this minute, count last minute
 SLOTS = 1024  # open addressing by token id; a slot idle for two minutes is free again
+clock = time.time  # wall time: the same in every server process
 
 
 def advance(counts: tuple[int, int, int], now: float) -> tuple[int, int, int, float]:
@@ -46,7 +47,7 @@ class RateLimiter:
 
     def allow(self, token_id: int, per_minute: int, now: float | None = None) -> bool:
         """Count one request of the token unless that would exceed `per_minute`."""
-        now = time.time() if now is None else now
+        now = clock() if now is None else now
         with self._threads:
             if self.path is None:
                 return self._allow(self._memory.get(token_id, (0, 0, 0)), per_minute, now,
