@@ -39,15 +39,20 @@ def children_of(pid: int) -> list[int]:
         return [int(child) for child in handle.read().split()]
 
 
+def wait_for_workers(server, count: int = 2) -> list[int]:
+    """The worker pids once `count` have started (or what there is after 10 s)."""
+    deadline = time.monotonic() + 10
+    while len(children_of(server.process.pid)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return children_of(server.process.pid)
+
+
 def test_two_workers_share_the_port_and_the_chain(tmp_path, template_instance):
     instance = copy_instance(template_instance, tmp_path / "instance")
     token = create_token(instance)
     server = LiveServer(instance, threads=4, workers=2).start()
     try:
-        deadline = time.monotonic() + 10
-        while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
-        workers = children_of(server.process.pid)
+        workers = wait_for_workers(server)
         assert len(workers) == 2
         statuses = []
 
@@ -110,10 +115,7 @@ def _alive(pid: int) -> bool:
 def test_workers_do_not_outlive_a_killed_parent(tmp_path, template_instance):
     instance = copy_instance(template_instance, tmp_path / "instance")
     server = LiveServer(instance, threads=2, workers=2).start()
-    deadline = time.monotonic() + 10
-    while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    workers = children_of(server.process.pid)
+    workers = wait_for_workers(server)
     server.kill()  # SIGKILL: the parent cannot forward anything
     deadline = time.monotonic() + 10
     while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
@@ -149,9 +151,7 @@ def test_workers_run_the_same_package_whatever_the_current_directory(tmp_path, t
     token = create_token(instance)
     server = LiveServer(instance, threads=2, workers=2).start()
     try:
-        deadline = time.monotonic() + 10
-        while len(children_of(server.process.pid)) < 2 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for_workers(server)
         time.sleep(1)  # a worker importing the wrong package would have exited by now
         assert server.process.poll() is None, server.log()
         assert len(children_of(server.process.pid)) == 2

@@ -322,7 +322,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
         ])
         return session_id, reference
 
-    # Grouped with other threads' screenings into one commit; returns once that is on disk.
+    # May share a commit with other threads' screenings (group_commit); returns once on disk.
     session_id, reference = group_commit.write(db, store)
     values = {"reference": reference, **values}
     row = {"id": session_id, **values, "outcome": None}
