@@ -84,7 +84,8 @@ def create_screening():
     raw_facts = body.get("facts")
     if not isinstance(raw_facts, dict):
         return error(400, "请求无效", {**fields, "facts": "应为对象"})
-    checked = inputs.parse_facts(raw_facts, service.now_local().date())
+    moment = service.now_local()
+    checked = inputs.parse_facts(raw_facts, moment.date())
     fields.update({f"facts.{name}": message for name, message in checked.errors.items()})
     for part in ("answers", "three_checks"):
         if part in body and not isinstance(body[part], dict):
@@ -106,7 +107,7 @@ def create_screening():
     hashes = service.party_hashes(session_keys, checked.value)
     found = cross_session(*hashes)
     row = service.screen_row(db, session_keys, teller_row["id"], checked.value, branch,
-                             rules(), found, answers.value, stored=stored, hashes=hashes)
+                             rules(), found, answers.value, moment, stored=stored, hashes=hashes)
     body = assessment_json(row)
     body["warnings"] = {f"facts.{name}": message for name, message in checked.warnings.items()}
     return jsonify(body), 201

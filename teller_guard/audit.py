@@ -71,9 +71,12 @@ def now_iso() -> str:
     return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
 
 
-# One encoder reused for every row: verify walks millions of rows, and json.dumps would build a
-# new encoder each call.
+# Encoders reused for every row: verify walks millions of rows, and json.dumps with options
+# builds a new encoder on each call.
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# The stored `data` text: exactly json.dumps(data, ensure_ascii=False, sort_keys=True,
+# default=str), the form every existing row was hashed in.
+_encode_data = json.JSONEncoder(ensure_ascii=False, sort_keys=True, default=str).encode
 
 
 def canonical(row_id, at, actor_id, kind, session_id, data_json) -> bytes:
@@ -111,7 +114,7 @@ def append_many(db, key: bytes, events: list[AuditEvent], at: str | None = None)
     rows = []
     for event in events:
         last_id += 1
-        data_json = json.dumps(event.data, ensure_ascii=False, sort_keys=True, default=str)
+        data_json = _encode_data(event.data)
         digest = row_hash(
             key, prev_hash,
             canonical(last_id, at, event.actor_id, event.kind, event.session_id, data_json),

@@ -215,3 +215,10 @@ def m008_instance_facts(db):
     # Facts about the instance itself, e.g. the fingerprint of the key personal data is hashed
     # with (pii_key.py), checked before serving.
     db["instance_facts"].create({"key": str, "value": str}, pk="key", not_null={"value"})
+
+
+@migrations()
+def m009_drop_ledger_kind_index(db):
+    # No query reads the ledger by kind (timelines and verify go by session or by id), and the
+    # index cost every screening two or three more pages to write at commit.
+    db.execute("DROP INDEX IF EXISTS idx_ledger_kind_at")

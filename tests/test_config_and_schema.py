@@ -46,3 +46,14 @@ def test_durability_settings(tmp_path):
 def test_every_migration_is_named_in_order():
     names = [migration.name for migration in migrations.migrations._migrations]
     assert names == sorted(names)
+
+
+def test_the_ledger_has_only_the_indexes_its_readers_use(tmp_path):
+    # verify reads by id, timelines and the session check by session_id; a kind index only
+    # added pages to every screening's commit (dropped by m009).
+    path = tmp_path / "t.db"
+    db.prepare(path)
+    database = db.connect(path)
+    names = [row[1] for row in database.execute("PRAGMA index_list(ledger)")]
+    database.conn.close()
+    assert names == ["idx_ledger_session_id"]

@@ -38,6 +38,24 @@ def test_empty_dict_gives_defaults():
     assert screening.cross_session.payee_other_customers == 0
 
 
+def test_class_defaults_are_the_field_specs_defaults():
+    # from_dict leaves a missing or null field to the dataclass default: the two must agree.
+    from dataclasses import fields
+
+    from teller_guard.risk.model import _PART_CLASSES, FIELD_SPECS
+
+    for part, part_class in _PART_CLASSES.items():
+        declared = {item.name: item.default for item in fields(part_class)}
+        assert declared == {name: spec.default for name, spec in FIELD_SPECS[part].items()}
+
+
+def test_null_values_take_the_defaults():
+    screening = ScreeningInput.from_dict({
+        "transaction": {"channel": None, "payee_type": None, "other_region": None},
+        "customer": {"occupation": None}, "cross_session": {"payee_other_customers": None}})
+    assert screening == ScreeningInput()
+
+
 def test_full_dict_parses_and_round_trips_through_json():
     screening = ScreeningInput.from_dict(FULL)
     assert screening.transaction.amount == Decimal("123456.78")

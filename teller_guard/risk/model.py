@@ -103,6 +103,8 @@ FIELD_SPECS: dict[str, dict[str, FieldSpec]] = {
 FIELDS: dict[str, FieldSpec] = {
     f"{part}.{name}": spec for part, specs in FIELD_SPECS.items() for name, spec in specs.items()
 }
+# part -> field -> dotted name, so parsing builds no strings.
+_PATHS = {part: {name: f"{part}.{name}" for name in specs} for part, specs in FIELD_SPECS.items()}
 TEXT_FIELDS = tuple(name for name, spec in FIELDS.items() if spec.kind == "text")
 
 
@@ -194,14 +196,17 @@ class ScreeningInput:
                 continue
             if not isinstance(raw, dict):
                 raise InputError(part, "应为对象（字典）")
-            if strict:
-                for key in raw:
-                    if key not in FIELD_SPECS[part]:
-                        raise InputError(f"{part}.{key}", "未知字段")
-            values = {
-                name: _parse_value(f"{part}.{name}", spec, raw.get(name))
-                for name, spec in FIELD_SPECS[part].items()
-            }
+            specs, paths = FIELD_SPECS[part], _PATHS[part]
+            values = {}
+            # Only the keys given: a missing or None value takes the class default, which is
+            # the spec's default (a test holds the two together).
+            for name, value in raw.items():
+                spec = specs.get(name)
+                if spec is None:
+                    if strict:
+                        raise InputError(f"{part}.{name}", "未知字段")
+                elif value is not None:
+                    values[name] = _parse_value(paths[name], spec, value)
             parts[part] = part_class(**values)
         return cls(observations=_parse_observations(data.get("observations")), **parts)
 

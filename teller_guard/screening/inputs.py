@@ -5,6 +5,7 @@ The web form and the JSON API both call these, so validation exists once.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -207,8 +208,7 @@ def parse_answers(raw, questions) -> Checked:
         part, name = target.split(".", 1)
         value = _get(raw, target)
         if question.options:
-            by_text = {_option_text(option_value): option_value
-                       for option_value, _ in question.options}
+            by_text = _options_by_text(question.options)
             text = _option_text(value) if value is not None else ""
             if text == "":
                 result.errors[target] = REQUIRED_MESSAGE
@@ -235,6 +235,12 @@ def parse_answers(raw, questions) -> Checked:
         if note:
             result.value["answers"]["purpose_text"] = note
     return result
+
+
+@functools.lru_cache(maxsize=256)
+def _options_by_text(options: tuple) -> dict:
+    """Form text -> option value for one question's options (the same few tuples every time)."""
+    return {_option_text(value): value for value, _ in options}
 
 
 def _option_text(value) -> str:

@@ -50,14 +50,21 @@ def _append(db, keys: Keys, kind: str, actor_id, session_id, **data) -> None:
     audit.append(db, keys.ledger, audit.AuditEvent(kind, actor_id, session_id, data))
 
 
-def new_reference(db, moment: datetime) -> str:
+def _insert_new(db, moment: datetime, values: dict) -> tuple[int, str]:
+    """Insert a session with the day's next reference (TG20261130-000001, …), computed in the
+    same statement; returns (id, reference). Call inside write_transaction (the lock keeps two
+    writers from taking the same number)."""
     prefix = f"TG{moment:%Y%m%d}-"
-    row = db.execute(
-        "SELECT max(reference) FROM sessions WHERE reference >= ? AND reference < ?",
-        [prefix, prefix[:-1] + "."],
-    ).fetchone()
-    number = int(row[0].rsplit("-", 1)[1]) + 1 if row and row[0] else 1
-    return f"{prefix}{number:06d}"
+    names = ", ".join(values)
+    marks = ", ".join("?" * len(values))
+    rows = db.execute(
+        f"INSERT INTO sessions (reference, {names}) VALUES "  # noqa: S608 - our column names
+        "(? || printf('%06d', IFNULL((SELECT CAST(substr(max(reference), ?) AS INTEGER) "
+        f"FROM sessions WHERE reference >= ? AND reference < ?), 0) + 1), {marks}) "
+        "RETURNING id, reference",
+        [prefix, len(prefix) + 1, prefix, prefix[:-1] + ".", *values.values()],
+    ).fetchall()
+    return rows[0]
 
 
 def _vault(db, session_id: int, facts: Facts, moment: datetime, new: bool = False) -> None:
@@ -115,13 +122,6 @@ def _fact_columns(keys: Keys, facts: Facts, branch, stored: dict | None = None,
 
 # Plain SQL for the session row: sqlite-utils' table helpers read the schema (3-4 queries)
 # on every call, which was a large share of a screening's cost.
-def _insert(db, values: dict) -> int:
-    names = ", ".join(values)
-    marks = ", ".join("?" * len(values))
-    return db.execute(f"INSERT INTO sessions ({names}) VALUES ({marks})",  # noqa: S608 - our keys
-                      list(values.values())).lastrowid
-
-
 def _update(db, session_id: int, values: dict) -> None:
     assignments = ", ".join(f"{name} = ?" for name in values)
     db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?",  # noqa: S608 - our keys
@@ -136,9 +136,8 @@ def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
         else moment
     columns, stored = _fact_columns(keys, facts, branch)
     with write_transaction(db):
-        reference = new_reference(db, moment)
-        session_id = _insert(db, {
-            "reference": reference, "teller_id": teller_id, "started_at": _iso(started),
+        session_id, reference = _insert_new(db, moment, {
+            "teller_id": teller_id, "started_at": _iso(started),
             "updated_at": _iso(moment), "step": "questions", "status": "draft",
             "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
         })
@@ -231,8 +230,9 @@ def questions_for(db, row: dict, branch, rules: RuleSet, cross_session: dict):
 
 
 def _assessed_columns(assessment: Assessment, form: dict, moment: datetime, in_queue,
-                      review_status) -> dict:
-    """The session columns an assessment sets (shared by assess and screen)."""
+                      review_status, assessment_dict: dict | None = None) -> dict:
+    """The session columns an assessment sets (shared by assess and screen).
+    `assessment_dict`: assessment.to_dict() when the caller already has it."""
     typologies = [match.id for match in assessment.typologies]
     in_queue = int(assessment.level in QUEUE_LEVELS or bool(in_queue))
     return {
@@ -241,7 +241,7 @@ def _assessed_columns(assessment: Assessment, form: dict, moment: datetime, in_q
         "action": assessment.action.code,
         "typology": typologies[0] if typologies else None,
         "typologies": json.dumps(typologies), "rules_version": assessment.rules_version,
-        "assessment": json.dumps(assessment.to_dict(), ensure_ascii=False),
+        "assessment": json.dumps(assessment_dict or assessment.to_dict(), ensure_ascii=False),
         "status": "assessed", "step": "result", "updated_at": _iso(moment),
         "in_queue": in_queue,
         "review_status": review_status or ("pending" if in_queue else None),
@@ -308,26 +308,25 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
                                        bool(columns["other_region"]), answers, cross_session),
                           policy_of(branch), rules)
     form = {"facts": stored, "answers": answers, "cross_session": cross_session}
+    assessment_dict = assessment.to_dict()  # plain dicts, lists and scalars, as get() decodes
     values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
-              **_assessed_columns(assessment, form, moment, 0, None)}
+              **_assessed_columns(assessment, form, moment, 0, None, assessment_dict)}
 
     def store(writer) -> tuple[int, str]:
-        reference = new_reference(writer, moment)
-        session_id = _insert(writer, {"reference": reference, **values})
+        session_id, reference = _insert_new(writer, moment, values)
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
                              {"reference": reference}),
             _assessed_event(teller_id, session_id, assessment, columns["amount_fen"]),
-        ])
+        ], at=values["updated_at"])
         return session_id, reference
 
     # May share a commit with other threads' screenings (group_commit); returns once on disk.
     session_id, reference = group_commit.write(db, store)
-    values = {"reference": reference, **values}
-    row = {"id": session_id, **values, "outcome": None}
+    row = {"id": session_id, "reference": reference, **values, "outcome": None}
     row["form"] = form  # what was encoded into the column: plain dicts, lists and scalars
-    row["assessment"] = json.loads(values["assessment"])
+    row["assessment"] = assessment_dict
     return row
 
 
