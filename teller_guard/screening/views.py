@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 
 from .. import users
 from ..db import get_db
-from ..regions import PROVINCES
+from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..web import guard_area, ledger_key
 from . import inputs, service
 from .context import branch, keys, rules, signals
@@ -40,7 +40,8 @@ def mine():
 def facts_page(values: dict, errors: dict, warnings: dict, row=None, status=200):
     return render_template(
         "screening/facts.html", values=values, errors=errors, warnings=warnings, row=row,
-        provinces=[(name, name) for name in PROVINCES], channels=inputs.CHANNEL_LABELS,
+        provinces=[(name, name) for name in PROVINCES], province_pinyin=PROVINCE_PINYIN,
+        channels=inputs.CHANNEL_LABELS,
         occupations=inputs.OCCUPATION_LABELS, payee_types=inputs.PAYEE_TYPE_LABELS,
         payee_known=inputs.PAYEE_KNOWN_LABELS,
         opened_at=values.get("opened_at") or service.now_local().isoformat(),
