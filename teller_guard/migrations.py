@@ -222,3 +222,13 @@ def m009_drop_ledger_kind_index(db):
     # No query reads the ledger by kind (timelines and verify go by session or by id), and the
     # index cost every screening two or three more pages to write at commit.
     db.execute("DROP INDEX IF EXISTS idx_ledger_kind_at")
+
+
+@migrations()
+def m010_access_events_index(db):
+    # The 导出与查阅记录 page (review/access_log.py) lists the ledger's export and pii.accessed
+    # events. A partial index holds only those rare rows, so screenings never write to it.
+    from .review import access_log
+
+    db.execute(f"CREATE INDEX IF NOT EXISTS {access_log.INDEX} ON ledger (id) "
+               f"WHERE {access_log.CONDITION}")

@@ -21,6 +21,7 @@ ROLES = ["teller", "supervisor", "security", "admin"]
 ENDPOINT_ROLES = {
     "printing.alert": {"supervisor", "security", "admin"},
     "printing.outbox": {"security", "admin"},
+    "review.access_log_page": {"security", "admin"},
 }
 
 

@@ -527,6 +527,22 @@ def test_watchlist_list_page_cursor(review_app, security, listed, before):
 
 
 @FEW
+@given(pairs=st.lists(st.tuples(st.sampled_from(["kind", "user", "before", "unknown"]),
+                                st.one_of(st.sampled_from(["export.queue", "pii.accessed", "1", "2",
+                                                           str(2**63), "9" * 19, "⓵", ""]), text)),
+                      max_size=4))
+def test_access_log_filters(security, cases, pairs):
+    response = security.client.get("/review/access-log", query_string=MultiDict(pairs))
+    no_server_error(response, pairs)
+    assert response.status_code == 200  # a bad filter is named and dropped, never refused
+    html = response.get_data(as_text=True)
+    kind = first(pairs, "kind")
+    if kind and kind not in ("export.queue", "export.statistics", "watchlist.exported",
+                             "pii.accessed"):
+        assert "请从列表中选择记录类别" in html, kind
+
+
+@FEW
 @given(extra=st.dictionaries(st.sampled_from(["full", "format", "rows", "key_id", "unknown"]), text, max_size=3),
        who=st.sampled_from(["security", "admin"]))
 def test_watchlist_export(review_app, security, admin, cases, extra, who):

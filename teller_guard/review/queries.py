@@ -175,15 +175,17 @@ def session_events(db, session_id: int) -> list[LedgerEntry]:
         "SELECT id, at, actor_id, kind, data FROM ledger WHERE session_id = ? ORDER BY id",
         [session_id],
     ).fetchall()
-    entries = []
-    for row_id, at, actor_id, kind, data in rows:
-        try:
-            parsed = json.loads(data) if data else {}
-        except ValueError:
-            parsed = {"原始数据": data}
-        entries.append(LedgerEntry(row_id, at, actor_id, kind,
-                                   parsed if isinstance(parsed, dict) else {"值": parsed}))
-    return entries
+    return [LedgerEntry(row_id, at, actor_id, kind, event_data(data))
+            for row_id, at, actor_id, kind, data in rows]
+
+
+def event_data(text: str | None) -> dict:
+    """A ledger row's data as a dict, whatever the text holds (shown, never trusted)."""
+    try:
+        parsed = json.loads(text) if text else {}
+    except ValueError:
+        return {"原始数据": text}
+    return parsed if isinstance(parsed, dict) else {"值": parsed}
 
 
 def user_names(db) -> dict[int, str]:

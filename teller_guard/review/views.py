@@ -1,4 +1,5 @@
-"""Review area (待复核): queue, one session's record, dispositions, statistics, CSV exports.
+"""Review area (待复核): queue, one session's record, dispositions, statistics, CSV exports,
+and the record of exports and personal-data access (导出与查阅记录).
 
 Who may do what: security and admin review and export; supervisors read (queue, detail,
 statistics); tellers have no access (their own sessions are in the screening area).
@@ -26,7 +27,7 @@ from .. import audit, labels
 from ..db import get_db, write_transaction
 from ..forms import ascii_int
 from ..web import guard_area, ledger_key
-from . import dispositions, export, filters, queries, state, stats, svg, timeline
+from . import access_log, dispositions, export, filters, queries, state, stats, svg, timeline
 from .state import TransitionError
 
 bp = Blueprint("review", __name__, url_prefix="/review")
@@ -246,3 +247,27 @@ def export_statistics():
     body = export.statistics_text(figures, queries.user_names(db), labels.typology_labels())
     return _csv_response(body, f"statistics-{date_from.isoformat().replace('-', '')}-"
                                f"{date_to.isoformat().replace('-', '')}.csv")  # year 1: 00010101
+
+
+@bp.route("/access-log")
+@require_roles(*state.REVIEWER_ROLES)
+def access_log_page():
+    db = get_db()
+    names = queries.user_names(db)
+    kind = request.args.get("kind") or None
+    actor_id = ascii_int(request.args.get("user"))
+    errors = []
+    if kind is not None and kind not in access_log.KINDS:
+        errors.append("请从列表中选择记录类别")
+        kind = None
+    if request.args.get("user") and actor_id not in names:
+        errors.append("请从列表中选择操作人")
+        actor_id = None
+    before = ascii_int(request.args.get("before"))
+    events, next_before = access_log.page(db, names, labels.typology_labels(), kind=kind,
+                                          actor_id=actor_id, before=before)
+    chosen = {name: value for name, value in (("kind", kind), ("user", actor_id)) if value}
+    return render_template(
+        "review/access_log.html", events=events, next_before=next_before, before=before,
+        chosen=chosen, errors=errors, labels=labels, kinds=[(k, audit.KINDS[k]) for k in access_log.KINDS],
+        users=sorted(names.items(), key=lambda item: item[1]))

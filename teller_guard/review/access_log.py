@@ -1,0 +1,104 @@
+"""Who exported what, and who read full personal data (the 导出与查阅记录 page).
+
+These are ledger events (export.queue, export.statistics, watchlist.exported, pii.accessed),
+so the list is as tamper-evident as the ledger; this module only finds and words them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import audit, labels
+from . import queries, state, timeline
+
+KINDS = ("export.queue", "export.statistics", "watchlist.exported", "pii.accessed")
+INDEX = "ledger_access_events"
+# The WHERE of the partial index (migration m010). SQLite uses a partial index only for a
+# query that repeats this term, so page() puts exactly this text in its WHERE.
+CONDITION = "kind IN (" + ", ".join(f"'{kind}'" for kind in KINDS) + ")"
+PAGE_SIZE = 50
+FILTER_LABELS = {"date_from": "开始日期", "date_to": "结束日期", "level": "风险等级",
+                 "typology": "诈骗类型", "teller": "柜员", "status": "复核状态",
+                 "outcome": "办理结果", "reference": "业务编号"}
+
+
+@dataclass(frozen=True)
+class AccessEvent:
+    id: int
+    at: str
+    actor: str
+    kind: str
+    label: str
+    details: str
+    session_id: int | None
+    reference: str | None
+
+
+def page(db, names: dict[int, str], typologies: dict[str, str], *, kind: str | None = None,
+         actor_id: int | None = None, before: int | None = None,
+         limit: int = PAGE_SIZE) -> tuple[list[AccessEvent], int | None]:
+    """Newest first; returns the events and the `before` of the next page (None at the end)."""
+    rows = db.execute(*query(kind, actor_id, before, limit + 1)).fetchall()
+    events = [_event(row, names, typologies) for row in rows[:limit]]
+    return events, (events[-1].id if len(rows) > limit else None)
+
+
+def query(kind: str | None, actor_id: int | None, before: int | None,
+          limit: int) -> tuple[str, list]:
+    """The page's SQL and parameters. INDEXED BY makes SQLite refuse the query rather than
+    scan the whole ledger if the WHERE ever stops matching the index's."""
+    sql = ("SELECT ledger.id, ledger.at, ledger.actor_id, ledger.kind, ledger.session_id, "  # noqa: S608 - constants
+           f"ledger.data, sessions.reference FROM ledger INDEXED BY {INDEX} "
+           "LEFT JOIN sessions ON sessions.id = ledger.session_id "
+           f"WHERE {CONDITION}")
+    params: list = []
+    for column, value in (("kind", kind), ("actor_id", actor_id)):
+        if value is not None:
+            sql += f" AND ledger.{column} = ?"
+            params.append(value)
+    if before is not None:
+        sql += " AND ledger.id < ?"
+        params.append(before)
+    return sql + " ORDER BY ledger.id DESC LIMIT ?", [*params, limit]
+
+
+def _event(row, names: dict[int, str], typologies: dict[str, str]) -> AccessEvent:
+    event_id, at, actor_id, kind, session_id, data_json, reference = row
+    data = queries.event_data(data_json)
+    actor = names.get(actor_id, f"用户 {actor_id}") if actor_id is not None else "系统"
+    return AccessEvent(event_id, at, actor, kind, audit.KINDS.get(kind, kind),
+                       describe(kind, data, names, typologies), session_id, reference)
+
+
+def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str, str]) -> str:
+    """One event's details in Chinese: what was exported, how many rows, with which filters."""
+    if kind == "export.queue":
+        text = (f"复核队列 CSV，{data.get('rows', '?')} 条；"
+                + ("含完整个人信息" if data.get("full") else "个人信息已脱敏"))
+        filters = data.get("filters")
+        if isinstance(filters, dict) and filters:
+            text += "；筛选：" + "，".join(
+                f"{FILTER_LABELS.get(name, name)} {_filter_value(name, value, names, typologies)}"
+                for name, value in filters.items())
+        return text
+    if kind == "export.statistics":
+        return f"统计 CSV，{data.get('date_from', '')} 至 {data.get('date_to', '')}"
+    if kind == "watchlist.exported":
+        return f"高风险收款账户 CSV，{data.get('rows', '?')} 条"
+    return timeline.describe(kind, data, names, typologies)
+
+
+def _filter_value(name: str, value, names: dict[int, str], typologies: dict[str, str]) -> str:
+    if name == "level":
+        return labels.LEVELS.get(value, str(value))
+    if name == "typology":
+        return typologies.get(value, str(value))
+    if name == "status":
+        return state.label(value)
+    if name == "outcome":
+        return labels.OUTCOMES.get(value, str(value))
+    if name == "teller":
+        user_id = int(value) if isinstance(value, str) and value.isascii() and value.isdigit() \
+            else None
+        return names.get(user_id, str(value))
+    return str(value)
