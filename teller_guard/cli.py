@@ -43,9 +43,9 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def prepare_database(app) -> None:
+def prepare_database(app, thorough: bool = False) -> None:
     try:
-        applied = db.prepare(app.config["DATABASE"])
+        applied = db.prepare(app.config["DATABASE"], thorough)
     except db.DatabaseUnavailable as error:
         fail(str(error))
     if applied:
@@ -133,7 +133,8 @@ def serve(app, host, port, threads, demo, workers, parent_pid):
     """Serve the app with waitress."""
     import waitress
 
-    prepare_database(app)
+    if parent_pid is None:  # a worker's parent has prepared the database and checked the key
+        prepare_database(app)
     if demo:
         click.echo("演示模式：以下账户仅供演示，每次启动都会重新生成密码。")
         for role_label, username, password in seed_demo(app):

@@ -142,17 +142,22 @@ def write_transaction(db: sqlite_utils.Database):
             queue.release()
 
 
-def check_database(path: str | Path) -> None:
-    """Fail early, with the path in the message, when the file is unwritable, locked or corrupt."""
+def check_database(path: str | Path, thorough: bool = False) -> None:
+    """Fail early, with the path in the message, when the file is unwritable, locked or not a
+    database. `thorough` also reads every page (PRAGMA quick_check): `verify` does, while
+    starting the server does not, since on a branch's years of data that read takes seconds
+    warm and minutes from a cold disk, once per server process."""
     path = Path(path)
     if not path.parent.exists():
         raise DatabaseUnavailable(f"数据库目录不存在: {path.parent}")
     try:
         db = connect(path)
         try:
-            result = db.execute("PRAGMA quick_check").fetchone()[0]
-            if result != "ok":
-                raise DatabaseUnavailable(f"数据库文件已损坏 {path}: {result}")
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()  # header and schema
+            if thorough:
+                result = db.execute("PRAGMA quick_check").fetchone()[0]
+                if result != "ok":
+                    raise DatabaseUnavailable(f"数据库文件已损坏 {path}: {result}")
             db.execute("BEGIN IMMEDIATE")
             db.execute("ROLLBACK")
         finally:
@@ -215,11 +220,12 @@ def init_app(app) -> None:
     app.teardown_appcontext(close_db)
 
 
-def prepare(path: str | Path) -> list[str]:
-    """Check the file can be used, then apply pending migrations; returns their names."""
+def prepare(path: str | Path, thorough: bool = False) -> list[str]:
+    """Check the file can be used (`thorough`: every page too), then apply pending migrations;
+    returns their names."""
     from . import migrations
 
-    check_database(path)
+    check_database(path, thorough)
     db = connect(path)
     try:
         return migrations.apply(db)

@@ -14,12 +14,13 @@ from . import integrity, retention
 @click.command()
 @instance_option
 def verify(app):
-    """Check the ledger chain and that every sessions row agrees with its events.
+    """Check every page of the database file, the ledger chain, and that every sessions row
+    agrees with its events.
 
     Prints each problem (the row id and what happened), then a one-line summary;
     exits with status 1 when anything was edited, deleted or inserted out of band.
     """
-    prepare_database(app)
+    prepare_database(app, thorough=True)
     report = integrity.verify(app.config["DATABASE"], app.extensions["teller_guard"]["ledger_key"])
     for line in report.lines():
         click.echo(line)
