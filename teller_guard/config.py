@@ -24,6 +24,12 @@ DEFAULTS = {
     "RULES_OVERRIDE": None,
     "ALERT_ENDPOINT": None,
     "ALERT_TIMEOUT_SECONDS": 5.0,
+    # How the police endpoint knows us (printing_web/outbox.py): a bearer token kept in a file,
+    # and/or a client certificate for mutual TLS; ALERT_CA_FILE trusts a bank's internal CA.
+    "ALERT_TOKEN_FILE": None,
+    "ALERT_CLIENT_CERT": None,
+    "ALERT_CLIENT_KEY": None,
+    "ALERT_CA_FILE": None,
     "API_RATE_LIMIT_PER_MINUTE": 600,
     "PII_RETENTION_DAYS": 365,
     # A bank-wide key file for hashing account numbers, so branches' hashes match (pii_key.py);
@@ -70,6 +76,11 @@ def load_secret_key(instance_path: Path) -> str:
     return key
 
 
+# File settings that may be given relative to the instance folder.
+INSTANCE_RELATIVE_FILES = ("ALERT_TOKEN_FILE", "ALERT_CLIENT_CERT", "ALERT_CLIENT_KEY",
+                           "ALERT_CA_FILE")
+
+
 def build_config(instance_path: Path, test_config: dict | None = None) -> dict:
     config = dict(DEFAULTS)
     config_file = instance_path / CONFIG_FILE
@@ -86,4 +97,8 @@ def build_config(instance_path: Path, test_config: dict | None = None) -> dict:
         config["DATABASE"] = str(instance_path / DATABASE_FILE)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = load_secret_key(instance_path)
+    for name in INSTANCE_RELATIVE_FILES:
+        value = config.get(name)
+        if isinstance(value, str) and value.strip():
+            config[name] = str(instance_path / value.strip())  # an absolute path stays as is
     return config

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import ssl
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,7 +30,7 @@ class Receiver:
     then answer too late) or "ok"; when empty, it answers ok.
     """
 
-    def __init__(self):
+    def __init__(self, tls: ssl.SSLContext | None = None):
         self.script: list[str] = []
         self.requests: list[dict] = []  # every POST: key, content type, parsed body
         self.stored: dict[str, dict] = {}  # idempotency key -> payload, each alert once
@@ -41,7 +44,8 @@ class Receiver:
                 with receiver.lock:
                     receiver.requests.append({
                         "key": key, "content_type": self.headers.get("Content-Type"),
-                        "body": json.loads(body)})
+                        "authorization": self.headers.get("Authorization"),
+                        "client": _common_name(self.connection), "body": json.loads(body)})
                     behaviour = receiver.script.pop(0) if receiver.script else "ok"
                     if behaviour != "fail":
                         receiver.stored.setdefault(key, json.loads(body))
@@ -65,13 +69,26 @@ class Receiver:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.block_on_close = False
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/alerts"
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
+        scheme = "https" if tls is not None else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}/alerts"
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
                                        daemon=True)
 
     def keys(self) -> list[str]:
         with self.lock:
             return [request["key"] for request in self.requests]
+
+
+def _common_name(connection) -> str | None:
+    """The CN of the client certificate a TLS connection presented."""
+    peer = connection.getpeercert() if isinstance(connection, ssl.SSLSocket) else None
+    for entry in (peer or {}).get("subject", ()):
+        for name, value in entry:
+            if name == "commonName":
+                return value
+    return None
 
 
 @pytest.fixture
@@ -276,3 +293,125 @@ def test_no_background_sender_when_disabled_or_unconfigured(app):
     assert outbox.sender_for(app) is None  # the tests' config turns it off
     app.config.update(SEND_OUTBOX_IN_BACKGROUND=True, ALERT_ENDPOINT="http://plain.example/")
     assert outbox.start_background_sender(app) is None  # http without ALERT_ALLOW_HTTP
+
+
+# --- how the branch proves itself to the endpoint: a bearer token, a client certificate -----
+
+
+def queue_one(app, database) -> None:
+    key = app.extensions["teller_guard"]["ledger_key"]
+    with db.write_transaction(database):
+        outbox.queue_alert(database, key, make_session(app, database), None, "auth-key-1",
+                           {"reference": "x"})
+
+
+def test_the_token_file_is_sent_as_a_bearer_token(app, database, receiver, tmp_path):
+    (tmp_path / "police.token").write_text("s3cret-Token_1\n", encoding="utf-8")
+    app.config.update(ALERT_ENDPOINT=receiver.url, ALERT_ALLOW_HTTP=True,
+                      ALERT_TOKEN_FILE=str(tmp_path / "police.token"))
+    queue_one(app, database)
+    key = app.extensions["teller_guard"]["ledger_key"]
+    assert outbox.deliver_with_config(database, key, app.config) == (1, 0)
+    assert receiver.requests[0]["authorization"] == "Bearer s3cret-Token_1"
+
+
+def test_credential_files_are_relative_to_the_instance_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("TELLER_GUARD_ALERT_TOKEN_FILE", "police.token")
+    app = create_app({"TESTING": True}, instance_path=tmp_path / "inst")
+    assert app.config["ALERT_TOKEN_FILE"] == str(tmp_path / "inst" / "police.token")
+    assert app.config["ALERT_CLIENT_CERT"] is None
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "无法读取警情接口令牌文件（ALERT_TOKEN_FILE）"),
+    ("", "应只有一行令牌"),
+    ("two\nlines", "应只有一行令牌"),
+    ("with space", "应只有一行令牌"),
+])
+def test_a_bad_token_file_is_named_and_nothing_is_attempted(
+        configured, client, auth, database, receiver, runner, tmp_path, content, message):
+    app = configured
+    token = tmp_path / "police.token"
+    if content is not None:
+        token.write_text(content, encoding="utf-8")
+    queue_one(app, database)
+    instance = app.instance_path
+    with open(f"{instance}/config.toml", "w", encoding="utf-8") as handle:
+        handle.write(f'alert_endpoint = "{receiver.url}"\nalert_allow_http = true\n'
+                     f'alert_token_file = "{token}"\n')
+    result = runner.invoke(main, ["send-alerts", "--instance", instance])
+    assert result.exit_code == 1 and message in result.output
+    assert "Traceback" not in result.output
+    assert receiver.requests == []
+    row = outbox_rows(database)[0]
+    assert row["status"] == "pending" and row["attempts"] == 0  # a setting, not a failed send
+    app.config["ALERT_TOKEN_FILE"] = str(token)
+    auth.login("security")
+    assert message in client.get("/print/outbox").get_data(as_text=True)
+
+
+def test_a_client_key_without_its_certificate_is_refused(app):
+    with pytest.raises(outbox.EndpointError, match="ALERT_CLIENT_CERT"):
+        outbox.credentials_for({"ALERT_CLIENT_KEY": "/nonexistent/client.key"})
+    with pytest.raises(outbox.EndpointError, match="TLS 证书或私钥"):
+        outbox.credentials_for({"ALERT_CLIENT_CERT": "/nonexistent/client.pem"})
+
+
+def openssl(*arguments, cwd) -> None:
+    subprocess.run(["openssl", *arguments], cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory):
+    """A test CA, a server certificate for 127.0.0.1 and a client certificate (EC keys)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is needed to make test certificates (.ci/run installs it)")
+    folder = tmp_path_factory.mktemp("pki")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=Test Police CA", cwd=folder)
+    (folder / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    for name, subject in (("server", "/CN=127.0.0.1"), ("client", "/CN=branch-0001")):
+        openssl("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", subject,
+                cwd=folder)
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", f"{name}.pem", "-days", "2",
+                *(["-extfile", "san.ext"] if name == "server" else []), cwd=folder)
+    return folder
+
+
+@pytest.fixture
+def tls_receiver(certificates):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(certificates / "server.pem", certificates / "server.key")
+    context.verify_mode = ssl.CERT_REQUIRED  # mutual TLS: no client certificate, no alert
+    context.load_verify_locations(certificates / "ca.pem")
+    server = Receiver(tls=context)
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+def test_mutual_tls_with_the_client_certificate(app, database, tls_receiver, certificates):
+    app.config.update(ALERT_ENDPOINT=tls_receiver.url, ALERT_TIMEOUT_SECONDS=2.0,
+                      ALERT_CA_FILE=str(certificates / "ca.pem"),
+                      ALERT_CLIENT_CERT=str(certificates / "client.pem"),
+                      ALERT_CLIENT_KEY=str(certificates / "client.key"))
+    queue_one(app, database)
+    key = app.extensions["teller_guard"]["ledger_key"]
+    assert outbox.deliver_with_config(database, key, app.config) == (1, 0)
+    assert tls_receiver.requests[0]["client"] == "branch-0001"
+    assert outbox_rows(database)[0]["status"] == "sent"
+
+
+def test_without_the_client_certificate_the_endpoint_refuses_and_the_alert_waits(
+        app, database, tls_receiver, certificates):
+    app.config.update(ALERT_ENDPOINT=tls_receiver.url, ALERT_TIMEOUT_SECONDS=2.0,
+                      ALERT_CA_FILE=str(certificates / "ca.pem"))
+    queue_one(app, database)
+    key = app.extensions["teller_guard"]["ledger_key"]
+    assert outbox.deliver_with_config(database, key, app.config) == (0, 1)
+    assert tls_receiver.requests == []
+    row = outbox_rows(database)[0]
+    assert row["status"] == "pending" and row["attempts"] == 1

@@ -22,11 +22,14 @@ import http.client
 import json
 import logging
 import os
+import re
 import ssl
 import threading
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from .. import audit
@@ -150,10 +153,12 @@ def _is_timeout(error: BaseException) -> bool:
 
 
 def post_alert(endpoint: str, body: bytes, idempotency_key: str, timeout: float,
-               ssl_context: ssl.SSLContext | None = None) -> int:
+               ssl_context: ssl.SSLContext | None = None,
+               headers: dict[str, str] | None = None) -> int:
     """POST one alert; returns the 2xx status or raises DeliveryError."""
     # check_endpoint allowed only https (or http when configured): no file: or custom schemes.
     request = urllib.request.Request(endpoint, data=body, method="POST", headers={  # noqa: S310
+        **(headers or {}),
         "Content-Type": "application/json",
         "Idempotency-Key": idempotency_key,
         "User-Agent": "teller_guard-outbox/1",
@@ -227,7 +232,8 @@ def _record_failure(db, row, error: str, now: datetime, max_attempts: int) -> st
 
 def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | None = None, *,
                 allow_http: bool = False, limit: int = BATCH, max_attempts: int = MAX_ATTEMPTS,
-                ssl_context: ssl.SSLContext | None = None) -> tuple[int, int]:
+                ssl_context: ssl.SSLContext | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, int]:
     """One pass over the due rows; returns (sent, failed attempts).
 
     `now` (default: the clock) decides what is due and when the next attempt is; tests pass
@@ -240,7 +246,8 @@ def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | N
         if not _claim(db, row[0], moment, timeout):
             continue  # another sender took it
         try:
-            status = post_alert(endpoint, row[3].encode("utf-8"), row[2], timeout, ssl_context)
+            status = post_alert(endpoint, row[3].encode("utf-8"), row[2], timeout, ssl_context,
+                                headers)
         except DeliveryError as error:
             failed += 1
             outcome = _record_failure(db, row, str(error), as_utc(now), max_attempts)
@@ -288,17 +295,68 @@ def retry_failed(db, row_id: int | None = None, now: datetime | None = None) -> 
 # --- configuration and the background sender -------------------------------------------------
 
 
-def ssl_context_for(config) -> ssl.SSLContext | None:
-    """A context trusting ALERT_CA_FILE (a bank's internal CA) when configured."""
-    cafile = config.get("ALERT_CA_FILE")
-    return ssl.create_default_context(cafile=cafile) if cafile else None
+_TOKEN = re.compile(r"[\x21-\x7e]{1,4096}")  # one header-safe word: no spaces, no line breaks
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """How this branch proves itself to the police endpoint, and whom it trusts."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+    ssl_context: ssl.SSLContext | None = None
+
+
+def _no_password() -> bytes:
+    # An encrypted client key would make OpenSSL ask on the terminal: a server would hang.
+    return b""
+
+
+def credentials_for(config) -> Credentials:
+    """From ALERT_TOKEN_FILE (sent as Authorization: Bearer), ALERT_CLIENT_CERT and
+    ALERT_CLIENT_KEY (mutual TLS) and ALERT_CA_FILE (an internal CA), read on every pass so a
+    rotated token or certificate is used without a restart. Raises EndpointError, in Chinese,
+    naming the setting and never the secret."""
+    headers = {}
+    token_file = config.get("ALERT_TOKEN_FILE")
+    if token_file:
+        try:
+            token = Path(token_file).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeError) as error:
+            raise EndpointError(f"无法读取警情接口令牌文件（ALERT_TOKEN_FILE）{token_file}："
+                                f"{type(error).__name__}") from None
+        if not _TOKEN.fullmatch(token):
+            raise EndpointError("警情接口令牌文件（ALERT_TOKEN_FILE）应只有一行令牌，"
+                                "由可见的英文字母、数字和符号组成")
+        headers["Authorization"] = f"Bearer {token}"
+    cafile, certfile, keyfile = (config.get("ALERT_CA_FILE"), config.get("ALERT_CLIENT_CERT"),
+                                 config.get("ALERT_CLIENT_KEY"))
+    if keyfile and not certfile:
+        raise EndpointError("设置了客户端私钥（ALERT_CLIENT_KEY）但没有客户端证书（ALERT_CLIENT_CERT）")
+    if not (cafile or certfile):
+        return Credentials(headers)
+    try:
+        context = ssl.create_default_context(cafile=cafile or None)
+        if certfile:
+            context.load_cert_chain(certfile, keyfile or None, password=_no_password)
+    except (OSError, ssl.SSLError) as error:
+        raise EndpointError("无法加载警情外发的 TLS 证书或私钥（ALERT_CA_FILE / ALERT_CLIENT_CERT / "
+                            f"ALERT_CLIENT_KEY）：{type(error).__name__}") from None
+    return Credentials(headers, context)
+
+
+def check_config(config) -> str:
+    """The endpoint, once it and the credentials are usable; raises EndpointError."""
+    endpoint = check_endpoint(config.get("ALERT_ENDPOINT"), bool(config.get("ALERT_ALLOW_HTTP", False)))
+    credentials_for(config)
+    return endpoint
 
 
 def deliver_with_config(db, key: bytes, config, now: datetime | None = None) -> tuple[int, int]:
+    credentials = credentials_for(config)
     return deliver_due(db, key, config.get("ALERT_ENDPOINT"),
                        float(config.get("ALERT_TIMEOUT_SECONDS") or 5.0), now,
                        allow_http=bool(config.get("ALERT_ALLOW_HTTP", False)),
-                       ssl_context=ssl_context_for(config))
+                       ssl_context=credentials.ssl_context, headers=credentials.headers)
 
 
 class BackgroundSender:
@@ -333,6 +391,8 @@ class BackgroundSender:
                 break
             try:
                 self.run_once()
+            except EndpointError as error:  # a setting or credential file to fix: no traceback
+                log.error("police alert sender: %s", error)
             except Exception:  # noqa: BLE001 - the sender must survive anything
                 log.exception("police alert sender: pass failed; will try again")
                 self._close()
@@ -377,7 +437,7 @@ def start_background_sender(app) -> BackgroundSender | None:
     if command is not None and command != "serve":
         return None
     try:
-        check_endpoint(config["ALERT_ENDPOINT"], bool(config.get("ALERT_ALLOW_HTTP", False)))
+        check_config(config)
     except EndpointError as error:
         log.error("police alert sender not started: %s", error)
         return None

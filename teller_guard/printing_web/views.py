@@ -207,10 +207,8 @@ def _local(stamp: str | None) -> str:
 
 
 def _endpoint_problem() -> str | None:
-    config = current_app.config
     try:
-        outbox.check_endpoint(config.get("ALERT_ENDPOINT"),
-                              bool(config.get("ALERT_ALLOW_HTTP", False)))
+        outbox.check_config(current_app.config)
     except outbox.EndpointError as error:
         return str(error)
     return None
@@ -255,8 +253,12 @@ def outbox_retry():
     elif problem:
         flash(f"已重新排队 {count} 条，但暂时无法发送：{problem}")
     else:
-        sent, failed = outbox.deliver_with_config(db, ledger_key(), app.config)
-        flash(f"已重新发送：成功 {sent} 条，失败 {failed} 条")
+        try:
+            sent, failed = outbox.deliver_with_config(db, ledger_key(), app.config)
+        except outbox.EndpointError as error:  # e.g. the token file went away since the check
+            flash(f"已重新排队 {count} 条，但暂时无法发送：{error}")
+        else:
+            flash(f"已重新发送：成功 {sent} 条，失败 {failed} 条")
     return redirect(url_for("printing.outbox"))
 
 
