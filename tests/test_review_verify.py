@@ -194,10 +194,11 @@ def test_detail_page_shows_redaction_without_values(app, client, auth, database)
     assert "110101199001011234" not in html
 
 
-def test_a_damaged_page_is_found_by_verify_but_does_not_hold_up_serving(runner, app, screened):
+def test_a_damaged_page_is_found_by_verify_pages_but_does_not_hold_up_serving(runner, app,
+                                                                              screened):
     # Serving starts with a cheap check (header, schema, write lock): on years of data a full
-    # page check took seconds warm and minutes cold, in every server process. verify reads
-    # every page.
+    # page check took seconds warm and minutes cold, in every server process. verify --pages
+    # reads every page.
     path = app.config["DATABASE"]
     conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -210,7 +211,7 @@ def test_a_damaged_page_is_found_by_verify_but_does_not_hold_up_serving(runner, 
     from teller_guard import db
 
     db.check_database(path)  # the quick start-up check passes over the page
-    result = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    result = runner.invoke(main, ["verify", "--pages", "--instance", app.instance_path])
     assert result.exit_code == 1
     assert f"数据库文件已损坏 {path}" in result.output
     assert "Traceback" not in result.output

@@ -13,14 +13,17 @@ from . import integrity, retention
 
 @click.command()
 @instance_option
-def verify(app):
-    """Check every page of the database file, the ledger chain, and that every sessions row
-    agrees with its events.
+@click.option("--pages", is_flag=True,
+              help="First read every page of the database file (PRAGMA quick_check). At 1M "
+                   "sessions (2.6 GB) this took 2 s with the file in memory and 3 min from a "
+                   "cold disk; `teller-guard backup` checks every page of its copy anyway.")
+def verify(app, pages):
+    """Check the ledger chain and that every sessions row agrees with its events.
 
     Prints each problem (the row id and what happened), then a one-line summary;
     exits with status 1 when anything was edited, deleted or inserted out of band.
     """
-    prepare_database(app, thorough=True)
+    prepare_database(app, thorough=pages)
     report = integrity.verify(app.config["DATABASE"], app.extensions["teller_guard"]["ledger_key"])
     for line in report.lines():
         click.echo(line)
