@@ -5,7 +5,8 @@ instance. A bank that wants head office to merge the branches' high-risk payee e
 send one watchlist export to every branch) gives every branch the same key file
 (`PII_KEY_FILE`): their hashes of one account number are then equal. The key must not change
 once hashes are stored: every stored payee, customer and watchlist hash would stop matching,
-silently. So the key's fingerprint is recorded on first use and checked before serving.
+silently. So the key's fingerprint is recorded on first use and checked before serving; on
+first use it is also checked against a payee account the vault still holds in full.
 """
 
 from __future__ import annotations
@@ -54,8 +55,14 @@ def check_unchanged(db, key: bytes) -> None:
     current = fingerprint(key)
     row = db.execute("SELECT value FROM instance_facts WHERE key = ?", [FINGERPRINT_FACT]).fetchone()
     if row is None:
-        # Instances from before this check recorded nothing: their hashes were made with the
-        # key in use now, unless it was changed at the same time as the upgrade.
+        # Instances from before this check recorded nothing. The vault still holds the newest
+        # payee accounts in full: hashing one with the key in use now must give the hash
+        # stored with it, or the key was changed at the same time as the upgrade.
+        if not _hashes_match_vault(db, key):
+            raise PiiKeyMismatch(
+                f"个人信息哈希密钥（当前配置 key_id {current}）与已保存的收款账户哈希不一致："
+                "密钥可能在升级时被更换。请恢复原密钥（PII_KEY_FILE 或实例密钥），"
+                "或为新密钥使用新的实例目录。")
         db.execute("INSERT INTO instance_facts (key, value) VALUES (?, ?)", [FINGERPRINT_FACT, current])
         return
     if row[0] != current:
@@ -63,3 +70,14 @@ def check_unchanged(db, key: bytes) -> None:
             f"个人信息哈希密钥已更换（数据使用 key_id {row[0]}，当前配置为 {current}）："
             "已保存的收款账户、客户和涉诈名单哈希将无法匹配。请恢复原密钥（PII_KEY_FILE 或实例密钥），"
             "或为新密钥使用新的实例目录。")
+
+
+def _hashes_match_vault(db, key: bytes) -> bool:
+    """The newest session whose payee account is still in the vault (retention empties older
+    ones) was hashed with `key`; True when there is none to compare."""
+    found = db.execute(
+        "SELECT sessions.payee_hash, pii_vault.value FROM sessions JOIN pii_vault "
+        "ON pii_vault.session_id = sessions.id AND pii_vault.field = 'payee_account' "
+        "WHERE sessions.payee_hash IS NOT NULL AND pii_vault.value IS NOT NULL "
+        "AND pii_vault.value != '' ORDER BY sessions.id DESC LIMIT 1").fetchone()
+    return found is None or hmac.compare_digest(found[0], pii.keyed_hash(key, found[1]))

@@ -99,3 +99,41 @@ def test_the_first_check_records_the_key(tmp_path):
             pii_key.check_unchanged(database, pii.pii_key(BANK_KEY))
     finally:
         database.conn.close()
+
+
+def upgraded_instance_with_a_screening(runner, tmp_path):
+    """An instance whose sessions were hashed before m008 recorded the key (no fingerprint)."""
+    from teller_guard.screening import inputs, service
+    from teller_guard.settings import DEMO_SETTINGS
+
+    instance = tmp_path / "inst"
+    assert runner.invoke(main, ["init", "--instance", str(instance)]).exit_code == 0
+    app = create_app(TEST_CONFIG, instance_path=instance)
+    pii_hash_key, ledger_key = keys_of(app)
+    database = db.connect(app.config["DATABASE"])
+    teller_id = users.create_user(database, ledger_key, "teller", "teller-pass-1", "teller")
+    facts = inputs.parse_facts({"amount": "3000", "payee_account": ACCOUNT, "payee_known": "new",
+                                "customer_age": "40"}, service.now_local().date()).value
+    service.start(database, service.Keys(ledger_key, pii_hash_key), teller_id, facts,
+                  DEMO_SETTINGS)
+    database.execute("DELETE FROM instance_facts")  # as before m008
+    database.conn.close()
+    return instance
+
+
+def test_a_key_changed_with_the_upgrade_is_caught_by_the_vault(runner, tmp_path):
+    instance = upgraded_instance_with_a_screening(runner, tmp_path)
+    (tmp_path / "bank.key").write_text(BANK_KEY)
+    (instance / "config.toml").write_text(f"pii_key_file = '{tmp_path / 'bank.key'}'\n")
+    changed = runner.invoke(main, ["init", "--instance", str(instance)])
+    assert changed.exit_code == 1
+    assert "与已保存的收款账户哈希不一致" in changed.output and "Traceback" not in changed.output
+    (instance / "config.toml").write_text("")  # the key the hashes were made with
+    assert runner.invoke(main, ["init", "--instance", str(instance)]).exit_code == 0
+    app = create_app(TEST_CONFIG, instance_path=instance)
+    database = db.connect(app.config["DATABASE"])
+    try:
+        assert database.execute("SELECT value FROM instance_facts").fetchall() == [
+            (pii_key.fingerprint(keys_of(app)[0]),)]
+    finally:
+        database.conn.close()
