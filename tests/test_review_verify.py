@@ -215,3 +215,40 @@ def test_a_damaged_page_is_found_by_verify_pages_but_does_not_hold_up_serving(ru
     assert result.exit_code == 1
     assert f"数据库文件已损坏 {path}" in result.output
     assert "Traceback" not in result.output
+
+
+# Whatever is written around the app, verify finishes and names the damage: before, text a
+# hash never holds, a NULL, a blob, bytes that are not UTF-8 or data that is not JSON ended it
+# with a traceback (UnicodeEncodeError, TypeError, "malformed JSON", a decoding error).
+@pytest.mark.parametrize("sql, where", [
+    ("UPDATE ledger SET prev_hash = 'ü' || substr(prev_hash, 2) WHERE id = ?", "chain"),
+    ("UPDATE ledger SET hash = 'ü' || substr(hash, 2) WHERE id = ?", "chain"),
+    ("UPDATE ledger SET hash = 7 WHERE id = ?", "chain"),  # NOT NULL, but any type
+    ("UPDATE ledger SET prev_hash = 42 WHERE id = ?", "chain"),
+    ("UPDATE ledger SET at = x'00ff' WHERE id = ?", "chain"),
+    ("UPDATE ledger SET kind = CAST(x'ff' AS TEXT) WHERE id = ?", "chain"),
+    ("UPDATE ledger SET data = 'not json {' WHERE id = ?", "both"),
+    ("UPDATE ledger SET data = CAST(x'7bff7d' AS TEXT) WHERE id = ?", "both"),
+])
+def test_verify_survives_any_tampering_of_a_ledger_row(runner, app, screened, sql, where):
+    row = event_id(app, screened[0], "screening.assessed")
+    tamper(app, sql, row)
+    result, summary = run_verify(runner, app)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)  # a report, not a crash
+    assert int(summary.group(3)) >= 1  # the chain is broken at that row
+    assert f"账本第 {row} 行" in result.output
+    if where == "both":  # the session no longer agrees with an event that has no level
+        assert f"业务 #{screened[0]} 与账本不一致" in result.output
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE ledger_head SET seal = 'ü' || substr(seal, 2)",
+    "UPDATE ledger_head SET last_hash = CAST(x'ff' AS TEXT)",
+    "UPDATE ledger_head SET seal = NULL",
+])
+def test_verify_survives_any_tampering_of_the_head(runner, app, screened, sql):
+    tamper(app, sql)
+    result, summary = run_verify(runner, app)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "链头被改动" in result.output

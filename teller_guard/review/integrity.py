@@ -17,6 +17,7 @@ compared with what its own events say:
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,45 +39,65 @@ SESSION_WORDS = {
 ALERT_KINDS = ("screening.supervisor_override", "print.alert", "alert.queued", "alert.sent")
 
 
-def _latest(kind: str, path: str) -> str:
+def _latest(kind: str, path: str, guarded: bool = False) -> str:
     """SQL for the value at `path` in the newest `kind` event of the session (e = ledger rows of
     one session): NULL when there is no such event, '' when it has no value, '=value' otherwise.
-    The zero-padded id in front makes max() pick the newest event."""
+    The zero-padded id in front makes max() pick the newest event. `guarded`: data that is not
+    JSON (rewritten around the app) has no value, where json_extract would end the query."""
+    value = f"json_extract(e.data, '{path}')"
+    if guarded:
+        value = f"CASE WHEN json_valid(e.data) THEN {value} END"
     return (f"substr(max(CASE WHEN e.kind = '{kind}' THEN printf('%012d', e.id) || "
-            f"IFNULL('=' || json_extract(e.data, '{path}'), '') END), 13)")
+            f"IFNULL('=' || {value}, '') END), 13)")
 
 
 def _stored(column: str) -> str:
     return f"IFNULL('=' || s.{column}, '')"
 
 
-_LEVEL = _latest("screening.assessed", "$.level")
-_OUTCOME = _latest("screening.outcome", "$.outcome")
 _ALERTED = f"max(e.kind IN ({', '.join(repr(kind) for kind in ALERT_KINDS)}))"
-# field -> SQL that is true when the row disagrees with its events
-CHECKS = {
-    "reference": f"{_latest('screening.started', '$.reference')} IS NOT {_stored('reference')}",
-    "level": f"IFNULL({_LEVEL}, '') != {_stored('level')}",
-    "score": f"IFNULL({_latest('screening.assessed', '$.score')}, '') != {_stored('score')}",
-    "outcome": f"IFNULL({_OUTCOME}, '') != {_stored('outcome')}",
-    "amount_fen": f"IFNULL({_latest('screening.outcome', '$.amount_fen')}, {_stored('amount_fen')})"
-                  f" != {_stored('amount_fen')}",
-    "review_status": f"IFNULL({_latest('review.transition', '$.to')}, '=pending') != "
-                     "IFNULL('=' || s.review_status, '=pending')",
-    "assignee_id": f"IFNULL({_latest('review.assigned', '$.assignee_id')}, '') != "
-                   f"{_stored('assignee_id')}",
-    "in_queue": f"IFNULL(s.in_queue, 0) != 1 AND (IFNULL({_LEVEL}, '') IN ('=high', '=critical') "
-                f"OR IFNULL({_OUTCOME}, '') = '=police_called' OR IFNULL({_ALERTED}, 0))",
-}
 
-# One pass: each session with its own events (the session_id index keeps them together);
-# only the rows that disagree come back. `started` is NULL for a row no event created.
-MISMATCHES_SQL = (
-    "SELECT s.id, " + _latest("screening.started", "$.reference") + " AS started, "  # noqa: S608
-    + ", ".join(f"({sql}) AS bad_{field}" for field, sql in CHECKS.items())
-    + " FROM sessions s LEFT JOIN ledger e ON e.session_id = s.id GROUP BY s.id HAVING "
-    + " OR ".join(f"bad_{field}" for field in CHECKS) + " ORDER BY s.id"
-)
+
+def _checks(guarded: bool) -> dict[str, str]:
+    """field -> SQL that is true when the row disagrees with its events."""
+    def latest(kind: str, path: str) -> str:
+        return _latest(kind, path, guarded)
+
+    level, outcome = latest("screening.assessed", "$.level"), latest("screening.outcome", "$.outcome")
+    return {
+        "reference": f"{latest('screening.started', '$.reference')} IS NOT {_stored('reference')}",
+        "level": f"IFNULL({level}, '') != {_stored('level')}",
+        "score": f"IFNULL({latest('screening.assessed', '$.score')}, '') != {_stored('score')}",
+        "outcome": f"IFNULL({outcome}, '') != {_stored('outcome')}",
+        "amount_fen": f"IFNULL({latest('screening.outcome', '$.amount_fen')}, "
+                      f"{_stored('amount_fen')}) != {_stored('amount_fen')}",
+        "review_status": f"IFNULL({latest('review.transition', '$.to')}, '=pending') != "
+                         "IFNULL('=' || s.review_status, '=pending')",
+        "assignee_id": f"IFNULL({latest('review.assigned', '$.assignee_id')}, '') != "
+                       f"{_stored('assignee_id')}",
+        "in_queue": f"IFNULL(s.in_queue, 0) != 1 AND (IFNULL({level}, '') IN ('=high', "
+                    f"'=critical') OR IFNULL({outcome}, '') = '=police_called' "
+                    f"OR IFNULL({_ALERTED}, 0))",
+    }
+
+
+def _mismatches_sql(guarded: bool) -> str:
+    """One pass: each session with its own events (the session_id index keeps them together);
+    only the rows that disagree come back. `started` is NULL for a row no event created."""
+    checks = _checks(guarded)
+    return (
+        "SELECT s.id, " + _latest("screening.started", "$.reference", guarded)  # noqa: S608
+        + " AS started, " + ", ".join(f"({sql}) AS bad_{field}" for field, sql in checks.items())
+        + " FROM sessions s LEFT JOIN ledger e ON e.session_id = s.id GROUP BY s.id HAVING "
+        + " OR ".join(f"bad_{field}" for field in checks) + " ORDER BY s.id"
+    )
+
+
+CHECKS = _checks(guarded=False)
+MISMATCHES_SQL = _mismatches_sql(guarded=False)
+# The same, for a ledger where some row's data is not JSON: json_valid on every row makes it
+# slower, so it runs only after the fast one stopped on such a row.
+MISMATCHES_SQL_GUARDED = _mismatches_sql(guarded=True)
 
 ORPHANS_SQL = (
     "SELECT DISTINCT session_id FROM ledger WHERE session_id IS NOT NULL "
@@ -101,7 +122,13 @@ def check_sessions(db) -> tuple[int, list[SessionProblem]]:
     if own_transaction:
         db.execute("BEGIN")  # one snapshot for all three queries
     try:
-        for row in db.execute(MISMATCHES_SQL):
+        try:
+            rows = db.execute(MISMATCHES_SQL).fetchall()
+        except sqlite3.OperationalError as error:
+            if "malformed JSON" not in str(error):
+                raise
+            rows = db.execute(MISMATCHES_SQL_GUARDED).fetchall()
+        for row in rows:
             if row[1] is None:
                 problems.append(SessionProblem(row[0], "inserted"))
             else:
