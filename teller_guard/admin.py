@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from . import api_tokens, settings, users
 from .db import get_db
 from .forms import ChineseForm, choices
-from .regions import PROVINCES
+from .regions import PROVINCE_PINYIN, PROVINCES
 from .web import guard_area, ledger_key
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -32,7 +32,9 @@ class UserActionForm(ChineseForm):
 class SettingsForm(ChineseForm):
     bank_name = StringField("银行名称", validators=[DataRequired("请输入银行名称"), Length(max=64)])
     branch_name = StringField("网点名称", validators=[DataRequired("请输入网点名称"), Length(max=64)])
-    province = SelectField("网点所在省份", choices=choices((p, p) for p in PROVINCES))
+    # data-pinyin: typing "gd" picks 广东省 (static/js/typeahead.js)
+    province = SelectField("网点所在省份", render_kw={"data-typeahead": ""}, choices=choices(
+        (p, p, {"data-pinyin": PROVINCE_PINYIN[p]}) for p in PROVINCES))
     city = StringField("网点所在城市", validators=[Optional(), Length(max=32)])
     large_amount = DecimalField(
         "大额标准（元）", places=2,

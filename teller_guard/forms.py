@@ -11,10 +11,11 @@ except ImportError:  # pragma: no cover - depends on the installed wtforms
 
 
 def choices(pairs) -> list:
-    """Options for a SelectField/RadioField from (value, label) pairs."""
+    """Options for a SelectField/RadioField from (value, label) or (value, label, attributes)
+    tuples; attributes go on the <option>."""
     if SelectChoice is None:
         return list(pairs)
-    return [SelectChoice(value, label) for value, label in pairs]
+    return [SelectChoice(*item) for item in pairs]
 
 
 class ChineseForm(FlaskForm):

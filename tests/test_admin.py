@@ -74,6 +74,15 @@ def test_settings_change_is_saved_and_logged(client, auth, database):
     assert event["actor_id"] == users.find_user(database, "admin")["id"]
 
 
+def test_the_branch_province_can_be_typed_in_pinyin(client, auth):
+    auth.login("admin")
+    html = client.get("/admin/settings").get_data(as_text=True)
+    assert 'data-typeahead=""' in html and "js/typeahead.js" in html
+    assert '<option data-pinyin="gd guangdong" value="广东省">广东省</option>' in html \
+        or '<option value="广东省" data-pinyin="gd guangdong">广东省</option>' in html
+    assert html.count("data-pinyin=") == 34
+
+
 def test_bad_settings_show_chinese_messages_and_keep_input(client, auth, database):
     auth.login("admin")
     token = csrf_token(client, "/admin/settings")
