@@ -60,3 +60,18 @@ def test_damaged_stored_json_does_not_break_the_page(app, client, auth, database
     response = client.get(f"/review/{case}")
     assert response.status_code == 200
     assert "无法读取" in response.get_data(as_text=True)
+
+
+def test_ledger_bytes_that_are_not_utf8_do_not_break_the_pages(app, client, auth, database):
+    # Written around the app (verify reports it): the timeline and the access log still show.
+    case = make_session(app, database, level="high")
+    with db.write_transaction(database):
+        audit.append(database, ledger_key(app), audit.AuditEvent(
+            "pii.accessed", user_id(database, "admin"), case, {"fields": [], "purpose": "x"}))
+    database.execute("UPDATE ledger SET data = CAST(x'7b22ff22' AS TEXT), "
+                     "at = CAST(x'32303236ff' AS TEXT) WHERE session_id = ?", [case])
+    auth.login("security")
+    for path in (f"/review/{case}", "/review/access-log"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "\ufffd" in response.get_data(as_text=True)

@@ -47,8 +47,10 @@ def query(kind: str | None, actor_id: int | None, before: int | None,
           limit: int) -> tuple[str, list]:
     """The page's SQL and parameters. INDEXED BY makes SQLite refuse the query rather than
     scan the whole ledger if the WHERE ever stops matching the index's."""
-    sql = ("SELECT ledger.id, ledger.at, ledger.actor_id, ledger.kind, ledger.session_id, "  # noqa: S608 - constants
-           f"ledger.data, sessions.reference FROM ledger INDEXED BY {INDEX} "
+    # Text as bytes, decoded for display (queries.shown): see queries.session_events.
+    sql = ("SELECT ledger.id, CAST(ledger.at AS BLOB), ledger.actor_id, ledger.kind, "  # noqa: S608 - constants
+           f"ledger.session_id, CAST(ledger.data AS BLOB), sessions.reference "
+           f"FROM ledger INDEXED BY {INDEX} "
            "LEFT JOIN sessions ON sessions.id = ledger.session_id "
            f"WHERE {CONDITION}")
     params: list = []
@@ -64,7 +66,7 @@ def query(kind: str | None, actor_id: int | None, before: int | None,
 
 def _event(row, names: dict[int, str], typologies: dict[str, str]) -> AccessEvent:
     event_id, at, actor_id, kind, session_id, data_json, reference = row
-    data = queries.event_data(data_json)
+    at, data = queries.shown(at), queries.event_data(queries.shown(data_json))
     actor = names.get(actor_id, f"用户 {actor_id}") if actor_id is not None else "系统"
     return AccessEvent(event_id, at, actor, kind, audit.KINDS.get(kind, kind),
                        describe(kind, data, names, typologies), session_id, reference)

@@ -171,12 +171,19 @@ class LedgerEntry:
 
 
 def session_events(db, session_id: int) -> list[LedgerEntry]:
+    # As bytes: a row rewritten around the app may hold bytes that are not UTF-8, which would
+    # end the query with a decoding error; the page shows them as U+FFFD (verify reports them).
     rows = db.execute(
-        "SELECT id, at, actor_id, kind, data FROM ledger WHERE session_id = ? ORDER BY id",
-        [session_id],
+        "SELECT id, CAST(at AS BLOB), actor_id, CAST(kind AS BLOB), CAST(data AS BLOB) "
+        "FROM ledger WHERE session_id = ? ORDER BY id", [session_id],
     ).fetchall()
-    return [LedgerEntry(row_id, at, actor_id, kind, event_data(data))
+    return [LedgerEntry(row_id, shown(at), actor_id, shown(kind), event_data(shown(data)))
             for row_id, at, actor_id, kind, data in rows]
+
+
+def shown(raw: bytes | None) -> str:
+    """A text column read as bytes, for display: bytes that are not UTF-8 become U+FFFD."""
+    return raw.decode("utf-8", "replace") if raw is not None else ""
 
 
 def event_data(text: str | None) -> dict:
