@@ -144,7 +144,7 @@ def write_transaction(db: sqlite_utils.Database):
 
 def check_database(path: str | Path, thorough: bool = False) -> None:
     """Fail early, with the path in the message, when the file is unwritable, locked or not a
-    database. `thorough` also reads every page (PRAGMA quick_check): `verify` does, while
+    database. `thorough` also reads every page (PRAGMA quick_check), as `verify --pages` asks;
     starting the server does not, since on a branch's years of data that read takes seconds
     warm and minutes from a cold disk, once per server process."""
     path = Path(path)
