@@ -58,7 +58,11 @@ def assessment_json(row: dict) -> dict:
         "score": row["score"],
         "hard_stop": result.get("hard_stop"),
         "reasons": result.get("fired", []),
+        # the one scam type whose script the teller reads; "typologies" repeats it first, then
+        # at most two it may also be (也可能是)
+        "primary_typology": (result.get("typologies") or [None])[0],
         "typologies": result.get("typologies", []),
+        "notes": result.get("notes_zh", []),
         "action": result.get("action"),
         "follow_ups": result.get("follow_ups", []),
         "rules_version": row["rules_version"],

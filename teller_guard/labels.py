@@ -44,6 +44,12 @@ FALLBACK_TYPOLOGIES = {
     "fake_emergency": "虚构绑架出事",
     "game_trade": "游戏装备网购交易",
     "account_renting": "出租出借账户",
+    "phone_bill_arrears": "电话欠费诈骗",
+    "phishing_link": "钓鱼短信网站",
+    "sextortion": "裸聊敲诈",
+    "credit_repair": "套路贷/注销校园贷/征信修复",
+    "elder_fraud": "养老诈骗（保健品、养老项目）",
+    "escort_scam": "网络招嫖诈骗",
 }
 
 OBSERVATIONS = {
@@ -56,6 +62,8 @@ OBSERVATIONS = {
     "told_keep_secret": "被要求保密",
     "remote_app": "正在使用共享屏幕/会议软件",
     "insists_after_warning": "劝阻后仍坚持转账",
+    "family_present": "家人陪同在柜台",
+    "documents_shown": "已查看法院文书、合同或发票",
 }
 
 # Full personal data fields a vault may hold (anything else is shown by its stored name).

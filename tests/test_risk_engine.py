@@ -61,12 +61,12 @@ TRIGGERS = {
     "boss_request_unverified": dict(answers={"purpose": "boss_request", "verified_by_phone": False}),
     "finance_staff_boss_request": dict(customer={"occupation": "finance"}, answers={"purpose": "boss_request"}),
     "purpose_refund_claim": dict(answers={"purpose": "refund_claim"}),
-    "verification_code_words": dict(answers={"purpose_text": "客服要验证码"}),
+    "verification_code_words": dict(answers={"purpose_text": "客服让我开屏幕共享"}),
     "purpose_military_purchase": dict(answers={"purpose": "military_purchase"}),
-    "prepay_purchase_words": dict(answers={"purpose_text": "先垫资进货"}),
-    "military_unit_asks_payment": dict(answers={"purpose_text": "武警要我先付定金"}),
+    "prepay_purchase_words": dict(answers={"purpose_text": "替他们垫资进货"}),
+    "military_unit_asks_payment": dict(answers={"purpose_text": "武警部队采购帐篷，要我先交定金"}),
     "purpose_prize_tax_subsidy": dict(answers={"purpose": "prize_tax_subsidy"}),
-    "prize_fee_words": dict(answers={"purpose_text": "中奖了交税"}),
+    "prize_fee_words": dict(answers={"purpose_text": "说我中奖了，要先交手续费"}),
     "purpose_emergency_relative": dict(answers={"purpose": "emergency_relative"}),
     "emergency_unverified": dict(answers={"purpose": "emergency_relative"}),
     "private_trade_words": dict(answers={"purpose_text": "卖家让私下交易"}),
@@ -119,6 +119,29 @@ TRIGGERS = {
                               transaction={"payee_known": "known"}),
     "known_payee_verified": dict(answers={"verified_by_phone": True}, transaction={"payee_known": "known"}),
     "known_in_person_payee": dict(answers={"knows_payee": "in_person"}, transaction={"payee_known": "known"}),
+    "phone_bill_words": dict(answers={"purpose_text": "10086说我电话欠费了"}),
+    "phishing_words": dict(answers={"purpose_text": "短信说积分兑换现金"}),
+    "sextortion_words": dict(answers={"purpose_text": "裸聊被录了视频"}),
+    "credit_repair_words": dict(answers={"purpose_text": "客服说要注销校园贷"}),
+    "elder_fraud_words": dict(answers={"purpose_text": "买保健品"}),
+    "elder_fraud_pitch": dict(customer={"age": 72}, answers={"purpose_text": "投资养老项目",
+                                                              "relationship": "stranger"}),
+    "escort_words": dict(answers={"purpose_text": "网上约的上门服务"}),
+    "purpose_contradicts_payee": dict(answers={"purpose": "family_living", "knows_payee": "online_only"}),
+    "scam_words_unknown_payee": dict(answers={"purpose_text": "平台老师让充值", "knows_payee": "never"}),
+    "own_account": dict(answers={"purpose": "own_account", "relationship": "self"}),
+    "family_present": dict(obs=["family_present"]),
+    "documents_shown": dict(obs=["documents_shown"]),
+    "institution_corporate": dict(answers={"relationship": "institution"},
+                                  transaction={"payee_type": "corporate"}),
+    "rent_to_landlord": dict(answers={"purpose": "rent", "relationship": "landlord",
+                                      "knows_payee": "in_person"}),
+    "gift_in_person": dict(answers={"purpose": "gift", "relationship": "family",
+                                    "knows_payee": "in_person"}),
+    "purchase_to_corporate": dict(answers={"purpose": "consumer_purchase"},
+                                  transaction={"payee_type": "corporate"}),
+    "official_payment": dict(answers={"purpose": "tax"}, transaction={"payee_type": "corporate"}),
+    "known_in_person_friend": dict(answers={"relationship": "friend", "knows_payee": "in_person"}),
 }
 
 
@@ -145,7 +168,11 @@ def test_rule_fires_on_its_trigger(rule_id):
         assert assessment.hard_stop and assessment.level == "critical"
     if rule.min_level:
         order = ["low", "medium", "high", "critical"]
-        assert order.index(assessment.level) >= order.index(rule.min_level)
+        floor = rule.min_level
+        if rule.evidence == "words" and not rule.hard_stop:
+            # words alone reach at most 中, or 高 for an unambiguous phrase (the evidence model)
+            floor = order[min(order.index(floor), order.index("high" if rule.unambiguous else "medium"))]
+        assert order.index(assessment.level) >= order.index(floor)
 
 
 @pytest.mark.parametrize("rule_id", sorted(TRIGGERS))
@@ -305,11 +332,91 @@ def test_hard_stops_survive_every_mitigation(red):
     assert any(rule.points < 0 for rule in assessment.fired)  # the mitigations did fire
 
 
-def test_a_min_level_floor_survives_mitigations():
+def test_a_words_floor_yields_to_verified_mitigations():
+    """The issue's complaint: one word set a floor that verified evidence could never lower."""
+    words_only = evaluate(screen(answers={"purpose_text": "老师带单，稳赚不赔"}))
+    assert words_only.level == "high"
     merged = {key: dict(value) for key, value in MAXIMUM_BENIGN.items()}
     merged["answers"]["purpose_text"] = "老师带单，稳赚不赔"
     assessment = evaluate(screen(**merged))
+    assert assessment.level in ("low", "medium")
+    assert any("抵消" in note for note in assessment.notes_zh)
+
+
+def test_a_situational_floor_survives_mitigations():
+    merged = {key: dict(value) for key, value in MAXIMUM_BENIGN.items()}
+    merged["answers"] = {**merged["answers"], "purpose": "loan_fee"}
+    assert evaluate(screen(**merged)).level == "high"
+
+
+# --- the evidence model: words raise suspicion, situations decide ----------------------------------
+
+def test_setting_nouns_alone_stay_at_most_medium():
+    """Two official-setting nouns once reached 极高 for a customer with no red flag at all."""
+    assessment = evaluate(screen(amount=80000, customer={"age": 66},
+                                 transaction={"other_region": True, "payee_known": "new"},
+                                 answers={"purpose_text": "我先问了银行的客服，又去公安局问过，法院判的钱"}))
+    assert assessment.level in ("low", "medium")
+    assert not assessment.hard_stop
+
+
+def test_ambiguous_scam_words_alone_are_capped_at_medium_with_a_note():
+    assessment = evaluate(screen(amount=200000, customer={"age": 70, "occupation": "retired"},
+                                 transaction={"other_region": True, "payee_known": "new"},
+                                 answers={"purpose_text": "说是验证码，保证金，手续费，电话欠费，滞纳金"}))
+    assert assessment.level == "medium"
+    assert any("最高评为中风险" in note for note in assessment.notes_zh)
+
+
+def test_an_unambiguous_scam_phrase_alone_reaches_high_not_critical():
+    assessment = evaluate(screen(amount=300000, answers={"purpose_text": "刷单，解冻费，裸聊，稳赚不赔"}))
     assert assessment.level == "high"
+    assert any("诈骗专用说法" in note for note in assessment.notes_zh)
+
+
+def test_the_same_words_with_a_situational_signal_reach_critical():
+    assessment = evaluate(screen(amount=300000, answers={"purpose_text": "刷单，解冻费，稳赚不赔",
+                                                         "knows_payee": "online_only"},
+                                 obs=["on_phone"]))
+    assert assessment.level == "critical"
+
+
+def test_an_ordinary_word_does_not_lift_a_payment_to_a_friend_met_in_person():
+    """理财 in 客户原话 once pushed a 2万 payment to a friend met in person up to 高."""
+    base = dict(amount=20000, transaction={"payee_known": "new"},
+                answers={"purpose": "repay_debt", "relationship": "friend", "knows_payee": "in_person"},
+                three_checks={"paying_stranger": False, "possibly_scam": "no"})
+    plain = evaluate(screen(**base))
+    worded = evaluate(screen(**{**base, "answers": {**base["answers"], "purpose_text": "我理财到期了还他钱"}}))
+    assert plain.level == worded.level == "low"
+
+
+def test_negated_scam_words_do_not_count():
+    said = evaluate(screen(answers={"purpose_text": "网上刷单"}))
+    denied = evaluate(screen(answers={"purpose_text": "不是刷单，是给我妈的生活费"}))
+    assert "task_words" in fired_ids(said)
+    assert "task_words" not in fired_ids(denied)
+
+
+def test_words_inside_longer_words_do_not_count():
+    assessment = evaluate(screen(answers={"purpose_text": "信用卡单据上写的，做单位的报销"}))
+    assert "task_words" not in fired_ids(assessment)
+
+
+def test_a_hard_stop_phrase_counts_even_when_denied():
+    assessment = evaluate(screen(answers={"purpose_text": "不是什么安全账户，就是个普通账户"}))
+    assert assessment.hard_stop and assessment.level == "critical"
+
+
+def test_fired_rules_carry_their_evidence_kind():
+    assessment = evaluate(screen(amount=60000, answers={"purpose_text": "刷单", "knows_payee": "never",
+                                                        "relationship": "friend"},
+                                 obs=["family_present"]))
+    kinds = {rule.rule_id: rule.evidence for rule in assessment.fired}
+    assert kinds["task_words"] == "words"
+    assert kinds["payee_never_met"] == "situation"
+    assert kinds["large_amount"] == "context"
+    assert kinds["family_present"] == "mitigation"
 
 
 def test_mitigation_is_capped():
@@ -328,19 +435,32 @@ def test_mitigation_is_capped():
 
 # --- typologies and follow-ups ---------------------------------------------------------------------
 
-def test_typologies_strongest_first_with_texts_and_follow_ups():
+def test_one_primary_typology_with_its_follow_ups_and_at_most_two_others():
     assessment = evaluate(screen(answers={"purpose": "investment", "purpose_text": "网友推荐的平台",
                                           "knows_payee": "online_only", "relationship": "online_contact"}))
     ids = [match.id for match in assessment.typologies]
     # an online contact pushing an investment is 网络交友诱导投资 first, fake investment second
     assert ids[:2] == ["romance_investment", "fake_investment"]
-    assert "网上交友诱导投资的，都是诈骗" in assessment.typologies[0].slip_text_zh
-    assert "高回报、高收益、零风险的都是诈骗" in assessment.typologies[1].slip_text_zh
-    follow_ups = [question.say_zh for question in assessment.follow_ups]
-    assert any("回报" in text for text in follow_ups)
-    assert any("平台" in text for text in follow_ups)
-    assert any("见过面" in text for text in follow_ups)
+    assert assessment.primary_typology.id == "romance_investment"
+    assert "网上交友诱导投资的，都是诈骗" in assessment.primary_typology.slip_text_zh
+    assert "高回报、高收益、零风险的都是诈骗" in assessment.other_typologies[0].slip_text_zh
+    follow_ups = [question.id for question in assessment.follow_ups]
+    assert follow_ups == list(default_rules().typology_by_id["romance_investment"].follow_ups)[:3]
     assert all(question.section == "follow_up" for question in assessment.follow_ups)
+    assert assessment.to_dict()["primary_typology"] == "romance_investment"
+
+
+def test_a_story_with_many_typologies_words_names_one_primary():
+    """A task-scam customer once got five typologies, five scripts and six follow-ups at once."""
+    assessment = evaluate(screen(
+        amount=30000, answers={"purpose": "online_task", "knows_payee": "online_only",
+                               "purpose_text": "客服说刷单任务没做完，要充值投资平台才能提现，不然影响征信"},
+        three_checks={"paying_stranger": True}))
+    assert assessment.primary_typology.id == "task_rebate"
+    assert len(assessment.typologies) <= 3
+    assert len(assessment.follow_ups) <= 3
+    assert {q.id for q in assessment.follow_ups} <= set(
+        default_rules().typology_by_id["task_rebate"].follow_ups)
 
 
 @pytest.mark.parametrize("typology_id, phrase", [
@@ -413,7 +533,7 @@ def test_every_answer_field_can_be_filled_from_the_options():
     values = [value for value, _ in purpose.options]
     for value in values:
         ScreeningInput.from_dict({"answers": {"purpose": value}})
-    assert len(values) == 20
+    assert len(values) == 27
 
 
 # --- output and purity ------------------------------------------------------------------------------

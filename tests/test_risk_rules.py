@@ -11,7 +11,8 @@ from teller_guard.risk.rules import DEFAULT_RULES_PATH
 TYPOLOGY_IDS = {
     "gov_impersonation", "fake_loan", "task_rebate", "fake_investment", "romance_investment",
     "boss_impersonation", "fake_customer_service", "fake_military_purchase", "fake_prize_refund",
-    "fake_emergency", "game_trade", "account_renting",
+    "fake_emergency", "game_trade", "account_renting", "phone_bill_arrears", "phishing_link",
+    "sextortion", "credit_repair", "elder_fraud", "escort_scam",
 }
 
 

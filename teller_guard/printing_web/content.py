@@ -71,12 +71,16 @@ def level_label(row: Mapping) -> str:
     return str(_assessment(row).get("level_label") or "")
 
 
+def _typologies(row: Mapping) -> list[Mapping]:
+    return [t for t in _assessment(row).get("typologies") or () if isinstance(t, Mapping)]
+
+
 def slip_warnings(row: Mapping) -> tuple[tuple[str, str], ...]:
-    """(name_zh, slip_text_zh) of each detected scam type, strongest first."""
+    """(name_zh, slip_text_zh) of the primary scam type: the customer reads about *their* scam,
+    not a catalogue (assessments stored before rules v2 list several, strongest first)."""
     return tuple(
         (str(typology.get("name_zh") or ""), str(typology.get("slip_text_zh") or ""))
-        for typology in _assessment(row).get("typologies") or ()
-        if isinstance(typology, Mapping)
+        for typology in _typologies(row)[:1]
     )
 
 
@@ -252,10 +256,10 @@ def alert_payload(alert: AlertContent, row: Mapping, idempotency_key: str,
         "level": row.get("level"),
         "level_label": alert.level_label,
         "score": alert.score,
+        # the primary first; the others are what it may also be (也可能是)
         "typologies": [
             {"id": typology.get("id"), "name": typology.get("name_zh")}
-            for typology in _assessment(row).get("typologies") or ()
-            if isinstance(typology, Mapping)
+            for typology in _typologies(row)
         ],
         "answers": [{"question": question, "answer": answer} for question, answer in alert.answers],
         "observations": list(alert.observations),

@@ -5,11 +5,14 @@ A corpus is JSON Lines, one case a line:
 
     {"id": "...", "label": "must_stop" | "caution" | "benign",
      "expected_min_level": "high", "expected_max_level": "medium",   (both optional)
+     "expected_typology": "fake_loan" | null,                        (optional)
      "story_zh": "...", "input": {ScreeningInput dict}, "policy": {"large_amount": "20000"}}
 
-The two figures that matter are must-stop recall (a scam case reached 高风险 or more, so the
-teller held the money) and the benign false-alarm rate (an ordinary customer was put on hold:
-above 中风险).  Usage: ``teller-guard backtest CASES.jsonl [--rules FILE] [--override FILE]``.
+The figures that matter: must-stop recall (a scam case reached 高风险 or more, so the teller held
+the money), the benign false alarms (an ordinary customer put on hold, 高 or above; and the
+share sent a slip, 中 or above), and how often the primary typology is the scam the story tells
+(the teller reads its script).  Usage:
+``teller-guard backtest CASES.jsonl [--rules FILE] [--override FILE] [--strict]``.
 """
 
 from __future__ import annotations
@@ -32,7 +35,11 @@ LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 LEVEL_ZH = {"low": "低", "medium": "中", "high": "高", "critical": "极高"}
 DEFAULT_BOUNDS = {"must_stop": ("high", "critical"), "caution": ("low", "critical"),
                   "benign": ("low", "medium")}
-MAX_BENIGN_FALSE_ALARM_RATE = 0.10
+# --strict: the targets a release must meet on tests/data/cases.jsonl
+MAX_BENIGN_FALSE_ALARM_RATE = 0.02  # benign at 高/极高
+MAX_BENIGN_MEDIUM_RATE = 0.15  # benign at 中 or above
+MIN_PRIMARY_ACCURACY = 0.90  # labelled scam cases whose primary typology is the expected one
+NO_TYPOLOGY = "-"
 
 
 class CorpusError(ValueError):
@@ -48,6 +55,8 @@ class Case:
     story_zh: str
     screening: ScreeningInput
     policy: Policy
+    expected_typology: str | None = None  # None: not labelled, or no scam type applies
+    typology_labelled: bool = False  # the case says which typology (null counts as "none")
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,10 @@ class CaseResult:
     @property
     def expected_band(self) -> str:
         return f"{self.case.label} {self.case.min_level}..{self.case.max_level}"
+
+    @property
+    def primary(self) -> str | None:
+        return self.typologies[0] if self.typologies else None
 
 
 @dataclass(frozen=True)
@@ -97,6 +110,57 @@ class BacktestReport:
     @property
     def benign_false_alarm_rate(self) -> float:
         return self.benign_false_alarms / len(self.benign) if self.benign else 0.0
+
+    @property
+    def benign_medium_or_above(self) -> int:
+        return sum(LEVEL_RANK[r.level] >= LEVEL_RANK["medium"] for r in self.benign)
+
+    @property
+    def benign_medium_rate(self) -> float:
+        return self.benign_medium_or_above / len(self.benign) if self.benign else 0.0
+
+    @property
+    def typology_labelled_scams(self) -> tuple[CaseResult, ...]:
+        """Scam cases (must_stop, caution) that name the typology their story tells."""
+        return tuple(r for r in self.results if r.case.label != "benign"
+                     and r.case.expected_typology is not None)
+
+    @property
+    def primary_correct(self) -> int:
+        return sum(r.primary == r.case.expected_typology for r in self.typology_labelled_scams)
+
+    @property
+    def primary_accuracy(self) -> float:
+        labelled = self.typology_labelled_scams
+        return self.primary_correct / len(labelled) if labelled else 1.0
+
+    @property
+    def wrong_primary(self) -> tuple[CaseResult, ...]:
+        return tuple(r for r in self.typology_labelled_scams if r.primary != r.case.expected_typology)
+
+    def typology_confusion(self) -> dict[tuple[str, str], int]:
+        """(expected typology, primary got) -> cases, over the cases that name a typology."""
+        table: dict[tuple[str, str], int] = {}
+        for result in self.results:
+            if not result.case.typology_labelled:
+                continue
+            key = (result.case.expected_typology or NO_TYPOLOGY, result.primary or NO_TYPOLOGY)
+            table[key] = table.get(key, 0) + 1
+        return dict(sorted(table.items()))
+
+    def rule_counts(self) -> dict[str, int]:
+        """Rule id -> cases where it fired (counted or not), most frequent first."""
+        counts: dict[str, int] = {}
+        for result in self.results:
+            for fired in result.fired:
+                counts[fired.rule_id] = counts.get(fired.rule_id, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+
+    def meets_targets(self) -> bool:
+        return (self.must_stop_recall == 1.0
+                and self.benign_false_alarm_rate <= MAX_BENIGN_FALSE_ALARM_RATE
+                and self.benign_medium_rate <= MAX_BENIGN_MEDIUM_RATE
+                and self.primary_accuracy >= MIN_PRIMARY_ACCURACY)
 
     @property
     def misses(self) -> tuple[CaseResult, ...]:
@@ -156,8 +220,11 @@ def _parse_case(raw: Any, where: str) -> Case:
         screening = ScreeningInput.from_dict(raw.get("input", {}))
     except InputError as error:
         raise CorpusError(f"{where}: input.{error.field}: {error.message_zh}") from None
+    typology = raw.get("expected_typology")
+    if typology is not None and (not isinstance(typology, str) or not typology):
+        raise CorpusError(f"{where}: field 'expected_typology' must be a typology id or null")
     return Case(case_id, label, min_level, max_level, raw.get("story_zh", ""), screening,
-                _parse_policy(raw.get("policy"), where))
+                _parse_policy(raw.get("policy"), where), typology, "expected_typology" in raw)
 
 
 def _parse_policy(raw: Any, where: str) -> Policy:
@@ -178,7 +245,11 @@ def _parse_policy(raw: Any, where: str) -> Policy:
 def run_backtest(cases_path: str | Path, ruleset: RuleSet | None = None) -> BacktestReport:
     rules = ruleset if ruleset is not None else default_rules()
     results = []
+    known = set(rules.typology_by_id)
     for case in load_cases(cases_path):
+        if case.expected_typology is not None and case.expected_typology not in known:
+            raise CorpusError(f"case '{case.id}': expected_typology '{case.expected_typology}' "
+                              "is not a typology of the rule set")
         assessment = evaluate(case.screening, case.policy, rules)
         results.append(CaseResult(
             case=case,
@@ -209,8 +280,26 @@ def format_report(report: BacktestReport) -> str:
         f" = {report.must_stop_recall:.1%}",
         f"正常客户误报 benign false alarms (got > medium): "
         f"{report.benign_false_alarms}/{len(report.benign)} = {report.benign_false_alarm_rate:.1%}",
+        f"正常客户提示 benign at medium or above: "
+        f"{report.benign_medium_or_above}/{len(report.benign)} = {report.benign_medium_rate:.1%}",
+        f"主要类型正确 primary typology correct: "
+        f"{report.primary_correct}/{len(report.typology_labelled_scams)} = {report.primary_accuracy:.1%}",
         "",
+        "类型混淆 Typology confusion (expected -> primary got: cases; '-' = none)",
     ]
+    for (expected, got), count in report.typology_confusion().items():
+        mark = "" if expected == got else "   <-"
+        lines.append(f"  {expected:<24} -> {got:<24} {count:>4}{mark}")
+    lines += ["", "规则命中 Rule fire counts (cases)"]
+    lines += [f"  {rule_id:<36} {count:>4}" for rule_id, count in report.rule_counts().items()]
+    lines.append("")
+    wrong = report.wrong_primary
+    if wrong:
+        lines.append(f"主要类型不符 Wrong primary typology: {len(wrong)}")
+        for result in wrong:
+            lines.append(f"- {result.case.id}: expected {result.case.expected_typology}, got "
+                         f"{', '.join(result.typologies) or NO_TYPOLOGY}: {result.case.story_zh}")
+        lines.append("")
     misses = report.misses
     if not misses:
         lines.append("偏离预期 Outside expected band: none")
@@ -236,7 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--override", help="a branch override file merged over the rules")
     parser.add_argument(
         "--strict", action="store_true",
-        help="exit 1 unless must-stop recall is 100%% and benign false alarms are at most 10%%",
+        help="exit 1 unless must-stop recall is 100%%, benign at 高/极高 at most 2%%, benign at 中 "
+             "or above at most 15%% and the primary typology is right in at least 90%% of scam cases",
     )
     args = parser.parse_args(argv)
     try:
@@ -249,8 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_report(report))
-    if args.strict and (report.must_stop_recall < 1.0
-                        or report.benign_false_alarm_rate > MAX_BENIGN_FALSE_ALARM_RATE):
+    if args.strict and not report.meets_targets():
         return 1
     return 0
 

@@ -23,17 +23,21 @@ PURPOSES = (
     "medical", "loan_fee", "investment", "safe_account", "online_task", "refund_claim",
     "boss_request", "online_friend", "prize_tax_subsidy", "emergency_relative",
     "military_purchase", "game_trade", "for_others", "other",
+    "rent", "gift", "consumer_purchase", "own_account", "legal_court", "repay_bank_loan", "tax",
 )
 KNOWS_PAYEE = ("in_person", "online_only", "phone_only", "never")
 RELATIONSHIPS = (
     "family", "friend", "colleague", "business_partner", "landlord", "school", "developer",
-    "employer", "online_contact", "stranger", "other",
+    "employer", "online_contact", "stranger", "other", "self", "institution",
 )
 POSSIBLY_SCAM = ("no", "unsure", "yes")  # ordered: each step is more alarming
-OBSERVATION_FLAGS = (
+RED_FLAG_OBSERVATIONS = (
     "hurried", "large_cash", "on_phone", "companion_answers", "reads_from_message",
     "refuses_explain", "told_keep_secret", "remote_app", "insists_after_warning",
 )
+# What the teller can see and check that speaks for the customer: only mitigations read these.
+MITIGATING_OBSERVATIONS = ("family_present", "documents_shown")
+OBSERVATION_FLAGS = RED_FLAG_OBSERVATIONS + MITIGATING_OBSERVATIONS
 
 MAX_TEXT_LENGTH = 2000  # a teller's note, not a document: bounds the keyword scan
 MAX_COUNT = 1_000_000
@@ -314,14 +318,21 @@ class Question:
         }
 
 
+EVIDENCE_KINDS = ("situation", "words", "context", "mitigation")
+
+
 @dataclass(frozen=True)
 class FiredRule:
     rule_id: str
     points: int  # negative for a mitigating rule
     reason_zh: str
+    # situation (answers, observations, cross-session facts), words (what the customer said),
+    # context (amount, age, region...), or mitigation
+    evidence: str = "situation"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"rule_id": self.rule_id, "points": self.points, "reason_zh": self.reason_zh}
+        return {"rule_id": self.rule_id, "points": self.points, "reason_zh": self.reason_zh,
+                "evidence": self.evidence}
 
 
 @dataclass(frozen=True)
@@ -370,16 +381,31 @@ class Assessment:
     action: Action
     follow_ups: tuple[Question, ...]
     rules_version: str
+    # How the evidence model bounded the level, in words for the teller (docs/risk.md)
+    notes_zh: tuple[str, ...] = ()
+
+    @property
+    def primary_typology(self) -> TypologyMatch | None:
+        """The one scam type the teller talks about: its script, slip text and follow-ups."""
+        return self.typologies[0] if self.typologies else None
+
+    @property
+    def other_typologies(self) -> tuple[TypologyMatch, ...]:
+        """也可能是: at most two more, weaker candidates."""
+        return self.typologies[1:]
 
     def to_dict(self) -> dict[str, Any]:
+        primary = self.primary_typology
         return {
             "score": self.score,
             "level": self.level,
             "level_label": self.level_label,
             "hard_stop": self.hard_stop,
             "fired": [rule.to_dict() for rule in self.fired],
+            "primary_typology": primary.id if primary else None,
             "typologies": [typology.to_dict() for typology in self.typologies],
             "action": self.action.to_dict(),
             "follow_ups": [question.to_dict() for question in self.follow_ups],
             "rules_version": self.rules_version,
+            "notes_zh": list(self.notes_zh),
         }

@@ -28,7 +28,6 @@ import json
 import operator
 import re
 import tomllib
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -39,6 +38,7 @@ from .model import (
     ACTION_FOR_LEVEL,
     FIELDS,
     LEVELS,
+    MITIGATING_OBSERVATIONS,
     OBSERVATION_FLAGS,
     TEXT_FIELDS,
     Action,
@@ -47,6 +47,7 @@ from .model import (
     ScreeningInput,
     TypologyMatch,
 )
+from .text import EMPTY, MAX_PHRASE_LENGTH, Analysis, PhraseIndex, normalize_text
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -71,7 +72,10 @@ _TOP_LEVEL = ("meta", "thresholds", "levels", "actions", "rules", "typologies", 
 _META_KEYS = ("name", "description")
 _THRESHOLD_KEYS = ("medium", "high", "critical", "max_mitigation")
 _RULE_KEYS = ("id", "kind", "points", "reason_zh", "when", "group", "typologies", "min_level",
-              "hard_stop", "enabled")
+              "hard_stop", "unambiguous", "enabled")
+# Input fields whose answers describe the customer's situation (docs/risk.md, "Evidence"): a rule
+# that needs one of them, an observation or a cross-session fact is situational evidence.
+SITUATION_PARTS = ("answers.", "three_checks.", "cross_session.")
 _TYPOLOGY_KEYS = ("id", "name_zh", "teller_script_zh", "slip_text_zh", "keywords", "keyword_points",
                   "follow_ups")
 _QUESTION_KEYS = ("id", "section", "text_zh", "say_zh", "answer_field", "options", "when")
@@ -86,51 +90,52 @@ class RuleFileError(ValueError):
 # --- evaluation context ---------------------------------------------------------------------
 
 
-def keyword_pattern(words) -> re.Pattern[str]:
-    """One compiled alternation for a word list: a single C-level scan instead of a Python loop."""
-    normalized = dict.fromkeys(normalize_text(word) for word in words)
-    return re.compile("|".join(re.escape(word) for word in normalized if word))
-
-
-def normalize_text(text: str | None) -> str:
-    """Fold full-width characters and case and drop whitespace, so 安全 账户 matches 安全账户."""
-    if not text:
-        return ""
-    return "".join(unicodedata.normalize("NFKC", text).lower().split())
-
-
 _TEXT_GETTERS = {name: operator.attrgetter(name) for name in TEXT_FIELDS}
 
 
 class EvalContext:
     """What compiled conditions read: the screening plus facts derived once per evaluation."""
 
-    __slots__ = ("screening", "is_large", "is_elderly", "default_text", "_texts")
+    __slots__ = ("screening", "is_large", "is_elderly", "default_found", "default_negated", "_index",
+                 "_analyses", "_said")
 
-    def __init__(self, screening: ScreeningInput, policy: Policy):
+    def __init__(self, screening: ScreeningInput, policy: Policy, index: PhraseIndex):
         self.screening = screening
         amount = screening.transaction.amount
         self.is_large = amount is not None and amount >= policy.large_amount
         age = screening.customer.age
         self.is_elderly = age is not None and age >= policy.elderly_age
-        answers = screening.answers
-        # "\n" separates the fields so a keyword never matches across two of them
-        self.default_text = (
-            normalize_text(answers.purpose_text) + "\n" + normalize_text(answers.destination_text)
-        )
-        self._texts: dict[str, str] | None = None
+        self._index = index
+        self._analyses: dict[str, Analysis] = {}
+        self._said: dict[tuple[str, ...], tuple[frozenset[str], frozenset[str]]] = {}
+        # What the customer said is read by most keyword rules: found once, read as attributes.
+        self.default_found, self.default_negated = self.said(DEFAULT_KEYWORD_FIELDS)
 
-    def text_of(self, fields: tuple[str, ...]) -> str:
-        if fields == DEFAULT_KEYWORD_FIELDS:
-            return self.default_text
-        if self._texts is None:
-            self._texts = {}
-        parts = []
-        for name in fields:
-            if name not in self._texts:
-                self._texts[name] = normalize_text(_TEXT_GETTERS[name](self.screening))
-            parts.append(self._texts[name])
-        return "\n".join(parts)
+    def analysis(self, name: str) -> Analysis:
+        """One text field cut into words, with the rule set's phrases found in it (cached)."""
+        found = self._analyses.get(name)
+        if found is None:
+            text = _TEXT_GETTERS[name](self.screening)
+            found = self._analyses[name] = self._index.analyze(text) if text else EMPTY
+        return found
+
+    def said(self, fields: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
+        """(phrases said plainly, phrases only said negated) across the fields."""
+        result = self._said.get(fields)
+        if result is None:
+            if len(fields) == 1:
+                analysis = self.analysis(fields[0])
+                result = (analysis.found, analysis.negated)
+            else:
+                found: frozenset[str] = frozenset()
+                negated: frozenset[str] = frozenset()
+                for name in fields:
+                    analysis = self.analysis(name)
+                    found |= analysis.found
+                    negated |= analysis.negated
+                result = (found, negated - found)
+            self._said[fields] = result
+        return result
 
 
 Test = Callable[[EvalContext], bool]
@@ -147,8 +152,10 @@ class Rule:
     reason_zh: str
     group: str | None  # rules seeing the same fact share a group; only the strongest one counts
     typologies: tuple[str, ...]
-    min_level: str | None  # the level this rule alone guarantees, whatever mitigations say
+    min_level: str | None  # the level this rule guarantees (a words floor yields to mitigations)
     hard_stop: bool  # forces critical and stop_and_report
+    evidence: str  # situation | words | context | mitigation, derived from the condition
+    unambiguous: bool  # words an honest customer does not say: words alone may reach 高
     test: Test = field(compare=False, repr=False)
 
 
@@ -161,7 +168,6 @@ class Typology:
     keywords: tuple[str, ...]  # normalized
     keyword_points: int
     follow_ups: tuple[str, ...]  # question ids
-    pattern: re.Pattern[str] | None = field(default=None, compare=False, repr=False)
 
     def match(self) -> TypologyMatch:
         return TypologyMatch(self.id, self.name_zh, self.teller_script_zh, self.slip_text_zh)
@@ -183,6 +189,7 @@ class RuleSet:
     rules: tuple[Rule, ...]
     typologies: tuple[Typology, ...]
     questions: tuple[QuestionDef, ...]
+    phrases: PhraseIndex = field(compare=False, repr=False)
 
     @functools.cached_property
     def tests(self) -> tuple[Test, ...]:
@@ -196,6 +203,19 @@ class RuleSet:
     @functools.cached_property
     def question_by_id(self) -> dict[str, Question]:
         return {definition.question.id: definition.question for definition in self.questions}
+
+    @functools.cached_property
+    def typologies_by_phrase(self) -> dict[str, tuple[str, ...]]:
+        """Typology keyword -> the typologies that list it, in rule-file order."""
+        result: dict[str, tuple[str, ...]] = {}
+        for typology in self.typologies:
+            for word in typology.keywords:
+                result[word] = result.get(word, ()) + (typology.id,)
+        return result
+
+    @functools.cached_property
+    def typology_order(self) -> dict[str, int]:
+        return {typology.id: index for index, typology in enumerate(self.typologies)}
 
     @functools.cached_property
     def typology_matches(self) -> dict[str, TypologyMatch]:
@@ -380,6 +400,10 @@ def _build(merged: _Merged) -> RuleSet:
         for entry in merged.entries["rules"].values()
         if (rule := _check_rule(entry, typology_ids)) is not None
     )
+    phrases = PhraseIndex(
+        [word for typology in typologies for word in typology.keywords]
+        + [word for entry in merged.entries["rules"].values() for word in _words_of(entry.data.get("when"))]
+    )
     for typology in typologies:
         if not any(typology.id in rule.typologies for rule in rules) and not typology.keywords:
             raise merged.entries["typologies"][typology.id].error(
@@ -394,7 +418,19 @@ def _build(merged: _Merged) -> RuleSet:
         rules=rules,
         typologies=typologies,
         questions=questions,
+        phrases=phrases,
     )
+
+
+def _words_of(cond: Any) -> list[str]:
+    """Every keyword in a (validated) condition tree."""
+    if not isinstance(cond, dict):
+        return []
+    words = list(cond.get("keywords", []))
+    for combinator in ("all", "any"):
+        for part in cond.get(combinator, []):
+            words += _words_of(part)
+    return words
 
 
 def _is_int(value: Any) -> bool:
@@ -491,15 +527,21 @@ def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
     group = data.get("group")
     if group is not None and (not isinstance(group, str) or not _ID_PATTERN.match(group)):
         raise entry.error("group", "must be a lower-case identifier (a-z, 0-9, _)")
+    unambiguous = data.get("unambiguous", False)
+    if not isinstance(unambiguous, bool):
+        raise entry.error("unambiguous", "must be true or false")
     if kind == "mitigation":
         # Mitigations only lower points (capped by max_mitigation); letting them carry a group, a
         # floor, a stop or a scam type would make "benign evidence" behave like risk.
-        for key in ("group", "typologies", "min_level", "hard_stop"):
+        for key in ("group", "typologies", "min_level", "hard_stop", "unambiguous"):
             if data.get(key):
                 raise entry.error(key, "is not allowed on a mitigation rule")
     if "when" not in data:
         raise entry.error("when", "is missing")
     test = _compile(data["when"], "when", entry, kind)
+    evidence = "mitigation" if kind == "mitigation" else _evidence(data["when"])
+    if unambiguous and evidence != "words":
+        raise entry.error("unambiguous", "is only for rules that fire on words alone")
     if not enabled:
         return None  # validated all the same, so a typo in a switched-off rule is still caught
     return Rule(
@@ -511,8 +553,39 @@ def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
         typologies=tuple(typologies),
         min_level="critical" if hard_stop else min_level,
         hard_stop=hard_stop,
+        evidence=evidence,
+        unambiguous=unambiguous,
         test=test,
     )
+
+
+def _needs(cond: dict[str, Any], leaf_kind: str) -> bool:
+    """Whether the (validated) condition can only hold when a leaf of this kind holds."""
+    if "all" in cond:
+        return any(_needs(part, leaf_kind) for part in cond["all"])
+    if "any" in cond:
+        return all(_needs(part, leaf_kind) for part in cond["any"])
+    return _leaf_kind(cond) == leaf_kind
+
+
+def _leaf_kind(cond: dict[str, Any]) -> str:
+    if "flag" in cond:
+        return "situation"
+    if "keywords" in cond:
+        return "words"
+    if "field" in cond and cond["field"].startswith(SITUATION_PARTS):
+        return "situation"
+    return "context"
+
+
+def _evidence(cond: dict[str, Any]) -> str:
+    """situation when the rule cannot fire without a situational fact; else words when it reads
+    words at all (a rule that may fire on words alone is treated as words); else context."""
+    if _needs(cond, "situation"):
+        return "situation"
+    if _words_of(cond):
+        return "words"
+    return "context"
 
 
 def _check_typology(entry: _Entry, follow_up_ids: set[str]) -> Typology:
@@ -532,9 +605,9 @@ def _check_typology(entry: _Entry, follow_up_ids: set[str]) -> Typology:
     for question_id in follow_ups:
         if question_id not in follow_up_ids:
             raise entry.error("follow_ups", f"names unknown follow-up question '{question_id}'")
+    _check_phrase_lengths(entry, "keywords", keywords)
     return Typology(
         id=data["id"],
-        pattern=keyword_pattern(keywords) if keywords else None,
         keywords=tuple(dict.fromkeys(normalize_text(word) for word in keywords)),
         keyword_points=points,
         follow_ups=tuple(follow_ups),
@@ -638,7 +711,13 @@ def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
         flag = cond["flag"]
         if flag not in OBSERVATION_FLAGS:
             raise entry.error(f"{where}.flag", f"names unknown observation flag {flag!r}")
-        _forbid_in_mitigation(entry, kind, f"{where}.flag", "observations are red flags")
+        if flag in MITIGATING_OBSERVATIONS:
+            if kind == "risk":
+                # a mitigating observation must never raise the score
+                raise entry.error(f"{where}.flag", f"{flag} speaks for the customer: only a "
+                                  "mitigation rule may read it")
+        else:
+            _forbid_in_mitigation(entry, kind, f"{where}.flag", "observations are red flags")
         return lambda ctx: flag in ctx.screening.observations
     if "keywords" in keys and keys <= {"keywords", "fields"}:
         return _compile_keywords(cond, where, entry, kind)
@@ -679,11 +758,24 @@ def _compile_keywords(cond, where, entry, kind) -> Test:
     for name in fields:
         if name not in TEXT_FIELDS:
             raise entry.error(f"{where}.fields", f"names {name!r}, which is not a free-text field")
-    search = keyword_pattern(words).search
+    _check_phrase_lengths(entry, f"{where}.keywords", words)
+    wanted = frozenset(normalize_text(word) for word in words)
     fields_key = tuple(fields)
+    if entry.data.get("hard_stop"):
+        # A hard-stop phrase counts even when denied: "不是什么安全账户" is still the scam's word.
+        def said_even_denied(ctx):
+            found, negated = ctx.said(fields_key)
+            return not (wanted.isdisjoint(found) and wanted.isdisjoint(negated))
+        return said_even_denied
     if fields_key == DEFAULT_KEYWORD_FIELDS:
-        return lambda ctx: search(ctx.default_text) is not None
-    return lambda ctx: search(ctx.text_of(fields_key)) is not None
+        return lambda ctx: not wanted.isdisjoint(ctx.default_found)
+    return lambda ctx: not wanted.isdisjoint(ctx.said(fields_key)[0])
+
+
+def _check_phrase_lengths(entry: _Entry, where: str, words: list[str]) -> None:
+    for word in words:
+        if len(normalize_text(word)) > MAX_PHRASE_LENGTH:
+            raise entry.error(where, f"phrase {word!r} is longer than {MAX_PHRASE_LENGTH} characters")
 
 
 _ORDINALS = {"three_checks.possibly_scam": {"no": 0, "unsure": 1, "yes": 2}}

@@ -1,0 +1,144 @@
+"""Finding the rule set's phrases in what the customer said: as words, not substrings.
+
+Customer text is cut into words with jieba (the ``rjieba`` binding of jieba-rs).  A phrase
+matches only where it starts and ends on word boundaries, so 卡单 does not fire inside 信用卡单据
+and 做单 not inside 做单位.  A phrase the customer negates in the same clause does not count:
+不是刷单, 没有做任务, 没有人让我保密.
+
+The segmenter is built once per process; every phrase of every loaded rule set is added to its
+dictionary so that jieba keeps the phrase whole where the context allows.
+"""
+
+from __future__ import annotations
+
+import threading
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import rjieba
+
+# A negation right before a phrase (or with one of BRIDGES between) cancels it: 不是刷单,
+# 不是在做任务, 没有被要求保密.  不要/别 are not here on purpose: "不要告诉家人" is the scam's own
+# instruction, not a denial.
+NEGATIONS = frozenset({
+    "不", "不是", "没", "没有", "非", "并非", "不用", "不需要", "无需", "未", "从没", "从没有",
+    "从来没", "从来没有", "从不", "并不是", "并没有", "也不是", "都不是", "而不是", "绝不是",
+})
+BRIDGES = frozenset({
+    "是", "在", "要", "去", "做", "搞", "用", "给", "参加", "玩", "被", "让", "叫", "过", "什么", "啥",
+    "任何", "我", "你", "他", "她", "我们", "他们", "对方", "人家", "要求", "说",
+})
+MAX_BRIDGES = 2
+# "没有人让我保密": a nobody at the start of the clause negates what follows in it.
+NOBODY = (("没有", "人"), ("没", "人"), ("没人",), ("没有人",), ("没什么人",))
+CLAUSE_BREAKS = frozenset("，,。.！!？?；;：:、\n…") | {"但", "但是", "可是", "不过", "而是", "就是"}
+MAX_PHRASE_LENGTH = 12  # characters; longer entries are refused by the rule loader
+
+
+def normalize_text(text: str | None) -> str:
+    """Fold full-width characters and case and drop whitespace, so 安全 账户 matches 安全账户."""
+    if not text:
+        return ""
+    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+
+
+class _Segmenter:
+    """One jieba instance per process; phrases are added to its dictionary as rule sets load."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._jieba: rjieba.Jieba | None = None
+        self._added: set[str] = set()
+
+    def add_words(self, words: Iterable[str]) -> None:
+        with self._lock:
+            jieba = self._load()
+            for word in words:
+                if word not in self._added and len(word) > 1:
+                    jieba.add_word(word, None, None)
+                    self._added.add(word)
+
+    def cut(self, text: str) -> list[str]:
+        jieba = self._jieba
+        if jieba is None:
+            with self._lock:
+                jieba = self._load()
+        return jieba.cut(text, True)
+
+    def _load(self) -> rjieba.Jieba:
+        if self._jieba is None:
+            self._jieba = rjieba.Jieba()
+        return self._jieba
+
+
+SEGMENTER = _Segmenter()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """One normalized text, cut into words, with the phrases of an index found in it."""
+
+    text: str
+    words: tuple[str, ...]
+    found: frozenset[str]  # phrases present and not negated
+    negated: frozenset[str]  # phrases present but negated in their clause
+
+
+EMPTY = Analysis("", (), frozenset(), frozenset())
+
+
+class PhraseIndex:
+    """Every phrase of a rule set, normalized; ``analyze`` finds which of them a text says."""
+
+    def __init__(self, phrases: Iterable[str]):
+        self.phrases = frozenset(normalize_text(phrase) for phrase in phrases if phrase)
+        self.longest = max((len(phrase) for phrase in self.phrases), default=0)
+        SEGMENTER.add_words(self.phrases)
+
+    def analyze(self, raw: str | None) -> Analysis:
+        text = normalize_text(raw)
+        if not text:
+            return EMPTY
+        words = SEGMENTER.cut(text)
+        starts = []
+        offset = 0
+        for word in words:
+            starts.append(offset)
+            offset += len(word)
+        starts.append(offset)
+        found: set[str] = set()
+        negated: set[str] = set()
+        phrases, longest, count = self.phrases, self.longest, len(words)
+        # Every span that starts and ends on a word boundary and is short enough to be a phrase.
+        for first in range(count):
+            begin = starts[first]
+            for last in range(first + 1, count + 1):
+                end = starts[last]
+                if end - begin > longest:
+                    break
+                span = text[begin:end]
+                if span in phrases:
+                    (negated if _negated(words, first) else found).add(span)
+        # A phrase said once plainly counts even if it is denied elsewhere.
+        return Analysis(text, tuple(words), frozenset(found), frozenset(negated - found))
+
+
+def _negated(words: list[str], first: int) -> bool:
+    """Whether the phrase starting at word ``first`` is denied in its clause."""
+    index = first - 1
+    for _ in range(MAX_BRIDGES):
+        if index >= 0 and words[index] in BRIDGES:
+            index -= 1
+    if index >= 0 and words[index] in NEGATIONS:
+        return True
+    clause_start = first
+    while clause_start > 0 and words[clause_start - 1] not in CLAUSE_BREAKS:
+        clause_start -= 1
+    clause = words[clause_start:first]
+    for nobody in NOBODY:
+        width = len(nobody)
+        for position in range(len(clause) - width + 1):
+            if tuple(clause[position:position + width]) == nobody:
+                return True
+    return False
