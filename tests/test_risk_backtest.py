@@ -12,17 +12,52 @@ from teller_guard.risk.backtest import CorpusError, format_report, load_cases, m
 CASES = Path(__file__).parent / "data" / "cases.jsonl"
 
 
+# Higher lines and the "words match the situation" rule switched off: some scams slip through.
+LENIENT = """[thresholds]
+high = 79
+critical = 99
+
+[[rules]]
+id = "scam_story_unknown_payee"
+enabled = false
+"""
+
+
 @pytest.fixture(scope="module")
 def report():
     return run_backtest(CASES)
 
 
+INNOCENT_PURPOSES = {"family_living", "tuition", "house_purchase", "salary", "trade_payment", "repay_debt",
+                     "medical", "rent", "gift", "consumer_purchase", "own_account", "legal_court",
+                     "repay_bank_loan", "tax", "other"}
+
+
 def test_corpus_size_and_mix():
     cases = load_cases(CASES)
     labels = Counter(case.label for case in cases)
-    assert len(cases) >= 80
-    assert labels["benign"] >= 30
-    assert labels["must_stop"] >= 40
+    assert len(cases) >= 300
+    assert labels["benign"] >= 100
+    assert labels["must_stop"] >= 100
+
+
+def test_every_scam_case_names_its_typology_or_none():
+    for case in load_cases(CASES):
+        if case.label != "benign":
+            assert case.typology_labelled, case.id
+
+
+def test_corpus_has_benign_stories_with_alarming_words():
+    rules = load_rules()
+    alarming = [case for case in load_cases(CASES) if case.label == "benign"
+                and rules.phrases.analyze(case.screening.answers.purpose_text).found]
+    assert len(alarming) >= 100
+
+
+def test_corpus_has_scams_behind_an_innocent_purpose():
+    hidden = [case for case in load_cases(CASES) if case.label == "must_stop"
+              and case.screening.answers.purpose in INNOCENT_PURPOSES]
+    assert len(hidden) >= 40
 
 
 def test_corpus_contains_the_seed_cases():
@@ -33,9 +68,11 @@ def test_corpus_contains_the_seed_cases():
 
 
 def test_every_typology_leads_several_must_stop_cases(report):
-    leading = Counter(r.typologies[0] for r in report.must_stop if r.typologies)
+    expected = Counter(r.case.expected_typology for r in report.must_stop)
+    leading = Counter(r.primary for r in report.must_stop if r.primary == r.case.expected_typology)
     for typology in load_rules().typologies:
-        assert leading[typology.id] >= 2, (typology.id, leading)
+        assert expected[typology.id] >= 6, (typology.id, expected)
+        assert leading[typology.id] >= 5, (typology.id, leading)
 
 
 def test_benign_cases_cover_large_older_other_region_and_new_payees():
@@ -52,8 +89,23 @@ def test_all_must_stop_cases_are_held(report):
     assert report.must_stop_recall == 1.0
 
 
-def test_benign_false_alarms_at_most_ten_percent(report):
-    assert report.benign_false_alarm_rate <= 0.10
+def test_benign_customers_are_rarely_held_and_seldom_given_a_slip(report):
+    assert report.benign_false_alarm_rate <= 0.02  # 高/极高
+    assert report.benign_medium_rate <= 0.15  # 中 or above
+
+
+def test_the_primary_typology_is_the_story_s_scam(report):
+    assert len(report.typology_labelled_scams) >= 150
+    assert report.primary_accuracy >= 0.90, [(r.case.id, r.primary) for r in report.wrong_primary]
+    assert report.meets_targets()
+
+
+def test_report_prints_typology_confusion_and_rule_counts(report):
+    text = format_report(report)
+    assert "类型混淆 Typology confusion" in text and "规则命中 Rule fire counts" in text
+    counts = report.rule_counts()
+    assert counts["new_payee"] == sum(
+        1 for r in report.results if any(f.rule_id == "new_payee" for f in r.fired))
 
 
 def test_format_report_shows_matrix_figures_and_misses(report):
@@ -68,7 +120,7 @@ def test_format_report_shows_matrix_figures_and_misses(report):
 def test_misses_are_listed_with_their_reasons(tmp_path):
     # A branch override that switches off the rules behind one seed case makes it a miss.
     override = tmp_path / "lenient.toml"
-    override.write_text('[thresholds]\nhigh = 79\ncritical = 99\n', encoding="utf-8")
+    override.write_text(LENIENT, encoding="utf-8")
     lenient = run_backtest(CASES, load_rules(override_path=override))
     assert lenient.must_stop_recall < 1.0
     text = format_report(lenient)
@@ -85,7 +137,7 @@ def test_main_prints_and_exits_zero(capsys):
 
 def test_main_strict_and_rules_options(tmp_path, capsys):
     override = tmp_path / "lenient.toml"
-    override.write_text('[thresholds]\nhigh = 79\ncritical = 99\n', encoding="utf-8")
+    override.write_text(LENIENT, encoding="utf-8")
     assert main([str(CASES), "--strict"]) == 0
     assert main([str(CASES), "--override", str(override), "--strict"]) == 1
     broken = tmp_path / "rules.toml"

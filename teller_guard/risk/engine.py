@@ -27,8 +27,9 @@ from .rules import EvalContext, RuleSet, default_rules
 DEFAULT_POLICY = Policy()
 MAX_FOLLOW_UPS = 3  # from the primary typology only: the teller has one story to pursue
 MAX_TYPOLOGIES = 3  # the primary and at most two "也可能是"
-# A situational rule says more about which scam this is than a word does.
-SITUATION_WEIGHT = 2
+# Which scam it is shows in the customer's story (the purpose, the words), far more than in how
+# they behave (on the phone, in a hurry), which many scams share.
+STORY_WEIGHT = 3
 
 NOTE_WORDS_CEILING = {
     "medium": "仅凭客户用词，未发现需要核实的情形（回答、观察、名单等），最高评为中风险。",
@@ -63,7 +64,7 @@ def evaluate(
             continue
         evidence = rule.evidence
         risk_hits.append((rule.points, order, rule.id, rule.reason_zh, rule.group, evidence))
-        weight = SITUATION_WEIGHT if evidence == "situation" or rule.hard_stop else 1
+        weight = STORY_WEIGHT if rule.story else 1
         for typology_id in rule.typologies:
             strength[typology_id] = strength.get(typology_id, 0) + weight * max(rule.points, 1)
         if rule.min_level is not None:
@@ -95,7 +96,9 @@ def evaluate(
         score = max(score, rules.thresholds["critical"])
     level = rules.level_for(score)
 
-    typologies = _ranked_typologies(rules, strength)
+    # A low-risk customer is served with the general reminder: naming a scam type there would
+    # put a script in front of the teller for a customer with nothing to explain.
+    typologies = _ranked_typologies(rules, strength) if level != "low" else []
     return Assessment(
         score=score,
         level=level,

@@ -47,7 +47,7 @@ from .model import (
     ScreeningInput,
     TypologyMatch,
 )
-from .text import EMPTY, MAX_PHRASE_LENGTH, Analysis, PhraseIndex, normalize_text
+from .text import EMPTY, MAX_PHRASE_LENGTH, Analysis, PhraseIndex, Segmenter, normalize_text
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -156,6 +156,7 @@ class Rule:
     hard_stop: bool  # forces critical and stop_and_report
     evidence: str  # situation | words | context | mitigation, derived from the condition
     unambiguous: bool  # words an honest customer does not say: words alone may reach 高
+    story: bool  # reads the customer's story (the purpose or words): tells which scam it is
     test: Test = field(compare=False, repr=False)
 
 
@@ -402,7 +403,8 @@ def _build(merged: _Merged) -> RuleSet:
     )
     phrases = PhraseIndex(
         [word for typology in typologies for word in typology.keywords]
-        + [word for entry in merged.entries["rules"].values() for word in _words_of(entry.data.get("when"))]
+        + [word for entry in merged.entries["rules"].values() for word in _words_of(entry.data.get("when"))],
+        SEGMENTER,
     )
     for typology in typologies:
         if not any(typology.id in rule.typologies for rule in rules) and not typology.keywords:
@@ -420,6 +422,16 @@ def _build(merged: _Merged) -> RuleSet:
         questions=questions,
         phrases=phrases,
     )
+
+
+def _packaged_phrases() -> list[str]:
+    """The phrases of the packaged rule file: the segmenter's extra dictionary words."""
+    document = _read_toml(DEFAULT_RULES_PATH)
+    return [word for typology in document.get("typologies", []) for word in typology.get("keywords", [])] + [
+        word for rule in document.get("rules", []) for word in _words_of(rule.get("when"))]
+
+
+SEGMENTER = Segmenter(_packaged_phrases)
 
 
 def _words_of(cond: Any) -> list[str]:
@@ -555,8 +567,17 @@ def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
         hard_stop=hard_stop,
         evidence=evidence,
         unambiguous=unambiguous,
+        story=_reads_story(data["when"]),
         test=test,
     )
+
+
+def _reads_story(cond: dict[str, Any]) -> bool:
+    """Whether any leaf of the condition reads what the customer said their money is for."""
+    if "all" in cond or "any" in cond:
+        return any(_reads_story(part) for part in cond.get("all", cond.get("any")))
+    return ("keywords" in cond or "scam_words" in cond
+            or cond.get("field") == "answers.purpose")
 
 
 def _needs(cond: dict[str, Any], leaf_kind: str) -> bool:
@@ -571,7 +592,7 @@ def _needs(cond: dict[str, Any], leaf_kind: str) -> bool:
 def _leaf_kind(cond: dict[str, Any]) -> str:
     if "flag" in cond:
         return "situation"
-    if "keywords" in cond:
+    if "keywords" in cond or "scam_words" in cond:
         return "words"
     if "field" in cond and cond["field"].startswith(SITUATION_PARTS):
         return "situation"
@@ -583,7 +604,7 @@ def _evidence(cond: dict[str, Any]) -> str:
     words at all (a rule that may fire on words alone is treated as words); else context."""
     if _needs(cond, "situation"):
         return "situation"
-    if _words_of(cond):
+    if _words_of(cond) or "scam_words" in json.dumps(cond):
         return "words"
     return "context"
 
@@ -668,6 +689,7 @@ def _check_options(entry: _Entry, answer_field: str | None, options: Any) -> tup
 #   { keywords = [...], fields = [...] }   a word occurs in the free-text fields (fields optional)
 #   { large_amount = true }       amount >= policy.large_amount
 #   { elderly = true }            age >= policy.elderly_age
+#   { scam_words = true }         what the customer said holds any phrase of the rule set
 #   { field = "a.b", equals = v } / in = [...] / not_equals = v / at_least = n
 
 
@@ -721,10 +743,15 @@ def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
         return lambda ctx: flag in ctx.screening.observations
     if "keywords" in keys and keys <= {"keywords", "fields"}:
         return _compile_keywords(cond, where, entry, kind)
-    if keys in ({"large_amount"}, {"elderly"}):
+    if keys in ({"large_amount"}, {"elderly"}, {"scam_words"}):
         (name,) = keys
         if cond[name] is not True:
             raise entry.error(f"{where}.{name}", "must be true")
+        if name == "scam_words":
+            _forbid_in_mitigation(entry, kind, f"{where}.scam_words",
+                                  "adding words to what the customer said must never lower the score")
+            # every phrase of the index is some scam's word (a typology's or a rule's)
+            return lambda ctx: bool(ctx.default_found)
         if name == "large_amount":
             return lambda ctx: ctx.is_large
         return lambda ctx: ctx.is_elderly
@@ -736,7 +763,8 @@ def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
         return _compile_field(cond["field"], op, cond[op], where, entry, kind)
     raise entry.error(
         where,
-        f"has unknown keys {sorted(keys)}: use all, any, flag, keywords, large_amount, elderly or field",
+        f"has unknown keys {sorted(keys)}: use all, any, flag, keywords, scam_words, large_amount, "
+        "elderly or field",
     )
 
 

@@ -5,15 +5,18 @@ matches only where it starts and ends on word boundaries, so 卡单 does not fir
 and 做单 not inside 做单位.  A phrase the customer negates in the same clause does not count:
 不是刷单, 没有做任务, 没有人让我保密.
 
-The segmenter is built once per process; every phrase of every loaded rule set is added to its
-dictionary so that jieba keeps the phrase whole where the context allows.
+The segmenter is built once per process, and the phrases of the packaged rule set are added to
+its dictionary so that jieba keeps them whole where the context allows.  Only the packaged
+phrases: a dictionary that grew with every override a process loads would cut the same text
+differently depending on what was loaded before.  A branch override's new phrases are matched
+on jieba's own word boundaries.
 """
 
 from __future__ import annotations
 
 import threading
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import rjieba
@@ -43,36 +46,29 @@ def normalize_text(text: str | None) -> str:
     return "".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-class _Segmenter:
-    """One jieba instance per process; phrases are added to its dictionary as rule sets load."""
+class Segmenter:
+    """A jieba instance, loaded on first use with a fixed list of extra dictionary words."""
 
-    def __init__(self) -> None:
+    def __init__(self, dictionary_words: Callable[[], Iterable[str]]):
+        self._dictionary_words = dictionary_words
         self._lock = threading.Lock()
         self._jieba: rjieba.Jieba | None = None
-        self._added: set[str] = set()
-
-    def add_words(self, words: Iterable[str]) -> None:
-        with self._lock:
-            jieba = self._load()
-            for word in words:
-                if word not in self._added and len(word) > 1:
-                    jieba.add_word(word, None, None)
-                    self._added.add(word)
 
     def cut(self, text: str) -> list[str]:
         jieba = self._jieba
         if jieba is None:
-            with self._lock:
-                jieba = self._load()
+            jieba = self._load()
         return jieba.cut(text, True)
 
     def _load(self) -> rjieba.Jieba:
-        if self._jieba is None:
-            self._jieba = rjieba.Jieba()
+        with self._lock:
+            if self._jieba is None:
+                jieba = rjieba.Jieba()
+                for word in sorted({normalize_text(word) for word in self._dictionary_words()}):
+                    if len(word) > 1:
+                        jieba.add_word(word, None, None)
+                self._jieba = jieba
         return self._jieba
-
-
-SEGMENTER = _Segmenter()
 
 
 @dataclass(frozen=True)
@@ -91,16 +87,16 @@ EMPTY = Analysis("", (), frozenset(), frozenset())
 class PhraseIndex:
     """Every phrase of a rule set, normalized; ``analyze`` finds which of them a text says."""
 
-    def __init__(self, phrases: Iterable[str]):
+    def __init__(self, phrases: Iterable[str], segmenter: Segmenter):
         self.phrases = frozenset(normalize_text(phrase) for phrase in phrases if phrase)
         self.longest = max((len(phrase) for phrase in self.phrases), default=0)
-        SEGMENTER.add_words(self.phrases)
+        self.segmenter = segmenter
 
     def analyze(self, raw: str | None) -> Analysis:
         text = normalize_text(raw)
         if not text:
             return EMPTY
-        words = SEGMENTER.cut(text)
+        words = self.segmenter.cut(text)
         starts = []
         offset = 0
         for word in words:

@@ -179,8 +179,9 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     checker.check(teller, "supervisor-step-done", scroll_to="#outcome")
     critical_id = session_id_of(teller)
 
-    # An investment for a friend met in person: 中风险 (slip), or 高风险 when the customer is unsure.
-    for level, unsure in (("medium", "no"), ("high", "unsure")):
+    # An investment for a friend met in person: 中风险 (slip) when the customer is unsure, 高风险
+    # when they are also in a hurry.
+    for level, hurried in (("medium", False), ("high", True)):
         teller.goto("/screening/new")
         fill(teller, {**BENIGN, "#payee_account": "6222 0299 1122 3344", "#amount": "4万"})
         teller.check("#payee_known-1")
@@ -188,8 +189,10 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
         teller.wait_for_url("**/questions")
         for name, value in (("answers.purpose", "investment"), ("answers.knows_payee", "in_person"),
                             ("answers.relationship", "friend"), ("three_checks.paying_stranger", "false"),
-                            ("three_checks.possibly_scam", unsure)):
+                            ("three_checks.possibly_scam", "unsure")):
             teller.check(f"input[name='{name}'][value='{value}']")
+        if hurried:
+            teller.check("input[name='observations'][value='hurried']")
         teller.click("#questions-form button.primary")
         teller.wait_for_url("**/result")
         expect(teller.locator(".level-word")).to_have_text({"medium": "中风险", "high": "高风险"}[level])

@@ -156,7 +156,7 @@ def test_safe_account_case_by_keyboard_with_supervisor_override(page, live_app):
     keys.press("Space")
     tab_to(keys, "#obs-told_keep_secret", 4)
     keys.press("Space")
-    tab_to(keys, "#paying_stranger-1", 3)
+    tab_to(keys, "#paying_stranger-1", 5)  # past 劝阻后仍坚持 and the two mitigating observations
     keys.press("Space")  # 是，给陌生人
     tab_to(keys, "#possibly_scam-1", 1)
     keys.press("Space")  # 不会
