@@ -27,14 +27,22 @@ import rjieba
 NEGATIONS = frozenset({
     "不", "不是", "没", "没有", "非", "并非", "不用", "不需要", "无需", "未", "从没", "从没有",
     "从来没", "从来没有", "从不", "并不是", "并没有", "也不是", "都不是", "而不是", "绝不是",
+    "不会", "不能", "没法", "别的不",
+    # jieba often joins the negation and the verb into one word: 没开屏幕共享, 不交保证金
+    "没开", "没说", "没找", "没收", "没交", "没转", "没借", "没买", "没下", "没装", "没点", "没用",
+    "不交", "不去", "不买", "不借", "不转", "不吃", "不找", "不装", "不点", "不信",
 })
 BRIDGES = frozenset({
     "是", "在", "要", "去", "做", "搞", "用", "给", "参加", "玩", "被", "让", "叫", "过", "什么", "啥",
-    "任何", "我", "你", "他", "她", "我们", "他们", "对方", "人家", "要求", "说",
+    "任何", "我", "你", "他", "她", "我们", "他们", "对方", "人家", "要求", "说", "需要", "用过", "把",
+    "交", "买", "听", "进", "装", "会",
 })
 MAX_BRIDGES = 2
-# "没有人让我保密": a nobody at the start of the clause negates what follows in it.
-NOBODY = (("没有", "人"), ("没", "人"), ("没人",), ("没有人",), ("没什么人",))
+# "没有人让我保密": a nobody who asked negates what follows in the clause; "没人的时候他让我保密"
+# does not (the nobody is not the one asking).
+NOBODY = (("没有", "人", "让"), ("没有", "人", "叫"), ("没有", "人", "要求"), ("没", "人", "让"),
+          ("没人", "让"), ("没人", "叫"), ("没人", "要求"), ("没有人", "让"), ("没有人", "叫"),
+          ("没有人", "要求"), ("没有", "人要"), ("没", "人要"))
 CLAUSE_BREAKS = frozenset("，,。.！!？?；;：:、\n…") | {"但", "但是", "可是", "不过", "而是", "就是"}
 MAX_PHRASE_LENGTH = 12  # characters; longer entries are refused by the rule loader
 
@@ -114,10 +122,21 @@ class PhraseIndex:
                 if end - begin > longest:
                     break
                 span = text[begin:end]
-                if span in phrases:
+                if span in phrases and not _inside_latin_or_number(text, begin, end):
                     (negated if _negated(words, first) else found).add(span)
         # A phrase said once plainly counts even if it is denied elsewhere.
         return Analysis(text, tuple(words), frozenset(found), frozenset(negated - found))
+
+
+def _is_latin_or_digit(char: str) -> bool:
+    return char.isascii() and char.isalnum()
+
+
+def _inside_latin_or_number(text: str, begin: int, end: int) -> bool:
+    """jieba cuts runs of digits and letters around dictionary words (100000 → 10000/0,
+    apple → app/le): a phrase starting or ending with a digit or letter must not continue one."""
+    return ((begin > 0 and _is_latin_or_digit(text[begin]) and _is_latin_or_digit(text[begin - 1]))
+            or (end < len(text) and _is_latin_or_digit(text[end - 1]) and _is_latin_or_digit(text[end])))
 
 
 def _negated(words: list[str], first: int) -> bool:

@@ -169,7 +169,7 @@ def test_safe_account_case_by_keyboard_with_supervisor_override(page, live_app):
     # 极高风险: stop and call the police; 已办理 is disabled until a supervisor's written override.
     expect(page.locator(".result-banner .level-word")).to_have_text("极高风险")
     expect(page.locator(".result-banner .action-label")).to_have_text("停止办理，立即报警")
-    expect(page.locator(".typology h3").first).to_have_text("冒充公检法")
+    expect(page.locator("#primary-typology h2")).to_have_text("疑似诈骗类型：冒充公检法")
     expect(page.locator("#outcome-proceeded")).to_be_disabled()
     expect(page.locator("#proceed-blocked")).to_contain_text("主管书面放行")
 
