@@ -54,7 +54,8 @@ def evaluate(
     strength: dict[str, int] = {}  # typology id -> weighted points that point to it
 
     rule_list = rules.rules
-    for order, test in enumerate(rules.tests):
+    plan = rules.plan(screening.answers.purpose, bool(ctx.default_found), bool(screening.observations))
+    for order, test in plan:
         if not test(ctx):
             continue
         rule = rule_list[order]

@@ -157,6 +157,10 @@ class Rule:
     evidence: str  # situation | words | context | mitigation, derived from the condition
     unambiguous: bool  # words an honest customer does not say: words alone may reach 高
     story: bool  # reads the customer's story (the purpose or words): tells which scam it is
+    # Necessary conditions, so the evaluation loop can skip a rule without calling its test:
+    purposes: frozenset[str] | None  # fires only for these answers.purpose values (None: any)
+    needs_words: bool  # fires only if the customer said some phrase of the rule set
+    needs_flags: bool  # fires only if the teller ticked some observation
     test: Test = field(compare=False, repr=False)
 
 
@@ -194,8 +198,29 @@ class RuleSet:
 
     @functools.cached_property
     def tests(self) -> tuple[Test, ...]:
-        """The rules' compiled conditions, in order: the evaluation loop reads only this."""
+        """The rules' compiled conditions, in order."""
         return tuple(rule.test for rule in self.rules)
+
+    def plan(self, purpose: str | None, said_words: bool,
+             observed: bool) -> tuple[tuple[int, Test], ...]:
+        """(index, test) of the rules that can fire for this purpose, whether anything was said
+        and whether anything was observed: the evaluation loop calls only these (a cache of at
+        most 4 × purposes plans)."""
+        key = (purpose, said_words, observed)
+        plans = self._plans
+        found = plans.get(key)
+        if found is None:
+            found = plans[key] = tuple(
+                (index, rule.test) for index, rule in enumerate(self.rules)
+                if (rule.purposes is None or purpose in rule.purposes)
+                and (said_words or not rule.needs_words)
+                and (observed or not rule.needs_flags)
+            )
+        return found
+
+    @functools.cached_property
+    def _plans(self) -> dict[tuple[str | None, bool, bool], tuple[tuple[int, Test], ...]]:
+        return {}
 
     @functools.cached_property
     def typology_by_id(self) -> dict[str, Typology]:
@@ -568,8 +593,35 @@ def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
         evidence=evidence,
         unambiguous=unambiguous,
         story=_reads_story(data["when"]),
+        purposes=_purpose_guard(data["when"]),
+        needs_words=_needs_default_words(data["when"]),
+        needs_flags=_needs(data["when"], "flag"),
         test=test,
     )
+
+
+def _purpose_guard(cond: dict[str, Any]) -> frozenset[str] | None:
+    """The purposes a rule needs, when a top-level conjunct tests answers.purpose by value."""
+    parts = cond["all"] if "all" in cond else [cond]
+    for part in parts:
+        if part.get("field") == "answers.purpose":
+            if "equals" in part:
+                return frozenset([part["equals"]])
+            if "in" in part:
+                return frozenset(part["in"])
+    return None
+
+
+def _needs_default_words(cond: dict[str, Any]) -> bool:
+    """Whether the rule can only fire when what the customer said holds a phrase (a keyword
+    leaf on the default fields, or scam_words, that no alternative avoids)."""
+    if "all" in cond:
+        return any(_needs_default_words(part) for part in cond["all"])
+    if "any" in cond:
+        return all(_needs_default_words(part) for part in cond["any"])
+    if "scam_words" in cond:
+        return True
+    return "keywords" in cond and tuple(cond.get("fields", DEFAULT_KEYWORD_FIELDS)) == DEFAULT_KEYWORD_FIELDS
 
 
 def _reads_story(cond: dict[str, Any]) -> bool:
@@ -589,9 +641,20 @@ def _needs(cond: dict[str, Any], leaf_kind: str) -> bool:
     return _leaf_kind(cond) == leaf_kind
 
 
+def _needs_situation(cond: dict[str, Any]) -> bool:
+    if "all" in cond:
+        return any(_needs_situation(part) for part in cond["all"])
+    if "any" in cond:
+        return all(_needs_situation(part) for part in cond["any"])
+    if "flag" in cond:
+        # a mitigating observation (family_present) is no red flag
+        return cond["flag"] not in MITIGATING_OBSERVATIONS
+    return _leaf_kind(cond) == "situation"
+
+
 def _leaf_kind(cond: dict[str, Any]) -> str:
     if "flag" in cond:
-        return "situation"
+        return "flag"
     if "keywords" in cond or "scam_words" in cond:
         return "words"
     if "field" in cond and cond["field"].startswith(SITUATION_PARTS):
@@ -602,7 +665,7 @@ def _leaf_kind(cond: dict[str, Any]) -> str:
 def _evidence(cond: dict[str, Any]) -> str:
     """situation when the rule cannot fire without a situational fact; else words when it reads
     words at all (a rule that may fire on words alone is treated as words); else context."""
-    if _needs(cond, "situation"):
+    if _needs_situation(cond):
         return "situation"
     if _words_of(cond) or "scam_words" in json.dumps(cond):
         return "words"

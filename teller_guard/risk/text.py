@@ -19,6 +19,7 @@ import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import ahocorasick
 import rjieba
 
 # A negation right before a phrase (or with one of BRIDGES between) cancels it: 不是刷单,
@@ -97,33 +98,39 @@ class PhraseIndex:
 
     def __init__(self, phrases: Iterable[str], segmenter: Segmenter):
         self.phrases = frozenset(normalize_text(phrase) for phrase in phrases if phrase)
-        self.longest = max((len(phrase) for phrase in self.phrases), default=0)
         self.segmenter = segmenter
+        # One Aho-Corasick scan (in C) finds every occurrence; only those are checked for word
+        # boundaries and negation, which keeps the Python work per text to a few matches.
+        self._automaton = ahocorasick.Automaton()
+        for phrase in self.phrases:
+            self._automaton.add_word(phrase, phrase)
+        if self.phrases:
+            self._automaton.make_automaton()
 
     def analyze(self, raw: str | None) -> Analysis:
         text = normalize_text(raw)
         if not text:
             return EMPTY
         words = self.segmenter.cut(text)
-        starts = []
+        occurrences = list(self._automaton.iter(text)) if self.phrases else []
+        if not occurrences:
+            return Analysis(text, tuple(words), frozenset(), frozenset())
+        word_at: dict[int, int] = {}  # character offset where a word starts -> its index
         offset = 0
-        for word in words:
-            starts.append(offset)
+        for index, word in enumerate(words):
+            word_at[offset] = index
             offset += len(word)
-        starts.append(offset)
+        word_at[offset] = len(words)
         found: set[str] = set()
         negated: set[str] = set()
-        phrases, longest, count = self.phrases, self.longest, len(words)
-        # Every span that starts and ends on a word boundary and is short enough to be a phrase.
-        for first in range(count):
-            begin = starts[first]
-            for last in range(first + 1, count + 1):
-                end = starts[last]
-                if end - begin > longest:
-                    break
-                span = text[begin:end]
-                if span in phrases and not _inside_latin_or_number(text, begin, end):
-                    (negated if _negated(words, first) else found).add(span)
+        for last_char, phrase in occurrences:
+            end = last_char + 1
+            begin = end - len(phrase)
+            # a phrase counts only where it starts and ends on word boundaries
+            first = word_at.get(begin)
+            if first is None or end not in word_at or _inside_latin_or_number(text, begin, end):
+                continue
+            (negated if _negated(words, first) else found).add(phrase)
         # A phrase said once plainly counts even if it is denied elsewhere.
         return Analysis(text, tuple(words), frozenset(found), frozenset(negated - found))
 
@@ -151,6 +158,8 @@ def _negated(words: list[str], first: int) -> bool:
     while clause_start > 0 and words[clause_start - 1] not in CLAUSE_BREAKS:
         clause_start -= 1
     clause = words[clause_start:first]
+    if not any("没" in word for word in clause):
+        return False  # every NOBODY form starts with 没
     for nobody in NOBODY:
         width = len(nobody)
         for position in range(len(clause) - width + 1):
