@@ -32,6 +32,11 @@ class FlowError(Exception):
     """A step that is not allowed now (message in Chinese, shown to the teller)."""
 
 
+# Four-eyes: the approver of a 高/极高 case is never the person who screened it, whether the
+# screening came from the web form or from the API filed under a supervisor's name.
+SELF_APPROVAL = "主管不能审批自己办理的问询（双人复核），请由另一位主管确认"
+
+
 @dataclass(frozen=True)
 class Keys:
     ledger: bytes
@@ -344,6 +349,8 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
             decision, kind = "confirmed", "screening.supervisor_confirmed"
         else:
             raise FlowError("该问询无需主管确认")
+        if supervisor_id == row["teller_id"]:
+            raise FlowError(SELF_APPROVAL)
         _update(db, session_id, {
             "supervisor_id": supervisor_id, "supervisor_decision": decision,
             "supervisor_reason": reason, "updated_at": _iso(moment or now_local()),
@@ -356,6 +363,8 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
 
 
 def may_proceed(row: dict) -> bool:
+    if row["level"] in ("high", "critical") and row["supervisor_id"] == row["teller_id"]:
+        return False  # a self-approval written around supervise() does not count
     if row["level"] == "high":
         return row["supervisor_decision"] in ("confirmed", "override")
     if row["level"] == "critical":
