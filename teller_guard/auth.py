@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -15,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
@@ -64,6 +66,26 @@ def load_logged_in_user() -> None:
     session["last_seen"] = int(time.time())
 
 
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a relative path to a page of this app, else None.
+
+    Starting with one slash is not enough: browsers read a backslash as a slash and drop tabs
+    and newlines inside a URL, so "/\\evil.example" and "/\t/evil.example" lead to another
+    site. Only a path that this app's routes match is kept."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(char) <= 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith("//"):
+        return None
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:  # no such page, or a redirect to somewhere else
+        return None
+    return target
+
+
 @bp.route("/")
 def home():
     if g.user is None:
@@ -90,7 +112,7 @@ def login():
             session["user_id"] = result.user.id
             session["role"] = result.user.role
             session["last_seen"] = int(time.time())
-            if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+            if safe_next(next_url):
                 return redirect(next_url)
             return redirect(url_for(HOME_BY_ROLE[result.user.role]))
         if result.locked_until:
