@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import audit, users
+from . import audit, login_sessions, users
 from .db import get_db, write_transaction
 from .forms import ChineseForm
 from .web import ledger_key, record
@@ -41,7 +41,7 @@ class LoginForm(ChineseForm):
 
 
 def load_logged_in_user() -> None:
-    """Runs before every request: find the user and end idle sessions.
+    """Runs before every request: find the user and end idle, old and revoked sessions.
 
     Not for the JSON API (/api/…): it authenticates by bearer token only, never by the cookie
     session, so reading the cookie (and the users table) there would be wasted work, and an
@@ -52,18 +52,33 @@ def load_logged_in_user() -> None:
     user_id = session.get("user_id")
     if user_id is None:
         return
+    now = time.time()
     idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    last_seen = session.get("last_seen", 0)
-    if time.time() - last_seen > idle_limit:
-        session.clear()
-        session["expired"] = True
-        return
-    user = users.get_user(get_db(), user_id)
-    if user is None or not user.active or session.get("role") != user.role:
-        session.clear()
-        return
+    if now - session.get("last_seen", 0) > idle_limit:
+        return _session_ended("idle")
+    token = session.get("sid")
+    found = login_sessions.find(get_db(), token) if isinstance(token, str) else None
+    if found is None or found.ended or found.user["id"] != user_id:
+        return _session_ended("revoked")  # logged out, or the account changed: see m012
+    if now - found.started_at > current_app.config["SESSION_MAX_HOURS"] * 3600:
+        return _session_ended("max_age")  # polling cannot keep a session alive past this
+    user = users.User.from_row(found.user)
+    if not user.active or session.get("role") != user.role:
+        return _session_ended("revoked")
     g.user = user
-    session["last_seen"] = int(time.time())
+    session["last_seen"] = int(now)
+
+
+ENDED_MESSAGES = {
+    "idle": "长时间未操作，已自动退出，请重新登录",
+    "max_age": "登录已超过 {hours} 小时，已自动退出，请重新登录",
+    "revoked": "登录已失效（已退出，或账户的密码、角色、状态已变更），请重新登录",
+}
+
+
+def _session_ended(why: str) -> None:
+    session.clear()
+    session["ended"] = why
 
 
 def safe_next(target: str | None) -> str | None:
@@ -97,8 +112,9 @@ def home():
 def login():
     form = LoginForm()
     error = None
-    if session.pop("expired", False):
-        error = "长时间未操作，已自动退出，请重新登录"
+    ended = session.pop("ended", None)
+    if ended in ENDED_MESSAGES:
+        error = ENDED_MESSAGES[ended].format(hours=current_app.config["SESSION_MAX_HOURS"])
     if form.validate_on_submit():
         config = current_app.config
         result = users.authenticate(
@@ -107,8 +123,12 @@ def login():
         )
         if result.user:
             next_url = session.get("next")
+            database = get_db()
+            with write_transaction(database):
+                token = login_sessions.start(database, result.user.id)
             session.clear()
             session.permanent = False
+            session["sid"] = token
             session["user_id"] = result.user.id
             session["role"] = result.user.role
             session["last_seen"] = int(time.time())
@@ -128,7 +148,9 @@ def login():
 @bp.route("/logout", methods=["POST"])
 def logout():
     if g.user is not None:
-        with write_transaction(get_db()):
+        database = get_db()
+        with write_transaction(database):
+            login_sessions.end(database, session["sid"], "logout")
             record(audit.AuditEvent("logout", g.user.id, data={"username": g.user.username}))
     session.clear()
     flash("已退出登录")

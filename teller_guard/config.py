@@ -10,6 +10,8 @@ from pathlib import Path
 DEFAULTS = {
     "DATABASE": None,  # filled in from the instance folder
     "SESSION_IDLE_MINUTES": 15,
+    # However active, a browser session ends this long after its login (login_sessions.py).
+    "SESSION_MAX_HOURS": 12,
     "LOGIN_MAX_FAILURES": 5,
     "LOGIN_LOCK_MINUTES": 15,
     "SESSION_COOKIE_SECURE": False,
