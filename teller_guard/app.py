@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
@@ -63,6 +64,13 @@ def _yuan(fen) -> str:
     return f"¥{int(fen) / 100:,.2f}"
 
 
+def _local_time(epoch) -> str:
+    """Seconds since the epoch -> 2026-11-30 14:05:09 in the server's time zone."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(int(epoch)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def create_app(test_config: dict | None = None, instance_path: str | Path | None = None) -> Flask:
     instance = Path(instance_path or config.default_instance_path()).resolve()
     instance.mkdir(parents=True, exist_ok=True)
@@ -72,6 +80,12 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
         template_folder=str(root / "templates"), static_folder=str(root / "static"),
     )
     app.config.update(config.build_config(instance, test_config))
+    if app.config["TRUSTED_PROXIES"]:
+        # The login back-off counts per client address: behind the bank's HTTPS terminator
+        # that address comes from X-Forwarded-For, trusted for this many proxies only.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     app.session_interface = SessionInterface()
     # API answers as UTF-8 (readable Chinese, half the bytes of \uXXXX), keys in the order the
     # code builds them rather than sorted on every response.
@@ -89,6 +103,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.after_request(set_security_headers)
     app.add_template_filter(_dict_without_none, "dict_without_none")
     app.add_template_filter(_yuan, "yuan")
+    app.add_template_filter(_local_time, "local_time")
 
     from . import admin, api, auth, review, screening
     from .watchlist import views as watchlist_views

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import audit, login_sessions, users
+from . import audit, login_sessions, login_throttle, users
 from .db import get_db, write_transaction
 from .forms import ChineseForm
 from .web import ledger_key, record
@@ -69,6 +69,7 @@ def load_logged_in_user() -> None:
     session["last_seen"] = int(now)
 
 
+THROTTLED = "登录尝试过于频繁，请稍后再试"
 ENDED_MESSAGES = {
     "idle": "长时间未操作，已自动退出，请重新登录",
     "max_age": "登录已超过 {hours} 小时，已自动退出，请重新登录",
@@ -116,11 +117,10 @@ def login():
     if ended in ENDED_MESSAGES:
         error = ENDED_MESSAGES[ended].format(hours=current_app.config["SESSION_MAX_HOURS"])
     if form.validate_on_submit():
-        config = current_app.config
         result = users.authenticate(
             get_db(), ledger_key(), form.username.data, form.password.data,
-            max_failures=config["LOGIN_MAX_FAILURES"], lock_minutes=config["LOGIN_LOCK_MINUTES"],
-        )
+            address=request.remote_addr or "",
+            limits=login_throttle.Limits.from_config(current_app.config))
         if result.user:
             next_url = session.get("next")
             database = get_db()
@@ -135,14 +135,12 @@ def login():
             if safe_next(next_url):
                 return redirect(next_url)
             return redirect(url_for(HOME_BY_ROLE[result.user.role]))
-        if result.locked_until:
-            local = result.locked_until.astimezone().strftime("%H:%M")
-            error = f"登录失败次数过多，账户已锁定，请于 {local} 后再试或联系管理员"
-        else:
-            error = "用户名或密码错误"
-    return render_template("auth/login.html", form=form, error=error), (401 if error and
-                                                                        request.method == "POST"
-                                                                        else 200)
+        # The same words whatever the account: unknown, disabled or wrong password.
+        error = THROTTLED if result.throttled else "用户名或密码错误"
+    status = 200
+    if error and request.method == "POST":
+        status = 429 if error == THROTTLED else 401
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.route("/logout", methods=["POST"])

@@ -12,8 +12,15 @@ DEFAULTS = {
     "SESSION_IDLE_MINUTES": 15,
     # However active, a browser session ends this long after its login (login_sessions.py).
     "SESSION_MAX_HOURS": 12,
+    # Failed logins from one address for one name within the window before that pair waits
+    # (30 s, doubling up to the maximum); accounts are never locked (login_throttle.py).
     "LOGIN_MAX_FAILURES": 5,
-    "LOGIN_LOCK_MINUTES": 15,
+    "LOGIN_FAILURE_WINDOW_MINUTES": 15,
+    "LOGIN_BACKOFF_MAX_SECONDS": 300,
+    "LOGIN_LOCK_MINUTES": None,  # no longer used (accounts are not locked); older files load
+    # Reverse proxies in front of the app whose X-Forwarded-For is trusted for the client
+    # address (werkzeug ProxyFix); 0 when browsers connect to waitress directly.
+    "TRUSTED_PROXIES": 0,
     "SESSION_COOKIE_SECURE": False,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",

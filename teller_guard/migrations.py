@@ -257,3 +257,18 @@ def m012_login_sessions(db):
         "OR OLD.active IS NOT NEW.active BEGIN "
         "UPDATE login_sessions SET ended_at = CAST(strftime('%s', 'now') AS INTEGER), "
         "ended_why = 'account_changed' WHERE user_id = NEW.id AND ended_at IS NULL; END")
+
+
+@migrations()
+def m013_login_failures(db):
+    # Failed logins and supervisor-credential checks (login_throttle.py): what the back-off
+    # counts per (address, typed name, purpose, logged-in teller) and what the admin page lists.
+    # A name that is no account is kept only as a keyed hash (name_key), never as typed.
+    db["login_failures"].create(
+        {"id": int, "at": int, "address": str, "name_key": str, "user_id": int,
+         "purpose": str, "actor_id": int},
+        pk="id",
+        not_null={"at", "address", "name_key", "purpose"},
+    )
+    db["login_failures"].create_index(["name_key", "address", "at"])
+    db["login_failures"].create_index(["at"])

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import users
+from .. import login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..web import guard_area, ledger_key
@@ -223,12 +223,16 @@ def supervisor(session_id: int):
     values = {"supervisor_username": username, "supervisor_reason": reason}
     if errors:
         return result_page(row, errors, 400, values)
-    db, config = get_db(), current_app.config
+    db = get_db()
+    # Failures here slow down only this teller at this terminal for this name: a teller cannot
+    # block a supervisor's own login, or the supervisor form at another teller's terminal.
     checked = users.authenticate(db, ledger_key(), username, password,
-                                 config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"],
-                                 purpose="supervisor")
+                                 address=request.remote_addr or "", purpose="supervisor",
+                                 actor_id=g.user.id,
+                                 limits=login_throttle.Limits.from_config(current_app.config))
     if checked.user is None or checked.user.role != "supervisor":
-        message = "主管账户已锁定" if checked.locked_until else "主管用户名或密码错误（须为主管账户）"
+        message = ("主管验证尝试过于频繁，请稍后再试" if checked.throttled
+                   else "主管用户名或密码错误（须为主管账户）")
         return result_page(row, {"supervisor_username": message}, 400, values)
     try:
         decision = service.supervise(db, keys(), session_id, checked.user.id, reason or None)
