@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from . import audit, config, db, errors, pii_key
+from . import audit, config, db, errors, pii_key, private_files
 from .security import set_security_headers
 
 csrf = CSRFProtect()
@@ -71,9 +71,27 @@ def _local_time(epoch) -> str:
     return datetime.fromtimestamp(int(epoch)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _override_rules(override):
+    """The rules with the branch override, loaded at start: a broken override used to start
+    the server and then fail every screening. None without an override (the packaged rules)."""
+    if not override:
+        return None
+    from .risk import load_rules
+    from .risk.rules import RuleFileError
+
+    try:
+        return load_rules(override_path=override)
+    except (RuleFileError, OSError, ValueError) as error:
+        raise config.ConfigError(str(override), "RULES_OVERRIDE", "分行规则文件无法加载",
+                                 str(error)) from None
+
+
 def create_app(test_config: dict | None = None, instance_path: str | Path | None = None) -> Flask:
+    # Everything this process creates from now on (database, -wal/-shm, backups, key files)
+    # is readable by the service account only; the instance folder is 0700 (private_files.py).
+    private_files.restrict_umask()
     instance = Path(instance_path or config.default_instance_path()).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    private_files.make_folder(instance)
     root = _asset_root()
     app = Flask(
         __name__, instance_path=str(instance), instance_relative_config=True,
@@ -95,6 +113,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.extensions["teller_guard"] = {
         "ledger_key": audit.chain_key(secret),
         "pii_key": pii_key.load(app.config, instance, secret),
+        "rules": _override_rules(app.config.get("RULES_OVERRIDE")),
     }
 
     db.init_app(app)
