@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
 from wtforms import DecimalField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
-from . import api_tokens, settings, users
+from . import api_tokens, login_throttle, settings, users
 from .db import get_db
 from .forms import ChineseForm, choices
 from .regions import PROVINCE_PINYIN, PROVINCES
@@ -55,11 +55,18 @@ class SettingsForm(ChineseForm):
         )
 
 
+def users_page(add_form, status=200):
+    db = get_db()
+    return render_template(
+        "admin/index.html", users=users.list_users(db), add_form=add_form,
+        action_form=UserActionForm(), roles=users.ROLES,
+        failures=login_throttle.recent(db, login_throttle.Limits.from_config(current_app.config)),
+    ), status
+
+
 @bp.route("/")
 def index():
-    return render_template("admin/index.html", users=users.list_users(get_db()),
-                           add_form=AddUserForm(), action_form=UserActionForm(),
-                           roles=users.ROLES)
+    return users_page(AddUserForm())
 
 
 @bp.route("/users", methods=["POST"])
@@ -76,9 +83,7 @@ def add_user():
         else:
             flash(f"已新增用户 {form.username.data.strip()}，初始密码：{password}（请当面交给本人）")
             return redirect(url_for("admin.index"))
-    return render_template("admin/index.html", users=users.list_users(get_db()),
-                           add_form=form, action_form=UserActionForm(),
-                           roles=users.ROLES), 400
+    return users_page(form, 400)
 
 
 @bp.route("/users/<int:user_id>/<any(disable,enable,reset):action>", methods=["POST"])

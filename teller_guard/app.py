@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from flask import Flask
@@ -10,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from . import audit, config, db, errors, pii_key
+from . import audit, config, db, errors, pii_key, private_files
 from .security import set_security_headers
 
 csrf = CSRFProtect()
@@ -63,15 +64,46 @@ def _yuan(fen) -> str:
     return f"¥{int(fen) / 100:,.2f}"
 
 
+def _local_time(epoch) -> str:
+    """Seconds since the epoch -> 2026-11-30 14:05:09 in the server's time zone."""
+    if epoch is None:
+        return ""
+    return datetime.fromtimestamp(int(epoch)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _override_rules(override):
+    """The rules with the branch override, loaded at start: a broken override used to start
+    the server and then fail every screening. None without an override (the packaged rules)."""
+    if not override:
+        return None
+    from .risk import load_rules
+    from .risk.rules import RuleFileError
+
+    try:
+        return load_rules(override_path=override)
+    except (RuleFileError, OSError, ValueError) as error:
+        raise config.ConfigError(str(override), "RULES_OVERRIDE", "分行规则文件无法加载",
+                                 str(error)) from None
+
+
 def create_app(test_config: dict | None = None, instance_path: str | Path | None = None) -> Flask:
+    # Everything this process creates from now on (database, -wal/-shm, backups, key files)
+    # is readable by the service account only; the instance folder is 0700 (private_files.py).
+    private_files.restrict_umask()
     instance = Path(instance_path or config.default_instance_path()).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
+    private_files.make_folder(instance)
     root = _asset_root()
     app = Flask(
         __name__, instance_path=str(instance), instance_relative_config=True,
         template_folder=str(root / "templates"), static_folder=str(root / "static"),
     )
     app.config.update(config.build_config(instance, test_config))
+    if app.config["TRUSTED_PROXIES"]:
+        # The login back-off counts per client address: behind the bank's HTTPS terminator
+        # that address comes from X-Forwarded-For, trusted for this many proxies only.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=app.config["TRUSTED_PROXIES"])
     app.session_interface = SessionInterface()
     # API answers as UTF-8 (readable Chinese, half the bytes of \uXXXX), keys in the order the
     # code builds them rather than sorted on every response.
@@ -81,6 +113,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.extensions["teller_guard"] = {
         "ledger_key": audit.chain_key(secret),
         "pii_key": pii_key.load(app.config, instance, secret),
+        "rules": _override_rules(app.config.get("RULES_OVERRIDE")),
     }
 
     db.init_app(app)
@@ -89,6 +122,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.after_request(set_security_headers)
     app.add_template_filter(_dict_without_none, "dict_without_none")
     app.add_template_filter(_yuan, "yuan")
+    app.add_template_filter(_local_time, "local_time")
 
     from . import admin, api, auth, review, screening
     from .watchlist import views as watchlist_views

@@ -25,7 +25,8 @@ GENESIS = "0" * 64
 KINDS = {
     "login.succeeded": "登录成功",
     "login.failed": "登录失败",
-    "login.locked": "账户锁定",
+    "login.locked": "账户锁定",  # no longer written (login_throttle.py); older ledgers hold it
+    "login.throttled": "登录失败过多，已限速",
     "logout": "退出登录",
     "user.created": "新增用户",
     "user.disabled": "停用用户",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -15,10 +16,11 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import audit, users
+from . import audit, login_sessions, login_throttle, users
 from .db import get_db, write_transaction
 from .forms import ChineseForm
 from .web import ledger_key, record
@@ -39,7 +41,7 @@ class LoginForm(ChineseForm):
 
 
 def load_logged_in_user() -> None:
-    """Runs before every request: find the user and end idle sessions.
+    """Runs before every request: find the user and end idle, old and revoked sessions.
 
     Not for the JSON API (/api/…): it authenticates by bearer token only, never by the cookie
     session, so reading the cookie (and the users table) there would be wasted work, and an
@@ -50,18 +52,54 @@ def load_logged_in_user() -> None:
     user_id = session.get("user_id")
     if user_id is None:
         return
+    now = time.time()
     idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
-    last_seen = session.get("last_seen", 0)
-    if time.time() - last_seen > idle_limit:
-        session.clear()
-        session["expired"] = True
-        return
-    user = users.get_user(get_db(), user_id)
-    if user is None or not user.active or session.get("role") != user.role:
-        session.clear()
-        return
+    if now - session.get("last_seen", 0) > idle_limit:
+        return _session_ended("idle")
+    token = session.get("sid")
+    found = login_sessions.find(get_db(), token) if isinstance(token, str) else None
+    if found is None or found.ended or found.user["id"] != user_id:
+        return _session_ended("revoked")  # logged out, or the account changed: see m012
+    if now - found.started_at > current_app.config["SESSION_MAX_HOURS"] * 3600:
+        return _session_ended("max_age")  # polling cannot keep a session alive past this
+    user = users.User.from_row(found.user)
+    if not user.active or session.get("role") != user.role:
+        return _session_ended("revoked")
     g.user = user
-    session["last_seen"] = int(time.time())
+    session["last_seen"] = int(now)
+
+
+THROTTLED = "登录尝试过于频繁，请稍后再试"
+ENDED_MESSAGES = {
+    "idle": "长时间未操作，已自动退出，请重新登录",
+    "max_age": "登录已超过 {hours} 小时，已自动退出，请重新登录",
+    "revoked": "登录已失效（已退出，或账户的密码、角色、状态已变更），请重新登录",
+}
+
+
+def _session_ended(why: str) -> None:
+    session.clear()
+    session["ended"] = why
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` if it is a relative path to a page of this app, else None.
+
+    Starting with one slash is not enough: browsers read a backslash as a slash and drop tabs
+    and newlines inside a URL, so "/\\evil.example" and "/\t/evil.example" lead to another
+    site. Only a path that this app's routes match is kept."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return None
+    if "\\" in target or any(ord(char) <= 32 or ord(char) == 127 for char in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or parts.path.startswith("//"):
+        return None
+    try:
+        current_app.url_map.bind("localhost").match(parts.path, method="GET")
+    except HTTPException:  # no such page, or a redirect to somewhere else
+        return None
+    return target
 
 
 @bp.route("/")
@@ -75,38 +113,42 @@ def home():
 def login():
     form = LoginForm()
     error = None
-    if session.pop("expired", False):
-        error = "长时间未操作，已自动退出，请重新登录"
+    ended = session.pop("ended", None)
+    if ended in ENDED_MESSAGES:
+        error = ENDED_MESSAGES[ended].format(hours=current_app.config["SESSION_MAX_HOURS"])
     if form.validate_on_submit():
-        config = current_app.config
         result = users.authenticate(
             get_db(), ledger_key(), form.username.data, form.password.data,
-            max_failures=config["LOGIN_MAX_FAILURES"], lock_minutes=config["LOGIN_LOCK_MINUTES"],
-        )
+            address=request.remote_addr or "",
+            limits=login_throttle.Limits.from_config(current_app.config))
         if result.user:
             next_url = session.get("next")
+            database = get_db()
+            with write_transaction(database):
+                token = login_sessions.start(database, result.user.id)
             session.clear()
             session.permanent = False
+            session["sid"] = token
             session["user_id"] = result.user.id
             session["role"] = result.user.role
             session["last_seen"] = int(time.time())
-            if next_url and next_url.startswith("/") and not next_url.startswith("//"):
+            if safe_next(next_url):
                 return redirect(next_url)
             return redirect(url_for(HOME_BY_ROLE[result.user.role]))
-        if result.locked_until:
-            local = result.locked_until.astimezone().strftime("%H:%M")
-            error = f"登录失败次数过多，账户已锁定，请于 {local} 后再试或联系管理员"
-        else:
-            error = "用户名或密码错误"
-    return render_template("auth/login.html", form=form, error=error), (401 if error and
-                                                                        request.method == "POST"
-                                                                        else 200)
+        # The same words whatever the account: unknown, disabled or wrong password.
+        error = THROTTLED if result.throttled else "用户名或密码错误"
+    status = 200
+    if error and request.method == "POST":
+        status = 429 if error == THROTTLED else 401
+    return render_template("auth/login.html", form=form, error=error), status
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
     if g.user is not None:
-        with write_transaction(get_db()):
+        database = get_db()
+        with write_transaction(database):
+            login_sessions.end(database, session["sid"], "logout")
             record(audit.AuditEvent("logout", g.user.id, data={"username": g.user.username}))
     session.clear()
     flash("已退出登录")

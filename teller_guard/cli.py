@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import functools
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
 import click
 
-from . import db, pii_key, settings, users
+from . import config, db, pii_key, settings, users
 from .app import create_app
 from .web_context import app_db
 
@@ -29,8 +30,12 @@ def instance_option(command):
                   help="Instance folder holding the database and secret key.")
     @functools.wraps(command)
     def wrapper(*args, instance_path=None, **kwargs):
+        # create_app checks every setting and loads the rules: a broken configuration stops
+        # every command here, before it does anything.
         try:
             app = create_app(instance_path=instance_path)
+        except config.ConfigError as error:
+            fail(f"配置错误 (configuration error): {error}", CONFIG_ERROR)
         except OSError as error:
             fail(f"无法使用实例目录 {instance_path or Path.cwd() / 'instance'}: {error}")
         return command(app, *args, **kwargs)
@@ -38,9 +43,12 @@ def instance_option(command):
     return wrapper
 
 
-def fail(message: str) -> None:
+CONFIG_ERROR = 2  # exit status for a configuration that cannot be used
+
+
+def fail(message: str, status: int = 1) -> None:
     click.echo(f"错误: {message}", err=True)
-    sys.exit(1)
+    sys.exit(status)
 
 
 def prepare_database(app, thorough: bool = False) -> None:
@@ -56,8 +64,15 @@ def prepare_database(app, thorough: bool = False) -> None:
             pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
     except pii_key.PiiKeyMismatch as error:
         fail(str(error))
+    except sqlite3.DatabaseError as error:  # e.g. a damaged page the quick start check skips
+        fail(damaged(app.config["DATABASE"], error))
     finally:
         database.conn.close()
+
+
+def damaged(path, error) -> str:
+    return (f"数据库文件已损坏 {path}: {error}。请运行 teller-guard verify --pages 检查每一页，"
+            "并从备份恢复（teller-guard backup 的副本）")
 
 
 @click.group()

@@ -3,6 +3,7 @@ request on the same server thread) or per CLI command."""
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 
@@ -16,6 +17,8 @@ from pathlib import Path
 
 import sqlite_utils
 from flask import current_app, g
+
+from . import private_files
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -52,6 +55,11 @@ class Database(sqlite_utils.Database):
 
 def connect(path: str | Path) -> sqlite_utils.Database:
     """Open the database with WAL, synchronous=FULL, a busy timeout and foreign keys on."""
+    if str(path) != ":memory:" and not os.path.exists(path):
+        try:
+            private_files.create_empty(path)  # 0600; SQLite gives -wal and -shm the same
+        except OSError as exc:
+            raise DatabaseUnavailable(f"无法创建数据库 {path}: {exc.strerror or exc}") from exc
     try:
         # isolation_level=None: we open transactions ourselves (BEGIN IMMEDIATE for writes),
         # so a read never silently upgrades into a write lock and deadlocks.
@@ -150,6 +158,7 @@ def check_database(path: str | Path, thorough: bool = False) -> None:
     path = Path(path)
     if not path.parent.exists():
         raise DatabaseUnavailable(f"数据库目录不存在: {path.parent}")
+    _check_writable(path)
     try:
         db = connect(path)
         try:
@@ -159,13 +168,47 @@ def check_database(path: str | Path, thorough: bool = False) -> None:
                 if result != "ok":
                     raise DatabaseUnavailable(f"数据库文件已损坏 {path}: {result}")
             db.execute("BEGIN IMMEDIATE")
-            db.execute("ROLLBACK")
+            try:
+                # BEGIN IMMEDIATE succeeds on a read-only file; the first write does not.
+                db.execute("CREATE TABLE teller_guard_write_probe (x)")
+            finally:
+                db.execute("ROLLBACK")
         finally:
             db.conn.close()
     except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc):
+            raise DatabaseUnavailable(READ_ONLY.format(path=path)) from exc
         raise DatabaseUnavailable(f"数据库不可写或被锁定 {path}: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise DatabaseUnavailable(f"数据库文件已损坏 {path}: {exc}") from exc
+
+
+READ_ONLY = ("数据库文件只读，无法写入: {path}。请检查文件及其 -wal、-shm 文件和所在目录的权限"
+             "（须为运行本服务的账户可写），以及磁盘是否以只读方式挂载")
+
+
+def _check_writable(path: Path) -> None:
+    """The database, its -wal and -shm and their folder must be writable by this account: a
+    read-only file passed start-up and then failed every login with a 500."""
+    for candidate in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            os.close(os.open(candidate, os.O_RDWR))
+        except FileNotFoundError:
+            continue
+        except PermissionError as exc:
+            raise DatabaseUnavailable(READ_ONLY.format(path=candidate)) from exc
+        except OSError as exc:
+            if exc.errno == errno.EROFS:
+                raise DatabaseUnavailable(READ_ONLY.format(path=candidate)) from exc
+            raise DatabaseUnavailable(f"无法打开数据库 {candidate}: {exc.strerror or exc}") from exc
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise DatabaseUnavailable(READ_ONLY.format(path=path.parent))
+
+
+def make_private(path: str | Path) -> None:
+    """Database files of an instance made before they were created 0600."""
+    for suffix in ("", "-wal", "-shm"):
+        private_files.tighten(f"{path}{suffix}")
 
 
 _idle = threading.local()  # per server thread: (path, connection) kept between requests
@@ -206,6 +249,7 @@ def close_db(exception=None) -> None:
 def backup(source: str | Path, destination: str | Path) -> str:
     """Online, consistent copy through SQLite's backup API; returns integrity_check's verdict."""
     src = connect(source)
+    private_files.create_empty(destination)  # 0600 before any byte is copied into it
     dest = sqlite3.connect(str(destination))
     try:
         src.conn.backup(dest)
@@ -226,6 +270,7 @@ def prepare(path: str | Path, thorough: bool = False) -> list[str]:
     from . import migrations
 
     check_database(path, thorough)
+    make_private(path)
     db = connect(path)
     try:
         return migrations.apply(db)

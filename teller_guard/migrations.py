@@ -232,3 +232,43 @@ def m010_access_events_index(db):
 
     db.execute(f"CREATE INDEX IF NOT EXISTS {access_log.INDEX} ON ledger (id) "
                f"WHERE {access_log.CONDITION}")
+
+
+@migrations()
+def m012_login_sessions(db):
+    # Browser sessions on the server (login_sessions.py): the signed cookie carries a random
+    # token whose SHA-256 is kept here, so logout, a password reset, a role change or a disable
+    # ends the session however many copies of the cookie exist.
+    db["login_sessions"].create(
+        {"id": int, "token_hash": str, "user_id": int, "started_at": int, "ended_at": int,
+         "ended_why": str},
+        pk="id",
+        not_null={"token_hash", "user_id", "started_at"},
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db["login_sessions"].create_index(["token_hash"], unique=True)
+    db["login_sessions"].create_index(["user_id"])
+    db["login_sessions"].create_index(["started_at"])
+    # Whatever changes an account's password, role or active flag (the admin pages, the CLI,
+    # SQL typed by hand) ends every session of that account in the same transaction.
+    db.execute(
+        "CREATE TRIGGER users_change_ends_sessions AFTER UPDATE OF password_hash, role, active "
+        "ON users WHEN OLD.password_hash IS NOT NEW.password_hash OR OLD.role IS NOT NEW.role "
+        "OR OLD.active IS NOT NEW.active BEGIN "
+        "UPDATE login_sessions SET ended_at = CAST(strftime('%s', 'now') AS INTEGER), "
+        "ended_why = 'account_changed' WHERE user_id = NEW.id AND ended_at IS NULL; END")
+
+
+@migrations()
+def m013_login_failures(db):
+    # Failed logins and supervisor-credential checks (login_throttle.py): what the back-off
+    # counts per (address, typed name, purpose, logged-in teller) and what the admin page lists.
+    # A name that is no account is kept only as a keyed hash (name_key), never as typed.
+    db["login_failures"].create(
+        {"id": int, "at": int, "address": str, "name_key": str, "user_id": int,
+         "purpose": str, "actor_id": int},
+        pk="id",
+        not_null={"at", "address", "name_key", "purpose"},
+    )
+    db["login_failures"].create_index(["name_key", "address", "at"])
+    db["login_failures"].create_index(["at"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
+import unicodedata
 
 
 def pii_key(secret_key: str) -> bytes:
@@ -49,3 +51,36 @@ def mask_phone(phone: str | None) -> str:
     if len(digits) < 7:
         return "*" * len(digits)
     return digits[:3] + "****" + digits[-4:]
+
+
+# A run of digits, possibly grouped by single spaces or dashes (6222 0212 3456 7890,
+# 139-1234-5678), possibly ending in the X of a resident ID number. A screening reference
+# (TG20261130-000123) is matched first, so that it is kept.
+_NUMBER_RUN = re.compile(
+    r"(TG\d{8}-\d{6})|(\d(?:[ \-\u3000\uff0d]?\d)*(?:[ \-\u3000\uff0d]?[Xx\uff38\uff58])?)")
+MIN_RUN_DIGITS = 8  # a run of 8 or more digits in a row
+MIN_GROUPED_DIGITS = 11  # or of 11 or more when grouped: a phone, an ID or an account
+
+
+def mask_numbers_in_text(text: str | None) -> str:
+    """Free text (the customer's words, notes, reasons, sources) may quote an account, ID or
+    phone number: mask each so no full number is stored, logged or shown. Dates, amounts and
+    screening references stay readable. The one masker for every free-text field."""
+    if not text:
+        return text or ""
+    return _NUMBER_RUN.sub(_mask_run, text)
+
+
+def _mask_run(match: re.Match) -> str:
+    run = match.group(0)
+    if match.group(1):
+        return run
+    plain = unicodedata.normalize("NFKC", run)
+    digits = "".join(char for char in plain if char.isdigit())
+    grouped = len(digits) + plain[-1:].upper().count("X") != len(plain)
+    if len(digits) < (MIN_GROUPED_DIGITS if grouped else MIN_RUN_DIGITS):
+        return run
+    number = digits + ("X" if plain[-1] in "Xx" else "")
+    if 8 < len(number) < 12:  # a phone number: its last four digits, as phones are masked
+        return "*" * (len(number) - 4) + number[-4:]
+    return mask_account(number)

@@ -1,14 +1,14 @@
-"""Accounts: creation, password checks, lockout. Shared by the web pages and the CLI."""
+"""Accounts: creation, password checks. Shared by the web pages and the CLI."""
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit
+from . import audit, login_throttle
 from .db import write_transaction
 
 ROLES = {
@@ -48,7 +48,7 @@ class User:
 @dataclass(frozen=True)
 class LoginResult:
     user: User | None = None
-    locked_until: datetime | None = None
+    throttled: bool = False  # refused unchecked: too many recent failures (login_throttle.py)
 
 
 def _now() -> datetime:
@@ -140,41 +140,39 @@ def generate_password() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(12))
 
 
-def authenticate(db, key, username, password, max_failures=5, lock_minutes=15,
-                 purpose="login") -> LoginResult:
+def authenticate(db, key, username, password, address: str = "", purpose: str = "login",
+                 actor_id: int | None = None, limits: login_throttle.Limits | None = None,
+                 now: float | None = None) -> LoginResult:
     """Check a login (or a supervisor's credentials at a teller's terminal, purpose
-    "supervisor"). Unknown user and wrong password look the same to the caller."""
-    now = _now()
+    "supervisor", `actor_id` the teller logged in there).
+
+    Every failure looks the same to the caller and costs one password hash: an unknown name is
+    checked against a dummy hash, a disabled account against its own. A scope (address, name,
+    purpose, teller) with too many recent failures is refused before any check
+    (`throttled`); no account is ever locked (login_throttle.py)."""
+    limits = limits or login_throttle.Limits()
+    name = username.strip()
+    scope = login_throttle.Scope(address or "unknown", login_throttle.name_key(key, name),
+                                 purpose, actor_id)
+    if login_throttle.wait_seconds(db, scope, limits, now):
+        return LoginResult(throttled=True)
+    row = find_user(db, name)
+    # Outside the write transaction: the hash takes tens of milliseconds, writers need not wait.
+    matches = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password)
     with write_transaction(db):
-        row = find_user(db, username.strip())
-        if row is None:
-            # Spend the same time as a real check so the response time does not reveal users.
-            check_password_hash(_DUMMY_HASH, password)
-            audit.append(db, key, audit.AuditEvent("login.failed", None,
-                                                   data={"username": username[:64]}))
-            return LoginResult()
-        if row["locked_until"] and datetime.fromisoformat(row["locked_until"]) > now:
-            return LoginResult(locked_until=datetime.fromisoformat(row["locked_until"]))
-        if not row["active"] or not check_password_hash(row["password_hash"], password):
-            failures = (row["failed_logins"] or 0) + 1
-            update = {"failed_logins": failures}
-            audit.append(db, key, audit.AuditEvent("login.failed", row["id"],
-                                                   data={"username": row["username"]}))
-            if failures >= max_failures:
-                until = now + timedelta(minutes=lock_minutes)
-                update = {"failed_logins": 0, "locked_until": until.isoformat(timespec="seconds")}
-                audit.append(db, key, audit.AuditEvent(
-                    "login.locked", row["id"],
-                    data={"username": row["username"], "until": update["locked_until"]}))
-                db["users"].update(row["id"], update)
-                return LoginResult(locked_until=until)
-            db["users"].update(row["id"], update)
-            return LoginResult()
-        db["users"].update(row["id"], {"failed_logins": 0, "locked_until": None})
-        audit.append(db, key, audit.AuditEvent("login.succeeded", row["id"],
-                                               data={"username": row["username"],
-                                                     "purpose": purpose}))
-        return LoginResult(user=User.from_row(row))
+        if row is not None and row["active"] and matches:
+            audit.append(db, key, audit.AuditEvent("login.succeeded", row["id"],
+                                                   data={"username": row["username"],
+                                                         "purpose": purpose}))
+            return LoginResult(user=User.from_row(row))
+        user_id = row["id"] if row else None
+        # A name that is no account is not stored: it is often a password typed too early.
+        data = {"username": row["username"] if row else None, "purpose": purpose,
+                "address": scope.address}
+        audit.append(db, key, audit.AuditEvent("login.failed", user_id, data=data))
+        if login_throttle.record_failure(db, scope, user_id, limits, now):
+            audit.append(db, key, audit.AuditEvent("login.throttled", user_id, data=data))
+    return LoginResult()
 
 
 _DUMMY_HASH = generate_password_hash("teller_guard-timing-equaliser")

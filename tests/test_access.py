@@ -69,3 +69,81 @@ def test_anonymous_is_sent_to_login_everywhere(app, client):
         response = client.get(path)
         assert response.status_code == 302, path
         assert "/login" in response.headers["Location"]
+
+
+# --- route x role x owner: whose screening it is matters as much as the role -----------------
+
+# Screenings owned by these users; for each role, how it relates to each of them.
+OWNERS = ("teller", "teller2", "supervisor")
+# Each screening and printing route with a session id: method and the form it posts (harmless
+# for the owner: empty or invalid input, or a print).
+OWNER_ROUTES = {
+    "screening.facts": ("GET", None),
+    "screening.questions": ("GET", None),
+    "screening.result": ("GET", None),
+    "screening.facts/post": ("POST", {}),
+    "screening.questions/post": ("POST", {}),
+    "screening.statement": ("POST", {"statement": ""}),
+    "screening.supervisor": ("POST", {}),
+    "screening.outcome": ("POST", {"outcome": ""}),
+    "printing.slip": ("GET", None),
+    "printing.alert": ("GET", None),
+    "printing.alert_pdf": ("POST", {}),
+}
+# Reading the result and printing are open to supervisors for the branch's screenings; every
+# other screening route belongs to the screening's own teller.
+SUPERVISOR_READS = {"screening.result", "printing.slip", "printing.alert", "printing.alert_pdf"}
+
+
+def expected_access(role: str, route: str, owner: str) -> str:
+    """'ok', 'forbidden' (403) or 'hidden' (404, another teller's screening does not exist)."""
+    endpoint = route.split("/")[0]
+    own = owner == role
+    if endpoint.startswith("printing.alert"):
+        return "forbidden" if role == "teller" else "ok"
+    if endpoint == "printing.slip":
+        return "hidden" if role == "teller" and not own else "ok"
+    if role not in ("teller", "supervisor"):
+        return "forbidden"  # security and admin have no screening area
+    if own:
+        return "ok"
+    if role == "teller":
+        return "hidden"
+    return "ok" if endpoint in SUPERVISOR_READS else "forbidden"
+
+
+def owner_path(app, route: str, session_id: int) -> str:
+    from flask import url_for
+
+    with app.test_request_context():
+        return url_for(route.split("/")[0], session_id=session_id)
+
+
+def test_the_owner_walk_covers_every_route_with_a_session(app):
+    with_session = {rule.endpoint for rule in app.url_map.iter_rules()
+                    if "session_id" in rule.arguments
+                    and rule.endpoint.split(".")[0] in ("screening", "printing")}
+    assert with_session == {route.split("/")[0] for route in OWNER_ROUTES}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_route_by_role_by_owner(app, client, auth, database, role):
+    from conftest import csrf_token
+    from printing_web_helpers import make_session
+
+    sessions = {owner: make_session(app, database, "critical", teller=owner) for owner in OWNERS}
+    auth.login(role)
+    token = csrf_token(client, "/login")
+    for owner, session_id in sessions.items():
+        for route, (method, form) in OWNER_ROUTES.items():
+            path = owner_path(app, route, session_id)
+            if method == "GET":
+                status = client.get(path).status_code
+            else:
+                status = client.post(path, data={**form, "csrf_token": token}).status_code
+            expected = expected_access(role, route, owner)
+            where = f"{role} {method} {path} (screening of {owner}): {status}"
+            if expected == "ok":
+                assert status not in (401, 403, 404, 405, 500), where
+            else:
+                assert status == {"forbidden": 403, "hidden": 404}[expected], where

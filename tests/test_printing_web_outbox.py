@@ -110,7 +110,9 @@ def configured(app, receiver):
 def print_alerts(client, auth, session_ids):
     auth.login("supervisor")
     for session_id in session_ids:
-        assert client.get(f"/print/{session_id}/alert.pdf").status_code == 200
+        token = csrf_token(client, f"/print/{session_id}/alert")
+        assert client.post(f"/print/{session_id}/alert.pdf",
+                           data={"csrf_token": token}).status_code == 200
     auth.logout()
 
 

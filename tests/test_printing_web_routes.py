@@ -8,6 +8,7 @@ import sys
 from urllib.parse import unquote
 
 import pytest
+from conftest import csrf_token
 from printing_web_helpers import (
     CUSTOMER_ID,
     events,
@@ -27,6 +28,12 @@ FULL_PAYEE = "6217001234567890123"
 @pytest.fixture
 def critical(app, database):
     return make_session(app, database, "critical")
+
+
+def print_alert(client, session_id: int, **kwargs):
+    """Press 打印警情通报单: a POST with the page's CSRF token (it reads the vault and queues)."""
+    token = csrf_token(client, f"/print/{session_id}/alert")
+    return client.post(f"/print/{session_id}/alert.pdf", data={"csrf_token": token}, **kwargs)
 
 
 def test_teller_prints_own_slip_with_masked_data_only(client, auth, database, critical):
@@ -96,18 +103,43 @@ def test_low_slip_on_demand_but_not_before_assessment(app, client, auth, databas
 
 def test_a_link_from_another_site_prints_nothing(client, auth, database, critical):
     auth.login("supervisor")
-    for path in (f"/print/{critical}/slip.pdf", f"/print/{critical}/alert.pdf"):
-        response = client.get(path, headers={"Sec-Fetch-Site": "cross-site"})
-        assert response.status_code == 403
+    response = client.get(f"/print/{critical}/slip.pdf", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 403
     assert client.get(f"/print/{critical}/slip.pdf",
                       headers={"Sec-Fetch-Site": "same-origin"}).status_code == 200
     assert [e["kind"] for e in events(database, critical) if e["kind"].startswith("print")] == \
         ["print.slip"]
 
 
+def test_opening_the_alert_page_prints_and_queues_nothing(app, client, auth, database, critical):
+    """A GET (a link, a prefetch, a link on another site) never reads the vault or queues."""
+    app.config["ALERT_ENDPOINT"] = "https://soc.bank.example/alerts"
+    auth.login("supervisor")
+    page = client.get(f"/print/{critical}/alert")
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    html = page.get_data(as_text=True)
+    assert f'action="/print/{critical}/alert.pdf"' in html and 'method="post"' in html
+    assert "王秀英" not in html and FULL_PAYEE not in html
+    assert client.get(f"/print/{critical}/alert.pdf").status_code == 405
+    row = session_row(database, critical)
+    assert row["alerts_printed"] == 0
+    assert events(database, critical, "pii.accessed") == []
+    assert events(database, critical, "print.alert") == []
+    assert database["outbox"].count == 0
+
+
+def test_printing_the_alert_needs_the_csrf_token(app, client, auth, database, critical):
+    app.config["ALERT_ENDPOINT"] = "https://soc.bank.example/alerts"
+    auth.login("supervisor")
+    response = client.post(f"/print/{critical}/alert.pdf", data={})
+    assert response.status_code == 400 and "CSRF" in response.get_data(as_text=True)
+    assert session_row(database, critical)["alerts_printed"] == 0
+    assert database["outbox"].count == 0
+
+
 def test_police_alert_has_the_facts_in_full_and_is_logged(client, auth, database, critical):
     auth.login("supervisor")
-    response = client.get(f"/print/{critical}/alert.pdf")
+    response = print_alert(client, critical)
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     reference = session_row(database, critical)["reference"]
     assert f"警情通报单-{reference}.pdf" in unquote(response.headers["Content-Disposition"])
@@ -139,7 +171,7 @@ def test_police_alert_has_the_facts_in_full_and_is_logged(client, auth, database
 def test_every_alert_print_and_reprint_is_logged(client, auth, database, critical):
     for role in ("supervisor", "security", "admin"):
         auth.login(role)
-        assert client.get(f"/print/{critical}/alert").status_code == 200, role
+        assert print_alert(client, critical).status_code == 200, role
         auth.logout()
     assert session_row(database, critical)["alerts_printed"] == 3
     printed = events(database, critical, "print.alert")
@@ -152,7 +184,10 @@ def test_every_alert_print_and_reprint_is_logged(client, auth, database, critica
 
 def test_tellers_may_not_print_the_alert(client, auth, database, critical):
     auth.login("teller")
-    assert client.get(f"/print/{critical}/alert.pdf").status_code == 403
+    assert client.get(f"/print/{critical}/alert").status_code == 403
+    token = csrf_token(client, "/screening/")
+    assert client.post(f"/print/{critical}/alert.pdf",
+                       data={"csrf_token": token}).status_code == 403
     assert events(database, critical, "pii.accessed") == []
     assert session_row(database, critical)["alerts_printed"] == 0
 
@@ -161,7 +196,7 @@ def test_tellers_may_not_print_the_alert(client, auth, database, critical):
 def test_no_police_alert_below_high(app, client, auth, database, level):
     session_id = make_session(app, database, level)
     auth.login("supervisor")
-    response = client.get(f"/print/{session_id}/alert.pdf")
+    response = print_alert(client, session_id)
     assert response.status_code == 409
     assert "只有高风险、极高风险的问询才能打印警情通报单" in response.get_data(as_text=True)
     assert events(database, session_id, "pii.accessed") == []
@@ -173,7 +208,7 @@ def test_first_alert_queues_exactly_one_outbox_row_and_reprints_none(app, client
     app.config["ALERT_ENDPOINT"] = "https://soc.bank.example/alerts"
     auth.login("supervisor")
     for _ in range(3):
-        assert client.get(f"/print/{critical}/alert.pdf").status_code == 200
+        assert print_alert(client, critical).status_code == 200
     outbox_rows = list(database["outbox"].rows)
     assert len(outbox_rows) == 1
     row = outbox_rows[0]
@@ -209,7 +244,7 @@ def test_ledger_chain_still_verifies_after_prints(app, client, auth, database, c
     app.config["ALERT_ENDPOINT"] = "https://soc.bank.example/alerts"
     auth.login("security")
     client.get(f"/print/{critical}/slip.pdf")
-    client.get(f"/print/{critical}/alert.pdf")
+    assert print_alert(client, critical).status_code == 200
     _, problems = audit.verify_chain(database, app.extensions["teller_guard"]["ledger_key"])
     assert problems == []
 
@@ -218,7 +253,7 @@ def test_outbox_page_for_security_and_admin_without_personal_data(app, client, a
                                                                   critical):
     app.config["ALERT_ENDPOINT"] = "https://soc.bank.example/alerts"
     auth.login("supervisor")
-    client.get(f"/print/{critical}/alert.pdf")
+    assert print_alert(client, critical).status_code == 200
     assert client.get("/print/outbox").status_code == 403
     auth.logout()
     auth.login("teller")
@@ -252,16 +287,19 @@ def test_admins_see_the_font_warning(client, auth, monkeypatch):
     assert "未找到可嵌入的中文字体" not in client.get("/print/outbox").get_data(as_text=True)
 
 
+ALERT_FORM = '<form method="post" action="/print/{id}/alert.pdf"'
+
+
 def test_result_page_links_to_the_pdfs(app, client, auth, database, critical):
     auth.login("supervisor")
     html = client.get(f"/screening/{critical}/result").get_data(as_text=True)
-    assert f"/print/{critical}/slip.pdf" in html and f"/print/{critical}/alert.pdf" in html
+    assert f"/print/{critical}/slip.pdf" in html and ALERT_FORM.format(id=critical) in html
 
 
 def test_review_detail_links_to_the_alert_for_security(app, client, auth, database, critical):
     auth.login("security")
     html = client.get(f"/review/{critical}").get_data(as_text=True)
-    assert f"/print/{critical}/alert.pdf" in html
+    assert ALERT_FORM.format(id=critical) in html
 
 
 def test_content_module_needs_no_flask():

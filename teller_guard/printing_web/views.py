@@ -3,7 +3,8 @@
 Who may do what:
 
 - 风险提示单 (slip): tellers for their own screenings, supervisors, security and admins for any;
-- 警情通报单 (police alert): supervisors, security and admins, for 高/极高 screenings only;
+- 警情通报单 (police alert): supervisors, security and admins, for 高/极高 screenings only; a
+  POST with a CSRF token (the GET page only shows the button);
 - 警情外发 (outbox status, retry): security and admins.
 
 Every print is a ledger event written together with its counter; the alert also logs the
@@ -60,8 +61,8 @@ def require_role(roles) -> None:
 
 
 def from_another_site() -> bool:
-    """Printing is a GET with effects (counters, ledger, the police outbox): a link on another
-    site must not trigger it. Browsers that send Sec-Fetch-Site say where the request came
+    """Printing the slip is a GET with effects (counter, ledger): a link on another site must
+    not trigger it. Browsers that send Sec-Fetch-Site say where the request came
     from ("none" = typed or bookmarked); older browsers send nothing and are let through."""
     return request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none")
 
@@ -138,15 +139,33 @@ def slip(session_id: int):
 # --- police alert ----------------------------------------------------------------------------
 
 
-@bp.route("/<int:session_id>/alert")
-@bp.route("/<int:session_id>/alert.pdf")
-def alert(session_id: int):
-    row = session_for(session_id, ALERT_ROLES)
-    if from_another_site():
-        return refuse(403, "无法打印", "请从本系统的问询或复核页面打开打印链接。")
+def _alert_refusal(row):
     if row["assessment"] is None or row["level"] not in ALERT_LEVELS:
         return refuse(409, "不能打印警情通报单",
                       "只有高风险、极高风险的问询才能打印警情通报单。")
+    return None
+
+
+@bp.route("/<int:session_id>/alert")
+def alert(session_id: int):
+    """The page with the print button. Printing reads the vault, is logged and queues the first
+    alert for the police, so it is a POST (alert_pdf) with a CSRF token: a link, a prefetch or
+    a page on another site can only bring the user here."""
+    row = session_for(session_id, ALERT_ROLES)
+    refusal = _alert_refusal(row)
+    if refusal:
+        return refusal
+    return render_template("printing/alert.html", row=row,
+                           queues=bool(current_app.config.get("ALERT_ENDPOINT"))
+                           and not row["alerts_printed"])
+
+
+@bp.route("/<int:session_id>/alert.pdf", methods=["POST"])
+def alert_pdf(session_id: int):
+    row = session_for(session_id, ALERT_ROLES)
+    refusal = _alert_refusal(row)
+    if refusal:
+        return refusal
     db, printed_at = get_db(), now_local()
     vault = service.vault_values(db, session_id)
     alert_content = content.alert_content(

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 
 import click
 
-from ..cli import fail, instance_option, prepare_database
+from ..cli import damaged, fail, instance_option, prepare_database
 from ..web_context import app_db
 from . import integrity, retention
 
@@ -24,7 +25,11 @@ def verify(app, pages):
     exits with status 1 when anything was edited, deleted or inserted out of band.
     """
     prepare_database(app, thorough=pages)
-    report = integrity.verify(app.config["DATABASE"], app.extensions["teller_guard"]["ledger_key"])
+    try:
+        report = integrity.verify(app.config["DATABASE"],
+                                  app.extensions["teller_guard"]["ledger_key"])
+    except sqlite3.DatabaseError as error:  # a damaged page: only --pages reads every page
+        fail(damaged(app.config["DATABASE"], error))
     for line in report.lines():
         click.echo(line)
     click.echo(report.summary())

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..pii import mask_numbers_in_text
+
 PENDING = "pending"
 IN_REVIEW = "in_review"
 CLOSED = ("confirmed_fraud", "dissuaded", "false_alarm", "police_handled")
@@ -69,10 +71,11 @@ def needs_note(from_status: str, to_status: str) -> bool:
 
 
 def clean_note(note: str | None) -> str:
+    """The note as stored: account, ID and phone numbers in it masked."""
     note = (note or "").strip()
     if len(note) > MAX_NOTE_LENGTH:
         raise TransitionError(f"备注不能超过 {MAX_NOTE_LENGTH} 字")
-    return note
+    return mask_numbers_in_text(note)
 
 
 def transition(stored_status: str | None, to_status: str, note: str | None = "") -> Transition:

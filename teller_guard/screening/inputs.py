@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date
 from decimal import Decimal
 
-from .. import labels
+from .. import labels, pii
 from ..regions import PROVINCES, is_other_region
 from ..risk import model
 from . import validation
@@ -36,6 +36,8 @@ FACT_FIELDS = (
 # Personal data: kept in full only in the vault, masked everywhere else.
 PERSONAL_FIELDS = ("payee_account", "payee_name", "customer_id_number", "customer_name",
                    "customer_phone")
+# Free text that is stored as typed, except for account, ID and phone numbers in it.
+FREE_TEXT_FIELDS = ("payee_bank", "payee_city")
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,20 @@ def masked_facts(facts: Facts, mask) -> dict:
     for name in PERSONAL_FIELDS:
         if values.get(name):
             values[name] = mask[name](values[name])
+    for name in FREE_TEXT_FIELDS:
+        if values.get(name):
+            values[name] = pii.mask_numbers_in_text(values[name])
     return values
+
+
+def masked_answers(answers: dict | None) -> dict | None:
+    """The answers with numbers masked in their free text (客户原话, destination): option
+    values hold no digits, so every string answer goes through the one masker."""
+    if not answers or not answers.get("answers"):
+        return answers
+    return {**answers, "answers": {
+        name: pii.mask_numbers_in_text(value) if isinstance(value, str) else value
+        for name, value in answers["answers"].items()}}
 
 
 def engine_input(facts: dict, other_region: bool, answers: dict | None = None,

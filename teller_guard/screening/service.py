@@ -13,7 +13,7 @@ from decimal import Decimal
 from .. import audit, group_commit, labels, pii
 from ..db import write_transaction
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
-from .inputs import Facts, engine_input, masked_facts, other_region_of
+from .inputs import Facts, engine_input, masked_answers, masked_facts, other_region_of
 
 OUTCOMES = labels.OUTCOMES
 PROTECTED_OUTCOMES = labels.PROTECTED_OUTCOMES
@@ -30,6 +30,11 @@ MASKS = {
 
 class FlowError(Exception):
     """A step that is not allowed now (message in Chinese, shown to the teller)."""
+
+
+# Four-eyes: the approver of a 高/极高 case is never the person who screened it, whether the
+# screening came from the web form or from the API filed under a supervisor's name.
+SELF_APPROVAL = "主管不能审批自己办理的问询（双人复核），请由另一位主管确认"
 
 
 @dataclass(frozen=True)
@@ -191,6 +196,7 @@ def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id
 
 def save_answers(db, keys: Keys, session_id: int, answers: dict, actor_id: int) -> None:
     """Keep what has been asked so far, even before it is complete (nothing is lost)."""
+    answers = masked_answers(answers)
     with write_transaction(db):
         row = get(db, session_id)
         _require_open(row)
@@ -273,7 +279,7 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
         row = get(db, session_id)
         _require_open(row)
         if answers is not None:
-            row["form"]["answers"] = answers
+            row["form"]["answers"] = masked_answers(answers)
         assessment = evaluate(screening_input(db, row, branch, cross_session),
                               policy_of(branch), rules)
         row["form"]["cross_session"] = cross_session
@@ -302,6 +308,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     `stored` and `hashes`: masked_facts(facts, MASKS) and party_hashes(keys, facts) when the
     caller already has them."""
     moment = moment or now_local()
+    answers = masked_answers(answers)
     columns, stored = _fact_columns(keys, facts, branch, stored, hashes)
     # As screening_input() would read it back: masked facts, the real payee name for scoring.
     assessment = evaluate(engine_input({**stored, "payee_name": facts.payee_name},
@@ -333,6 +340,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
 def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None,
               moment: datetime | None = None) -> str:
     """Record the supervisor's decision: confirm (高) or override with a reason (极高)."""
+    reason = pii.mask_numbers_in_text(reason) or None
     with write_transaction(db):
         row = get(db, session_id)
         _require_open(row)
@@ -344,6 +352,8 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
             decision, kind = "confirmed", "screening.supervisor_confirmed"
         else:
             raise FlowError("该问询无需主管确认")
+        if supervisor_id == row["teller_id"]:
+            raise FlowError(SELF_APPROVAL)
         _update(db, session_id, {
             "supervisor_id": supervisor_id, "supervisor_decision": decision,
             "supervisor_reason": reason, "updated_at": _iso(moment or now_local()),
@@ -356,6 +366,8 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
 
 
 def may_proceed(row: dict) -> bool:
+    if row["level"] in ("high", "critical") and row["supervisor_id"] == row["teller_id"]:
+        return False  # a self-approval written around supervise() does not count
     if row["level"] == "high":
         return row["supervisor_decision"] in ("confirmed", "override")
     if row["level"] == "critical":

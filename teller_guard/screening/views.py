@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import users
+from .. import login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..web import guard_area, ledger_key
@@ -17,13 +17,21 @@ bp = Blueprint("screening", __name__, url_prefix="/screening")
 guard_area(bp, "teller", "supervisor")
 
 
-def own_session(session_id: int) -> dict:
-    """Tellers see only their own sessions; supervisors see the branch's."""
+NOT_OWNER = "只有办理该问询的柜员本人可以修改答案、记录结果或提交主管确认；主管可以查看评估结果。"
+
+
+def own_session(session_id: int, edit: bool = False) -> dict:
+    """Tellers see only their own sessions; supervisors see the branch's results. `edit`:
+    facts, answers, statements, the supervisor step and the outcome belong to the screening's
+    own teller alone, so a supervisor cannot rewrite a case they may later be asked to approve."""
     row = service.get(get_db(), session_id)
     if row is None:
         abort(404)
-    if g.user.role == "teller" and row["teller_id"] != g.user.id:
-        abort(404)
+    if row["teller_id"] != g.user.id:
+        if g.user.role == "teller":
+            abort(404)
+        if edit:
+            abort(403, NOT_OWNER)
     return row
 
 
@@ -85,7 +93,7 @@ def after_facts(session_id: int):
 
 @bp.route("/<int:session_id>/facts", methods=["GET", "POST"])
 def facts(session_id: int):
-    row = own_session(session_id)
+    row = own_session(session_id, edit=True)
     if row["status"] == "finished":
         flash("该问询已记录结果，不能再修改")
         return redirect(url_for("screening.result", session_id=session_id))
@@ -114,7 +122,7 @@ def _kept_personal_values(session_id: int, form: dict) -> dict:
 
 @bp.route("/<int:session_id>/questions", methods=["GET", "POST"])
 def questions(session_id: int):
-    row = own_session(session_id)
+    row = own_session(session_id, edit=True)
     if row["status"] == "finished":
         return redirect(url_for("screening.result", session_id=session_id))
     db, found, current_branch = get_db(), signals(row), branch()
@@ -169,14 +177,14 @@ def result_page(row, errors=None, status=200, values=None):
         "screening/result.html", row=row, a=row["assessment"], facts=row["form"]["facts"],
         errors=errors or {}, values=values or {}, outcomes=service.OUTCOMES,
         may_proceed=service.may_proceed(row), channels=inputs.CHANNEL_LABELS,
-        level_labels=service.LEVEL_LABELS,
+        level_labels=service.LEVEL_LABELS, is_owner=row["teller_id"] == g.user.id,
     ), status
 
 
 @bp.route("/<int:session_id>/statement", methods=["POST"])
 def statement(session_id: int):
     """The customer's answers to the follow-up questions: add them and score again."""
-    row = own_session(session_id)
+    row = own_session(session_id, edit=True)
     if row["status"] == "finished":
         abort(409)
     text = (request.form.get("statement") or "").strip()
@@ -198,7 +206,7 @@ def statement(session_id: int):
 
 @bp.route("/<int:session_id>/supervisor", methods=["POST"])
 def supervisor(session_id: int):
-    row = own_session(session_id)
+    row = own_session(session_id, edit=True)
     form = request.form
     errors = {}
     username = (form.get("supervisor_username") or "").strip()
@@ -215,12 +223,16 @@ def supervisor(session_id: int):
     values = {"supervisor_username": username, "supervisor_reason": reason}
     if errors:
         return result_page(row, errors, 400, values)
-    db, config = get_db(), current_app.config
+    db = get_db()
+    # Failures here slow down only this teller at this terminal for this name: a teller cannot
+    # block a supervisor's own login, or the supervisor form at another teller's terminal.
     checked = users.authenticate(db, ledger_key(), username, password,
-                                 config["LOGIN_MAX_FAILURES"], config["LOGIN_LOCK_MINUTES"],
-                                 purpose="supervisor")
+                                 address=request.remote_addr or "", purpose="supervisor",
+                                 actor_id=g.user.id,
+                                 limits=login_throttle.Limits.from_config(current_app.config))
     if checked.user is None or checked.user.role != "supervisor":
-        message = "主管账户已锁定" if checked.locked_until else "主管用户名或密码错误（须为主管账户）"
+        message = ("主管验证尝试过于频繁，请稍后再试" if checked.throttled
+                   else "主管用户名或密码错误（须为主管账户）")
         return result_page(row, {"supervisor_username": message}, 400, values)
     try:
         decision = service.supervise(db, keys(), session_id, checked.user.id, reason or None)
@@ -232,7 +244,7 @@ def supervisor(session_id: int):
 
 @bp.route("/<int:session_id>/outcome", methods=["POST"])
 def outcome(session_id: int):
-    row = own_session(session_id)
+    row = own_session(session_id, edit=True)
     try:
         service.record_outcome(get_db(), keys(), session_id, request.form.get("outcome", ""),
                                g.user.id)

@@ -150,7 +150,7 @@ def parse_date(raw: str, today: date) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _text_column(raw: str, label: str, limit: int) -> str:
-    text = store.mask_digit_runs(_clean(raw))
+    text = pii.mask_numbers_in_text(_clean(raw))
     if len(text) > limit:
         raise ValueError(f"{label}超过 {limit} 个字")
     return text

@@ -22,7 +22,6 @@ MIN_DIGITS, MAX_DIGITS = 8, 30
 HIGH_LEVELS = ("high", "critical")
 EXPORT_HEADER = ("payee_hash", "payee_masked", "sessions", "last_seen", "key_id")
 SCIENTIFIC_NOTATION = re.compile(r"\d(\.\d+)?[eE]\+?\d+")
-LONG_DIGIT_RUN = re.compile(r"\d{8,}")
 
 
 class AccountError(ValueError):
@@ -55,12 +54,6 @@ def account_digits(raw: str | None) -> str:
 def account_hash(pii_key: bytes, digits: str) -> str:
     """pii.keyed_hash(pii_key, digits), done in one C call: digits need no normalising."""
     return hmac.digest(pii_key, digits.encode("ascii"), "sha256").hex()
-
-
-def mask_digit_runs(text: str) -> str:
-    """Free text (source, note, reason) may quote an account or phone number: mask any run of
-    eight or more digits so no full number is stored."""
-    return LONG_DIGIT_RUN.sub(lambda match: pii.mask_account(match.group(0)), text)
 
 
 @dataclass(frozen=True)
@@ -151,7 +144,7 @@ def remove(db, ledger_key: bytes, entry_id: int, actor_id: int | None, reason: s
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.removed", actor_id=actor_id,
             data={"account_masked": entry.account_masked, "source": entry.source,
-                  "import_id": entry.import_id, "reason": mask_digit_runs(reason.strip())}))
+                  "import_id": entry.import_id, "reason": pii.mask_numbers_in_text(reason.strip())}))
     return entry
 
 
