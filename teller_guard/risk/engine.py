@@ -55,9 +55,7 @@ def evaluate(
 
     rule_list = rules.rules
     plan = rules.plan(screening.answers.purpose, bool(ctx.default_found), bool(screening.observations))
-    for order, test in plan:
-        if not test(ctx):
-            continue
+    for order in plan(ctx):
         rule = rule_list[order]
         if rule.kind == "mitigation":
             benign += rule.points

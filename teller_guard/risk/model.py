@@ -298,7 +298,7 @@ def _parse_observations(raw: Any) -> frozenset[str]:
 # --- output ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Question:
     id: str
     section: str  # "five" (五必问) | "three" (三是否) | "follow_up"
@@ -321,7 +321,7 @@ class Question:
 EVIDENCE_KINDS = ("situation", "words", "context", "mitigation")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FiredRule:
     rule_id: str
     points: int  # negative for a mitigating rule
@@ -335,7 +335,7 @@ class FiredRule:
                 "evidence": self.evidence}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TypologyMatch:
     id: str
     name_zh: str
@@ -351,7 +351,7 @@ class TypologyMatch:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Action:
     code: str  # "proceed" | "print_slip" | "supervisor_hold" | "stop_and_report"
     label_zh: str

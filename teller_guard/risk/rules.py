@@ -47,7 +47,7 @@ from .model import (
     ScreeningInput,
     TypologyMatch,
 )
-from .text import EMPTY, MAX_PHRASE_LENGTH, Analysis, PhraseIndex, Segmenter, normalize_text
+from .text import MAX_PHRASE_LENGTH, PhraseIndex, Segmenter, normalize_text
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("rules.toml")
 
@@ -97,7 +97,7 @@ class EvalContext:
     """What compiled conditions read: the screening plus facts derived once per evaluation."""
 
     __slots__ = ("screening", "is_large", "is_elderly", "default_found", "default_negated", "_index",
-                 "_analyses", "_said")
+                 "_said")
 
     def __init__(self, screening: ScreeningInput, policy: Policy, index: PhraseIndex):
         self.screening = screening
@@ -106,35 +106,27 @@ class EvalContext:
         age = screening.customer.age
         self.is_elderly = age is not None and age >= policy.elderly_age
         self._index = index
-        self._analyses: dict[str, Analysis] = {}
         self._said: dict[tuple[str, ...], tuple[frozenset[str], frozenset[str]]] = {}
-        # What the customer said is read by most keyword rules: found once, read as attributes.
-        self.default_found, self.default_negated = self.said(DEFAULT_KEYWORD_FIELDS)
-
-    def analysis(self, name: str) -> Analysis:
-        """One text field cut into words, with the rule set's phrases found in it (cached)."""
-        found = self._analyses.get(name)
-        if found is None:
-            text = _TEXT_GETTERS[name](self.screening)
-            found = self._analyses[name] = self._index.analyze(text) if text else EMPTY
-        return found
+        # What the customer said is read by most keyword rules: both fields cut and scanned in
+        # one pass (joined by a clause break), read as attributes.
+        answers = screening.answers
+        said = index.analyze_all((answers.purpose_text, answers.destination_text))
+        self.default_found, self.default_negated = said.found, said.negated
 
     def said(self, fields: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str]]:
         """(phrases said plainly, phrases only said negated) across the fields."""
+        if fields == DEFAULT_KEYWORD_FIELDS:
+            return self.default_found, self.default_negated
         result = self._said.get(fields)
         if result is None:
-            if len(fields) == 1:
-                analysis = self.analysis(fields[0])
-                result = (analysis.found, analysis.negated)
-            else:
-                found: frozenset[str] = frozenset()
-                negated: frozenset[str] = frozenset()
-                for name in fields:
-                    analysis = self.analysis(name)
-                    found |= analysis.found
-                    negated |= analysis.negated
-                result = (found, negated - found)
-            self._said[fields] = result
+            with_default = all(name in fields for name in DEFAULT_KEYWORD_FIELDS)
+            others = [name for name in fields if not (with_default and name in DEFAULT_KEYWORD_FIELDS)]
+            said = self._index.analyze_all(_TEXT_GETTERS[name](self.screening) for name in others)
+            found, negated = said.found, said.negated
+            if with_default:  # what the customer said is analysed already
+                found = found | self.default_found
+                negated = (negated | self.default_negated) - found
+            result = self._said[fields] = (found, negated)
         return result
 
 
@@ -161,6 +153,7 @@ class Rule:
     purposes: frozenset[str] | None  # fires only for these answers.purpose values (None: any)
     needs_words: bool  # fires only if the customer said some phrase of the rule set
     needs_flags: bool  # fires only if the teller ticked some observation
+    expression: str = field(compare=False, repr=False)  # the condition as Python (see _Code)
     test: Test = field(compare=False, repr=False)
 
 
@@ -195,31 +188,28 @@ class RuleSet:
     typologies: tuple[Typology, ...]
     questions: tuple[QuestionDef, ...]
     phrases: PhraseIndex = field(compare=False, repr=False)
-
-    @functools.cached_property
-    def tests(self) -> tuple[Test, ...]:
-        """The rules' compiled conditions, in order."""
-        return tuple(rule.test for rule in self.rules)
+    code: _Code = field(compare=False, repr=False)
 
     def plan(self, purpose: str | None, said_words: bool,
-             observed: bool) -> tuple[tuple[int, Test], ...]:
-        """(index, test) of the rules that can fire for this purpose, whether anything was said
-        and whether anything was observed: the evaluation loop calls only these (a cache of at
-        most 4 × purposes plans)."""
+             observed: bool) -> Callable[[EvalContext], list[int]]:
+        """A function returning the indices of the rules that fire, testing only the rules
+        that can fire for this purpose, whether anything was said and whether anything was
+        observed (compiled once per combination: at most 4 × purposes functions)."""
         key = (purpose, said_words, observed)
         plans = self._plans
         found = plans.get(key)
         if found is None:
-            found = plans[key] = tuple(
-                (index, rule.test) for index, rule in enumerate(self.rules)
-                if (rule.purposes is None or purpose in rule.purposes)
-                and (said_words or not rule.needs_words)
-                and (observed or not rule.needs_flags)
-            )
+            body = ["    fired = []"]
+            for index, rule in enumerate(self.rules):
+                if ((rule.purposes is None or purpose in rule.purposes)
+                        and (said_words or not rule.needs_words)
+                        and (observed or not rule.needs_flags)):
+                    body += [f"    if {rule.expression}:", f"        fired.append({index})"]
+            found = plans[key] = self.code.function([*body, "    return fired"], "plan")
         return found
 
     @functools.cached_property
-    def _plans(self) -> dict[tuple[str | None, bool, bool], tuple[tuple[int, Test], ...]]:
+    def _plans(self) -> dict[tuple[str | None, bool, bool], Callable[[EvalContext], list[int]]]:
         return {}
 
     @functools.cached_property
@@ -415,7 +405,8 @@ def _build(merged: _Merged) -> RuleSet:
     level_labels = _check_levels(merged)
     actions = _check_actions(merged)
     question_entries = merged.entries["questions"]
-    questions = tuple(_check_question(entry) for entry in question_entries.values())
+    code = _Code()
+    questions = tuple(_check_question(entry, code) for entry in question_entries.values())
     follow_up_ids = {d.question.id for d in questions if d.question.section == "follow_up"}
     typologies = tuple(
         _check_typology(entry, follow_up_ids) for entry in merged.entries["typologies"].values()
@@ -424,7 +415,7 @@ def _build(merged: _Merged) -> RuleSet:
     rules = tuple(
         rule
         for entry in merged.entries["rules"].values()
-        if (rule := _check_rule(entry, typology_ids)) is not None
+        if (rule := _check_rule(entry, typology_ids, code)) is not None
     )
     phrases = PhraseIndex(
         [word for typology in typologies for word in typology.keywords]
@@ -446,6 +437,7 @@ def _build(merged: _Merged) -> RuleSet:
         typologies=typologies,
         questions=questions,
         phrases=phrases,
+        code=code,
     )
 
 
@@ -537,7 +529,7 @@ def _require_text(entry: _Entry, key: str) -> str:
     return value
 
 
-def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
+def _check_rule(entry: _Entry, typology_ids: set[str], code: _Code) -> Rule | None:
     data = entry.data
     enabled = data.get("enabled", True)
     if not isinstance(enabled, bool):
@@ -575,7 +567,7 @@ def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
                 raise entry.error(key, "is not allowed on a mitigation rule")
     if "when" not in data:
         raise entry.error("when", "is missing")
-    test = _compile(data["when"], "when", entry, kind)
+    expression = _compile(data["when"], "when", entry, kind, code)
     evidence = "mitigation" if kind == "mitigation" else _evidence(data["when"])
     if unambiguous and evidence != "words":
         raise entry.error("unambiguous", "is only for rules that fire on words alone")
@@ -596,7 +588,8 @@ def _check_rule(entry: _Entry, typology_ids: set[str]) -> Rule | None:
         purposes=_purpose_guard(data["when"]),
         needs_words=_needs_default_words(data["when"]),
         needs_flags=_needs(data["when"], "flag"),
-        test=test,
+        expression=expression,
+        test=code.test(expression),
     )
 
 
@@ -699,7 +692,7 @@ def _check_typology(entry: _Entry, follow_up_ids: set[str]) -> Typology:
     )
 
 
-def _check_question(entry: _Entry) -> QuestionDef:
+def _check_question(entry: _Entry, code: _Code) -> QuestionDef:
     data = entry.data
     section = data.get("section")
     if section not in SECTIONS:
@@ -715,7 +708,7 @@ def _check_question(entry: _Entry) -> QuestionDef:
     applies = None
     if "when" in data:
         # Whether a question is asked is not scored, so the monotonicity checks do not apply.
-        applies = _compile(data["when"], "when", entry, "question")
+        applies = code.test(_compile(data["when"], "when", entry, "question", code))
     question = Question(data["id"], section, text, say, answer_field, options)
     return QuestionDef(question, applies)
 
@@ -759,7 +752,37 @@ def _check_options(entry: _Entry, answer_field: str | None, options: Any) -> tup
 _FIELD_OPS = ("equals", "in", "not_equals", "at_least")
 
 
-def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
+class _Code:
+    """Conditions become Python expressions over ``ctx`` (the EvalContext) and ``S`` (the
+    screening), compiled once: a plan runs every rule it holds in one function, with no call per
+    condition.  Values from the rule file never enter the source text: they are constants."""
+
+    def __init__(self) -> None:
+        self.constants: dict[str, Any] = {"_said_even_denied": _said_even_denied}
+
+    def const(self, value: Any) -> str:
+        name = f"_c{len(self.constants)}"
+        self.constants[name] = value
+        return name
+
+    def test(self, expression: str) -> Test:
+        return self.function(["    return " + expression], "test")
+
+    def function(self, body: list[str], name: str) -> Callable:
+        source = "\n".join([f"def {name}(ctx):", "    S = ctx.screening", *body])
+        namespace = dict(self.constants)
+        exec(compile(source, f"<rules:{name}>", "exec"), namespace)  # noqa: S102 - our own source
+        return namespace[name]
+
+
+def _said_even_denied(ctx, fields: tuple[str, ...], wanted: frozenset[str]) -> bool:
+    """A hard-stop phrase counts even when denied: "不是什么安全账户" is still the scam's word."""
+    found, negated = ctx.said(fields)
+    return not (wanted.isdisjoint(found) and wanted.isdisjoint(negated))
+
+
+def _compile(cond: Any, where: str, entry: _Entry, kind: str, code: _Code) -> str:
+    """Validate a condition and return it as a Python expression (see _Code)."""
     if not isinstance(cond, dict) or not cond:
         raise entry.error(where, "must be a condition table")
     keys = set(cond)
@@ -768,30 +791,12 @@ def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
         parts = cond[combinator]
         if not isinstance(parts, list) or not parts:
             raise entry.error(f"{where}.{combinator}", "must be a non-empty list of conditions")
-        tests = tuple(
-            _compile(part, f"{where}.{combinator}[{index}]", entry, kind)
+        expressions = [
+            _compile(part, f"{where}.{combinator}[{index}]", entry, kind, code)
             for index, part in enumerate(parts)
-        )
-        # plain loops: a generator inside all()/any() costs more than the tests themselves
-        if len(tests) == 2:
-            first, second = tests
-            if combinator == "all":
-                return lambda ctx: first(ctx) and second(ctx)
-            return lambda ctx: first(ctx) or second(ctx)
-        if combinator == "all":
-            def all_hold(ctx):
-                for test in tests:
-                    if not test(ctx):
-                        return False
-                return True
-            return all_hold
-
-        def any_holds(ctx):
-            for test in tests:
-                if test(ctx):
-                    return True
-            return False
-        return any_holds
+        ]
+        joiner = " and " if combinator == "all" else " or "
+        return "(" + joiner.join(expressions) + ")"
     if keys == {"flag"}:
         flag = cond["flag"]
         if flag not in OBSERVATION_FLAGS:
@@ -803,9 +808,9 @@ def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
                                   "mitigation rule may read it")
         else:
             _forbid_in_mitigation(entry, kind, f"{where}.flag", "observations are red flags")
-        return lambda ctx: flag in ctx.screening.observations
+        return f"({code.const(flag)} in S.observations)"
     if "keywords" in keys and keys <= {"keywords", "fields"}:
-        return _compile_keywords(cond, where, entry, kind)
+        return _compile_keywords(cond, where, entry, kind, code)
     if keys in ({"large_amount"}, {"elderly"}, {"scam_words"}):
         (name,) = keys
         if cond[name] is not True:
@@ -814,16 +819,14 @@ def _compile(cond: Any, where: str, entry: _Entry, kind: str) -> Test:
             _forbid_in_mitigation(entry, kind, f"{where}.scam_words",
                                   "adding words to what the customer said must never lower the score")
             # every phrase of the index is some scam's word (a typology's or a rule's)
-            return lambda ctx: bool(ctx.default_found)
-        if name == "large_amount":
-            return lambda ctx: ctx.is_large
-        return lambda ctx: ctx.is_elderly
+            return "bool(ctx.default_found)"
+        return "ctx.is_large" if name == "large_amount" else "ctx.is_elderly"
     if "field" in keys:
         ops = keys - {"field"}
         if len(ops) != 1 or not ops <= set(_FIELD_OPS):
             raise entry.error(where, f"a field condition needs exactly one of {', '.join(_FIELD_OPS)}")
         (op,) = ops
-        return _compile_field(cond["field"], op, cond[op], where, entry, kind)
+        return _compile_field(cond["field"], op, cond[op], where, entry, kind, code)
     raise entry.error(
         where,
         f"has unknown keys {sorted(keys)}: use all, any, flag, keywords, scam_words, large_amount, "
@@ -837,7 +840,7 @@ def _forbid_in_mitigation(entry: _Entry, kind: str, where: str, why: str) -> Non
         raise entry.error(where, f"cannot be used in a mitigation rule ({why})")
 
 
-def _compile_keywords(cond, where, entry, kind) -> Test:
+def _compile_keywords(cond, where, entry, kind, code: _Code) -> str:
     words = cond["keywords"]
     if not isinstance(words, list) or not words or not all(_text(word) for word in words):
         raise entry.error(f"{where}.keywords", "must be a non-empty list of non-empty strings")
@@ -850,17 +853,13 @@ def _compile_keywords(cond, where, entry, kind) -> Test:
         if name not in TEXT_FIELDS:
             raise entry.error(f"{where}.fields", f"names {name!r}, which is not a free-text field")
     _check_phrase_lengths(entry, f"{where}.keywords", words)
-    wanted = frozenset(normalize_text(word) for word in words)
+    wanted = code.const(frozenset(normalize_text(word) for word in words))
     fields_key = tuple(fields)
     if entry.data.get("hard_stop"):
-        # A hard-stop phrase counts even when denied: "不是什么安全账户" is still the scam's word.
-        def said_even_denied(ctx):
-            found, negated = ctx.said(fields_key)
-            return not (wanted.isdisjoint(found) and wanted.isdisjoint(negated))
-        return said_even_denied
+        return f"_said_even_denied(ctx, {code.const(fields_key)}, {wanted})"
     if fields_key == DEFAULT_KEYWORD_FIELDS:
-        return lambda ctx: not wanted.isdisjoint(ctx.default_found)
-    return lambda ctx: not wanted.isdisjoint(ctx.said(fields_key)[0])
+        return f"(not {wanted}.isdisjoint(ctx.default_found))"
+    return f"(not {wanted}.isdisjoint(ctx.said({code.const(fields_key)})[0]))"
 
 
 def _check_phrase_lengths(entry: _Entry, where: str, words: list[str]) -> None:
@@ -872,14 +871,14 @@ def _check_phrase_lengths(entry: _Entry, where: str, words: list[str]) -> None:
 _ORDINALS = {"three_checks.possibly_scam": {"no": 0, "unsure": 1, "yes": 2}}
 
 
-def _compile_field(name, op, value, where, entry, kind) -> Test:
+def _compile_field(name, op, value, where, entry, kind, code: _Code) -> str:
     spec = FIELDS.get(name)
     if spec is None:
         raise entry.error(f"{where}.field", f"names unknown input field {name!r}")
     if spec.kind == "text":
         raise entry.error(f"{where}.field", f"{name} is free text: use a keywords condition")
     where_op = f"{where}.{op}"
-    getter = operator.attrgetter(name)
+    value_of = f"S.{name}"  # a known field name: part.field, both identifiers
 
     def check_value(item):
         if spec.kind == "enum" and item not in spec.values:
@@ -894,14 +893,13 @@ def _compile_field(name, op, value, where, entry, kind) -> Test:
     if op == "at_least":
         if spec.kind in ("int", "amount"):
             check_value(value)
-            bound = Decimal(value) if spec.kind == "amount" else value
-            return lambda ctx: (v := getter(ctx.screening)) is not None and v >= bound
+            bound = code.const(Decimal(value) if spec.kind == "amount" else value)
+            return f"({value_of} is not None and {value_of} >= {bound})"
         if name not in _ORDINALS:
             raise entry.error(where_op, f"{name} has no order: use equals or in")
         check_value(value)
         ranks = _ORDINALS[name]
-        rank = ranks[value]
-        return lambda ctx: ranks.get(getter(ctx.screening), -1) >= rank
+        return f"({code.const(ranks)}.get({value_of}, -1) >= {ranks[value]})"
     if op == "in":
         if not isinstance(value, list) or not value:
             raise entry.error(where_op, "must be a non-empty list")
@@ -915,11 +913,11 @@ def _compile_field(name, op, value, where, entry, kind) -> Test:
         _check_alarming_direction(name, spec, op, accepted, where_op, entry)
     if op == "not_equals":
         (rejected,) = accepted
-        return lambda ctx: getter(ctx.screening) != rejected
+        return f"({value_of} != {code.const(rejected)})"
     if len(accepted) == 1:
         (wanted,) = accepted
-        return lambda ctx: getter(ctx.screening) == wanted
-    return lambda ctx: getter(ctx.screening) in accepted
+        return f"({value_of} == {code.const(wanted)})"
+    return f"({value_of} in {code.const(accepted)})"
 
 
 def _check_alarming_direction(name, spec, op, accepted, where, entry) -> None:

@@ -52,7 +52,9 @@ def normalize_text(text: str | None) -> str:
     """Fold full-width characters and case and drop whitespace, so 安全 账户 matches 安全账户."""
     if not text:
         return ""
-    return "".join(unicodedata.normalize("NFKC", text).lower().split())
+    if not unicodedata.is_normalized("NFKC", text):  # a fast C check; most text already is
+        text = unicodedata.normalize("NFKC", text)
+    return "".join(text.lower().split())
 
 
 class Segmenter:
@@ -108,7 +110,19 @@ class PhraseIndex:
             self._automaton.make_automaton()
 
     def analyze(self, raw: str | None) -> Analysis:
-        text = normalize_text(raw)
+        return self._analyze(normalize_text(raw))
+
+    def analyze_all(self, texts: Iterable[str | None]) -> Analysis:
+        """Several fields at once, each its own clause: a phrase never spans two fields."""
+        parts = []
+        for text in texts:
+            if text:
+                normalized = normalize_text(text)
+                if normalized:
+                    parts.append(normalized)
+        return self._analyze(parts[0] if len(parts) == 1 else "\n".join(parts))
+
+    def _analyze(self, text: str) -> Analysis:
         if not text:
             return EMPTY
         words = self.segmenter.cut(text)
