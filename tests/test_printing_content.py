@@ -91,3 +91,17 @@ def test_alert_rows_show_full_personal_data():
     assert dict(content.alert_risk_rows(alert))["风险评分"] == "92"
     assert content.format_score(87.0) == "87"
     assert content.format_score(None) == "—"
+
+
+def test_the_slip_and_alert_carry_the_primary_typology_only():
+    """The customer reads about *their* scam: the slip takes the primary typology, not all three
+    candidates of the assessment (and an old assessment listing six takes its first)."""
+    from teller_guard.printing_web import content as web_content
+
+    row = {"assessment": {"typologies": [
+        {"id": "task_rebate", "name_zh": "刷单返利", "slip_text_zh": "兼职刷单都是诈骗。"},
+        {"id": "fake_investment", "name_zh": "虚假投资理财", "slip_text_zh": "高回报都是诈骗。"},
+        {"id": "fake_customer_service", "name_zh": "冒充电商物流客服", "slip_text_zh": "退款要验证码的都是诈骗。"},
+    ]}}
+    assert web_content.slip_warnings(row) == (("刷单返利", "兼职刷单都是诈骗。"),)
+    assert web_content.slip_warnings({"assessment": {"typologies": []}}) == ()
