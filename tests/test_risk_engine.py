@@ -72,7 +72,7 @@ TRIGGERS = {
     "private_trade_words": dict(answers={"purpose_text": "卖家让私下交易"}),
     "purpose_game_trade": dict(answers={"purpose": "game_trade"}),
     "game_trade_private": dict(answers={"purpose": "game_trade"}, transaction={"payee_type": "personal"}),
-    "purpose_for_others": dict(answers={"purpose": "for_others"}),
+    "purpose_for_others": dict(answers={"purpose": "for_others"}, transaction={"payee_type": "personal"}),
     "account_renting_words": dict(answers={"purpose_text": "帮人走账"}),
     "payee_never_met": dict(answers={"knows_payee": "never"}),
     "payee_online_only": dict(answers={"knows_payee": "online_only"}),

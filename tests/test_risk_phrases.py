@@ -194,6 +194,8 @@ FIXED_DEFECTS = [
     ("不需要征信包装", "征信包装", "negated"),  # jieba cuts 不/需要
     ("没有人要曝光我", "曝光", "negated"),  # 没有/人要
     ("没人的时候他让我保密", "保密", "found"),  # the nobody is not the one asking
+    ("不交滞纳金就上征信", "滞纳金", "found"),  # 不…就…: a threat, not a denial
+    ("不交滞纳金，我没欠费", "滞纳金", "negated"),
 ]
 
 

@@ -46,6 +46,9 @@ NOBODY = (("没有", "人", "让"), ("没有", "人", "叫"), ("没有", "人", 
           ("没有人", "要求"), ("没有", "人要"), ("没", "人要"))
 CLAUSE_BREAKS = frozenset("，,。.！!？?；;：:、\n…") | {"但", "但是", "可是", "不过", "而是", "就是"}
 MAX_PHRASE_LENGTH = 12  # characters; longer entries are refused by the rule loader
+# "不交滞纳金就上征信" is a threat, not a denial: a negated phrase followed in its clause by one
+# of these is a condition, and counts.
+CONDITIONALS = frozenset({"就", "才", "的话", "否则", "不然", "要不然", "就要", "就会"})
 
 
 def normalize_text(text: str | None) -> str:
@@ -142,11 +145,22 @@ class PhraseIndex:
             begin = end - len(phrase)
             # a phrase counts only where it starts and ends on word boundaries
             first = word_at.get(begin)
-            if first is None or end not in word_at or _inside_latin_or_number(text, begin, end):
+            last = word_at.get(end)
+            if first is None or last is None or _inside_latin_or_number(text, begin, end):
                 continue
-            (negated if _negated(words, first) else found).add(phrase)
+            (negated if _negated(words, first, last) else found).add(phrase)
         # A phrase said once plainly counts even if it is denied elsewhere.
         return Analysis(text, tuple(words), frozenset(found), frozenset(negated - found))
+
+
+def _conditional(words: list[str], last: int) -> bool:
+    """Whether the clause goes on after the phrase with 就/才/否则…: 不交滞纳金就停机."""
+    for word in words[last:]:
+        if word in CLAUSE_BREAKS:
+            return False
+        if word in CONDITIONALS:
+            return True
+    return False
 
 
 def _is_latin_or_digit(char: str) -> bool:
@@ -160,14 +174,14 @@ def _inside_latin_or_number(text: str, begin: int, end: int) -> bool:
             or (end < len(text) and _is_latin_or_digit(text[end - 1]) and _is_latin_or_digit(text[end])))
 
 
-def _negated(words: list[str], first: int) -> bool:
-    """Whether the phrase starting at word ``first`` is denied in its clause."""
+def _negated(words: list[str], first: int, last: int) -> bool:
+    """Whether the phrase in words[first:last] is denied in its clause."""
     index = first - 1
     for _ in range(MAX_BRIDGES):
         if index >= 0 and words[index] in BRIDGES:
             index -= 1
     if index >= 0 and words[index] in NEGATIONS:
-        return True
+        return not _conditional(words, last)
     clause_start = first
     while clause_start > 0 and words[clause_start - 1] not in CLAUSE_BREAKS:
         clause_start -= 1
