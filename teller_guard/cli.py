@@ -309,6 +309,21 @@ def backtest(args):
     sys.exit(risk_backtest.main(list(args)))
 
 
+@main.command()
+@click.option("--fields-table", is_flag=True,
+              help="Print the request fields as the Markdown table in the README instead.")
+def openapi(fields_table):
+    """Print the JSON API's OpenAPI 3.1 document (as served at /api/v1/openapi.json)."""
+    import json
+
+    from . import api_schema
+
+    if fields_table:
+        click.echo(api_schema.fields_table())
+    else:
+        click.echo(json.dumps(api_schema.openapi_document(), ensure_ascii=False, indent=2))
+
+
 from .review.cli import redact, verify  # noqa: E402
 
 main.add_command(verify)

@@ -232,3 +232,25 @@ def m010_access_events_index(db):
 
     db.execute(f"CREATE INDEX IF NOT EXISTS {access_log.INDEX} ON ledger (id) "
                f"WHERE {access_log.CONDITION}")
+
+
+@migrations()
+def m011_api_idempotency(db):
+    # The first answer to each POST /api/v1/... that carried an Idempotency-Key, per token, so a
+    # retry (from any server process) gets it again instead of a second screening. Written in
+    # the screening's own transaction; rows older than IDEMPOTENCY_KEY_HOURS are deleted.
+    db["api_idempotency"].create(
+        {
+            "token_id": int,
+            "key": str,
+            "request_hash": str,  # method, path and canonical JSON body
+            "status": int,
+            "response": str,  # the JSON body answered
+            "session_id": int,
+            "created_at": str,  # UTC, ISO 8601: compares as text
+        },
+        pk=("token_id", "key"),
+        not_null={"request_hash", "status", "response", "created_at"},
+        foreign_keys=[("token_id", "api_tokens", "id")],
+    )
+    db["api_idempotency"].create_index(["created_at"])
