@@ -322,7 +322,10 @@ def openapi_document() -> dict:
                                                            "answer to an earlier request "
                                                            "with the same key."}},
                             "content": {"application/json": {"schema": {
-                                "$ref": "#/components/schemas/Screening"}}}},
+                                "$ref": "#/components/schemas/Screening"}}},
+                            "links": {"GetScreening": {
+                                "operationId": "getScreening",
+                                "parameters": {"id": "$response.body#/id"}}}},
                     "400": _error("Invalid request: every offending field is named."),
                     "401": UNAUTHORIZED,
                     "409": _error("The Idempotency-Key was used with a different body."),

@@ -37,6 +37,8 @@ DEFAULTS = {
     "IDEMPOTENCY_KEY_HOURS": 48,
     # /readyz fails while a police alert has waited this long undelivered (outbox).
     "READY_OUTBOX_MAX_AGE_MINUTES": 30,
+    # How long /readyz waits for the database's write lock before calling it not writable.
+    "READY_DB_TIMEOUT_SECONDS": 2.0,
     # /metrics answers loopback clients, and anyone sending this as a bearer token.
     "METRICS_TOKEN": None,
     # One line per request on the teller_guard.access logger (no personal data).
