@@ -55,6 +55,18 @@ def field_error(field: str, code: str, message: str, status: int = 400):
     return error(status, "请求无效", {field: message}, {field: code})
 
 
+_compiled: tuple[dict, api_check.Node] | None = None
+
+
+def request_checker() -> api_check.Node:
+    """The request schema compiled once (again only if the schema is generated anew)."""
+    global _compiled
+    schema = api_schema.request_schema()
+    if _compiled is None or _compiled[0] is not schema:
+        _compiled = (schema, api_check.Node(schema))
+    return _compiled[1]
+
+
 def bearer_token() -> str:
     """The token of `Authorization: Bearer <token>`, the scheme in any letter case."""
     scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
@@ -124,20 +136,25 @@ def assessment_json(row: dict) -> dict:
     }
 
 
-def created(body: dict, replayed: bool = False):
+def created(body: dict):
     response = jsonify(body)
     response.status_code = 201
     response.headers["Location"] = f"{api_schema.API_PREFIX}/screenings/{body['id']}"
-    if replayed:
-        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 
 def replay_or_conflict(stored: dict, digest: str):
+    """The stored first answer to this key (any POST: its status and body, and Location for a
+    created screening), or 409 when the key came with another request."""
     if stored["request_hash"] != digest:
         return field_error(api_idempotency.HEADER, "idempotency_conflict",
                            "该幂等键已用于内容不同的请求，请换一个新的幂等键", status=409)
-    return created(stored["response"], replayed=True)
+    response = jsonify(stored["response"])
+    response.status_code = stored["status"]
+    if stored["status"] == 201 and stored["session_id"] is not None:
+        response.headers["Location"] = f"{api_schema.API_PREFIX}/screenings/{stored['session_id']}"
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def not_applicable(body: dict, asked) -> dict[str, str]:
@@ -169,7 +186,7 @@ def create_screening():
         if stored is not None:
             return replay_or_conflict(stored, digest)
 
-    problems, body = api_check.check(api_schema.request_schema(), body)
+    problems, body = api_check.check(request_checker(), body)
     if problems:
         return error(400, "请求无效", {p.field: p.message for p in problems},
                      {p.field: p.code for p in problems})

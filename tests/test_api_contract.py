@@ -250,6 +250,12 @@ def test_method_not_allowed_lists_the_allowed(client, token, method, path, allow
     assert {name.strip() for name in reply.headers["Allow"].split(",")} == allow
 
 
+def test_pages_say_which_methods_are_allowed_too(client):
+    reply = client.get("/logout")
+    assert reply.status_code == 405 and reply.mimetype == "text/html"
+    assert {name.strip() for name in reply.headers["Allow"].split(",")} == {"POST", "OPTIONS"}
+
+
 @pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
                                           "application/json; charset=latin-1",
                                           "application/json; charset=utf-16"])
