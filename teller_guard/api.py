@@ -85,7 +85,7 @@ def require_token():
         return error(401, "缺少或无效的接口令牌（Authorization: Bearer …）",
                      headers={"WWW-Authenticate": challenge})
     wait = rate_limiter().wait(found["id"], current_app.config["API_RATE_LIMIT_PER_MINUTE"])
-    if wait:
+    if wait is not None:
         return error(429, "请求过于频繁，请稍后再试",
                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
     g.api_token = found

@@ -62,11 +62,12 @@ class RateLimiter:
 
     def allow(self, token_id: int, per_minute: int, now: float | None = None) -> bool:
         """Count one request of the token unless that would exceed `per_minute`."""
-        return self.wait(token_id, per_minute, now) == 0
+        return self.wait(token_id, per_minute, now) is None
 
-    def wait(self, token_id: int, per_minute: int, now: float | None = None) -> float:
-        """Count one request of the token and return 0, or return how many seconds until it
-        would be let through (for Retry-After) without counting it."""
+    def wait(self, token_id: int, per_minute: int, now: float | None = None) -> float | None:
+        """Count one request of the token and return None, or return how many seconds until
+        one would be let through (for Retry-After; may be 0 at the very edge) without counting
+        it."""
         now = clock() if now is None else now
         with self._threads:
             if self.path is None:
@@ -82,12 +83,12 @@ class RateLimiter:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     @staticmethod
-    def _allow(counts, per_minute: int, now: float, store) -> float:
+    def _allow(counts, per_minute: int, now: float, store) -> float | None:
         minute, current, previous, in_window = advance(counts, now)
         allowed = in_window < per_minute
         store((minute, current + allowed, previous))
-        return 0.0 if allowed else seconds_until_allowed(minute, current, previous, per_minute,
-                                                         now)
+        return None if allowed else seconds_until_allowed(minute, current, previous, per_minute,
+                                                          now)
 
     def _table(self) -> tuple[int, mmap.mmap]:
         """The counts file, mapped shared (two system calls per request: lock and unlock). A
