@@ -1,22 +1,31 @@
 """JSON API for the core-banking teller system: POST/GET /api/v1/screenings.
 
-Same validation (screening.inputs) and the same service and engine as the web form.
+The contract is api_schema.py (served at /api/v1/openapi.json); every body is checked against
+it (api_check.py) before the form's parsers (screening.inputs) and the same service and engine
+as the web form see it.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import os
 
 from flask import Blueprint, current_app, g, jsonify, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import api_tokens, rate_limit, users
+from . import api_check, api_idempotency, api_schema, api_tokens, rate_limit, users
 from .db import get_db
 from .risk import applicable_questions
 from .screening import inputs, service
 from .screening.context import branch as current_branch
 from .screening.context import cross_session, keys, rules
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp = Blueprint("api", __name__, url_prefix=api_schema.API_PREFIX)
+PUBLIC_ENDPOINTS = {"api.openapi"}  # the contract holds no data; integrators read it first
+JSON_MIMETYPE = "application/json"
+UTF8_CHARSETS = {"utf-8", "utf8"}
+NOT_APPLICABLE = "该问题不适用于本笔交易，回答未采用"
 
 
 def rate_limiter() -> rate_limit.RateLimiter:
@@ -28,23 +37,84 @@ def rate_limiter() -> rate_limit.RateLimiter:
     return cache["rate_limiter"]
 
 
-def error(status: int, message: str, fields: dict | None = None):
+def error(status: int, message: str, fields: dict | None = None, codes: dict | None = None,
+          headers: dict | None = None):
+    """The error envelope: {"error": {"code", "message", "fields", "field_codes"}}."""
     body = {"error": {"code": status, "message": message}}
     if fields:
         body["error"]["fields"] = fields
-    return jsonify(body), status
+        body["error"]["field_codes"] = codes or {name: "invalid_value" for name in fields}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers or {})
+    g.api_error_codes = sorted(set((codes or {}).values()))  # for the metrics (telemetry.py)
+    return response
+
+
+def field_error(field: str, code: str, message: str, status: int = 400):
+    return error(status, "请求无效", {field: message}, {field: code})
+
+
+_compiled: tuple[dict, api_check.Node] | None = None
+
+
+def request_checker() -> api_check.Node:
+    """The request schema compiled once (again only if the schema is generated anew)."""
+    global _compiled
+    schema = api_schema.request_schema()
+    if _compiled is None or _compiled[0] is not schema:
+        _compiled = (schema, api_check.Node(schema))
+    return _compiled[1]
+
+
+def bearer_token() -> str:
+    """The token of `Authorization: Bearer <token>`, the scheme in any letter case."""
+    scheme, _, token = request.headers.get("Authorization", "").strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 @bp.before_request
 def require_token():
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.startswith("Bearer ") else ""
+    request.max_content_length = current_app.config["API_MAX_CONTENT_LENGTH"]
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    token = bearer_token()
     found = api_tokens.find_active(get_db(), token) if token else None
     if found is None:
-        return error(401, "缺少或无效的接口令牌（Authorization: Bearer …）")
-    if not rate_limiter().allow(found["id"], current_app.config["API_RATE_LIMIT_PER_MINUTE"]):
-        return error(429, "请求过于频繁，请稍后再试")
+        challenge = 'Bearer realm="teller_guard"' + (', error="invalid_token"' if token else "")
+        return error(401, "缺少或无效的接口令牌（Authorization: Bearer …）",
+                     headers={"WWW-Authenticate": challenge})
+    wait = rate_limiter().wait(found["id"], current_app.config["API_RATE_LIMIT_PER_MINUTE"])
+    if wait is not None:
+        return error(429, "请求过于频繁，请稍后再试",
+                     headers={"Retry-After": str(max(1, math.ceil(wait)))})
     g.api_token = found
+    return None
+
+
+def read_json_body():
+    """(body, None) or (None, error response): 415 unless UTF-8 JSON, 413 past the size limit,
+    400 when it does not parse."""
+    if request.mimetype != JSON_MIMETYPE:
+        return None, error(415, "请求体应为 JSON（Content-Type: application/json）")
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.strip().lower() not in UTF8_CHARSETS:
+        return None, error(415, "仅支持 UTF-8 编码的 JSON（charset=utf-8）")
+    try:
+        raw = request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        limit = current_app.config["API_MAX_CONTENT_LENGTH"]
+        return None, error(413, f"请求体过大（最多 {limit} 字节）")
+    try:
+        return json.loads(raw.decode("utf-8-sig"), parse_constant=_no_constant), None
+    except UnicodeDecodeError:
+        return None, field_error("$", "invalid_json", "请求体不是 UTF-8 编码")
+    except (ValueError, RecursionError):  # RecursionError: [[[[…]]]] nested 100,000 deep
+        return None, field_error("$", "invalid_json", "请求体不是有效的 JSON")
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
 
 
 def assessment_json(row: dict) -> dict:
@@ -70,51 +140,103 @@ def assessment_json(row: dict) -> dict:
     }
 
 
+def created(body: dict):
+    response = jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = f"{api_schema.API_PREFIX}/screenings/{body['id']}"
+    return response
+
+
+def replay_or_conflict(stored: dict, digest: str):
+    """The stored first answer to this key (any POST: its status and body, and Location for a
+    created screening), or 409 when the key came with another request."""
+    if stored["request_hash"] != digest:
+        return field_error(api_idempotency.HEADER, "idempotency_conflict",
+                           "该幂等键已用于内容不同的请求，请换一个新的幂等键", status=409)
+    response = jsonify(stored["response"])
+    response.status_code = stored["status"]
+    if stored["status"] == 201 and stored["session_id"] is not None:
+        response.headers["Location"] = f"{api_schema.API_PREFIX}/screenings/{stored['session_id']}"
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def not_applicable(body: dict, asked) -> dict[str, str]:
+    """Answers given to questions that do not apply: not used, and the caller is told."""
+    fields = {question.answer_field for question in asked} | {inputs.STATEMENT_FIELD}
+    given = [f"{part}.{name}" for part in ("answers", "three_checks")
+             for name, value in (body.get(part) or {}).items() if value is not None]
+    if body.get("observations"):
+        given.append("observations")
+    return {name: NOT_APPLICABLE for name in given if name not in fields}
+
+
 @bp.route("/screenings", methods=["POST"])
 def create_screening():
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # e.g. [[[[…]]]] nested 100,000 deep: not a usable body either
-        body = None
-    if not isinstance(body, dict):
-        return error(400, "请求体应为 JSON 对象", {"$": "应为 JSON 对象"})
+    body, failure = read_json_body()
+    if failure is not None:
+        return failure
+    key = request.headers.get(api_idempotency.HEADER)
+    digest = None
+    token_id = g.api_token["id"]
     db = get_db()
-    fields = {}
-    teller = body.get("teller")
-    teller_row = users.find_user(db, teller) if isinstance(teller, str) else None
+    hours = current_app.config["IDEMPOTENCY_KEY_HOURS"]
+    if key is not None:
+        problem = api_idempotency.key_problem(key)
+        if problem:
+            return field_error(api_idempotency.HEADER, *problem)
+        digest = api_idempotency.request_hash(request.method, request.path, body)
+        stored = api_idempotency.find(db, token_id, key, hours)
+        if stored is not None:
+            return replay_or_conflict(stored, digest)
+
+    problems, body = api_check.check(request_checker(), body)
+    if problems:
+        return error(400, "请求无效", {p.field: p.message for p in problems},
+                     {p.field: p.code for p in problems})
+    fields, codes = {}, {}
+    teller_row = users.find_user(db, body["teller"])
     if teller_row is None or not teller_row["active"] or \
             teller_row["role"] not in ("teller", "supervisor"):
-        fields["teller"] = "应为有效的柜员或主管用户名"
-    raw_facts = body.get("facts")
-    if not isinstance(raw_facts, dict):
-        return error(400, "请求无效", {**fields, "facts": "应为对象"})
+        fields["teller"], codes["teller"] = "应为有效的柜员或主管用户名", "invalid_value"
     moment = service.now_local()
-    checked = inputs.parse_facts(raw_facts, moment.date())
+    checked = inputs.parse_facts(body["facts"], moment.date())
     fields.update({f"facts.{name}": message for name, message in checked.errors.items()})
-    for part in ("answers", "three_checks"):
-        if part in body and not isinstance(body[part], dict):
-            fields[part] = "应为对象"
-    if "observations" in body and not isinstance(body["observations"], list):
-        fields["observations"] = "应为列表"
+    codes.update({f"facts.{name}": code for name, code in checked.codes.items()})
     if fields:
-        return error(400, "请求无效", fields)
+        return error(400, "请求无效", fields, codes)
     branch = current_branch()
-    stored = inputs.masked_facts(checked.value, service.MASKS)
-    preview = inputs.engine_input(stored, inputs.other_region_of(stored, branch))
+    stored_facts = inputs.masked_facts(checked.value, service.MASKS)
+    preview = inputs.engine_input(stored_facts, inputs.other_region_of(stored_facts, branch))
     asked = applicable_questions(preview, service.policy_of(branch), rules())
     answers = inputs.parse_answers(body, asked)
     if not answers.ok:
-        return error(400, "请求无效", answers.errors)
+        return error(400, "请求无效", answers.errors, answers.codes)
+    warnings = {f"facts.{name}": message for name, message in checked.warnings.items()}
+    warnings.update(not_applicable(body, asked))
+
+    def remember(writer, row):
+        if key is not None:
+            api_idempotency.remember(writer, token_id, key, digest, 201,
+                                     {**assessment_json(row), "warnings": warnings},
+                                     row["id"], hours)
+
     # Cross-session facts are read before the write lock is taken; the session does not exist
     # yet, so it cannot count itself.
     session_keys = keys()
     hashes = service.party_hashes(session_keys, checked.value)
     found = cross_session(*hashes)
-    row = service.screen_row(db, session_keys, teller_row["id"], checked.value, branch,
-                             rules(), found, answers.value, moment, stored=stored, hashes=hashes)
-    body = assessment_json(row)
-    body["warnings"] = {f"facts.{name}": message for name, message in checked.warnings.items()}
-    return jsonify(body), 201
+    try:
+        row = service.screen_row(db, session_keys, teller_row["id"], checked.value, branch,
+                                 rules(), found, answers.value, moment, stored=stored_facts,
+                                 hashes=hashes, also_write=remember)
+    except api_idempotency.KeyTaken:  # a request with the same key won the race
+        stored = api_idempotency.find(db, token_id, key, hours)
+        if stored is None:  # expired in between: extremely unlikely, never a second screening
+            return field_error(api_idempotency.HEADER, "idempotency_conflict",
+                               "该幂等键正被另一请求使用，请稍后重试", status=409)
+        return replay_or_conflict(stored, digest)
+    return created({**assessment_json(row), "warnings": warnings})
 
 
 @bp.route("/screenings/<int:session_id>", methods=["GET"])
@@ -123,3 +245,8 @@ def get_screening(session_id: int):
     if row is None or row["assessment"] is None:
         return error(404, "问询不存在")
     return jsonify(assessment_json(row))
+
+
+@bp.route("/openapi.json", methods=["GET"])
+def openapi():
+    return jsonify(api_schema.openapi_document())

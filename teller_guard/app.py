@@ -11,8 +11,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from . import audit, config, db, errors, pii_key, private_files
+from . import audit, config, db, errors, pii_key, private_files, telemetry
 from .security import set_security_headers
+from .web import OPS_PATHS
 
 csrf = CSRFProtect()
 
@@ -32,7 +33,7 @@ class SessionInterface(SecureCookieSessionInterface):
     verified nor sent back (nothing on the API reads or writes the session)."""
 
     def open_session(self, app, request):
-        if request.path.startswith("/api/"):
+        if request.path.startswith("/api/") or request.path in OPS_PATHS:
             return self.session_class()
         return super().open_session(app, request)
 
@@ -117,6 +118,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     }
 
     db.init_app(app)
+    telemetry.init_app(app)  # first: the request's duration covers every other hook
     csrf.init_app(app)
     errors.register(app)
     app.after_request(set_security_headers)
@@ -124,7 +126,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.add_template_filter(_yuan, "yuan")
     app.add_template_filter(_local_time, "local_time")
 
-    from . import admin, api, auth, review, screening
+    from . import admin, api, auth, ops, review, screening
     from .watchlist import views as watchlist_views
 
     app.before_request(auth.load_logged_in_user)
@@ -135,7 +137,9 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(watchlist_views.bp)
+    app.register_blueprint(ops.bp)
     csrf.exempt(api.bp)  # bearer-token clients, no cookies
+    csrf.exempt(ops.bp)  # load balancers and Prometheus, no cookies
 
     # PDFs: register the Chinese font once per process (the admin banner reports a
     # non-embedded fallback), serve slips and alerts, deliver queued alerts in the background.

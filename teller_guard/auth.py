@@ -23,7 +23,7 @@ from wtforms.validators import DataRequired, Length
 from . import audit, login_sessions, login_throttle, users
 from .db import get_db, write_transaction
 from .forms import ChineseForm
-from .web import ledger_key, record
+from .web import OPS_PATHS, ledger_key, record
 
 bp = Blueprint("auth", __name__)
 
@@ -47,8 +47,8 @@ def load_logged_in_user() -> None:
     session, so reading the cookie (and the users table) there would be wasted work, and an
     API call must not count as activity that keeps a browser session alive."""
     g.user = None
-    if request.path.startswith("/api/"):
-        return
+    if request.path.startswith("/api/") or request.path in OPS_PATHS:
+        return  # bearer tokens, probes and scrapes: no cookie session
     user_id = session.get("user_id")
     if user_id is None:
         return

@@ -158,6 +158,9 @@ def serve(app, host, port, threads, demo, workers, parent_pid):
     # Under a burst waitress warns "Task queue depth is N" once per queued request: requests
     # still complete, and a flood of warnings would bury the errors that matter.
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    from . import telemetry
+
+    telemetry.configure_access_log(app.config["ACCESS_LOG"])
     if workers > 1:
         sys.exit(run_workers(app, host, port, threads, workers))
     if parent_pid is not None:
@@ -219,6 +222,12 @@ def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
     package_root = str(Path(__file__).resolve().parent.parent)
     environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
         filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    # The workers' request metrics, added up by whichever of them /metrics reaches.
+    from . import telemetry
+
+    metrics_folder = telemetry.share_between_workers(app.instance_path, os.getpid())
+    if metrics_folder:
+        environment[telemetry.MULTIPROC_ENV] = metrics_folder
     command = [sys.executable, "-P", "-c", "from teller_guard.cli import main; main()",
                "serve", "--worker-of", str(os.getpid()),
                "--instance", app.instance_path, "--host", host, "--port", str(port),
@@ -242,6 +251,10 @@ def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
     stop(None, None)
     for child in children:
         child.wait()
+    if metrics_folder:
+        import shutil
+
+        shutil.rmtree(metrics_folder, ignore_errors=True)
     if not asked_to_stop:
         click.echo("错误: 一个服务进程意外退出，已停止全部服务进程", err=True)
         return 1
@@ -322,6 +335,21 @@ def backtest(args):
     from .risk import backtest as risk_backtest
 
     sys.exit(risk_backtest.main(list(args)))
+
+
+@main.command()
+@click.option("--fields-table", is_flag=True,
+              help="Print the request fields as the Markdown table in the README instead.")
+def openapi(fields_table):
+    """Print the JSON API's OpenAPI 3.1 document (as served at /api/v1/openapi.json)."""
+    import json
+
+    from . import api_schema
+
+    if fields_table:
+        click.echo(api_schema.fields_table())
+    else:
+        click.echo(json.dumps(api_schema.openapi_document(), ensure_ascii=False, indent=2))
 
 
 from .review.cli import redact, verify  # noqa: E402

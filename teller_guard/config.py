@@ -48,6 +48,18 @@ DEFAULTS = {
     "ALERT_CLIENT_KEY": None,
     "ALERT_CA_FILE": None,
     "API_RATE_LIMIT_PER_MINUTE": 600,
+    # The largest API request body (the biggest real screening is a few kilobytes).
+    "API_MAX_CONTENT_LENGTH": 64 * 1024,
+    # How long an API POST's Idempotency-Key is remembered (api_idempotency.py).
+    "IDEMPOTENCY_KEY_HOURS": 48,
+    # /readyz fails while a police alert has waited this long undelivered (outbox).
+    "READY_OUTBOX_MAX_AGE_MINUTES": 30,
+    # How long /readyz waits for the database's write lock before calling it not writable.
+    "READY_DB_TIMEOUT_SECONDS": 2.0,
+    # /metrics answers loopback clients, and anyone sending this as a bearer token.
+    "METRICS_TOKEN": None,
+    # One line per request on the teller_guard.access logger (no personal data).
+    "ACCESS_LOG": True,
     "PII_RETENTION_DAYS": 365,
     # A bank-wide key file for hashing account numbers, so branches' hashes match (pii_key.py);
     # unset: derived from the instance secret.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import jsonify, render_template
+from flask import jsonify, make_response, render_template
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -23,12 +23,19 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, detail: str | None = None):
+def render_error(code: int, detail: str | None = None, headers=None):
     title, message = MESSAGES.get(code, MESSAGES[500])
     if wants_json():
-        return jsonify({"error": {"code": code, "message": detail or message}}), code
-    return render_template("error.html", code=code, title=title,
-                           message=detail or message), code
+        response = jsonify({"error": {"code": code, "message": detail or message}})
+    else:
+        response = make_response(render_template("error.html", code=code, title=title,
+                                                 message=detail or message))
+    response.status_code = code
+    # The exception's own headers: Allow on a 405, WWW-Authenticate on a 401.
+    for name, value in headers or ():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def register(app) -> None:
@@ -40,7 +47,7 @@ def register(app) -> None:
     def http_error(error):
         # abort(409, "中文说明") carries its own message; werkzeug's English defaults do not.
         custom = error.description if error.description != type(error).description else None
-        return render_error(error.code or 500, custom)
+        return render_error(error.code or 500, custom, error.get_headers())
 
     @app.errorhandler(DatabaseUnavailable)
     def database_error(error):

@@ -235,6 +235,28 @@ def m010_access_events_index(db):
 
 
 @migrations()
+def m011_api_idempotency(db):
+    # The first answer to each POST /api/v1/... that carried an Idempotency-Key, per token, so a
+    # retry (from any server process) gets it again instead of a second screening. Written in
+    # the screening's own transaction; rows older than IDEMPOTENCY_KEY_HOURS are deleted.
+    db["api_idempotency"].create(
+        {
+            "token_id": int,
+            "key": str,
+            "request_hash": str,  # method, path and canonical JSON body
+            "status": int,
+            "response": str,  # the JSON body answered
+            "session_id": int,
+            "created_at": str,  # UTC, ISO 8601: compares as text
+        },
+        pk=("token_id", "key"),
+        not_null={"request_hash", "status", "response", "created_at"},
+        foreign_keys=[("token_id", "api_tokens", "id")],
+    )
+    db["api_idempotency"].create_index(["created_at"])
+
+
+@migrations()
 def m012_login_sessions(db):
     # Browser sessions on the server (login_sessions.py): the signed cookie carries a random
     # token whose SHA-256 is kept here, so logout, a password reset, a role change or a disable

@@ -38,6 +38,21 @@ def advance(counts: tuple[int, int, int], now: float) -> tuple[int, int, int, fl
     return now_minute, current, previous, previous * share_of_last_minute_in_window + current
 
 
+def seconds_until_allowed(minute: int, current: int, previous: int, per_minute: int,
+                          now: float) -> float:
+    """When the estimate `previous * (1 - share of this minute gone) + current` first drops
+    below `per_minute`, in seconds from `now` (the counts as `advance` left them at `now`)."""
+    if per_minute <= 0:
+        return 60.0
+    if current < per_minute and previous > 0:  # later this minute, as last minute fades
+        at = 60 * (minute + 1 - (per_minute - current) / previous)
+        if at < 60 * (minute + 1):
+            return max(at - now, 0.0)
+    # Next minute this minute's count is "last minute's" and fades the same way.
+    fade = max(0.0, 1 - per_minute / current) if current else 0.0
+    return max(60 * (minute + 1 + fade) - now, 0.0)
+
+
 class RateLimiter:
     def __init__(self, path: str | None):
         self.path = path if fcntl is not None else None
@@ -47,6 +62,12 @@ class RateLimiter:
 
     def allow(self, token_id: int, per_minute: int, now: float | None = None) -> bool:
         """Count one request of the token unless that would exceed `per_minute`."""
+        return self.wait(token_id, per_minute, now) is None
+
+    def wait(self, token_id: int, per_minute: int, now: float | None = None) -> float | None:
+        """Count one request of the token and return None, or return how many seconds until
+        one would be let through (for Retry-After; may be 0 at the very edge) without counting
+        it."""
         now = clock() if now is None else now
         with self._threads:
             if self.path is None:
@@ -62,11 +83,12 @@ class RateLimiter:
                 fcntl.flock(descriptor, fcntl.LOCK_UN)
 
     @staticmethod
-    def _allow(counts, per_minute: int, now: float, store) -> bool:
+    def _allow(counts, per_minute: int, now: float, store) -> float | None:
         minute, current, previous, in_window = advance(counts, now)
         allowed = in_window < per_minute
         store((minute, current + allowed, previous))
-        return allowed
+        return None if allowed else seconds_until_allowed(minute, current, previous, per_minute,
+                                                          now)
 
     def _table(self) -> tuple[int, mmap.mmap]:
         """The counts file, mapped shared (two system calls per request: lock and unlock). A

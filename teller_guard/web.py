@@ -7,6 +7,9 @@ from flask import abort, current_app, g, redirect, request, session, url_for
 from . import audit
 from .db import get_db
 
+# The load balancer's and Prometheus's endpoints (ops.py): no login, no cookie session.
+OPS_PATHS = ("/healthz", "/readyz", "/metrics")
+
 
 def ledger_key() -> bytes:
     return current_app.extensions["teller_guard"]["ledger_key"]

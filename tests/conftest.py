@@ -55,6 +55,14 @@ def client(app):
 
 
 @pytest.fixture
+def token(app):
+    """A fresh JSON API token (tests/api_helpers.py)."""
+    from api_helpers import new_token
+
+    return new_token(app)[1]
+
+
+@pytest.fixture
 def runner():
     return CliRunner()
 

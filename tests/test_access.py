@@ -15,6 +15,7 @@ AREAS = {
     "printing": {"teller", "supervisor", "security", "admin"},
     "watchlist": {"security", "admin"},
     "api": "token",
+    "ops": None,  # /healthz, /readyz, /metrics: no login (ops.py)
 }
 ROLES = ["teller", "supervisor", "security", "admin"]
 # Routes open to fewer roles than the rest of their area.

@@ -38,6 +38,16 @@ PERSONAL_FIELDS = ("payee_account", "payee_name", "customer_id_number", "custome
                    "customer_phone")
 # Free text that is stored as typed, except for account, ID and phone numbers in it.
 FREE_TEXT_FIELDS = ("payee_bank", "payee_city")
+# Longest text (characters, after trimming) each free-text field takes. The API's schema reads
+# these (api_schema.py), so the form, the API and its OpenAPI document share one number.
+TEXT_LIMITS = {"payee_name": 100, "payee_bank": 100, "payee_city": 40, "customer_name": 50}
+TEXT_LABELS = {"payee_name": "收款人名称", "payee_bank": "收款银行", "payee_city": "城市",
+               "customer_name": "客户姓名"}
+ANSWER_TEXT_LIMIT = 500  # a free-text answer (answers.destination_text)
+STATEMENT_FIELD = "answers.purpose_text"  # the customer's own words, asked of every screening
+STATEMENT_LIMIT = 1000
+# What an empty choice means; payee_known has no default (the teller must ask).
+FACT_DEFAULTS = {"channel": "counter_transfer", "payee_type": "personal", "occupation": "other"}
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,11 @@ class Checked:
     value: object = None
     errors: dict[str, str] = field(default_factory=dict)
     warnings: dict[str, str] = field(default_factory=dict)
+    codes: dict[str, str] = field(default_factory=dict)  # field -> the API's reason code
+
+    def fail(self, name: str, message: str, code: str = "invalid_value") -> None:
+        self.errors[name] = message
+        self.codes[name] = code
 
     @property
     def ok(self) -> bool:
@@ -73,12 +88,12 @@ class Checked:
 
 def _choice(raw, allowed, field_name, message, default=None):
     if raw is not None and not isinstance(raw, str):  # JSON lists, objects, numbers, booleans
-        raise FieldError(field_name, message)
+        raise FieldError(field_name, message, "wrong_type")
     value = (raw or "").strip() or None  # an empty choice is no choice
     if value is None and default is not None:
         return default
     if value not in allowed:
-        raise FieldError(field_name, message)
+        raise FieldError(field_name, message, "invalid_value" if value else "required")
     return value
 
 
@@ -91,30 +106,30 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
         try:
             values[name] = parse()
         except FieldError as error:
-            result.errors[error.field] = error.message
+            result.fail(error.field, error.message, error.code)
+
+    def text(name):
+        return lambda: validation.clean_text(get(name), name, TEXT_LIMITS[name],
+                                             TEXT_LABELS[name])
 
     get = raw.get
     attempt("amount", lambda: validation.parse_amount(get("amount")))
     attempt("channel", lambda: _choice(get("channel"), CHANNEL_LABELS, "channel",
-                                       "请选择业务类型", "counter_transfer"))
+                                       "请选择业务类型", FACT_DEFAULTS["channel"]))
     attempt("payee_account", lambda: validation.account_digits(get("payee_account")))
-    attempt("payee_name", lambda: validation.clean_text(get("payee_name"), "payee_name", 100,
-                                                        "收款人名称"))
-    attempt("payee_bank", lambda: validation.clean_text(get("payee_bank"), "payee_bank", 100,
-                                                        "收款银行"))
+    attempt("payee_name", text("payee_name"))
+    attempt("payee_bank", text("payee_bank"))
     attempt("payee_province", lambda: _choice(get("payee_province") or None,
                                               (*PROVINCES, None), "payee_province",
                                               "请从列表中选择省份"))
-    attempt("payee_city", lambda: validation.clean_text(get("payee_city"), "payee_city", 40,
-                                                        "城市"))
+    attempt("payee_city", text("payee_city"))
     attempt("payee_type", lambda: _choice(get("payee_type"), PAYEE_TYPE_LABELS, "payee_type",
-                                          "请选择个人或对公账户", "personal"))
+                                          "请选择个人或对公账户", FACT_DEFAULTS["payee_type"]))
     attempt("payee_known", lambda: _choice(get("payee_known"), PAYEE_KNOWN_LABELS,
                                            "payee_known", "请选择是否以前转过"))
     attempt("occupation", lambda: _choice(get("occupation"), OCCUPATION_LABELS, "occupation",
-                                          "请选择职业类别", "other"))
-    attempt("customer_name", lambda: validation.clean_text(get("customer_name"), "customer_name",
-                                                           50, "客户姓名"))
+                                          "请选择职业类别", FACT_DEFAULTS["occupation"]))
+    attempt("customer_name", text("customer_name"))
     attempt("customer_phone", lambda: validation.parse_phone(get("customer_phone")))
     id_number = get("customer_id_number")
     if id_number and str(id_number).strip():
@@ -127,7 +142,7 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
         values["customer_age"] = resident.age_on(today)
     elif values.get("customer_age") is None and "customer_age" not in result.errors \
             and "customer_id_number" not in result.errors:
-        result.errors["customer_age"] = "请输入客户年龄、出生年份或身份证号"
+        result.fail("customer_age", "请输入客户年龄、出生年份或身份证号", "required")
     if "payee_account" in values:
         warning = validation.account_warning(values["payee_account"])
         if warning:
@@ -217,7 +232,7 @@ def parse_answers(raw, questions) -> Checked:
             flags = _get_list(raw, "observations")
             unknown = [flag for flag in flags if flag not in model.OBSERVATION_FLAGS]
             if unknown:
-                result.errors["observations"] = "观察项无效"
+                result.fail("observations", "观察项无效")
             result.value["observations"] = sorted(set(flags) - set(unknown))
             continue
         part, name = target.split(".", 1)
@@ -226,26 +241,26 @@ def parse_answers(raw, questions) -> Checked:
             by_text = _options_by_text(question.options)
             text = _option_text(value) if value is not None else ""
             if text == "":
-                result.errors[target] = REQUIRED_MESSAGE
+                result.fail(target, REQUIRED_MESSAGE, "required")
             elif text not in by_text:
-                result.errors[target] = "回答无效，请从选项中选择"
+                result.fail(target, "回答无效，请从选项中选择")
             else:
                 result.value[part][name] = by_text[text]
         else:
             try:
-                text = validation.clean_text(value, target, 500, "回答")
+                text = validation.clean_text(value, target, ANSWER_TEXT_LIMIT, "回答")
             except FieldError as error:
-                result.errors[target] = error.message
+                result.fail(target, error.message, error.code)
                 continue
             if not text:
-                result.errors[target] = "请询问客户并记录回答"
+                result.fail(target, "请询问客户并记录回答", "required")
             else:
                 result.value[part][name] = text
     try:
-        note = validation.clean_text(_get(raw, "answers.purpose_text"), "answers.purpose_text",
-                                     1000, "客户陈述")
+        note = validation.clean_text(_get(raw, STATEMENT_FIELD), STATEMENT_FIELD,
+                                     STATEMENT_LIMIT, "客户陈述")
     except FieldError as error:
-        result.errors[error.field] = error.message
+        result.fail(error.field, error.message, error.code)
     else:
         if note:
             result.value["answers"]["purpose_text"] = note

@@ -6,6 +6,7 @@ Used by the web pages, the JSON API and the demo seeder, so a step works the sam
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -302,11 +303,14 @@ def screen(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
 def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: RuleSet,
                cross_session: dict, answers: dict, moment: datetime | None = None, *,
                stored: dict | None = None,
-               hashes: tuple[str, str | None] | None = None) -> dict:
+               hashes: tuple[str, str | None] | None = None,
+               also_write: Callable[[object, dict], None] | None = None) -> dict:
     """screen(), returning the columns it stored (plus id, and outcome, still None) with form
     and assessment decoded as get() decodes them: the values just written, so no read-back.
     `stored` and `hashes`: masked_facts(facts, MASKS) and party_hashes(keys, facts) when the
-    caller already has them."""
+    caller already has them. `also_write(connection, row)` runs in the same transaction once
+    the row exists (the API records its idempotency key there); what it raises undoes the
+    screening and reaches the caller."""
     moment = moment or now_local()
     answers = masked_answers(answers)
     columns, stored = _fact_columns(keys, facts, branch, stored, hashes)
@@ -319,7 +323,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
               **_assessed_columns(assessment, form, moment, 0, None, assessment_dict)}
 
-    def store(writer) -> tuple[int, str]:
+    def store(writer) -> dict:
         session_id, reference = _insert_new(writer, moment, values)
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
@@ -327,14 +331,15 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
                              {"reference": reference}),
             _assessed_event(teller_id, session_id, assessment, columns["amount_fen"]),
         ], at=values["updated_at"])
-        return session_id, reference
+        row = {"id": session_id, "reference": reference, **values, "outcome": None}
+        row["form"] = form  # what was encoded into the column: plain dicts, lists and scalars
+        row["assessment"] = assessment_dict
+        if also_write is not None:
+            also_write(writer, row)
+        return row
 
     # May share a commit with other threads' screenings (group_commit); returns once on disk.
-    session_id, reference = group_commit.write(db, store)
-    row = {"id": session_id, "reference": reference, **values, "outcome": None}
-    row["form"] = form  # what was encoded into the column: plain dicts, lists and scalars
-    row["assessment"] = assessment_dict
-    return row
+    return group_commit.write(db, store)
 
 
 def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None,

@@ -13,16 +13,24 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 MAX_AMOUNT = Decimal("1000000000000")  # 1e12 CNY
+# Limits the JSON API's schema states too (api_schema.py reads these, so they exist once).
+ACCOUNT_DIGITS = (8, 30)
+PHONE_DIGITS = (5, 20)
+AGE_RANGE = (1, 130)  # an age of 0 is what an unset integer field looks like: refused
 UNITS = {"万": Decimal("10000"), "亿": Decimal("100000000")}
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK_CODES = "10X98765432"
 
 
 class FieldError(ValueError):
-    def __init__(self, field: str, message: str):
+    """`code` is the API's machine-readable reason (api_schema.FIELD_CODES), the message the
+    Chinese text shown beside the field."""
+
+    def __init__(self, field: str, message: str, code: str = "invalid_value"):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = message
+        self.code = code
 
 
 def _halfwidth(text: str) -> str:
@@ -33,9 +41,9 @@ def _halfwidth(text: str) -> str:
 def parse_amount(raw, field: str = "amount") -> Decimal:
     """'50000', '50,000.00', '5万', '5.5万', '¥1.2亿' -> Decimal yuan with at most 2 decimals."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
-        raise FieldError(field, "请输入金额")
+        raise FieldError(field, "请输入金额", "required")
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
-        raise FieldError(field, "金额应为数字，如 50000、5万")
+        raise FieldError(field, "金额应为数字，如 50000、5万", "wrong_type")
     text = _halfwidth(str(raw)).replace(",", "").replace("，", "").replace(" ", "")
     text = text.removeprefix("¥").removeprefix("￥").removesuffix("元")
     multiplier = Decimal(1)
@@ -51,9 +59,9 @@ def parse_amount(raw, field: str = "amount") -> Decimal:
     except InvalidOperation:
         raise FieldError(field, "金额格式不正确，请输入数字，如 50000、5万") from None
     if amount <= 0:
-        raise FieldError(field, "金额必须大于 0")
+        raise FieldError(field, "金额必须大于 0", "out_of_range")
     if amount > MAX_AMOUNT:
-        raise FieldError(field, "金额超过上限（1 万亿元），请核对")
+        raise FieldError(field, "金额超过上限（1 万亿元），请核对", "out_of_range")
     if amount != amount.quantize(Decimal("0.01")):
         raise FieldError(field, "金额最多保留两位小数（到分）")
     return amount.quantize(Decimal("0.01"))
@@ -63,11 +71,12 @@ def account_digits(raw, field: str = "payee_account") -> str:
     """Account numbers: digits only once spaces and dashes are removed, 8-30 of them."""
     text = re.sub(r"[\s-]", "", _halfwidth(str(raw or "")))
     if not text:
-        raise FieldError(field, "请输入收款账号")
+        raise FieldError(field, "请输入收款账号", "required")
     if not re.fullmatch(r"[0-9]+", text):  # isdigit() would accept other scripts' digits
         raise FieldError(field, "账号只能包含数字")
-    if not 8 <= len(text) <= 30:
-        raise FieldError(field, "账号应为 8 至 30 位数字")
+    low, high = ACCOUNT_DIGITS
+    if not low <= len(text) <= high:
+        raise FieldError(field, f"账号应为 {low} 至 {high} 位数字", "out_of_range")
     return text
 
 
@@ -123,8 +132,9 @@ def parse_age(raw, field: str = "customer_age") -> int | None:
         raise FieldError(field, "年龄应为整数")
     digits = text.lstrip("0")
     age = int(digits or "0") if len(digits) <= 3 else 1000  # int() refuses 4,300+ digits
-    if not 0 < age <= 130:
-        raise FieldError(field, "年龄应在 1 至 130 岁之间")
+    low, high = AGE_RANGE
+    if not low <= age <= high:
+        raise FieldError(field, f"年龄应在 {low} 至 {high} 岁之间", "out_of_range")
     return age
 
 
@@ -132,17 +142,20 @@ def parse_phone(raw, field: str = "customer_phone") -> str | None:
     text = re.sub(r"[\s-]", "", _halfwidth(str(raw or "")))
     if not text:
         return None
-    if not re.fullmatch(r"\+?[0-9]{5,20}", text):
+    low, high = PHONE_DIGITS
+    if not re.fullmatch(rf"\+?[0-9]{{{low},{high}}}", text):
         raise FieldError(field, "电话号码只能包含数字")
     return text
 
 
 def clean_text(raw, field: str, max_length: int, label: str) -> str | None:
-    text = str(raw or "").strip()
+    if raw is not None and not isinstance(raw, str):  # a JSON list read as "['安全账户']" once
+        raise FieldError(field, f"{label}应为文字", "wrong_type")
+    text = (raw or "").strip()
     if not text:
         return None
     if len(text) > max_length:
-        raise FieldError(field, f"{label}过长（最多 {max_length} 字）")
+        raise FieldError(field, f"{label}过长（最多 {max_length} 字）", "too_long")
     if any(unicodedata.category(char) == "Cc" and char not in "\n\t" for char in text):
         raise FieldError(field, f"{label}包含无法识别的控制字符")
     return text

@@ -1,0 +1,194 @@
+"""What operations watch: one access-log line per request and the Prometheus metrics.
+
+The access log (logger ``teller_guard.access``) says method, route template, status, duration
+and who (user or API token id): never a URL with its values or query string, never personal
+data. Request latency and API errors are counted per process; under ``serve --workers N`` the
+processes share them through prometheus-client's multiprocess files (the parent sets
+PROMETHEUS_MULTIPROC_DIR for its workers), so any worker's /metrics tells the whole story. The
+screening, outbox and ledger figures are read from the database at scrape time, so they are
+right whichever process answers.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from flask import g, request
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+ACCESS_LOGGER = "teller_guard.access"
+access_log = logging.getLogger(ACCESS_LOGGER)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED = "<unmatched>"  # no route: the path itself could hold anything, so it is not logged
+
+# registry=None: served through a registry built per scrape (see exposition()), so creating
+# many apps in one process (the tests) never registers a metric twice.
+REQUEST_SECONDS = Histogram(
+    "teller_guard_http_request_duration_seconds", "Time to answer a request, by route template.",
+    ["method", "route", "status"], registry=None,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
+API_ERRORS = Counter(
+    "teller_guard_api_errors", "JSON API answers of 4xx/5xx, by status and field reason code "
+    "(\"none\" for errors that name no field).", ["status", "code"], registry=None)
+
+
+def init_app(app) -> None:
+    """Register before every other before_request hook, so the duration covers them."""
+    app.before_request_funcs.setdefault(None, []).insert(0, _start)
+    app.after_request(_finish)
+
+
+def _start() -> None:
+    g.request_started = time.perf_counter()
+
+
+def route_template() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED
+
+
+def who() -> str:
+    user = g.get("user")
+    if user is not None:
+        return f"user={user.id}"
+    token = g.get("api_token")
+    return f"token={token['id']}" if token is not None else "user=-"
+
+
+def _finish(response):
+    started = g.get("request_started")
+    seconds = time.perf_counter() - started if started is not None else 0.0
+    route = route_template()
+    status = response.status_code
+    REQUEST_SECONDS.labels(request.method, route, str(status)).observe(seconds)
+    if status >= 400 and request.path.startswith("/api/"):
+        for code in g.get("api_error_codes") or ["none"]:
+            API_ERRORS.labels(str(status), code).inc()
+    if access_log.isEnabledFor(logging.INFO):
+        access_log.info("method=%s path=%s status=%d duration_ms=%.1f %s", request.method,
+                        route, status, seconds * 1000, who())
+    return response
+
+
+def configure_access_log(enabled: bool) -> None:
+    """`serve`: the access lines on standard output (the app itself never sets up handlers)."""
+    if not enabled:
+        access_log.disabled = True
+        return
+    if not access_log.handlers:
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+        access_log.addHandler(handler)
+    access_log.setLevel(logging.INFO)
+    access_log.propagate = False
+
+
+# --- exposition ------------------------------------------------------------------------------
+
+
+class DatabaseCollector:
+    """Figures read from the database when scraped: right across server processes."""
+
+    def __init__(self, db, now: datetime | None = None):
+        self.db = db
+        self.now = now or datetime.now(UTC)
+
+    def collect(self):
+        db = self.db
+        levels = GaugeMetricFamily("teller_guard_screenings", "Screenings stored, by risk level "
+                                   "(\"none\": not yet assessed).", labels=["level"])
+        total = 0
+        for level, number in db.execute("SELECT level, sum(n) FROM stats_day_level "
+                                        "GROUP BY level ORDER BY level"):
+            levels.add_metric([level or "none"], number)
+            total += number
+        yield levels
+        outcomes = GaugeMetricFamily("teller_guard_screenings_by_outcome", "Screenings stored, "
+                                     "by outcome (\"none\": not finished).", labels=["outcome"])
+        finished = 0
+        for outcome, number in db.execute("SELECT outcome, sum(n) FROM stats_day_outcome "
+                                          "GROUP BY outcome ORDER BY outcome"):
+            outcomes.add_metric([outcome], number)
+            finished += number
+        outcomes.add_metric(["none"], total - finished)
+        yield outcomes
+        backlog = GaugeMetricFamily("teller_guard_outbox_undelivered", "Police alerts not yet "
+                                    "delivered, by outbox status.", labels=["status"])
+        counts = dict(db.execute("SELECT status, count(*) FROM outbox WHERE status != 'sent' "
+                                 "GROUP BY status").fetchall())
+        for status in ("pending", "failed"):
+            backlog.add_metric([status], counts.get(status, 0))
+        yield backlog
+        oldest = oldest_undelivered(db)
+        yield GaugeMetricFamily(
+            "teller_guard_outbox_oldest_undelivered_age_seconds",
+            "Age of the oldest undelivered police alert (0 when none waits).",
+            value=self._age(oldest))
+        head = db.execute("SELECT at FROM ledger ORDER BY id DESC LIMIT 1").fetchone()
+        yield GaugeMetricFamily("teller_guard_ledger_head_age_seconds",
+                                "Time since the newest audit ledger event (0 when empty).",
+                                value=self._age(head[0] if head else None))
+
+    def _age(self, stamp: str | None) -> float:
+        if not stamp:
+            return 0.0
+        moment = datetime.fromisoformat(stamp)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return max(0.0, (self.now - moment).total_seconds())
+
+
+class _ProcessMetrics:
+    """This process's request metrics, when no multiprocess directory is shared."""
+
+    def collect(self):
+        yield from REQUEST_SECONDS.collect()
+        yield from API_ERRORS.collect()
+
+
+def oldest_undelivered(db) -> str | None:
+    return db.execute("SELECT min(created_at) FROM outbox WHERE status != 'sent'").fetchone()[0]
+
+
+def exposition(db) -> bytes:
+    registry = CollectorRegistry(auto_describe=False)
+    if os.environ.get(MULTIPROC_ENV):
+        MultiProcessCollector(registry)
+    else:
+        registry.register(_ProcessMetrics())
+    registry.register(DatabaseCollector(db))
+    return generate_latest(registry)
+
+
+def share_between_workers(instance_path: str, parent_pid: int) -> str | None:
+    """`serve --workers`: a fresh folder for the workers' metric files, named in their
+    environment (unless the operator named one already). Folders of parents no longer running
+    are removed."""
+    if os.environ.get(MULTIPROC_ENV):
+        return None
+    for old in Path(instance_path).glob("metrics-*"):
+        pid = old.name.removeprefix("metrics-")
+        if pid.isdigit() and not _running(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    folder = Path(instance_path) / f"metrics-{parent_pid}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(mode=0o700)
+    return str(folder)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
