@@ -165,13 +165,9 @@ def teller_guard_command() -> str:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU of the process and its live children (serve --workers N starts N children)."""
+    """CPU of the server process, user and system."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_seconds(int(child))
-    return total
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def post_one(base: str, token: str, body: dict) -> tuple[int, dict]:
@@ -357,9 +353,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="teller-guard serve --workers (server processes on one port); "
-                             "the floor stays one process")
     parser.add_argument("--duration", type=float, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2)
@@ -392,8 +385,7 @@ def main(argv=None) -> int:
         port = free_port()
         product = Server("teller_guard", [
             teller_guard_command(), "serve", "--instance", str(instance),
-            "--port", str(port), "--threads", str(args.threads),
-            "--workers", str(args.workers)], "/login", port,
+            "--port", str(port), "--threads", str(args.threads)], "/login", port,
             work / "product.log", env)
         servers.append(product)
         port = free_port()
