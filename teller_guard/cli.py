@@ -135,6 +135,9 @@ def serve(app, host, port, threads, demo, workers, parent_pid):
 
     if parent_pid is None:  # a worker's parent has prepared the database and checked the key
         prepare_database(app)
+        from .review.cli import start_anchoring
+
+        start_anchoring(app)  # the parent of --workers anchors for all of them
     if demo:
         click.echo("演示模式：以下账户仅供演示，每次启动都会重新生成密码。")
         for role_label, username, password in seed_demo(app):
@@ -309,9 +312,10 @@ def backtest(args):
     sys.exit(risk_backtest.main(list(args)))
 
 
-from .review.cli import redact, verify  # noqa: E402
+from .review.cli import anchor, redact, verify  # noqa: E402
 
 main.add_command(verify)
+main.add_command(anchor)
 main.add_command(redact)
 
 from .printing_web.cli import send_alerts  # noqa: E402
