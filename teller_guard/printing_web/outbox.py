@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import audit
+from .. import audit, disk_full
 from .. import db as dbmod
 from ..db import write_transaction
 
@@ -402,8 +402,11 @@ class BackgroundSender:
                 self.run_once()
             except EndpointError as error:  # a setting or credential file to fix: no traceback
                 log.error("police alert sender: %s", error)
-            except Exception:  # noqa: BLE001 - the sender must survive anything
-                log.exception("police alert sender: pass failed; will try again")
+            except Exception as error:  # noqa: BLE001 - the sender must survive anything
+                if disk_full.is_disk_full(error):  # one line a minute, not a traceback a pass
+                    disk_full.throttle.note(log, "police alert sender")
+                else:
+                    log.exception("police alert sender: pass failed; will try again")
                 self._close()
         self._close()
 
