@@ -7,8 +7,9 @@ to an append-only file in ANCHOR_DIR, a folder that must not be beside the datab
 volume, a WORM share, another machine's mount), and, where ALERT_ENDPOINT is configured, queued
 in the outbox and sent there like an alert. Each line carries an HMAC (key derived from the
 instance secret), so a forged line is detected, and the HMAC of the line before it, so a line
-deleted from the middle is detected. Each anchor is also a `chain.anchored` ledger event, so
-deleting lines that the ledger says were written is detected too.
+deleted from the middle is detected. The row anchored is the anchor's own `chain.anchored`
+ledger event, which no later activity can write again byte for byte; an anchor the ledger
+records but the file lacks is shown as a warning.
 
 `verify` checks every anchor: an anchored (id, hash) missing from the ledger or different
 there, or a head older than the newest anchor, is a rollback.
@@ -143,30 +144,14 @@ def _head(db) -> tuple[int, str]:
 
 def write(database_path, ledger_key: bytes, directory: Path, config=None,
           now: datetime | None = None) -> Anchor:
-    """Append the current head to the anchor file (fsync'd), then record it in the ledger and,
-    with ALERT_ENDPOINT configured, queue it for sending. Raises OSError when the file cannot
-    be written (nothing is recorded then)."""
+    """Anchor the chain: append a `chain.anchored` event (and, with ALERT_ENDPOINT configured,
+    queue the anchor for sending) in one transaction, then append that event's id and hash to
+    the anchor file (fsync'd). Anchoring the event itself, rather than the head before it,
+    anchors a row no later activity can write again byte for byte (it holds the anchor's
+    number and time). Raises OSError when the file cannot be written; the event then stays,
+    and verify says the anchor is missing from the file."""
     config = config or {}
-    database = dbmod.connect(database_path)
-    try:
-        last_id, last_hash = _head(database)
-        at = (now or datetime.now()).astimezone().isoformat(timespec="seconds")
-        entry = _append_line(directory, ledger_key, last_id, last_hash, at)
-        with write_transaction(database):
-            audit.append(database, ledger_key, audit.AuditEvent("chain.anchored", None, data={
-                "seq": entry.seq, "last_id": last_id, "last_hash": last_hash, "anchored_at": at}))
-            if config.get("ALERT_ENDPOINT"):
-                instance = outbox.instance_id(ledger_key)
-                outbox.queue_row(database, outbox.KIND_CHAIN_ANCHOR, f"{instance}-anchor-{entry.seq}",
-                                 {"type": outbox.KIND_CHAIN_ANCHOR, **entry.fields(instance),
-                                  "mac": entry.mac})
-    finally:
-        database.conn.close()
-    return entry
-
-
-def _append_line(directory: Path, ledger_key: bytes, last_id: int, last_hash: str,
-                 at: str) -> Anchor:
+    at = (now or datetime.now()).astimezone().isoformat(timespec="seconds")
     path = anchor_file(directory, ledger_key)
     Path(directory).mkdir(parents=True, exist_ok=True)
     created = not path.exists()
@@ -177,19 +162,37 @@ def _append_line(directory: Path, ledger_key: bytes, last_id: int, last_hash: st
         with open(descriptor, "rb", closefd=False) as handle:
             anchors, _ = parse(handle.read(), ledger_key)
         previous = anchors[-1] if anchors else None
-        instance = outbox.instance_id(ledger_key)
-        entry = Anchor((previous.seq + 1) if previous else 1, at, last_id, last_hash,
-                       previous.mac if previous else "", "")
-        entry = Anchor(entry.seq, at, last_id, last_hash, entry.prev,
-                       _mac(ledger_key, entry.fields(instance)))
-        line = json.dumps({**entry.fields(instance), "mac": entry.mac}, sort_keys=True,
-                          separators=(",", ":"), ensure_ascii=True) + "\n"
+        seq = previous.seq + 1 if previous else 1
+        entry = _record(database_path, ledger_key, config, seq, at,
+                        previous.mac if previous else "")
+        line = json.dumps({**entry.fields(outbox.instance_id(ledger_key)), "mac": entry.mac},
+                          sort_keys=True, separators=(",", ":"), ensure_ascii=True) + "\n"
         os.write(descriptor, line.encode("ascii"))
         os.fsync(descriptor)
     finally:
         os.close(descriptor)  # also releases the lock
     if created:
         _fsync_folder(Path(directory))
+    return entry
+
+
+def _record(database_path, ledger_key: bytes, config, seq: int, at: str, prev: str) -> Anchor:
+    database = dbmod.connect(database_path)
+    try:
+        with write_transaction(database):
+            last_id = audit.append(database, ledger_key, audit.AuditEvent(
+                "chain.anchored", None, data={"seq": seq, "anchored_at": at}))
+            last_hash = _head(database)[1]
+            instance = outbox.instance_id(ledger_key)
+            unsigned = Anchor(seq, at, last_id, last_hash, prev, "")
+            entry = Anchor(seq, at, last_id, last_hash, prev,
+                           _mac(ledger_key, unsigned.fields(instance)))
+            if config.get("ALERT_ENDPOINT"):
+                outbox.queue_row(database, outbox.KIND_CHAIN_ANCHOR, f"{instance}-anchor-{seq}",
+                                 {"type": outbox.KIND_CHAIN_ANCHOR, **entry.fields(instance),
+                                  "mac": entry.mac})
+    finally:
+        database.conn.close()
     return entry
 
 
@@ -230,14 +233,15 @@ NOT_ANCHORED = ("账本未锚定：未配置 ANCHOR_DIR。校验无法发现整�
                 "请把 ANCHOR_DIR 设为数据库以外的文件夹（另一块磁盘或另一台机器）")
 
 
-def _recorded(db) -> list[tuple[int, int, str]]:
-    """(seq, last_id, last_hash) of every chain.anchored event."""
+def _recorded(db) -> list[tuple[int, int, str, str]]:
+    """(seq, id, hash, time) of every chain.anchored event."""
     found = []
-    for (data,) in db.execute("SELECT data FROM ledger WHERE session_id IS NULL "
-                              "AND kind = 'chain.anchored' ORDER BY id"):
+    for row_id, row_hash, data in db.execute(
+            "SELECT id, hash, data FROM ledger WHERE session_id IS NULL "
+            "AND kind = 'chain.anchored' ORDER BY id"):
         try:
             entry = json.loads(data)
-            found.append((int(entry["seq"]), int(entry["last_id"]), str(entry["last_hash"])))
+            found.append((int(entry["seq"]), row_id, str(row_hash), str(entry["anchored_at"])))
         except (ValueError, KeyError, TypeError):
             continue  # the chain walk reports the row
     return found
@@ -276,12 +280,14 @@ def check(db, ledger_key: bytes, directory: Path | None) -> CheckResult:
             problems.append(AnchorProblem(
                 f"锚点 #{anchor.seq}（{anchor.at}）记录的账本第 {anchor.last_id} 行在账本中"
                 f"{where}：账本被回滚或替换", "rollback"))
+    # An anchor the ledger records but the file lacks hides nothing by itself (the ledger is
+    # there), and a failed write of the file leaves one too: a warning, not a failure.
     in_file = {(anchor.seq, anchor.last_id, anchor.last_hash) for anchor in anchors}
-    problems += [AnchorProblem(f"账本记录的锚点 #{seq}（账本第 {last_id} 行）在锚点文件中不存在："
-                               "锚点文件被删改", "deleted")
-                 for seq, last_id, last_hash in recorded
-                 if (seq, last_id, last_hash) not in in_file]
-    return CheckResult(len(anchors), problems)
+    warnings = [f"账本记录的锚点 #{seq}（{at}，账本第 {row_id} 行）不在锚点文件中："
+                "当时写入锚点文件失败，或该行已被删除"
+                for seq, row_id, row_hash, at in recorded
+                if (seq, row_id, row_hash) not in in_file]
+    return CheckResult(len(anchors), problems, warnings)
 
 
 # --- the daily anchor of `serve` -----------------------------------------------------------------

@@ -71,16 +71,15 @@ def test_anchor_appends_the_head_with_an_hmac(runner, app, anchors):
     assert result.exit_code == 0, result.output
     assert "已写入锚点 #1" in result.output
     conn = sqlite3.connect(app.config["DATABASE"])
-    last_id, last_hash = conn.execute(
-        "SELECT id, hash FROM ledger WHERE kind != 'chain.anchored' ORDER BY id DESC LIMIT 1"
-    ).fetchone()
-    recorded = conn.execute("SELECT data FROM ledger WHERE kind = 'chain.anchored'").fetchone()
+    # the anchored row is the chain.anchored event itself: the head when the line was written
+    last_id, last_hash, kind, data = conn.execute(
+        "SELECT id, hash, kind, data FROM ledger ORDER BY id DESC LIMIT 1").fetchone()
     conn.close()
     (line,) = anchor_lines(app, anchors)
     entry = json.loads(line)
     assert (entry["seq"], entry["last_id"], entry["last_hash"]) == (1, last_id, last_hash)
     assert len(entry["mac"]) == 64 and entry["prev"] == ""
-    assert json.loads(recorded[0])["last_id"] == last_id
+    assert kind == "chain.anchored" and json.loads(data) == {"seq": 1, "anchored_at": entry["at"]}
     assert run(runner, app, "anchor").exit_code == 0
     second = json.loads(anchor_lines(app, anchors)[1])
     assert second["seq"] == 2 and second["prev"] == entry["mac"]
@@ -137,8 +136,9 @@ def test_a_forged_anchor_line_is_found(runner, app, anchors):
     result = run(runner, app, "verify")
     assert result.exit_code == 1
     assert "锚点文件第 1 行的校验码不符或无法读取：该行被伪造或改动 (forged)" in result.output
-    # the ledger says anchor #1 was written: it is missing from the file now
-    assert "账本记录的锚点 #1" in result.output
+    # the ledger says anchor #1 was written: missing from the file now (by itself it hides
+    # nothing, as the ledger is there: a warning)
+    assert "[提示] 账本记录的锚点 #1" in result.output
 
 
 def test_deleted_anchor_lines_are_found(runner, app, anchors):
@@ -151,7 +151,7 @@ def test_deleted_anchor_lines_are_found(runner, app, anchors):
     result = run(runner, app, "verify")
     assert result.exit_code == 1
     assert "锚点文件第 2 行（锚点 #3）之前的锚点被删除或改动 (deleted)" in result.output
-    assert "账本记录的锚点 #2" in result.output
+    assert "[提示] 账本记录的锚点 #2" in result.output
     path.unlink()
     result = run(runner, app, "verify")
     assert result.exit_code == 1

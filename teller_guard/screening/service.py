@@ -325,15 +325,19 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     assessment_dict = assessment.to_dict()  # plain dicts, lists and scalars, as get() decodes
     values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
               **_assessed_columns(assessment, form, moment, 0, None, assessment_dict)}
-    # Both events pin the row as this one write leaves it.
-    state = digests.state(digests.digest_key(keys.ledger), values, _vault_of(facts))
+    # The events are those of start() then assess(): each pins the row as that step leaves it.
+    digest_key, vault = digests.digest_key(keys.ledger), _vault_of(facts)
+    started_state = digests.state(digest_key, {
+        **values, "form": json.dumps({"facts": stored}, ensure_ascii=False), "assessment": None},
+        vault)
+    state = digests.state(digest_key, values, vault)
 
     def store(writer) -> tuple[int, str]:
         session_id, reference = _insert_new(writer, moment, values)
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
-                             {"reference": reference, "state": state}),
+                             {"reference": reference, "state": started_state}),
             _assessed_event(teller_id, session_id, assessment, columns["amount_fen"], state),
         ], at=values["updated_at"])
         return session_id, reference
