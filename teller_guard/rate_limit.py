@@ -9,6 +9,7 @@ has no --workers) the counts are kept in this process's memory.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import struct
@@ -95,8 +96,11 @@ class RateLimiter:
         descriptor inherited through fork() would share its lock with the parent: reopen."""
         if self._file is None or self._file[0] != os.getpid():
             descriptor = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-            if os.fstat(descriptor).st_size < SLOTS * SLOT.size:
-                os.ftruncate(descriptor, SLOTS * SLOT.size)
+            try:
+                _allocate(descriptor, SLOTS * SLOT.size)
+            except OSError:
+                os.close(descriptor)
+                raise
             self._file = (os.getpid(), descriptor, mmap.mmap(descriptor, SLOTS * SLOT.size))
         return self._file[1], self._file[2]
 
@@ -114,3 +118,25 @@ class RateLimiter:
                 if slot_token == 0:  # nothing was ever stored past an empty slot
                     break
         return (free if free is not None else token_id % SLOTS), (0, 0, 0)
+
+
+def _allocate(descriptor: int, size: int) -> None:
+    """Give the counts file real disk blocks before it is mapped. A file only extended with
+    ftruncate is sparse: the first store into one of its pages on a full disk raised SIGBUS
+    and killed the whole server process. Allocating up front turns that into an OSError
+    (ENOSPC: the request gets the 503 of a full disk) when the file is opened."""
+    if os.fstat(descriptor).st_size < size:
+        os.ftruncate(descriptor, size)
+    fallocate = getattr(os, "posix_fallocate", None)
+    if fallocate is None:  # e.g. macOS: write the zeros (only where the file is still sparse)
+        if os.fstat(descriptor).st_blocks * 512 < size:
+            for offset in range(0, size, 4096):
+                if not any(os.pread(descriptor, 4096, offset)):
+                    os.pwrite(descriptor, bytes(min(4096, size - offset)), offset)
+        return
+    try:
+        fallocate(descriptor, 0, size)
+    except OSError as error:
+        if error.errno in (errno.EINVAL, errno.EOPNOTSUPP):  # a file system without it
+            return
+        raise
