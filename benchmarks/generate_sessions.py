@@ -28,7 +28,7 @@ from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from teller_guard import audit, create_app, db  # noqa: E402
+from teller_guard import audit, create_app, db, digests, pii_key  # noqa: E402
 
 LEVEL_WEIGHTS = {"low": 70, "medium": 18, "high": 9, "critical": 3}
 SCORE_RANGE = {"low": (0, 19), "medium": (20, 39), "high": (40, 69), "critical": (70, 100)}
@@ -74,6 +74,7 @@ class Writer:
         self.sessions: list[tuple] = []
         self.vault: list[tuple] = []
         self.events = 0
+        self.digest_key = digests.digest_key(key)
 
     def event(self, kind, actor_id, session_id, data, at) -> None:
         self.last_id += 1
@@ -137,7 +138,9 @@ def ensure_users(database, key: bytes) -> dict[str, list[int]]:
                 "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?)",
                 [username, name, staff_no, role, password_hash, now, now]).lastrowid
             audit.append(database, key, audit.AuditEvent(
-                "user.created", None, data={"user_id": user_id, "username": username, "role": role}))
+                "user.created", None, data={
+                    "user_id": user_id, "username": username, "role": role,
+                    "password": digests.secret_hash(digests.digest_key(key), password_hash)}))
         else:
             user_id = row[0]
         ids[role].append(user_id)
@@ -192,7 +195,9 @@ def one_session(writer: Writer, rng: random.Random, session_id: int, started: da
         "outcome_at": None, "in_queue": 0, "review_status": None, "assignee_id": None,
         "slips_printed": 0, "alerts_printed": 0,
     }
-    events = [("screening.started", teller, {"reference": reference}, started)]
+    started_data = {"reference": reference}
+    events = [("screening.started", teller, started_data, started)]
+    assessed_data = None
     if state != "draft":
         score = rng.randint(*SCORE_RANGE[level])
         typologies = []
@@ -213,10 +218,10 @@ def one_session(writer: Writer, rng: random.Random, session_id: int, started: da
                    assessment=json.dumps(assessment, ensure_ascii=False), status="assessed",
                    step="result", in_queue=int(level in ("high", "critical")),
                    updated_at=iso(assessed_at))
-        events.append(("screening.assessed", teller, {
+        assessed_data = {
             "level": level, "score": score, "action": ACTION[level], "typologies": typologies,
-            "rules_version": RULES_VERSION, "fired": fired, "amount_fen": amount_fen},
-            assessed_at))
+            "rules_version": RULES_VERSION, "fired": fired, "amount_fen": amount_fen}
+        events.append(("screening.assessed", teller, assessed_data, assessed_at))
         if level == "high" or (level == "critical" and rng.random() < 0.1):
             decision = "confirmed" if level == "high" else "override"
             reason = "" if decision == "confirmed" else "客户提供了购房合同，主管核实后放行"
@@ -258,11 +263,19 @@ def one_session(writer: Writer, rng: random.Random, session_id: int, started: da
                     "from": "in_review", "to": closed, "note": "合成数据：已电话回访客户"},
                     opened + timedelta(hours=2)))
                 row["review_status"] = closed
-        for field_name, value in (("customer_name", "测试客户" + str(session_id)),
-                                  ("customer_id_number", f"110101199001{session_id % 10000:04d}12"),
-                                  ("payee_account", f"62220000{session_id:011d}")):
+    vault = {}
+    if row["in_queue"]:
+        vault = {"customer_name": "测试客户" + str(session_id),
+                 "customer_id_number": f"110101199001{session_id % 10000:04d}12",
+                 "payee_account": f"62220000{session_id:011d}"}
+        for field_name, value in vault.items():
             writer.vault.append((session_id, field_name, value, iso(started)))
     row["form"] = json.dumps(form, ensure_ascii=False)
+    # The digest of the row as written, in the events the service writes it with (digests.py).
+    row_state = digests.state(writer.digest_key, row, vault)
+    for data in (started_data, assessed_data):
+        if data is not None:
+            data["state"] = row_state
     writer.sessions.append(tuple(row[name.strip()] for name in SESSION_COLUMNS.split(",")))
     for kind, actor, data, at in events:
         writer.event(kind, actor, session_id, data, iso(at))
@@ -282,6 +295,9 @@ def generate(instance: Path, count: int, days: int = 730, seed: int = 7,
     now = datetime.now().astimezone().replace(microsecond=0)
     try:
         with db.write_transaction(database):
+            # As a served instance would have: the payee hashes here are random, which the
+            # first key check would take for a key changed under stored data.
+            pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
             users = ensure_users(database, key)
             first_id = (database.execute("SELECT max(id) FROM sessions").fetchone()[0] or 0) + 1
             writer = Writer(database, key)

@@ -32,6 +32,7 @@ KINDS = {
     "user.disabled": "停用用户",
     "user.enabled": "启用用户",
     "user.password_reset": "重置密码",
+    "user.role_changed": "修改角色",
     "settings.changed": "修改网点设置",
     "api_token.created": "创建接口令牌",
     "api_token.revoked": "吊销接口令牌",
@@ -55,6 +56,8 @@ KINDS = {
     "watchlist.imported": "导入涉诈名单",
     "watchlist.removed": "移出涉诈名单",
     "watchlist.exported": "导出高风险收款账户",
+    "chain.anchored": "账本锚定",
+    "anchor.sent": "账本锚点已发送",
 }
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import config, db, pii_key, settings, users
+from . import config, db, disk_full, pii_key, settings, users
 from .app import create_app
 from .web_context import app_db
 
@@ -100,9 +100,10 @@ def init(app, admin_username, admin_password):
     click.echo(f"已创建管理员 {admin_username}，密码: {password}")
 
 
-def seed_demo(app, days: int = 21) -> list[tuple[str, str, str]]:
-    """Demo branch settings and one account per role, with fresh passwords each start."""
-    accounts = []
+def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[str, str, str]]:
+    """Demo branch settings and one account per role, with fresh passwords each start.
+    `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
+    accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
         if not list(database["settings"].rows):
             settings.save(database, key, settings.DEMO_SETTINGS)
@@ -143,9 +144,21 @@ def serve(app, host, port, threads, demo):
     import waitress
 
     prepare_database(app)
+    from .review.cli import start_anchoring
+
+    start_anchoring(app)
     if demo:
         click.echo("演示模式：以下账户仅供演示，每次启动都会重新生成密码。")
-        for role_label, username, password in seed_demo(app):
+        accounts = []
+        try:
+            seed_demo(app, accounts=accounts)
+        except sqlite3.OperationalError as error:
+            if not disk_full.is_disk_full(error):
+                raise
+            # Serve anyway: what is stored can still be read, and writes resume with space.
+            click.echo("  磁盘空间不足：以下未列出的演示账户沿用上次的密码，演示数据未能写入。"
+                       "服务照常启动，可查看已有内容；清理磁盘后即可继续办理。", err=True)
+        for role_label, username, password in accounts:
             click.echo(f"  {role_label}: 用户名 {username}  密码 {password}")
     click.echo(f"teller_guard 已启动: http://{host}:{port}/  (按 Ctrl+C 停止)")
     # Under a burst waitress warns "Task queue depth is N" once per queued request: requests
@@ -248,9 +261,10 @@ def openapi(fields_table):
         click.echo(json.dumps(api_schema.openapi_document(), ensure_ascii=False, indent=2))
 
 
-from .review.cli import redact, verify  # noqa: E402
+from .review.cli import anchor, redact, verify  # noqa: E402
 
 main.add_command(verify)
+main.add_command(anchor)
 main.add_command(redact)
 
 from .printing_web.cli import send_alerts  # noqa: E402

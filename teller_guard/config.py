@@ -65,6 +65,9 @@ DEFAULTS = {
     # unset: derived from the instance secret.
     "PII_KEY_FILE": None,
     "SEND_OUTBOX_IN_BACKGROUND": True,
+    # A folder outside the instance (another volume or machine) for the chain anchors
+    # (anchor.py); unset: verify warns that a rollback to an older copy cannot be found.
+    "ANCHOR_DIR": None,
     # cross-session signals (watchlist/signals.py)
     "PAYEE_REPEAT_MIN_CUSTOMERS": 2,
     "PAYEE_REPEAT_DAYS": 30,

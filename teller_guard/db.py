@@ -4,6 +4,7 @@ request on the same server thread) or per CLI command."""
 from __future__ import annotations
 
 import errno
+import logging
 import os
 import sqlite3
 import threading
@@ -13,7 +14,7 @@ from pathlib import Path
 import sqlite_utils
 from flask import current_app, g
 
-from . import private_files
+from . import disk_full, private_files
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -142,6 +143,10 @@ def check_database(path: str | Path, thorough: bool = False) -> None:
     except sqlite3.OperationalError as exc:
         if "readonly" in str(exc):
             raise DatabaseUnavailable(READ_ONLY.format(path=path)) from exc
+        if disk_full.is_disk_full(exc):
+            # Start all the same: reads work, writes answer 503 until space returns (errors.py).
+            logging.getLogger(__name__).warning("磁盘空间不足 %s：可以查询，保存将暂时失败", path)
+            return
         raise DatabaseUnavailable(f"数据库不可写或被锁定 {path}: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         raise DatabaseUnavailable(f"数据库文件已损坏 {path}: {exc}") from exc

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from flask import jsonify, make_response, render_template
+import sqlite3
+
+from flask import jsonify, make_response, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from . import disk_full
 from .db import DatabaseUnavailable
 from .web import wants_json
 
@@ -23,8 +26,9 @@ MESSAGES = {
 }
 
 
-def render_error(code: int, detail: str | None = None, headers=None):
-    title, message = MESSAGES.get(code, MESSAGES[500])
+def render_error(code: int, detail: str | None = None, headers=None, title: str | None = None):
+    default_title, message = MESSAGES.get(code, MESSAGES[500])
+    title = title or default_title
     if wants_json():
         response = jsonify({"error": {"code": code, "message": detail or message}})
     else:
@@ -53,6 +57,16 @@ def register(app) -> None:
     def database_error(error):
         app.logger.error("database unavailable: %s", error)
         return render_error(503)
+
+    @app.errorhandler(sqlite3.OperationalError)
+    @app.errorhandler(OSError)
+    def storage_error(error):
+        if not disk_full.is_disk_full(error):
+            return unexpected_error(error)
+        disk_full.throttle.note(app.logger, f"{request.method} {request.path}")
+        response = render_error(503, disk_full.MESSAGE, title="磁盘空间不足")
+        response.headers["Retry-After"] = "60"
+        return response
 
     @app.errorhandler(Exception)
     def unexpected_error(error):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, login_throttle
+from . import audit, digests, login_throttle
 from .db import write_transaction
 
 ROLES = {
@@ -94,14 +94,16 @@ def create_user(db, key, username, password, role, display_name="", staff_no="",
         if find_user(db, username):
             raise UserError(f"用户名已存在: {username}")
         now = _now().isoformat(timespec="seconds")
+        password_hash = generate_password_hash(password)
         user_id = db["users"].insert({
             "username": username, "display_name": display_name or username,
             "staff_no": staff_no or "", "role": role,
-            "password_hash": generate_password_hash(password), "active": 1,
+            "password_hash": password_hash, "active": 1,
             "failed_logins": 0, "created_at": now, "password_changed_at": now,
         }).last_pk
         audit.append(db, key, audit.AuditEvent(
-            "user.created", actor_id, data={"user_id": user_id, "username": username, "role": role}))
+            "user.created", actor_id, data={"user_id": user_id, "username": username, "role": role,
+                                            "password": _password_digest(key, password_hash)}))
     return user_id
 
 
@@ -125,13 +127,21 @@ def reset_password(db, key, username, new_password=None, actor_id=None) -> str:
         row = find_user(db, username)
         if not row:
             raise UserError(f"用户不存在: {username}")
+        password_hash = generate_password_hash(new_password)
         db["users"].update(row["id"], {
-            "password_hash": generate_password_hash(new_password), "failed_logins": 0,
+            "password_hash": password_hash, "failed_logins": 0,
             "locked_until": None, "password_changed_at": _now().isoformat(timespec="seconds"),
         })
-        audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id,
-                                               data={"user_id": row["id"], "username": username}))
+        audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id, data={
+            "user_id": row["id"], "username": username,
+            "password": _password_digest(key, password_hash)}))
     return new_password
+
+
+def _password_digest(key: bytes, password_hash: str) -> str:
+    """Pins the stored hash in the ledger, so `teller-guard verify` finds a password_hash
+    replaced around the app (e.g. by one whose password the intruder knows)."""
+    return digests.secret_hash(digests.digest_key(key), password_hash)
 
 
 def generate_password() -> str:

@@ -24,7 +24,7 @@ def test_generated_sessions_verify_and_add_up(app):
     try:
         key = create_app(instance_path=app.instance_path).extensions["teller_guard"]["ledger_key"]
         assert audit.verify_chain(database, key)[1] == []
-        assert integrity.check_sessions(database) == (1000, [])
+        assert integrity.check_sessions(database, key) == (1000, [])  # digests too
         queued = database.execute("SELECT count(*) FROM sessions WHERE in_queue = 1").fetchone()[0]
         assert 50 < queued < 300
         closed = database.execute(
@@ -37,7 +37,7 @@ def test_generated_sessions_verify_and_add_up(app):
         assert sorted(fast.durations) == sorted(slow.durations)
         # a second run adds to the same instance and still verifies
         generator.generate(Path(app.instance_path), 50, days=5, seed=4)
-        assert integrity.check_sessions(database) == (1050, [])
+        assert integrity.check_sessions(database, key) == (1050, [])
         assert audit.verify_chain(database, key)[1] == []
     finally:
         database.conn.close()

@@ -59,7 +59,7 @@ def make_session(app, database, teller="teller", *, level="high", score=None, ou
              "done" if outcome else "result", "finished" if outcome else ("assessed" if level else "draft"),
              json.dumps(form, ensure_ascii=False), amount_fen, payee_masked, customer_masked,
              level, score, "stop_and_report" if level else None, typologies[0] if typologies else None,
-             json.dumps(typologies), "test-1" if level else None,
+             json.dumps(typologies) if level else None, "test-1" if level else None,
              json.dumps(assessment, ensure_ascii=False) if assessment else None,
              user_id(database, "supervisor") if override else None, "override" if override else None,
              "客户坚持" if override else None, outcome, started_at if outcome else None, in_queue,
@@ -93,7 +93,7 @@ def test_helper_sessions_verify_clean(app, database):
     make_session(app, database, level="medium", outcome=None)
     make_session(app, database, level=None, outcome=None)
     make_session(app, database, level="critical", override=True, outcome="proceeded")
-    rows, problems = integrity.check_sessions(database)
+    rows, problems = integrity.check_sessions(database, ledger_key(app))
     assert rows == 5 and problems == []
     assert audit.verify_chain(database, ledger_key(app))[1] == []
 

@@ -9,11 +9,12 @@ from datetime import date
 import pytest
 from test_review_support import ledger_key, make_session
 
-from teller_guard import audit
+from teller_guard import anchor, audit
 from teller_guard.cli import main
 from teller_guard.review import integrity, retention
 
-SUMMARY = re.compile(r"校验(通过|未通过)：账本 (\d+) 行，问题 (\d+) 处；业务 (\d+) 条，问题 (\d+) 处；用时 [\d.]+ 秒")
+SUMMARY = re.compile(r"校验(通过|未通过)：账本 (\d+) 行，问题 (\d+) 处；业务 (\d+) 条，问题 (\d+) 处；"
+                     r"用户、设置与令牌 (\d+) 条，问题 (\d+) 处；锚点 (\d+) 个，问题 (\d+) 处；用时 [\d.]+ 秒")
 
 
 @pytest.fixture
@@ -53,7 +54,9 @@ def test_untouched_database_verifies(runner, app, screened):
     result, summary = run_verify(runner, app)
     assert result.exit_code == 0, result.output
     assert summary.group(1) == "通过" and summary.group(4) == "4"
-    assert result.output.strip().splitlines() == [summary.group(0)]
+    # 5 users and the 7 branch settings; no ANCHOR_DIR here, so a warning and no anchors
+    assert summary.group(6, 7, 8, 9) == ("12", "0", "0", "0")
+    assert result.output.strip().splitlines() == [f"[提示] {anchor.NOT_ANCHORED}", summary.group(0)]
 
 
 def test_edited_ledger_row(runner, app, screened):
@@ -72,7 +75,7 @@ def test_deleted_ledger_row(runner, app, screened):
     assert result.exit_code == 1
     assert f"账本第 {row + 1} 行之前有记录被删除 (deleted)" in result.output
     # the session now disagrees with what is left of its events, too
-    assert f"[业务] 业务 #{screened[1]} 与账本不一致（outcome）" in result.output
+    assert f"[业务] 业务 #{screened[1]} 与账本不一致（outcome、duration_seconds、status）" in result.output
 
 
 def test_inserted_ledger_row(runner, app, screened):
@@ -133,7 +136,8 @@ def test_every_problem_is_listed(runner, app, screened):
     tamper(app, "UPDATE ledger SET actor_id = 99 WHERE id = 1")
     result, summary = run_verify(runner, app)
     assert summary.group(3) == "1" and summary.group(5) == "2"
-    assert len(result.output.strip().splitlines()) == 4
+    assert len([line for line in result.output.strip().splitlines()
+                if not line.startswith("[提示]")]) == 4
 
 
 def test_redaction_empties_old_personal_data_and_keeps_the_chain(app, database):
@@ -156,7 +160,7 @@ def test_redaction_empties_old_personal_data_and_keeps_the_chain(app, database):
     assert json.loads(event[0]) == {"days": 365, "before": "2025-11-30", "sessions": 1,
                                     "fields": 2, "alert_payloads": 1}
     assert audit.verify_chain(database, ledger_key(app))[1] == []
-    assert integrity.check_sessions(database)[1] == []
+    assert integrity.check_sessions(database, ledger_key(app))[1] == []
     again = retention.redact(database, ledger_key(app), days=365, today=date(2026, 11, 30))
     assert (again.sessions, again.fields) == (0, 0)
     with pytest.raises(ValueError):

@@ -34,7 +34,7 @@ def test_screened_case_is_reviewed_and_verifies(app, client, auth, database, run
             "to": target, "note": note, "csrf_token": csrf_token(client, page)})
         assert response.status_code == 303
 
-    assert integrity.check_sessions(database)[1] == []
+    assert integrity.check_sessions(database, app.extensions["teller_guard"]["ledger_key"])[1] == []
     figures = stats.compute(database, None, None)
     assert figures.total == 2 and figures.queued == 1 and figures.protected_fen == 20_000_000
     database.conn.close()
@@ -59,4 +59,4 @@ def test_api_screenings_verify(app, client, database):
     response = client.post("/api/v1/screenings", json=body, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 201, response.get_json()
     assert database.execute("SELECT in_queue FROM sessions").fetchone()[0] == 1
-    assert integrity.check_sessions(database) == (1, [])
+    assert integrity.check_sessions(database, app.extensions["teller_guard"]["ledger_key"]) == (1, [])

@@ -32,13 +32,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import audit
+from .. import audit, disk_full
 from .. import db as dbmod
 from ..db import write_transaction
 
 log = logging.getLogger(__name__)
 
 KIND_POLICE_ALERT = "police_alert"
+KIND_CHAIN_ANCHOR = "chain_anchor"  # the ledger head, sent off the machine (anchor.py)
 MAX_ATTEMPTS = 10  # then status "failed" (still retryable from the status page)
 BASE_DELAY_SECONDS = 30  # 30 s, 1 min, 2 min, 4 min ... doubling per failed attempt
 MAX_DELAY_SECONDS = 3600
@@ -111,21 +112,28 @@ def queue_alert(db, key: bytes, session_id: int, actor_id: int | None, idempoten
 
     Returns the outbox row id, or None when the key is already queued (nothing is written).
     """
+    outbox_id = queue_row(db, KIND_POLICE_ALERT, idempotency_key, payload, session_id, now)
+    if outbox_id is None:
+        return None
+    audit.append(db, key, audit.AuditEvent(
+        "alert.queued", actor_id, session_id,
+        {"outbox_id": outbox_id, "idempotency_key": idempotency_key}))
+    return outbox_id
+
+
+def queue_row(db, kind: str, idempotency_key: str, payload: dict, session_id: int | None = None,
+              now: datetime | None = None) -> int | None:
+    """Queue any payload for ALERT_ENDPOINT (a police alert, a chain anchor); returns the row
+    id, or None when the key is already queued. Call inside a write transaction."""
     moment = stamp(as_utc(now))
     cursor = db.execute(
         "INSERT INTO outbox (session_id, kind, idempotency_key, payload, status, attempts, "
         "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) "
         "ON CONFLICT(idempotency_key) DO NOTHING",
-        [session_id, KIND_POLICE_ALERT, idempotency_key,
+        [session_id, kind, idempotency_key,
          json.dumps(payload, ensure_ascii=False, sort_keys=True), moment, moment],
     )
-    if cursor.rowcount != 1:
-        return None
-    outbox_id = cursor.lastrowid
-    audit.append(db, key, audit.AuditEvent(
-        "alert.queued", actor_id, session_id,
-        {"outbox_id": outbox_id, "idempotency_key": idempotency_key}))
-    return outbox_id
+    return cursor.lastrowid if cursor.rowcount == 1 else None
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -188,7 +196,7 @@ def post_alert(endpoint: str, body: bytes, idempotency_key: str, timeout: float,
 
 def _due(db, now: datetime, limit: int) -> list[tuple]:
     return db.execute(
-        "SELECT id, session_id, idempotency_key, payload, attempts FROM outbox "
+        "SELECT id, session_id, idempotency_key, payload, attempts, kind FROM outbox "
         "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
         "ORDER BY id LIMIT ?", [stamp(now), limit]).fetchall()
 
@@ -204,19 +212,19 @@ def _claim(db, row_id: int, now: datetime, timeout: float) -> bool:
 
 
 def _record_sent(db, key: bytes, row, status: int, now: datetime) -> None:
-    row_id, session_id, idempotency_key, _, attempts = row
+    row_id, session_id, idempotency_key, _, attempts, kind = row
     with write_transaction(db):
         db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, "
             "next_attempt_at = NULL WHERE id = ?", [stamp(now), attempts + 1, row_id])
         audit.append(db, key, audit.AuditEvent(
-            "alert.sent", None, session_id,
+            "anchor.sent" if kind == KIND_CHAIN_ANCHOR else "alert.sent", None, session_id,
             {"outbox_id": row_id, "idempotency_key": idempotency_key, "attempts": attempts + 1,
              "http_status": status}))
 
 
 def _record_failure(db, row, error: str, now: datetime, max_attempts: int) -> str:
-    row_id, _, _, _, attempts = row
+    row_id, _, _, _, attempts, _ = row
     attempts += 1
     in_round = (attempts - 1) % max_attempts + 1  # a manual retry starts a new round
     if in_round >= max_attempts:
@@ -273,10 +281,11 @@ def rows(db, limit: int = 200) -> list[dict]:
     masked payee account only)."""
     cursor = db.execute(
         "SELECT o.id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
-        "o.sent_at, s.reference, s.payee_masked FROM outbox o "
+        "o.sent_at, COALESCE(s.reference, CASE o.kind WHEN ? THEN '账本锚点' END) "
+        "AS reference, s.payee_masked FROM outbox o "
         "LEFT JOIN sessions s ON s.id = o.session_id "
         "ORDER BY CASE o.status WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, o.id DESC "
-        "LIMIT ?", [limit])
+        "LIMIT ?", [KIND_CHAIN_ANCHOR, limit])
     names = [column[0] for column in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
@@ -393,8 +402,11 @@ class BackgroundSender:
                 self.run_once()
             except EndpointError as error:  # a setting or credential file to fix: no traceback
                 log.error("police alert sender: %s", error)
-            except Exception:  # noqa: BLE001 - the sender must survive anything
-                log.exception("police alert sender: pass failed; will try again")
+            except Exception as error:  # noqa: BLE001 - the sender must survive anything
+                if disk_full.is_disk_full(error):  # one line a minute, not a traceback a pass
+                    disk_full.throttle.note(log, "police alert sender")
+                else:
+                    log.exception("police alert sender: pass failed; will try again")
                 self._close()
         self._close()
 

@@ -1,15 +1,37 @@
-"""`teller-guard verify` and `teller-guard redact` (registered at the end of teller_guard/cli.py)."""
+"""`teller-guard verify`, `anchor` and `redact` (registered at the end of teller_guard/cli.py),
+and the daily anchor that `serve` starts."""
 
 from __future__ import annotations
 
 import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
+from .. import anchor as anchoring
 from ..cli import damaged, fail, instance_option, prepare_database
 from ..web_context import app_db
 from . import integrity, retention
+
+
+def anchor_dir(app) -> Path | None:
+    """ANCHOR_DIR, or exit 2 with the reason when it cannot be used."""
+    try:
+        return anchoring.anchor_dir(app.config, app.instance_path)
+    except anchoring.AnchorConfigError as error:
+        click.echo(f"配置错误: {error}", err=True)
+        sys.exit(2)
+
+
+def start_anchoring(app) -> anchoring.DailyAnchor | None:
+    """For `serve`: check ANCHOR_DIR and, when set, anchor the chain now and then daily."""
+    directory = anchor_dir(app)
+    if directory is None:
+        return None
+    return anchoring.DailyAnchor(app.config["DATABASE"],
+                                 app.extensions["teller_guard"]["ledger_key"], directory,
+                                 app.config).start()
 
 
 @click.command()
@@ -24,10 +46,11 @@ def verify(app, pages):
     Prints each problem (the row id and what happened), then a one-line summary;
     exits with status 1 when anything was edited, deleted or inserted out of band.
     """
+    directory = anchor_dir(app)
     prepare_database(app, thorough=pages)
     try:
         report = integrity.verify(app.config["DATABASE"],
-                                  app.extensions["teller_guard"]["ledger_key"])
+                                  app.extensions["teller_guard"]["ledger_key"], directory)
     except sqlite3.DatabaseError as error:  # a damaged page: only --pages reads every page
         fail(damaged(app.config["DATABASE"], error))
     for line in report.lines():
@@ -35,6 +58,27 @@ def verify(app, pages):
     click.echo(report.summary())
     if not report.ok:
         sys.exit(1)
+
+
+@click.command()
+@instance_option
+def anchor(app):
+    """Append the ledger head to the anchor file in ANCHOR_DIR now (serve does it daily)."""
+    directory = anchor_dir(app)
+    if directory is None:
+        fail("未配置 ANCHOR_DIR（锚点文件夹，应在数据库以外的磁盘或机器上），无法写入锚点")
+    prepare_database(app)
+    try:
+        written = anchoring.write(app.config["DATABASE"],
+                                  app.extensions["teller_guard"]["ledger_key"], directory,
+                                  app.config)
+    except OSError as error:
+        fail(f"无法写入锚点文件夹 {directory}: {error.strerror or error}")
+    click.echo(f"已写入锚点 #{written.seq}：账本第 {written.last_id} 行 "
+               f"{written.last_hash[:16]}…，时间 {written.at}，文件 "
+               f"{anchoring.anchor_file(directory, app.extensions['teller_guard']['ledger_key'])}")
+    if app.config.get("ALERT_ENDPOINT"):
+        click.echo("已排队发送到 ALERT_ENDPOINT（由 serve 的发送线程或 teller-guard send-alerts 发送）")
 
 
 @click.command()

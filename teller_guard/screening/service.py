@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .. import audit, group_commit, labels, pii
+from .. import audit, digests, group_commit, labels, pii
 from ..db import write_transaction
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from .inputs import Facts, engine_input, masked_answers, masked_facts, other_region_of
@@ -54,6 +54,17 @@ def _iso(moment: datetime) -> str:
 
 def _append(db, keys: Keys, kind: str, actor_id, session_id, **data) -> None:
     audit.append(db, keys.ledger, audit.AuditEvent(kind, actor_id, session_id, data))
+
+
+def _state(db, keys: Keys, session_id: int) -> str:
+    """The `state` of the row as written in this transaction: the event that goes with the
+    write pins the form, facts, assessment and vault, which it does not itself hold
+    (digests.py; checked by `teller-guard verify`)."""
+    return digests.state_in_db(db, digests.digest_key(keys.ledger), session_id)
+
+
+def _vault_of(facts: Facts) -> dict[str, str]:
+    return {name: getattr(facts, name) for name in MASKS if getattr(facts, name)}
 
 
 def _insert_new(db, moment: datetime, values: dict) -> tuple[int, str]:
@@ -141,14 +152,15 @@ def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
     started = opened_at if opened_at and moment - timedelta(hours=2) <= opened_at <= moment \
         else moment
     columns, stored = _fact_columns(keys, facts, branch)
+    values = {"teller_id": teller_id, "started_at": _iso(started), "updated_at": _iso(moment),
+              "step": "questions", "status": "draft",
+              "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns}
+    state = digests.state(digests.digest_key(keys.ledger), values, _vault_of(facts))
     with write_transaction(db):
-        session_id, reference = _insert_new(db, moment, {
-            "teller_id": teller_id, "started_at": _iso(started),
-            "updated_at": _iso(moment), "step": "questions", "status": "draft",
-            "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
-        })
+        session_id, reference = _insert_new(db, moment, values)
         _vault(db, session_id, facts, moment, new=True)
-        _append(db, keys, "screening.started", teller_id, session_id, reference=reference)
+        _append(db, keys, "screening.started", teller_id, session_id, reference=reference,
+                state=state)
     return session_id
 
 
@@ -192,7 +204,7 @@ def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id
         })
         _vault(db, session_id, facts, moment)
         _append(db, keys, "screening.step_saved", actor_id, session_id, step="facts",
-                fields=changed)
+                fields=changed, state=_state(db, keys, session_id))
 
 
 def save_answers(db, keys: Keys, session_id: int, answers: dict, actor_id: int) -> None:
@@ -206,7 +218,7 @@ def save_answers(db, keys: Keys, session_id: int, answers: dict, actor_id: int) 
         _update(db, session_id, {"form": json.dumps(form, ensure_ascii=False),
                                  "updated_at": _iso(now_local())})
         _append(db, keys, "screening.step_saved", actor_id, session_id, step="questions",
-                fields=sorted(_answer_names(answers)))
+                fields=sorted(_answer_names(answers)), state=_state(db, keys, session_id))
 
 
 def _answer_names(answers: dict) -> list[str]:
@@ -258,18 +270,20 @@ def _assessed_columns(assessment: Assessment, form: dict, moment: datetime, in_q
 
 
 def _assessed_event(actor_id, session_id: int, assessment: Assessment,
-                    amount_fen: int) -> audit.AuditEvent:
+                    amount_fen: int, state: str) -> audit.AuditEvent:
     return audit.AuditEvent("screening.assessed", actor_id, session_id, {
         "level": assessment.level, "score": assessment.score,
         "action": assessment.action.code,
         "typologies": [match.id for match in assessment.typologies],
         "rules_version": assessment.rules_version,
-        "fired": [rule.rule_id for rule in assessment.fired], "amount_fen": amount_fen})
+        "fired": [rule.rule_id for rule in assessment.fired], "amount_fen": amount_fen,
+        "state": state})
 
 
 def _append_assessed(db, keys: Keys, actor_id, session_id: int, assessment: Assessment,
                      amount_fen: int) -> None:
-    audit.append(db, keys.ledger, _assessed_event(actor_id, session_id, assessment, amount_fen))
+    audit.append(db, keys.ledger, _assessed_event(actor_id, session_id, assessment, amount_fen,
+                                                  _state(db, keys, session_id)))
 
 
 def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_session: dict,
@@ -322,14 +336,20 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     assessment_dict = assessment.to_dict()  # plain dicts, lists and scalars, as get() decodes
     values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
               **_assessed_columns(assessment, form, moment, 0, None, assessment_dict)}
+    # The events are those of start() then assess(): each pins the row as that step leaves it.
+    digest_key, vault = digests.digest_key(keys.ledger), _vault_of(facts)
+    started_state = digests.state(digest_key, {
+        **values, "form": json.dumps({"facts": stored}, ensure_ascii=False), "assessment": None},
+        vault)
+    state = digests.state(digest_key, values, vault)
 
     def store(writer) -> dict:
         session_id, reference = _insert_new(writer, moment, values)
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
-                             {"reference": reference}),
-            _assessed_event(teller_id, session_id, assessment, columns["amount_fen"]),
+                             {"reference": reference, "state": started_state}),
+            _assessed_event(teller_id, session_id, assessment, columns["amount_fen"], state),
         ], at=values["updated_at"])
         row = {"id": session_id, "reference": reference, **values, "outcome": None}
         row["form"] = form  # what was encoded into the column: plain dicts, lists and scalars

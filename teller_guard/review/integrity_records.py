@@ -1,0 +1,200 @@
+"""`teller-guard verify`, part two: users, branch settings and API tokens against their events,
+and a ledger that is missing or empty while the instance has data.
+
+These tables are small, so they are read whole and compared in Python:
+
+- users: a row per `user.created` (same id and username); role from the latest
+  `user.created`/`user.role_changed`; active from the latest `user.disabled`/`user.enabled`;
+  password_hash against the digest in the latest `user.created`/`user.password_reset` (events
+  written before the digest existed carry none: such a password is not checked until its next
+  reset). Lockout counters and display names are not checked.
+- settings: each value equals the default overlaid with the `after` of every
+  `settings.changed`.
+- api_tokens: a row per `api_token.created` (same id and name, created_by its actor),
+  revoked exactly when there is an `api_token.revoked`, token_hash against the digest in the
+  created event (when it has one).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from .. import digests, settings
+
+RECORD_KINDS = ("user.created", "user.role_changed", "user.disabled", "user.enabled",
+                "user.password_reset", "settings.changed", "api_token.created",
+                "api_token.revoked")
+REQUIRED_TABLES = ("ledger", "ledger_head", "sessions", "pii_vault", "users", "settings",
+                   "api_tokens")
+AREAS = {"users": "用户", "settings": "设置", "api_tokens": "令牌", "ledger": "账本"}
+
+
+@dataclass(frozen=True)
+class RecordProblem:
+    area: str  # users | settings | api_tokens | ledger
+    text: str  # Chinese, shown as is
+    problem: str  # edited | inserted | deleted | empty | missing
+
+    def line(self) -> str:
+        return f"[{AREAS[self.area]}] {self.text} ({self.problem})"
+
+
+@dataclass(frozen=True)
+class Result:
+    rows: int = 0
+    problems: list[RecordProblem] = field(default_factory=list)
+
+
+def missing_tables(db) -> list[str]:
+    present = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    return [name for name in REQUIRED_TABLES if name not in present]
+
+
+def missing_result(missing: list[str]) -> Result:
+    return Result(0, [RecordProblem("ledger", f"数据表 {name} 不存在，已被绕过系统删除", "missing")
+                      for name in missing])
+
+
+def _events(db) -> list[tuple[int, str, int | None, dict]]:
+    """(id, kind, actor, data) of the record events, oldest first. None of them belongs to a
+    session, so the session_id index finds them without reading the screenings' events."""
+    found = []
+    marks = ", ".join("?" * len(RECORD_KINDS))
+    for row_id, kind, actor, data in db.execute(
+            f"SELECT id, kind, actor_id, data FROM ledger WHERE session_id IS NULL "  # noqa: S608
+            f"AND kind IN ({marks}) ORDER BY id", RECORD_KINDS):
+        try:
+            parsed = json.loads(data)
+        except (TypeError, ValueError):
+            continue  # the chain walk reports the row
+        found.append((row_id, kind, actor, parsed if isinstance(parsed, dict) else {}))
+    return found
+
+
+def check(db, key: bytes, ledger_rows: int) -> Result:
+    digest_key = digests.digest_key(key)
+    events = _events(db)
+    problems = _empty_ledger(db, ledger_rows)
+    users, user_problems = _users(db, digest_key, events)
+    tokens, token_problems = _tokens(db, digest_key, events)
+    stored_settings, settings_problems = _settings(db, events)
+    return Result(users + tokens + stored_settings,
+                  problems + user_problems + token_problems + settings_problems)
+
+
+def _empty_ledger(db, ledger_rows: int) -> list[RecordProblem]:
+    if ledger_rows:
+        return []
+    users = db.execute("SELECT count(*) FROM users").fetchone()[0]
+    sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    if not users and not sessions:
+        return []  # a new instance
+    return [RecordProblem("ledger", f"账本为空，但实例中有 {users} 个用户、{sessions} 笔业务："
+                                    "账本已被绕过系统清空", "empty")]
+
+
+def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
+    expected: dict[int, dict] = {}
+    for _, kind, _, data in events:
+        user_id = data.get("user_id")
+        if not kind.startswith("user.") or not isinstance(user_id, int):
+            continue
+        if kind == "user.created":
+            expected[user_id] = {"username": data.get("username"), "role": data.get("role"),
+                                 "active": 1, "password": data.get("password")}
+        elif user_id in expected:
+            if kind == "user.role_changed":
+                expected[user_id]["role"] = data.get("role")
+            elif kind in ("user.disabled", "user.enabled"):
+                expected[user_id]["active"] = int(kind == "user.enabled")
+            elif kind == "user.password_reset":
+                expected[user_id]["password"] = data.get("password")
+    problems = []
+    rows = db.execute("SELECT id, username, role, active, password_hash FROM users ORDER BY id")
+    seen = set()
+    for user_id, username, role, active, password_hash in rows:
+        seen.add(user_id)
+        wanted = expected.get(user_id)
+        if wanted is None:
+            problems.append(RecordProblem(
+                "users", f"用户 #{user_id} 在账本中没有创建记录，是绕过系统插入的", "inserted"))
+            continue
+        fields = [name for name, bad in (
+            ("username", username != wanted["username"]),
+            ("role", role != wanted["role"]),
+            ("active", active != wanted["active"]),
+            ("password_hash", wanted["password"] is not None and not (
+                isinstance(password_hash, str)
+                and digests.secret_hash(key, password_hash) == wanted["password"])),
+        ) if bad]
+        if fields:
+            problems.append(RecordProblem(
+                "users", f"用户 #{user_id} 与账本不一致（{'、'.join(fields)}），被绕过系统改动",
+                "edited"))
+    problems += [RecordProblem("users", f"用户 #{user_id} 在账本中有创建记录，但用户表中已被删除",
+                               "deleted") for user_id in sorted(set(expected) - seen)]
+    return len(seen), problems
+
+
+def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
+    expected: dict[int, dict] = {}
+    for _, kind, actor, data in events:
+        token_id = data.get("token_id")
+        if not kind.startswith("api_token.") or not isinstance(token_id, int):
+            continue
+        if kind == "api_token.created":
+            expected[token_id] = {"name": data.get("name"), "created_by": actor,
+                                  "revoked": False, "hash": data.get("token_hash")}
+        elif token_id in expected:
+            expected[token_id]["revoked"] = True
+    problems = []
+    seen = set()
+    rows = db.execute("SELECT id, name, created_by, revoked_at, token_hash FROM api_tokens "
+                      "ORDER BY id")
+    for token_id, name, created_by, revoked_at, token_hash in rows:
+        seen.add(token_id)
+        wanted = expected.get(token_id)
+        if wanted is None:
+            problems.append(RecordProblem(
+                "api_tokens", f"接口令牌 #{token_id} 在账本中没有创建记录，是绕过系统插入的",
+                "inserted"))
+            continue
+        fields = [name for name, bad in (
+            ("name", name != wanted["name"]),
+            ("created_by", created_by != wanted["created_by"]),
+            ("revoked_at", (revoked_at is not None) != wanted["revoked"]),
+            ("token_hash", wanted["hash"] is not None and not (
+                isinstance(token_hash, str)
+                and digests.secret_hash(key, token_hash) == wanted["hash"])),
+        ) if bad]
+        if fields:
+            problems.append(RecordProblem(
+                "api_tokens", f"接口令牌 #{token_id} 与账本不一致（{'、'.join(fields)}），"
+                              "被绕过系统改动", "edited"))
+    problems += [RecordProblem("api_tokens", f"接口令牌 #{token_id} 在账本中有创建记录，"
+                                             "但令牌表中已被删除", "deleted")
+                 for token_id in sorted(set(expected) - seen)]
+    return len(seen), problems
+
+
+def _settings(db, events) -> tuple[int, list[RecordProblem]]:
+    defaults = settings.BranchSettings().to_json_dict()
+    expected = dict(defaults)
+    for _, kind, _, data in events:
+        if kind != "settings.changed":
+            continue
+        for name, change in data.items():
+            if isinstance(change, dict) and "after" in change:
+                expected[name] = change["after"]
+    stored = {}
+    for name, value in db.execute("SELECT key, value FROM settings"):
+        try:
+            stored[name] = json.loads(value)
+        except (TypeError, ValueError):
+            stored[name] = ValueError  # no event ever stores this
+    # A setting with no row reads as its default (settings.load).
+    problems = [RecordProblem("settings", f"网点设置 {name} 与账本不一致，被绕过系统改动", "edited")
+                for name in sorted(set(expected) | set(stored))
+                if stored.get(name, defaults.get(name)) != expected.get(name, ValueError)]
+    return len(stored), problems
