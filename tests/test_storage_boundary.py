@@ -16,12 +16,11 @@ ALLOWED = {"storage", "migrations.py"}
 # from this list when its SQL has moved; the test fails if a listed module has none left, so the
 # list only shrinks.
 NOT_YET_MOVED = {
-    "api_idempotency.py", "api_tokens.py", "audit.py", "db.py", "login_sessions.py",
+    "api_idempotency.py", "api_tokens.py", "db.py", "login_sessions.py",
     "login_throttle.py", "ops.py", "pii_key.py", "printing_web/outbox.py", "printing_web/views.py",
     "review/integrity.py",
     "review/integrity_records.py", "screening/service.py", "settings.py", "telemetry.py", "users.py",
-    "watchlist/csv_import.py", "watchlist/signals.py", "watchlist/store.py", "anchor.py",
-    "digests.py",
+    "watchlist/csv_import.py", "watchlist/signals.py", "watchlist/store.py",
 }
 
 

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 from .. import anchor, audit, digests
 from ..db import connect
+from ..storage import ledger
 from . import integrity_records
 
 CHAIN_WORDS = {
@@ -99,7 +100,7 @@ def _state_call() -> str:
     at = f"instr(f.data, '{STATE_KEY}')"
     return (f"(CASE WHEN IFNULL({at}, 0) = 0 THEN 0 ELSE tg_check_state("
             f"substr(f.data, {at} + {len(STATE_KEY)}, {2 * digests.DIGEST_CHARS}), "
-            f"CAST({digests.SESSION_TEXT_SQL} || char(29) || {digests.VAULT_TEXT_SQL} AS BLOB), "
+            f"CAST({ledger.SESSION_TEXT_SQL} || char(29) || {ledger.VAULT_TEXT_SQL} AS BLOB), "
             "s.started_at < :redacted_before) END)")
 
 
