@@ -17,8 +17,8 @@ ALLOWED = {"storage", "migrations.py"}
 # list only shrinks.
 NOT_YET_MOVED = {
     "api_idempotency.py", "api_tokens.py", "db.py", "login_sessions.py",
-    "login_throttle.py", "ops.py", "pii_key.py", "printing_web/outbox.py", "printing_web/views.py",
-    "screening/service.py", "settings.py", "telemetry.py", "users.py",
+    "login_throttle.py", "pii_key.py", "printing_web/outbox.py", "printing_web/views.py",
+    "screening/service.py", "settings.py", "users.py",
     "watchlist/csv_import.py", "watchlist/signals.py", "watchlist/store.py",
 }
 
