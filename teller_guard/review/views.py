@@ -23,8 +23,8 @@ from flask import (
     url_for,
 )
 
-from .. import audit, labels
-from ..db import get_db, write_transaction
+from .. import audit, labels, storage
+from ..db import get_db
 from ..forms import ascii_int
 from ..storage import review
 from ..web import guard_area, ledger_key
@@ -215,7 +215,7 @@ def export_queue():
     filename = f"review-queue-{date.today():%Y%m%d}{'-full' if full else ''}.csv"
     if not full:
         count = review.queue_count(db, g.user, chosen)
-        with write_transaction(db):
+        with storage.transaction(db):
             audit.append(db, ledger_key(), audit.AuditEvent("export.queue", g.user.id, data={
                 "full": False, "filters": chosen.query_args(), "rows": count}))
         rows = review.iter_queue(db, g.user, chosen)
@@ -225,7 +225,7 @@ def export_queue():
     if len(rows) > export.MAX_FULL_ROWS:
         flash(f"完整个人信息导出一次最多 {export.MAX_FULL_ROWS} 条（当前 {len(rows)} 条），请缩小筛选范围")
         return redirect(url_for("review.queue", **chosen.query_args()), 303)
-    with write_transaction(db):
+    with storage.transaction(db):
         vault = review.vault_values(db, [row["id"] for row in rows])
         for session_id, values in vault.items():
             audit.append(db, ledger_key(), audit.AuditEvent(
@@ -242,7 +242,7 @@ def export_statistics():
     db = get_db()
     date_from, date_to, _ = _stats_range(request.form)
     figures = stats.compute(db, date_from, date_to)
-    with write_transaction(db):
+    with storage.transaction(db):
         audit.append(db, ledger_key(), audit.AuditEvent("export.statistics", g.user.id, data={
             "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}))
     body = export.statistics_text(figures, review.user_names(db), labels.typology_labels())
