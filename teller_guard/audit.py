@@ -231,7 +231,7 @@ def _genuine(hash_row, row) -> bool:
     wrong type or bytes that are not UTF-8, is a False here, never an exception."""
     try:
         return isinstance(row[6], str) and same_hash(row[7], hash_row(row[6], canonical(*row[:6])))
-    except (TypeError, ValueError):  # e.g. a blob, or text that was not UTF-8 (see _lenient_text)
+    except (TypeError, ValueError):  # e.g. a blob, or text that was not UTF-8 (see storage.ledger.lenient_text)
         return False
 
 
