@@ -17,6 +17,8 @@ from flask import g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 
+from .storage import ops as stored
+
 ACCESS_LOGGER = "teller_guard.access"
 access_log = logging.getLogger(ACCESS_LOGGER)
 UNMATCHED = "<unmatched>"  # no route: the path itself could hold anything, so it is not logged
@@ -98,36 +100,32 @@ class DatabaseCollector:
         levels = GaugeMetricFamily("teller_guard_screenings", "Screenings stored, by risk level "
                                    "(\"none\": not yet assessed).", labels=["level"])
         total = 0
-        for level, number in db.execute("SELECT level, sum(n) FROM stats_day_level "
-                                        "GROUP BY level ORDER BY level"):
-            levels.add_metric([level or "none"], number)
-            total += number
+        for row in stored.screenings_by_level(db):
+            levels.add_metric([row["level"] or "none"], row["count"])
+            total += row["count"]
         yield levels
         outcomes = GaugeMetricFamily("teller_guard_screenings_by_outcome", "Screenings stored, "
                                      "by outcome (\"none\": not finished).", labels=["outcome"])
         finished = 0
-        for outcome, number in db.execute("SELECT outcome, sum(n) FROM stats_day_outcome "
-                                          "GROUP BY outcome ORDER BY outcome"):
-            outcomes.add_metric([outcome], number)
-            finished += number
+        for row in stored.screenings_by_outcome(db):
+            outcomes.add_metric([row["outcome"]], row["count"])
+            finished += row["count"]
         outcomes.add_metric(["none"], total - finished)
         yield outcomes
         backlog = GaugeMetricFamily("teller_guard_outbox_undelivered", "Police alerts not yet "
                                     "delivered, by outbox status.", labels=["status"])
-        counts = dict(db.execute("SELECT status, count(*) FROM outbox WHERE status != 'sent' "
-                                 "GROUP BY status").fetchall())
+        counts = stored.undelivered_by_status(db)
         for status in ("pending", "failed"):
             backlog.add_metric([status], counts.get(status, 0))
         yield backlog
-        oldest = oldest_undelivered(db)
+        oldest = stored.oldest_undelivered(db)
         yield GaugeMetricFamily(
             "teller_guard_outbox_oldest_undelivered_age_seconds",
             "Age of the oldest undelivered police alert (0 when none waits).",
             value=self._age(oldest))
-        head = db.execute("SELECT at FROM ledger ORDER BY id DESC LIMIT 1").fetchone()
         yield GaugeMetricFamily("teller_guard_ledger_head_age_seconds",
                                 "Time since the newest audit ledger event (0 when empty).",
-                                value=self._age(head[0] if head else None))
+                                value=self._age(stored.newest_event_at(db)))
 
     def _age(self, stamp: str | None) -> float:
         if not stamp:
@@ -138,8 +136,6 @@ class DatabaseCollector:
         return max(0.0, (self.now - moment).total_seconds())
 
 
-def oldest_undelivered(db) -> str | None:
-    return db.execute("SELECT min(created_at) FROM outbox WHERE status != 'sent'").fetchone()[0]
 
 
 def exposition(db) -> bytes:
