@@ -16,11 +16,11 @@ ALLOWED = {"storage", "migrations.py"}
 # from this list when its SQL has moved; the test fails if a listed module has none left, so the
 # list only shrinks.
 NOT_YET_MOVED = {
-    "api_idempotency.py", "api_tokens.py", "audit.py", "db.py", "login_sessions.py",
+    "audit.py", "db.py", "login_sessions.py",
     "login_throttle.py", "ops.py", "pii_key.py", "printing_web/outbox.py", "printing_web/views.py",
     "review/access_log.py", "review/dispositions.py", "review/integrity.py",
     "review/integrity_records.py", "review/queries.py", "review/retention.py", "review/schema.py",
-    "review/stats.py", "screening/service.py", "settings.py", "telemetry.py", "users.py",
+    "review/stats.py", "settings.py", "telemetry.py", "users.py",
     "watchlist/csv_import.py", "watchlist/signals.py", "watchlist/store.py", "anchor.py",
     "digests.py",
 }
