@@ -12,6 +12,8 @@ import click
 
 from . import config, db, disk_full, pii_key, settings, users
 from .app import create_app
+from .storage import sessions as stored_sessions
+from .storage import settings as stored_settings
 from .web_context import app_db
 
 DEMO_USERS = (
@@ -105,7 +107,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
     `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
     accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
-        if not list(database["settings"].rows):
+        if not stored_settings.branch_settings(database):
             settings.save(database, key, settings.DEMO_SETTINGS)
         for username, role, name, staff_no in DEMO_USERS:
             if users.find_user(database, username):
@@ -115,7 +117,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
                 password = users.generate_password()
                 users.create_user(database, key, username, password, role, name, staff_no)
             accounts.append((users.ROLES[role], username, password))
-        if not database["sessions"].count:
+        if not stored_sessions.count(database):
             seed_demo_sessions(app, database, days)
     return accounts
 

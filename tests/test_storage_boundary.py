@@ -16,11 +16,11 @@ ALLOWED = {"storage", "migrations.py"}
 # from this list when its SQL has moved; the test fails if a listed module has none left, so the
 # list only shrinks.
 NOT_YET_MOVED = {
-    "audit.py", "db.py", "login_sessions.py",
-    "login_throttle.py", "ops.py", "pii_key.py",
+    "audit.py", "db.py",
+    "ops.py",
     "review/access_log.py", "review/dispositions.py", "review/integrity.py",
     "review/integrity_records.py", "review/queries.py", "review/retention.py", "review/schema.py",
-    "review/stats.py", "settings.py", "telemetry.py", "users.py",
+    "review/stats.py", "telemetry.py",
     "anchor.py",
     "digests.py",
 }

@@ -69,6 +69,10 @@ def load(db, session_id: int) -> dict | None:
     return row
 
 
+def count(db) -> int:
+    return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
 def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
     return query(
         db, "SELECT id, reference, started_at, updated_at, step, status, level, amount_fen, "
