@@ -15,7 +15,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from .api_schema import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
-from .storage import api as stored
+from .storage import api as api_store
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(IDEMPOTENCY_KEY_PATTERN[1:-1])
@@ -51,7 +51,7 @@ def _stamp(moment: datetime) -> str:
 def find(db, token_id: int, key: str, hours: float, now: datetime | None = None) -> dict | None:
     """The stored answer for this token and key, unless older than `hours`."""
     now = now or datetime.now(UTC)
-    found = stored.idempotent_answer(db, token_id, key, _stamp(now - timedelta(hours=hours)))
+    found = api_store.idempotent_answer(db, token_id, key, _stamp(now - timedelta(hours=hours)))
     if found is None:
         return None
     return {**found, "response": json.loads(found["response"])}
@@ -62,8 +62,8 @@ def remember(writer, token_id: int, key: str, digest: str, status: int, response
     """Store the answer inside the caller's write transaction; raise KeyTaken if the key is
     already stored (expired rows are deleted first, so an old key can be used again)."""
     now = now or datetime.now(UTC)
-    stored.forget_answers_before(writer, _stamp(now - timedelta(hours=hours)))
-    if not stored.remember_answer(writer, token_id, key, digest, status,
+    api_store.forget_answers_before(writer, _stamp(now - timedelta(hours=hours)))
+    if not api_store.remember_answer(writer, token_id, key, digest, status,
                                   json.dumps(response, ensure_ascii=False), session_id,
                                   _stamp(now)):
         raise KeyTaken(key)

@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 from . import audit, digests, storage
-from .storage import api as stored
+from .storage import api as api_store
 
 PREFIX = "tg_"
 
@@ -24,7 +24,7 @@ def create(db, key, name: str, actor_id: int) -> tuple[int, str]:
     token = PREFIX + secrets.token_urlsafe(32)
     token_hash = _hash(token)
     with storage.transaction(db):
-        token_id = stored.add_token(db, name, token_hash, actor_id, _now())
+        token_id = api_store.add_token(db, name, token_hash, actor_id, _now())
         # The digest lets `teller-guard verify` find a token hash replaced around the app.
         audit.append(db, key, audit.AuditEvent("api_token.created", actor_id, data={
             "token_id": token_id, "name": name,
@@ -34,10 +34,10 @@ def create(db, key, name: str, actor_id: int) -> tuple[int, str]:
 
 def revoke(db, key, token_id: int, actor_id: int) -> bool:
     with storage.transaction(db):
-        row = stored.active_token_by_id(db, token_id)
+        row = api_store.active_token_by_id(db, token_id)
         if row is None:
             return False
-        stored.revoke_token(db, token_id, _now())
+        api_store.revoke_token(db, token_id, _now())
         audit.append(db, key, audit.AuditEvent("api_token.revoked", actor_id,
                                                data={"token_id": token_id,
                                                      "name": row["name"]}))
@@ -47,8 +47,8 @@ def revoke(db, key, token_id: int, actor_id: int) -> bool:
 def find_active(db, token: str) -> dict | None:
     if not token.startswith(PREFIX):
         return None
-    return stored.active_token(db, _hash(token))
+    return api_store.active_token(db, _hash(token))
 
 
 def list_all(db) -> list[dict]:
-    return stored.tokens_with_creator(db)
+    return api_store.tokens_with_creator(db)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import pii
 from .storage import sessions
-from .storage import settings as stored
+from .storage import settings as settings_store
 
 FINGERPRINT_FACT = "pii_key_id"
 
@@ -55,7 +55,7 @@ def fingerprint(key: bytes) -> str:
 def check_unchanged(db, key: bytes) -> None:
     """Record the key's fingerprint on first use; refuse a different key afterwards."""
     current = fingerprint(key)
-    recorded = stored.instance_fact(db, FINGERPRINT_FACT)
+    recorded = settings_store.instance_fact(db, FINGERPRINT_FACT)
     if recorded is None:
         # Instances from before this check recorded nothing. The vault still holds the newest
         # payee accounts in full: hashing one with the key in use now must give the hash
@@ -65,7 +65,7 @@ def check_unchanged(db, key: bytes) -> None:
                 f"个人信息哈希密钥（当前配置 key_id {current}）与已保存的收款账户哈希不一致："
                 "密钥可能在升级时被更换。请恢复原密钥（PII_KEY_FILE 或实例密钥），"
                 "或为新密钥使用新的实例目录。")
-        stored.record_instance_fact(db, FINGERPRINT_FACT, current)
+        settings_store.record_instance_fact(db, FINGERPRINT_FACT, current)
         return
     if recorded != current:
         raise PiiKeyMismatch(

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 
 from . import audit, storage
-from .storage import settings as stored
+from .storage import settings as settings_store
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ DEMO_SETTINGS = BranchSettings(
 
 
 def load(db) -> BranchSettings:
-    found = stored.branch_settings(db)
+    found = settings_store.branch_settings(db)
     values = {}
     for name, default in asdict(BranchSettings()).items():
         if name in found:
@@ -57,7 +57,7 @@ def save(db, key, new: BranchSettings, actor_id=None) -> dict:
         changed = {name: (before[name], after[name]) for name in after
                    if before[name] != after[name]}
         for name, value in after.items():
-            stored.save_branch_setting(db, name, value)
+            settings_store.save_branch_setting(db, name, value)
         if changed:
             audit.append(db, key, audit.AuditEvent(
                 "settings.changed", actor_id,

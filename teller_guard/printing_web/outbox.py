@@ -34,7 +34,7 @@ from urllib.parse import urlsplit
 
 from .. import audit, disk_full, storage
 from .. import db as dbmod
-from ..storage import printing as stored
+from ..storage import printing as print_store
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +125,7 @@ def queue_row(db, kind: str, idempotency_key: str, payload: dict, session_id: in
               now: datetime | None = None) -> int | None:
     """Queue any payload for ALERT_ENDPOINT (a police alert, a chain anchor); returns the row
     id, or None when the key is already queued. Call inside a write transaction."""
-    return stored.queue(db, kind, idempotency_key,
+    return print_store.queue(db, kind, idempotency_key,
                         json.dumps(payload, ensure_ascii=False, sort_keys=True), session_id,
                         stamp(as_utc(now)))
 
@@ -191,13 +191,13 @@ def post_alert(endpoint: str, body: bytes, idempotency_key: str, timeout: float,
 def _claim(db, row_id: int, now: datetime, timeout: float) -> bool:
     lease = now + timedelta(seconds=timeout + LEASE_EXTRA_SECONDS)
     with storage.transaction(db):
-        return stored.claim(db, row_id, stamp(now), stamp(lease))
+        return print_store.claim(db, row_id, stamp(now), stamp(lease))
 
 
 def _record_sent(db, key: bytes, row: dict, status: int, now: datetime) -> None:
     attempts = row["attempts"] + 1
     with storage.transaction(db):
-        stored.mark_sent(db, row["id"], stamp(now), attempts)
+        print_store.mark_sent(db, row["id"], stamp(now), attempts)
         audit.append(db, key, audit.AuditEvent(
             "anchor.sent" if row["kind"] == KIND_CHAIN_ANCHOR else "alert.sent", None,
             row["session_id"],
@@ -213,7 +213,7 @@ def _record_failure(db, row: dict, error: str, now: datetime, max_attempts: int)
     else:
         status, next_at = "pending", stamp(now + timedelta(seconds=backoff_seconds(in_round)))
     with storage.transaction(db):
-        stored.mark_attempt_failed(db, row["id"], status, attempts, next_at,
+        print_store.mark_attempt_failed(db, row["id"], status, attempts, next_at,
                                    error[:MAX_ERROR_CHARS])
     return status
 
@@ -229,7 +229,7 @@ def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | N
     """
     endpoint = check_endpoint(endpoint, allow_http)
     sent = failed = 0
-    for row in stored.due(db, stamp(as_utc(now)), limit):
+    for row in print_store.due(db, stamp(as_utc(now)), limit):
         moment = as_utc(now)
         if not _claim(db, row["id"], moment, timeout):
             continue  # another sender took it
@@ -253,20 +253,20 @@ def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | N
 
 
 def counts(db) -> dict[str, int]:
-    found = stored.status_counts(db)
+    found = print_store.status_counts(db)
     return {status: found.get(status, 0) for status in STATUS_LABELS}
 
 
 def rows(db, limit: int = 200) -> list[dict]:
     """Failed first, then pending, then the newest sent; no personal data (reference and the
     masked payee account only)."""
-    return stored.status_rows(db, KIND_CHAIN_ANCHOR, "账本锚点", limit)
+    return print_store.status_rows(db, KIND_CHAIN_ANCHOR, "账本锚点", limit)
 
 
 def retry_failed(db, row_id: int | None = None, now: datetime | None = None) -> int:
     """Make failed rows (or one failed row) due now; returns how many."""
     with storage.transaction(db):
-        return stored.retry_failed(db, stamp(as_utc(now)), row_id)
+        return print_store.retry_failed(db, stamp(as_utc(now)), row_id)
 
 
 # --- configuration and the background sender -------------------------------------------------

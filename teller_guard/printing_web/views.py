@@ -35,7 +35,7 @@ from ..db import DatabaseUnavailable, get_db
 from ..forms import ascii_int
 from ..screening import inputs, service
 from ..screening.context import branch, rules
-from ..storage import printing as stored
+from ..storage import printing as print_store
 from ..web import guard_area, ledger_key
 from . import content, outbox
 
@@ -130,7 +130,7 @@ def slip(session_id: int):
         content.slip_content(row, branch(), person(row["teller_id"]), now_local()), paper)
     db = get_db()
     with storage.transaction(db):
-        printed = stored.slip_printed(db, session_id)
+        printed = print_store.slip_printed(db, session_id)
         _append(db, "print.slip", session_id, paper=paper, reprint=printed > 0)
     return pdf_response(pdf, "风险提示单", "risk-warning", row["reference"])
 
@@ -174,7 +174,7 @@ def alert_pdf(session_id: int):
     pdf = printing.build_police_alert(alert_content)
     queued = None
     with storage.transaction(db):
-        current = stored.alert_state(db, session_id)
+        current = print_store.alert_state(db, session_id)
         if current["level"] not in ALERT_LEVELS:  # assessed again meanwhile: nothing is written
             queued = False
         else:
@@ -194,7 +194,7 @@ def _record_alert(db, row, current, vault, alert_content, printed_at) -> int | N
     endpoint configured, the outbox row with its alert.queued event: one transaction."""
     session_id = row["id"]
     printed = current["alerts_printed"] or 0
-    stored.alert_printed(db, session_id, printed + 1, current["review_status"] or "pending")
+    print_store.alert_printed(db, session_id, printed + 1, current["review_status"] or "pending")
     _append(db, "pii.accessed", session_id, fields=content.pii_fields_read(vault),
             purpose="police_alert")
     _append(db, "print.alert", session_id, paper="a4", reprint=printed > 0)
@@ -290,7 +290,7 @@ def printing_banners() -> dict:
         if not status.embedded:
             values["font_warning"] = status.warning_zh
     try:
-        values["outbox_failed"] = stored.failed_count(get_db())
+        values["outbox_failed"] = print_store.failed_count(get_db())
     except (sqlite3.Error, DatabaseUnavailable):
         pass
     return values

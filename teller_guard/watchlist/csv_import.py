@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from .. import audit, pii, storage
-from ..storage import watchlist as listed
+from ..storage import watchlist as watchlist_store
 from . import store
 
 ACCOUNT_COLUMNS = 4  # account, source, date, note
@@ -270,13 +270,13 @@ def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id:
     # Sorted by hash, the primary-key index is filled in order: much faster for big files.
     entries = sorted(parsed.entries, key=lambda entry: entry.account_hash)
     with storage.transaction(db):
-        import_id = listed.start_import(db, added_at, actor_id, parsed.kind, parsed.data_lines)
-        added = listed.add_entries(db, import_id, added_at, (
+        import_id = watchlist_store.start_import(db, added_at, actor_id, parsed.kind, parsed.data_lines)
+        added = watchlist_store.add_entries(db, import_id, added_at, (
             (entry.account_hash, entry.account_masked, entry.source, entry.listed_on, entry.note)
             for entry in entries))
         counts = {"added": added, "already_listed": len(entries) - added,
                   "duplicates": len(parsed.duplicates), "skipped_errors": len(parsed.errors)}
-        listed.finish_import(db, import_id, **counts)
+        watchlist_store.finish_import(db, import_id, **counts)
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.imported", actor_id=actor_id,
             data={"import_id": import_id, "kind": parsed.kind, "data_lines": parsed.data_lines,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ..config import DEFAULTS
-from ..storage import watchlist as listed
+from ..storage import watchlist as watchlist_store
 
 HIGH_LEVELS = frozenset({"high", "critical"})
 
@@ -97,7 +97,7 @@ def is_watchlisted(db, account_hash: str) -> bool:
     """Is this keyed account hash on the watchlist (涉诈账户名单)?"""
     if not account_hash:
         return False
-    return listed.is_listed(db, account_hash)
+    return watchlist_store.is_listed(db, account_hash)
 
 
 def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime, *,
@@ -106,7 +106,7 @@ def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime,
     """How many OTHER customers screened a transfer to this payee in the last `days` days."""
     if not payee_hash:
         return PayeeSignal(0, (), days, min_customers)
-    rows = _window(db, listed.sessions_to_payee, payee_hash, now, days, exclude_session_id)
+    rows = _window(db, watchlist_store.sessions_to_payee, payee_hash, now, days, exclude_session_id)
     others = [(row["started_at"], row["customer_hash"]) for row in rows
               if row["customer_hash"] and row["customer_hash"] != customer_hash]
     return PayeeSignal(
@@ -121,7 +121,7 @@ def customer_history(db, customer_hash: str | None, now: datetime, *, min_screen
     """This customer's earlier screenings in the last `days` days (for the teller to see)."""
     if not customer_hash:
         return CustomerHistory((), days, min_screenings)
-    rows = _window(db, listed.sessions_of_customer, customer_hash, now, days,
+    rows = _window(db, watchlist_store.sessions_of_customer, customer_hash, now, days,
                    exclude_session_id)
     screenings = sorted((PriorScreening(row["started_at"], row["level"], row["outcome"])
                          for row in rows),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .. import audit, pii, storage
 from ..pii_key import fingerprint as key_fingerprint
-from ..storage import watchlist as listed
+from ..storage import watchlist as watchlist_store
 
 PAGE_SIZE = 50
 MIN_DIGITS, MAX_DIGITS = 8, 30
@@ -77,29 +77,29 @@ def _entry(row: dict) -> Entry:
 def is_listed(db, account_hash_value: str) -> bool:
     if not account_hash_value:
         return False
-    return listed.is_listed(db, account_hash_value)
+    return watchlist_store.is_listed(db, account_hash_value)
 
 
 def find(db, account_hash_value: str) -> Entry | None:
-    row = listed.entry_by_hash(db, account_hash_value)
+    row = watchlist_store.entry_by_hash(db, account_hash_value)
     return _entry(row) if row else None
 
 
 def get(db, entry_id: int) -> Entry | None:
-    row = listed.entry(db, entry_id)
+    row = watchlist_store.entry(db, entry_id)
     return _entry(row) if row else None
 
 
 def page(db, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list[Entry], int | None]:
     """Newest first, keyset-paginated on the rowid; returns (entries, cursor of the next page)."""
-    rows = listed.entries_before(db, before, size + 1)
+    rows = watchlist_store.entries_before(db, before, size + 1)
     entries = [_entry(row) for row in rows[:size]]
     next_before = entries[-1].id if len(rows) > size else None
     return entries, next_before
 
 
 def count(db) -> int:
-    return listed.count(db)
+    return watchlist_store.count(db)
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ class ImportRecord:
 
 
 def recent_imports(db, limit: int = 10) -> list[ImportRecord]:
-    return [ImportRecord(**row) for row in listed.recent_imports(db, limit)]
+    return [ImportRecord(**row) for row in watchlist_store.recent_imports(db, limit)]
 
 
 def remove(db, ledger_key: bytes, entry_id: int, actor_id: int | None, reason: str = "") -> Entry | None:
@@ -125,7 +125,7 @@ def remove(db, ledger_key: bytes, entry_id: int, actor_id: int | None, reason: s
         entry = get(db, entry_id)
         if entry is None:
             return None
-        listed.remove(db, entry_id)
+        watchlist_store.remove(db, entry_id)
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.removed", actor_id=actor_id,
             data={"account_masked": entry.account_masked, "source": entry.source,
@@ -147,7 +147,7 @@ def high_risk_payees(db) -> list[HighRiskPayee]:
     A session security disposed as a false alarm (误报) does not count.
     """
     return [HighRiskPayee(row["payee_hash"], row["payee_masked"] or "", row["sessions"],
-                          (row["last_seen"] or "")[:10]) for row in listed.high_risk_payees(db)]
+                          (row["last_seen"] or "")[:10]) for row in watchlist_store.high_risk_payees(db)]
 
 
 def export_high_risk_payees(db, ledger_key: bytes, pii_key: bytes, actor_id: int | None) -> bytes:
