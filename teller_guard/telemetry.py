@@ -2,31 +2,23 @@
 
 The access log (logger ``teller_guard.access``) says method, route template, status, duration
 and who (user or API token id): never a URL with its values or query string, never personal
-data. Request latency and API errors are counted per process; under ``serve --workers N`` the
-processes share them through prometheus-client's multiprocess files (the parent sets
-PROMETHEUS_MULTIPROC_DIR for its workers), so any worker's /metrics tells the whole story. The
-screening, outbox and ledger figures are read from the database at scrape time, so they are
-right whichever process answers.
+data. Request latency and API errors are counted in the server process; the screening,
+outbox and ledger figures are read from the database at scrape time.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
 
 ACCESS_LOGGER = "teller_guard.access"
 access_log = logging.getLogger(ACCESS_LOGGER)
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "<unmatched>"  # no route: the path itself could hold anything, so it is not logged
 
 # registry=None: served through a registry built per scrape (see exposition()), so creating
@@ -95,7 +87,7 @@ def configure_access_log(enabled: bool) -> None:
 
 
 class DatabaseCollector:
-    """Figures read from the database when scraped: right across server processes."""
+    """Figures read from the database when scraped, not counted in memory."""
 
     def __init__(self, db, now: datetime | None = None):
         self.db = db
@@ -146,49 +138,13 @@ class DatabaseCollector:
         return max(0.0, (self.now - moment).total_seconds())
 
 
-class _ProcessMetrics:
-    """This process's request metrics, when no multiprocess directory is shared."""
-
-    def collect(self):
-        yield from REQUEST_SECONDS.collect()
-        yield from API_ERRORS.collect()
-
-
 def oldest_undelivered(db) -> str | None:
     return db.execute("SELECT min(created_at) FROM outbox WHERE status != 'sent'").fetchone()[0]
 
 
 def exposition(db) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get(MULTIPROC_ENV):
-        MultiProcessCollector(registry)
-    else:
-        registry.register(_ProcessMetrics())
+    registry.register(REQUEST_SECONDS)
+    registry.register(API_ERRORS)
     registry.register(DatabaseCollector(db))
     return generate_latest(registry)
-
-
-def share_between_workers(instance_path: str, parent_pid: int) -> str | None:
-    """`serve --workers`: a fresh folder for the workers' metric files, named in their
-    environment (unless the operator named one already). Folders of parents no longer running
-    are removed."""
-    if os.environ.get(MULTIPROC_ENV):
-        return None
-    for old in Path(instance_path).glob("metrics-*"):
-        pid = old.name.removeprefix("metrics-")
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    folder = Path(instance_path) / f"metrics-{parent_pid}"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700)
-    return str(folder)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
