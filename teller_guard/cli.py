@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from . import config, db, disk_full, pii_key, settings, users
+from . import config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
+from .storage import sessions as session_store
+from .storage import settings as settings_store
 from .web_context import app_db
 
 DEMO_USERS = (
@@ -60,7 +62,7 @@ def prepare_database(app, thorough: bool = False) -> None:
         click.echo(f"数据库已更新: {app.config['DATABASE']} ({len(applied)} 个迁移)")
     database = db.connect(app.config["DATABASE"])
     try:
-        with db.write_transaction(database):
+        with storage.transaction(database):
             pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
     except pii_key.PiiKeyMismatch as error:
         fail(str(error))
@@ -105,7 +107,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
     `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
     accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
-        if not list(database["settings"].rows):
+        if not settings_store.branch_settings(database):
             settings.save(database, key, settings.DEMO_SETTINGS)
         for username, role, name, staff_no in DEMO_USERS:
             if users.find_user(database, username):
@@ -115,7 +117,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
                 password = users.generate_password()
                 users.create_user(database, key, username, password, role, name, staff_no)
             accounts.append((users.ROLES[role], username, password))
-        if not database["sessions"].count:
+        if not session_store.count(database):
             seed_demo_sessions(app, database, days)
     return accounts
 
