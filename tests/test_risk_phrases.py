@@ -14,23 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from teller_guard.risk.rules import DEFAULT_RULES_PATH, load_rules
+from teller_guard.risk.rules import DEFAULT_RULES_PATH, _words_of, load_rules
 from teller_guard.risk.text import EMPTY, normalize_text
 
 EXAMPLES_PATH = Path(__file__).parent / "data" / "phrase_examples.jsonl"
 EXAMPLES = [json.loads(line) for line in EXAMPLES_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
 RULES = load_rules()
 INDEX = RULES.phrases
-
-
-def _keywords(condition) -> list[str]:
-    if not isinstance(condition, dict):
-        return []
-    words = list(condition.get("keywords", []))
-    for combinator in ("all", "any"):
-        for part in condition.get(combinator, []):
-            words += _keywords(part)
-    return words
 
 
 def _hard_stop_phrases() -> frozenset[str]:
@@ -40,7 +30,7 @@ def _hard_stop_phrases() -> frozenset[str]:
         normalize_text(word)
         for rule in document.get("rules", [])
         if rule.get("hard_stop") and rule.get("enabled", True)
-        for word in _keywords(rule.get("when"))
+        for word in _words_of(rule.get("when"))
     )
 
 
