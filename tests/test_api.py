@@ -131,7 +131,8 @@ def test_readme_example_works(client, token):
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    body = json.loads(re.search(r"-d '(\{.+?\})'\n", readme, re.S).group(1))
+    one_step = readme.split("**The one-step POST**")[1]
+    body = json.loads(re.search(r"-d '(\{.+?\})'\n", one_step, re.S).group(1))
     body["teller"] = "teller"
     response = post(client, token, body)
     assert response.status_code == 201, response.get_json()

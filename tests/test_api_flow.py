@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 from api_helpers import (
@@ -533,3 +534,59 @@ def test_the_ledger_agrees_with_the_rows_after_the_api_flow(app, client, databas
 
 def api_token_id(database, name: str) -> int:
     return database.execute("SELECT id FROM api_tokens WHERE name = ?", [name]).fetchone()[0]
+
+
+# --- the README's walk-through works as written ---------------------------------------------
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+CURL = re.compile(r"curl -s(?: -X (?P<method>[A-Z]+))? http://127\.0\.0\.1:5000(?P<path>\S+)"
+                  r"(?P<rest>.*?)(?=\ncurl |\n#|\n```)", re.S)
+
+
+def readme_requests(marker: str):
+    """(method, path, body, headers) of each curl between the README's `marker` comments, with
+    the README's usernames made the test instance's."""
+    text = README.read_text(encoding="utf-8")
+    block = re.search(rf"<!-- {marker}:start -->(.*?)<!-- {marker}:end -->", text, re.S).group(1)
+    for found in CURL.finditer(block):
+        data = re.search(r"-d '(.*?)'\s*$", found["rest"], re.S)
+        payload = None
+        if data:
+            payload = json.loads(data.group(1).replace('"teller1"', '"teller"')
+                                 .replace('"supervisor1"', '"supervisor"'))
+        key = re.search(r'-H "Idempotency-Key: ([^"]+)"', found["rest"])
+        yield (found["method"] or "GET").lower(), found["path"].rstrip("\\"), payload, \
+            {"Idempotency-Key": key.group(1)} if key else {}
+
+
+def test_the_readme_walk_through_works(client, token):
+    steps = list(readme_requests("api-walkthrough"))
+    assert [(method, re.sub(r"/\d+", "/N", path)) for method, path, _, _ in steps] == [
+        ("post", "/api/v1/screenings"), ("put", "/api/v1/screenings/N/answers"),
+        ("put", "/api/v1/screenings/N/answers"), ("post", "/api/v1/screenings/N/outcome")]
+    replies = []
+    session_id = None
+    for method, path, payload, headers in steps:
+        if session_id is not None:
+            path = re.sub(r"/screenings/\d+", f"/screenings/{session_id}", path)
+        reply = call(client, token, method, path, payload, **headers)
+        assert reply.status_code in (200, 201), (path, reply.get_json())
+        replies.append(reply.get_json())
+        session_id = replies[0]["id"]
+    facts, answers, follow_up, finished = replies
+    assert facts["status"] == "draft" and facts["questions"][0]["id"] == "purpose"
+    assert answers["level"] == "critical" and answers["needs_supervisor"] == "override"
+    assert answers["primary_typology"]["id"] == "fake_investment"
+    assert follow_up["status"] == "assessed"
+    assert finished["status"] == "finished" and finished["outcome"] == "police_called"
+
+
+def test_the_readme_supervisor_example_works(app, client):
+    _, token = new_token(app, "柜面授权系统", SUPERVISING)
+    session_id = assessed(client, token, HIGH)["id"]
+    for method, path, payload, headers in readme_requests("api-supervisor"):
+        path = re.sub(r"/screenings/\d+", f"/screenings/{session_id}", path)
+        reply = call(client, token, method, path, payload, **headers)
+        assert reply.status_code == 200, reply.get_json()
+    assert reply.get_json()["outcome"] == "proceeded"
+    assert reply.get_json()["supervisor"] == {"username": "supervisor", "decision": "confirmed"}
