@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 
 import pytest
 from api_helpers import BENIGN, CRITICAL, answers_of, body, call, count, facts_only, new_token, post
@@ -14,6 +15,7 @@ from screening_helpers import BENIGN_ANSWERS, BENIGN_FACTS, screen
 
 from teller_guard import db, migrations
 from teller_guard.api_scope import Scope
+from teller_guard.cli import main
 
 SUPERVISE = {"supervisor": "supervisor", "decision": "override", "reason": "核实无误"}
 # Each route a token uses on one screening: (method, path, body) built from the screening id.
@@ -212,3 +214,45 @@ def test_admin_scope_mistakes_are_refused(client, auth, database, data, message)
     if message:
         assert message in reply.get_data(as_text=True)
     assert database.execute("SELECT count(*) FROM api_tokens").fetchone()[0] == 0
+
+
+# --- verify: the scope and the filing token are checked against the ledger ------------------
+
+def tamper(app, sql, *params):
+    connection = sqlite3.connect(app.config["DATABASE"])
+    connection.execute(sql, params)
+    connection.commit()
+    connection.close()
+
+
+def verify(runner, app):
+    result = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    assert "Traceback" not in result.output
+    return result
+
+
+@pytest.mark.parametrize("sql", [
+    "UPDATE api_tokens SET read_scope = 'all' WHERE name = ?",
+    "UPDATE api_tokens SET may_supervise = 1 WHERE name = ?",
+    "UPDATE api_tokens SET tellers = NULL WHERE name = ?",
+    "UPDATE api_tokens SET tellers = '[\"teller\", \"supervisor\"]' WHERE name = ?",
+    "UPDATE api_tokens SET tellers = 'not json' WHERE name = ?",
+])
+def test_verify_finds_a_scope_widened_around_the_app(runner, app, sql):
+    new_token(app, "前端丁", Scope(tellers=("teller",)))
+    new_token(app, "旧式")  # the default scope, as tokens from before m014 have
+    assert verify(runner, app).exit_code == 0
+    tamper(app, sql, "前端丁")
+    result = verify(runner, app)
+    assert result.exit_code == 1, result.output
+    assert re.search(r"接口令牌 #\d+ 与账本不一致（scope）", result.output), result.output
+
+
+def test_verify_finds_a_screening_handed_to_another_token(runner, app, client, filer):
+    session_id = critical_screening(client, filer)
+    other_id, _ = new_token(app, "系统戊")
+    assert verify(runner, app).exit_code == 0
+    tamper(app, "UPDATE sessions SET api_token_id = ? WHERE id = ?", other_id, session_id)
+    result = verify(runner, app)
+    assert result.exit_code == 1
+    assert re.search(rf"业务 #{session_id} 与账本不一致（[^）]*api_token_id", result.output)
