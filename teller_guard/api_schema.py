@@ -504,9 +504,13 @@ def _paths() -> dict:
                                                      "description": "/api/v1/screenings/{id}"},
                                         **REPLAYED},
                             "content": _json("Screening"),
-                            "links": {"GetScreening": {
-                                "operationId": "getScreening",
-                                "parameters": {"id": "$response.body#/id"}}}},
+                            "links": {name: {"operationId": operation,
+                                             "parameters": {"id": "$response.body#/id"}}
+                                      for name, operation in (
+                                          ("GetScreening", "getScreening"),
+                                          ("AnswerScreening", "answerScreening"),
+                                          ("SuperviseScreening", "superviseScreening"),
+                                          ("RecordOutcome", "recordOutcome"))}},
                     "400": _error("Invalid request: every offending field is named."),
                     "401": UNAUTHORIZED,
                     "403": _error("The token may not file for this teller (`out_of_scope` on "
