@@ -145,19 +145,20 @@ def answer_screening(session_id: int):
     found = signals_of(row)
     branch = current_branch()
     asked = service.questions_for(get_db(), row, branch, rules(), found)
-    warnings = {}
+    given_answers, warnings = None, {}
     if given or row["status"] == "draft":
         checked = inputs.parse_answers(body, asked)
         if not checked.ok:
             return error(400, "请求无效", checked.errors, checked.codes)
-        answers = checked.value
-        warnings = not_applicable(body, asked)
-    else:  # a follow-up: the answers given before stay
-        answers = row["form"].get("answers") or {}
-    if statement:
-        answers = inputs.with_statement(answers, statement)
+        given_answers, warnings = checked.value, not_applicable(body, asked)
 
     def work(db):
+        # A follow-up keeps the answers as they are inside the write lock, so two statements
+        # sent at once are both kept.
+        answers = given_answers if given_answers is not None else \
+            stored_flow.screening(db, session_id)["form"].get("answers") or {}
+        if statement:
+            answers = inputs.with_statement(answers, statement)
         service.assess(db, keys(), session_id, branch, rules(), found, row["teller_id"],
                        answers=answers)
         return session_id, {**screening_json(stored_flow.screening(db, session_id), asked),
