@@ -27,7 +27,6 @@ from . import api_scope, api_tokens, login_throttle, settings, users
 from .db import get_db
 from .forms import ChineseForm, choices
 from .regions import PROVINCE_PINYIN, PROVINCES
-from .storage import api_flow as stored_flow
 from .web import guard_area, ledger_key
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -172,9 +171,9 @@ def api_tokens_page():
         _, new_token = api_tokens.create(db, ledger_key(), form.name.data.strip(), g.user.id,
                                          form.scope())
     status = 400 if form.errors else 200
-    scopes = {token_id: api_scope.Scope.of(row)
-              for token_id, row in stored_flow.token_scopes(db).items()}
-    return render_template("admin/api_tokens.html", form=form, tokens=api_tokens.list_all(db),
+    tokens = api_tokens.list_all(db)
+    scopes = {token["id"]: api_scope.Scope.of(token) for token in tokens}
+    return render_template("admin/api_tokens.html", form=form, tokens=tokens,
                            scopes=scopes, read_scopes=api_scope.READ_SCOPES,
                            teller_choices=teller_choices,
                            new_token=new_token, action_form=UserActionForm()), status

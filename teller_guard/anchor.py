@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import audit
+from . import audit, storage
 from . import db as dbmod
-from .db import write_transaction
 from .printing_web import outbox
+from .storage import ledger
 
 try:
     import fcntl
@@ -138,8 +138,8 @@ def parse(text: bytes, ledger_key: bytes) -> tuple[list[Anchor], list[AnchorProb
 
 
 def _head(db) -> tuple[int, str]:
-    row = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
-    return (row[0], row[1]) if row else (0, audit.GENESIS)
+    row = ledger.head(db)
+    return (row["last_id"], row["last_hash"]) if row else (0, audit.GENESIS)
 
 
 def write(database_path, ledger_key: bytes, directory: Path, config=None,
@@ -179,7 +179,7 @@ def write(database_path, ledger_key: bytes, directory: Path, config=None,
 def _record(database_path, ledger_key: bytes, config, seq: int, at: str, prev: str) -> Anchor:
     database = dbmod.connect(database_path)
     try:
-        with write_transaction(database):
+        with storage.transaction(database):
             last_id = audit.append(database, ledger_key, audit.AuditEvent(
                 "chain.anchored", None, data={"seq": seq, "anchored_at": at}))
             last_hash = _head(database)[1]
@@ -236,12 +236,10 @@ NOT_ANCHORED = ("账本未锚定：未配置 ANCHOR_DIR。校验无法发现整�
 def _recorded(db) -> list[tuple[int, int, str, str]]:
     """(seq, id, hash, time) of every chain.anchored event."""
     found = []
-    for row_id, row_hash, data in db.execute(
-            "SELECT id, hash, data FROM ledger WHERE session_id IS NULL "
-            "AND kind = 'chain.anchored' ORDER BY id"):
+    for row in ledger.anchored_events(db):
         try:
-            entry = json.loads(data)
-            found.append((int(entry["seq"]), row_id, str(row_hash), str(entry["anchored_at"])))
+            entry = json.loads(row["data"])
+            found.append((int(entry["seq"]), row["id"], str(row["hash"]), str(entry["anchored_at"])))
         except (ValueError, KeyError, TypeError):
             continue  # the chain walk reports the row
     return found
@@ -274,8 +272,8 @@ def check(db, ledger_key: bytes, directory: Path | None) -> CheckResult:
     for anchor in anchors:
         if anchor.last_id == 0 or anchor.last_id > head_id:
             continue  # an empty ledger, or reported with the head above
-        row = db.execute("SELECT hash FROM ledger WHERE id = ?", [anchor.last_id]).fetchone()
-        if row is None or not audit.same_hash(row[0], anchor.last_hash):
+        row = ledger.hash_of(db, anchor.last_id)
+        if row is None or not audit.same_hash(row["hash"], anchor.last_hash):
             where = "不存在" if row is None else "与锚点不同"
             problems.append(AnchorProblem(
                 f"锚点 #{anchor.seq}（{anchor.at}）记录的账本第 {anchor.last_id} 行在账本中"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from decimal import Decimal
 
 from flask import Blueprint, current_app, g, jsonify, request
@@ -32,11 +31,10 @@ NOT_APPLICABLE = "该问题不适用于本笔交易，回答未采用"
 
 
 def rate_limiter() -> rate_limit.RateLimiter:
-    """One limiter per app, counting in the instance folder (shared by serve --workers)."""
+    """One limiter per app, for all of the server's threads."""
     cache = current_app.extensions["teller_guard"]
     if "rate_limiter" not in cache:
-        cache["rate_limiter"] = rate_limit.RateLimiter(
-            os.path.join(current_app.instance_path, "api_rate_limit.bin"))
+        cache.setdefault("rate_limiter", rate_limit.RateLimiter())  # the first thread's wins
     return cache["rate_limiter"]
 
 

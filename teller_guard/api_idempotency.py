@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
 from .api_schema import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
+from .storage import api as api_store
 
 HEADER = "Idempotency-Key"
 _KEY = re.compile(IDEMPOTENCY_KEY_PATTERN[1:-1])
@@ -51,14 +51,10 @@ def _stamp(moment: datetime) -> str:
 def find(db, token_id: int, key: str, hours: float, now: datetime | None = None) -> dict | None:
     """The stored answer for this token and key, unless older than `hours`."""
     now = now or datetime.now(UTC)
-    found = db.execute(
-        "SELECT request_hash, status, response, session_id FROM api_idempotency "
-        "WHERE token_id = ? AND key = ? AND created_at >= ?",
-        [token_id, key, _stamp(now - timedelta(hours=hours))]).fetchone()
+    found = api_store.idempotent_answer(db, token_id, key, _stamp(now - timedelta(hours=hours)))
     if found is None:
         return None
-    return {"request_hash": found[0], "status": found[1], "response": json.loads(found[2]),
-            "session_id": found[3]}
+    return {**found, "response": json.loads(found["response"])}
 
 
 def remember(writer, token_id: int, key: str, digest: str, status: int, response: dict,
@@ -66,13 +62,8 @@ def remember(writer, token_id: int, key: str, digest: str, status: int, response
     """Store the answer inside the caller's write transaction; raise KeyTaken if the key is
     already stored (expired rows are deleted first, so an old key can be used again)."""
     now = now or datetime.now(UTC)
-    writer.execute("DELETE FROM api_idempotency WHERE created_at < ?",
-                   [_stamp(now - timedelta(hours=hours))])
-    try:
-        writer.execute(
-            "INSERT INTO api_idempotency (token_id, key, request_hash, status, response, "
-            "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [token_id, key, digest, status, json.dumps(response, ensure_ascii=False),
-             session_id, _stamp(now)])
-    except sqlite3.IntegrityError:
-        raise KeyTaken(key) from None
+    api_store.forget_answers_before(writer, _stamp(now - timedelta(hours=hours)))
+    if not api_store.remember_answer(writer, token_id, key, digest, status,
+                                  json.dumps(response, ensure_ascii=False), session_id,
+                                  _stamp(now)):
+        raise KeyTaken(key)

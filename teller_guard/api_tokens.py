@@ -6,9 +6,9 @@ import hashlib
 import secrets
 from datetime import UTC, datetime
 
-from . import audit, digests
+from . import audit, digests, storage
 from .api_scope import Scope
-from .db import write_transaction
+from .storage import api as api_store
 
 PREFIX = "tg_"
 
@@ -25,11 +25,8 @@ def create(db, key, name: str, actor_id: int, scope: Scope | None = None) -> tup
     token = PREFIX + secrets.token_urlsafe(32)
     token_hash = _hash(token)
     scope = scope or Scope()
-    with write_transaction(db):
-        token_id = db["api_tokens"].insert({
-            "name": name, "token_hash": token_hash, "created_by": actor_id,
-            "created_at": _now(), **scope.columns(),
-        }).last_pk
+    with storage.transaction(db):
+        token_id = api_store.add_token(db, name, token_hash, actor_id, _now(), **scope.columns())
         # The digest lets `teller-guard verify` find a token hash replaced around the app.
         audit.append(db, key, audit.AuditEvent("api_token.created", actor_id, data={
             "token_id": token_id, "name": name, "scope": scope.event_data(),
@@ -38,30 +35,22 @@ def create(db, key, name: str, actor_id: int, scope: Scope | None = None) -> tup
 
 
 def revoke(db, key, token_id: int, actor_id: int) -> bool:
-    with write_transaction(db):
-        rows = list(db["api_tokens"].rows_where("id = ? AND revoked_at IS NULL", [token_id]))
-        if not rows:
+    with storage.transaction(db):
+        row = api_store.active_token_by_id(db, token_id)
+        if row is None:
             return False
-        db["api_tokens"].update(token_id, {"revoked_at": _now()})
+        api_store.revoke_token(db, token_id, _now())
         audit.append(db, key, audit.AuditEvent("api_token.revoked", actor_id,
                                                data={"token_id": token_id,
-                                                     "name": rows[0]["name"]}))
+                                                     "name": row["name"]}))
     return True
 
 
 def find_active(db, token: str) -> dict | None:
     if not token.startswith(PREFIX):
         return None
-    # Plain SQL, read on every API request (never cached: a revoked token fails at once).
-    cursor = db.conn.execute("SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                             [_hash(token)])
-    found = cursor.fetchone()
-    if found is None:
-        return None
-    return dict(zip((column[0] for column in cursor.description), found, strict=True))
+    return api_store.active_token(db, _hash(token))
 
 
 def list_all(db) -> list[dict]:
-    return list(db.query(
-        "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, u.username AS creator "
-        "FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by ORDER BY t.id DESC"))
+    return api_store.tokens_with_creator(db)

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as _json_string  # the ensure_ascii=False form
 
+from .storage import ledger
+
 try:  # OpenSSL's HMAC object, whose copy() is cheap (hmac.HMAC wraps it in Python)
     from _hashlib import hmac_new as _openssl_hmac
 except ImportError:  # pragma: no cover - a Python built without OpenSSL
@@ -153,8 +155,8 @@ def append_many(db, key: bytes, events: list[AuditEvent], at: str | None = None)
     Call inside write_transaction so the head cannot move under us."""
     if not events:
         raise ValueError("append_many needs at least one event")
-    head = db.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
-    last_id, prev_hash = head if head else (0, GENESIS)
+    head = ledger.head(db)
+    last_id, prev_hash = (head["last_id"], head["last_hash"]) if head else (0, GENESIS)
     at = at or now_iso()
     rows = []
     for event in events:
@@ -164,20 +166,10 @@ def append_many(db, key: bytes, events: list[AuditEvent], at: str | None = None)
             key, prev_hash,
             canonical(last_id, at, event.actor_id, event.kind, event.session_id, data_json),
         )
-        rows.extend((last_id, at, event.actor_id, event.kind, event.session_id, data_json,
+        rows.append((last_id, at, event.actor_id, event.kind, event.session_id, data_json,
                      prev_hash, digest))
         prev_hash = digest
-    db.execute(
-        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) VALUES "  # noqa: S608 - placeholders only
-        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(events)),
-        rows,
-    )
-    db.execute(
-        "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "
-        "last_hash = excluded.last_hash, seal = excluded.seal",
-        [last_id, prev_hash, head_seal(key, last_id, prev_hash)],
-    )
+    ledger.append(db, rows, head_seal(key, last_id, prev_hash))
     return last_id
 
 
@@ -195,9 +187,6 @@ class ChainProblem:
             "or the head was edited",
         }
         return words[self.problem].format(id=self.row_id)
-
-
-_ROWS = "SELECT id, at, actor_id, kind, session_id, data, prev_hash, hash FROM ledger"
 
 
 def _walk(rows, key: bytes, start_hash: str, start_id: int, after_last: str | None):
@@ -242,30 +231,21 @@ def _genuine(hash_row, row) -> bool:
     wrong type or bytes that are not UTF-8, is a False here, never an exception."""
     try:
         return isinstance(row[6], str) and same_hash(row[7], hash_row(row[6], canonical(*row[:6])))
-    except (TypeError, ValueError):  # e.g. a blob, or text that was not UTF-8 (see _lenient_text)
+    except (TypeError, ValueError):  # e.g. a blob, or text that was not UTF-8 (see storage.ledger.lenient_text)
         return False
-
-
-def _lenient_text(raw: bytes) -> str:
-    """Text columns as verify reads them: bytes that are not UTF-8 (written around the app)
-    become lone surrogates, which no genuine row has, instead of an error that ends the walk."""
-    return raw.decode("utf-8", "surrogateescape")
 
 
 def _walk_range(db, key: bytes, low: int, high: int, start_hash: str, start_id: int,
                 after_last: str | None):
-    rows = db.execute(_ROWS + " WHERE id BETWEEN ? AND ? ORDER BY id", [low, high])
-    return _walk(rows, key, start_hash, start_id, after_last)
+    return _walk(ledger.chain_rows(db, low, high), key, start_hash, start_id, after_last)
 
 
 def _walk_range_in_worker() -> None:
     """Entry point of a verify worker process: arguments as JSON on stdin, result on stdout."""
-    import sqlite3
     import sys
 
     path, key_hex, low, high, start_hash, start_id, after_last = json.load(sys.stdin)
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    conn.text_factory = _lenient_text
+    conn = ledger.open_read_only(path)
     try:
         count, problems, last_hash, last_id = _walk_range(
             conn, bytes.fromhex(key_hex), low, high, start_hash, start_id, after_last)
@@ -285,25 +265,22 @@ def verify_chain(db, key: bytes, workers: int = 1) -> tuple[int, list[ChainProbl
     wrong (tampering right at its edge) is walked again here with the true state, so the
     answer is always the same as one sequential walk.
     """
-    text_factory, db.conn.text_factory = db.conn.text_factory, _lenient_text
-    try:
-        head = db.execute("SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1").fetchone()
-        head_hash = head[1] if head else None
-        low, high, total = db.execute("SELECT min(id), max(id), count(*) FROM ledger").fetchone()
-        path = _file_of(db)
-        if workers <= 1 or total < PARALLEL_MIN_ROWS or path is None:
+    with ledger.lenient_text(db):
+        head = ledger.head(db)
+        head_hash = head["last_hash"] if head else None
+        span = ledger.span(db)
+        path = ledger.database_file(db)
+        if workers <= 1 or span["total"] < PARALLEL_MIN_ROWS or path is None:
             count, problems, last_hash, last_id = _walk(
-                db.execute(_ROWS + " ORDER BY id"), key, GENESIS, 0, head_hash)
+                ledger.chain_rows(db), key, GENESIS, 0, head_hash)
         else:
             count, problems, last_hash, last_id = _walk_in_parallel(
-                db, path, key, low, high, workers, head_hash)
-    finally:
-        db.conn.text_factory = text_factory
+                db, path, key, span["low"], span["high"], workers, head_hash)
     if head is None:
         if count:
             problems.append(ChainProblem(last_id, "head"))
     else:
-        last_id_sealed, last_hash_sealed, seal = head
+        last_id_sealed, last_hash_sealed, seal = head["last_id"], head["last_hash"], head["seal"]
         try:
             sealed = same_hash(seal, head_seal(key, last_id_sealed, last_hash_sealed))
         except ValueError:  # a head rewritten with bytes that are not UTF-8
@@ -311,13 +288,6 @@ def verify_chain(db, key: bytes, workers: int = 1) -> tuple[int, list[ChainProbl
         if not sealed or last_id_sealed != last_id or last_hash_sealed != last_hash:
             problems.append(ChainProblem(last_id, "head"))
     return count, problems
-
-
-def _file_of(db) -> str | None:
-    for _, name, path in db.execute("PRAGMA database_list").fetchall():
-        if name == "main":
-            return path or None
-    return None
 
 
 def _walk_in_parallel(db, path: str, key: bytes, low: int, high: int, workers: int,
@@ -329,12 +299,9 @@ def _walk_in_parallel(db, path: str, key: bytes, low: int, high: int, workers: i
     ranges = [(start, min(high, start + step - 1)) for start in range(low, high + 1, step)]
     edges = []
     for start, end in ranges:
-        before = db.execute("SELECT id, hash FROM ledger WHERE id < ? ORDER BY id DESC LIMIT 1",
-                            [start]).fetchone()
-        after = db.execute("SELECT prev_hash FROM ledger WHERE id > ? ORDER BY id LIMIT 1",
-                           [end]).fetchone()
-        edges.append(((before[1], before[0]) if before else (GENESIS, 0),
-                      after[0] if after else head_hash))
+        before, after = ledger.row_before(db, start), ledger.row_after(db, end)
+        edges.append(((before["hash"], before["id"]) if before else (GENESIS, 0),
+                      after["prev_hash"] if after else head_hash))
     # Plain child interpreters rather than multiprocessing: no fork of a threaded process (a
     # lock held by another thread would hang the child) and no re-import of the caller's main.
     command = [sys.executable, "-c",

@@ -20,8 +20,8 @@ from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
-from . import audit, login_sessions, login_throttle, users
-from .db import get_db, write_transaction
+from . import audit, login_sessions, login_throttle, storage, users
+from .db import get_db
 from .forms import ChineseForm
 from .web import OPS_PATHS, ledger_key, record
 
@@ -124,7 +124,7 @@ def login():
         if result.user:
             next_url = session.get("next")
             database = get_db()
-            with write_transaction(database):
+            with storage.transaction(database):
                 token = login_sessions.start(database, result.user.id)
             session.clear()
             session.permanent = False
@@ -147,7 +147,7 @@ def login():
 def logout():
     if g.user is not None:
         database = get_db()
-        with write_transaction(database):
+        with storage.transaction(database):
             login_sessions.end(database, session["sid"], "logout")
             record(audit.AuditEvent("logout", g.user.id, data={"username": g.user.username}))
     session.clear()

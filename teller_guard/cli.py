@@ -10,8 +10,10 @@ from pathlib import Path
 
 import click
 
-from . import config, db, disk_full, pii_key, settings, users
+from . import config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
+from .storage import sessions as session_store
+from .storage import settings as settings_store
 from .web_context import app_db
 
 DEMO_USERS = (
@@ -60,7 +62,7 @@ def prepare_database(app, thorough: bool = False) -> None:
         click.echo(f"数据库已更新: {app.config['DATABASE']} ({len(applied)} 个迁移)")
     database = db.connect(app.config["DATABASE"])
     try:
-        with db.write_transaction(database):
+        with storage.transaction(database):
             pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
     except pii_key.PiiKeyMismatch as error:
         fail(str(error))
@@ -105,7 +107,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
     `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
     accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
-        if not list(database["settings"].rows):
+        if not settings_store.branch_settings(database):
             settings.save(database, key, settings.DEMO_SETTINGS)
         for username, role, name, staff_no in DEMO_USERS:
             if users.find_user(database, username):
@@ -115,7 +117,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
                 password = users.generate_password()
                 users.create_user(database, key, username, password, role, name, staff_no)
             accounts.append((users.ROLES[role], username, password))
-        if not database["sessions"].count:
+        if not session_store.count(database):
             seed_demo_sessions(app, database, days)
     return accounts
 
@@ -139,21 +141,14 @@ def seed_demo_sessions(app, database, days: int) -> int:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--demo", is_flag=True, help="Initialise if needed and create demo accounts.")
-@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 32),
-              help="Server processes sharing the port (Linux, SO_REUSEPORT). One waitress process "
-                   "uses one core (Python's GIL); each worker adds one.")
-@click.option("--worker-of", "parent_pid", type=int, default=None, hidden=True,
-              help="Internal: a worker started by --workers in process PARENT_PID (binds with "
-                   "SO_REUSEPORT, exits with that process).")
-def serve(app, host, port, threads, demo, workers, parent_pid):
-    """Serve the app with waitress."""
+def serve(app, host, port, threads, demo):
+    """Serve the app with waitress: one process, its threads sharing one SQLite file."""
     import waitress
 
-    if parent_pid is None:  # a worker's parent has prepared the database and checked the key
-        prepare_database(app)
-        from .review.cli import start_anchoring
+    prepare_database(app)
+    from .review.cli import start_anchoring
 
-        start_anchoring(app)  # the parent of --workers anchors for all of them
+    start_anchoring(app)
     if demo:
         click.echo("演示模式：以下账户仅供演示，每次启动都会重新生成密码。")
         accounts = []
@@ -174,104 +169,7 @@ def serve(app, host, port, threads, demo, workers, parent_pid):
     from . import telemetry
 
     telemetry.configure_access_log(app.config["ACCESS_LOG"])
-    if workers > 1:
-        sys.exit(run_workers(app, host, port, threads, workers))
-    if parent_pid is not None:
-        exit_with_parent(parent_pid)
-        waitress.serve(app, sockets=[reuse_port_socket(host, port)], threads=threads,
-                       ident="teller_guard")
-    else:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="teller_guard")
-
-
-def reuse_port_socket(host: str, port: int):
-    """A listening socket that other workers bind too; the kernel spreads connections."""
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    return sock
-
-
-def exit_with_parent(parent: int) -> None:
-    """A worker must not outlive the `serve --workers` process that started it (even one killed
-    with SIGKILL, which cannot forward anything): it checks once a second and exits. The parent's
-    pid comes from the command line, not from getppid() at start-up: a parent killed while the
-    worker was still starting would already have handed it to init."""
-    import os
-    import threading
-    import time
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(1)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def run_workers(app, host: str, port: int, threads: int, workers: int) -> int:
-    """Start `workers` server processes on one port and wait; stop them all on a signal.
-
-    Each worker is a fresh `teller-guard serve` (no fork of this process and its threads).
-    Writers of all workers queue on one file lock (db.write_transaction); the API rate limit is
-    counted in one file for all of them (rate_limit.py).
-    """
-    import os
-    import signal
-    import socket
-    import subprocess
-    import time
-
-    if not hasattr(socket, "SO_REUSEPORT"):
-        fail("--workers 大于 1 需要支持 SO_REUSEPORT 的系统（Linux）")
-    # The workers must run this very package: -P keeps the current directory (which may hold
-    # another teller_guard/ folder) off their import path, and the folder this package was
-    # imported from goes first.
-    package_root = str(Path(__file__).resolve().parent.parent)
-    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(
-        filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
-    # The workers' request metrics, added up by whichever of them /metrics reaches.
-    from . import telemetry
-
-    metrics_folder = telemetry.share_between_workers(app.instance_path, os.getpid())
-    if metrics_folder:
-        environment[telemetry.MULTIPROC_ENV] = metrics_folder
-    command = [sys.executable, "-P", "-c", "from teller_guard.cli import main; main()",
-               "serve", "--worker-of", str(os.getpid()),
-               "--instance", app.instance_path, "--host", host, "--port", str(port),
-               "--threads", str(threads)]
-    children = [subprocess.Popen(command, env=environment) for _ in range(workers)]
-    stopping = []
-
-    def stop(signum, frame):
-        stopping.append(signum)
-        for child in children:
-            if child.poll() is None:
-                child.terminate()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    # Serve until asked to stop or until any worker ends by itself: then stop the rest too,
-    # rather than go on with fewer workers unnoticed.
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.5)
-    asked_to_stop = bool(stopping)
-    stop(None, None)
-    for child in children:
-        child.wait()
-    if metrics_folder:
-        import shutil
-
-        shutil.rmtree(metrics_folder, ignore_errors=True)
-    if not asked_to_stop:
-        click.echo("错误: 一个服务进程意外退出，已停止全部服务进程", err=True)
-        return 1
-    return 0
+    waitress.serve(app, host=host, port=port, threads=threads, ident="teller_guard")
 
 
 @main.group()

@@ -7,11 +7,6 @@ import errno
 import logging
 import os
 import sqlite3
-
-try:
-    import fcntl
-except ImportError:  # Windows: one server process, the in-process queue is enough
-    fcntl = None
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,40 +71,12 @@ def connect(path: str | Path) -> sqlite_utils.Database:
         raise DatabaseUnavailable(f"无法打开数据库 {path}: {exc}") from exc
     database = Database(conn)
     database.write_queue = _write_queue(path)
-    database.lock_path = None if str(path) == ":memory:" else os.path.realpath(path) + ".writelock"
+    database.real_path = None if str(path) == ":memory:" else os.path.realpath(path)
     return database
 
 
 _write_queues: dict[str, threading.RLock] = {}
 _write_queues_guard = threading.Lock()
-_file_locks = threading.local()  # per thread: (lock path, pid, descriptor) of the last lock used
-
-
-@contextmanager
-def _across_processes(lock_path: str | None):
-    """Queue writers of other processes too (serve --workers N), woken by the kernel as soon as
-    the lock is free rather than by SQLite's sleep-and-retry. POSIX only; elsewhere a no-op."""
-    if fcntl is None or lock_path is None:
-        yield False
-        return
-    held = getattr(_file_locks, "held", None)
-    # A descriptor inherited through fork() would share its lock with the parent; one kept for
-    # another database file is closed, so a thread holds at most one.
-    if held is None or held[0] != lock_path or held[1] != os.getpid():
-        if held is not None and held[1] == os.getpid():
-            os.close(held[2])
-        held = _file_locks.held = (lock_path, os.getpid(),
-                                   os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600))
-    try:
-        fcntl.flock(held[2], fcntl.LOCK_EX | fcntl.LOCK_NB)
-        contended = False
-    except BlockingIOError:  # another server process is writing: wait for it
-        fcntl.flock(held[2], fcntl.LOCK_EX)
-        contended = True
-    try:
-        yield contended
-    finally:
-        fcntl.flock(held[2], fcntl.LOCK_UN)
 
 
 def _write_queue(path: str | Path) -> threading.RLock:
@@ -135,17 +102,14 @@ def write_transaction(db: sqlite_utils.Database):
     if queue is not None and not queue.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
         raise sqlite3.OperationalError("database is locked")
     try:
-        with _across_processes(getattr(db, "lock_path", None)) as contended:
-            # Whether another server process held the lock (group_commit groups writes then).
-            db.lock_was_contended = contended
-            db.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-                db.conn.execute("COMMIT")
-            except BaseException:
-                if db.conn.in_transaction:  # SQLite may have rolled back already (disk full)
-                    db.conn.execute("ROLLBACK")
-                raise
+        db.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+            db.conn.execute("COMMIT")
+        except BaseException:
+            if db.conn.in_transaction:  # SQLite may have rolled back already (disk full)
+                db.conn.execute("ROLLBACK")
+            raise
     finally:
         if queue is not None:
             queue.release()

@@ -7,8 +7,9 @@ it from the row. Keyed (with a key derived from the instance secret) because the
 kept for ever while retention empties the vault: an unkeyed hash of an ID number could be
 reversed by trying every plausible number.
 
-The text digested is built the same way here and in SQL (SESSION_TEXT_SQL, VAULT_TEXT_SQL), so
-verify hashes exactly what it reads: columns joined by U+001F, NULL as the empty string.
+The text digested is built the same way here and in SQL (storage/ledger.py: SESSION_TEXT_SQL,
+VAULT_TEXT_SQL), so verify hashes exactly what it reads: columns joined by U+001F, NULL as the
+empty string.
 """
 
 from __future__ import annotations
@@ -23,11 +24,6 @@ SESSION_COLUMNS = ("started_at", "form", "amount_fen", "channel", "other_region"
                    "payee_masked", "customer_hash", "customer_masked", "assessment")
 SEPARATOR = "\x1f"
 REDACTED_MARK = "\x1e"  # between a vault field and its value: "field\x1e" is an emptied value
-
-SESSION_TEXT_SQL = " || char(31) || ".join(f"IFNULL(s.{name}, '')" for name in SESSION_COLUMNS)
-# The vault rows of session s in field order (the primary key index gives that order).
-VAULT_TEXT_SQL = ("IFNULL((SELECT group_concat(v.field || char(30) || v.value, char(31)) FROM "
-                  "(SELECT field, value FROM pii_vault WHERE session_id = s.id ORDER BY field) v), '')")
 DIGEST_CHARS = 32
 
 
@@ -67,9 +63,10 @@ def state(key: bytes, columns: dict, vault: dict[str, str]) -> str:
 
 def state_in_db(db, key: bytes, session_id: int) -> str:
     """The same, of the row as stored now (call inside the write, after the UPDATE)."""
-    row = db.execute(f"SELECT {SESSION_TEXT_SQL}, {VAULT_TEXT_SQL} FROM sessions s "  # noqa: S608
-                     "WHERE s.id = ?", [session_id]).fetchone()
-    return digest(key, row[0]) + digest(key, row[1])
+    from .storage import ledger  # storage/ledger.py builds its SQL from SESSION_COLUMNS
+
+    row = ledger.state_texts(db, session_id)
+    return digest(key, row["session_text"]) + digest(key, row["vault_text"])
 
 
 # What check_state returns: which part of a session disagrees with its event's `state`.

@@ -9,15 +9,13 @@ a job that fails gets its own exception and the others are kept. Callers sleep u
 commit that holds their job is done, so a success still means "on disk".
 
 No extra thread: the leader is one of the waiting request threads. Groups are formed only while
-COMMIT averages 1 ms or more, or other server processes often hold the write lock: one server
-process on a disk with a fast fsync commits the jobs one by one, in the order they came.
-The leader uses write_transaction(), so it queues behind other writers of this process and,
-through the file lock, of other server processes, exactly like any other write.
+COMMIT averages 1 ms or more (a slow fsync): on a disk with a fast fsync the jobs are committed
+one by one, in the order they came. The leader uses write_transaction(), so it queues behind
+the other writers of the server exactly like any other write.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 import time
@@ -50,10 +48,7 @@ class GroupCommitter:
     def __init__(self, max_batch: int = MAX_BATCH, group_above_seconds: float = GROUP_ABOVE_SECONDS):
         self.max_batch = max_batch
         self.group_above_seconds = group_above_seconds
-        # Moving averages: how long COMMIT takes (mostly fsync), and how often another server
-        # process (serve --workers) held the write lock when this one wanted it.
-        self.commit_seconds = 0.0
-        self.lock_contention = 0.0
+        self.commit_seconds = 0.0  # moving average of COMMIT (mostly the fsync)
         self.clock = time.perf_counter
         self._queue: list[_Job] = []
         self._guard = threading.Lock()
@@ -63,11 +58,9 @@ class GroupCommitter:
     def batch_size(self) -> int:
         """Group only when a transaction's overhead is worth sharing: waking a whole group at
         once makes the threads fight over the GIL (about 0.15 ms more CPU per screening here),
-        which one process on a fast disk does not pay back; a slow fsync, or a write lock that
-        other server processes hold, does. (Time spent waiting for the lock is no measure: it
-        includes waiting for this process's GIL.)"""
-        worth_it = self.commit_seconds >= self.group_above_seconds or self.lock_contention >= 0.25
-        return self.max_batch if worth_it else 1
+        which a fast disk does not pay back; a slow fsync does. (Time spent waiting for the
+        lock is no measure: it includes waiting for the GIL.)"""
+        return self.max_batch if self.commit_seconds >= self.group_above_seconds else 1
 
     def run(self, db, work: Callable[[database_module.Database], T]) -> T:
         """Run `work(connection)` inside a write transaction and return its result once that
@@ -115,8 +108,6 @@ class GroupCommitter:
                     job.result = job.work(db)
                 work_done = self.clock()
             self.commit_seconds = 0.8 * self.commit_seconds + 0.2 * (self.clock() - work_done)
-            contended = getattr(db, "lock_was_contended", False)
-            self.lock_contention = 0.8 * self.lock_contention + 0.2 * contended
             self.commits += 1
             for job in batch:
                 job.committed = True
@@ -135,18 +126,16 @@ def _lock_timeout(exc: Exception) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
 
 
-_committers: dict[tuple[int, str], GroupCommitter] = {}
+_committers: dict[str, GroupCommitter] = {}
 _committers_guard = threading.Lock()
 
 
 def committer_for(path: str) -> GroupCommitter:
-    """`path` as db.connect() resolved it (its lock_path): one committer per file. Keyed by
-    process id too, so a forked child never inherits a "leading" flag."""
-    key = (os.getpid(), path)
-    found = _committers.get(key)
+    """`path` as db.connect() resolved it (its real_path): one committer per file."""
+    found = _committers.get(path)
     if found is None:
         with _committers_guard:
-            found = _committers.setdefault(key, GroupCommitter())
+            found = _committers.setdefault(path, GroupCommitter())
     return found
 
 
@@ -154,7 +143,7 @@ def write(db: database_module.Database, work: Callable[[database_module.Database
     """Run `work` in a committed write transaction, grouped with other threads' writes to the
     same file. Inside a transaction already, or on an in-memory database, it runs right there
     on `db` (an outer transaction owns the commit)."""
-    path = getattr(db, "lock_path", None)
+    path = getattr(db, "real_path", None)
     if path is None or db.conn.in_transaction:
         with database_module.write_transaction(db):
             return work(db)

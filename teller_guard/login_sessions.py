@@ -15,6 +15,8 @@ import secrets
 import time
 from dataclasses import dataclass
 
+from .storage import accounts
+
 KEEP_ENDED_DAYS = 30  # older rows are deleted at the next login
 
 
@@ -34,27 +36,20 @@ def start(db, user_id: int, now: float | None = None) -> str:
     transaction; deletes rows that ended or started long ago."""
     now = int(now if now is not None else time.time())
     token = secrets.token_urlsafe(32)
-    db.execute("DELETE FROM login_sessions WHERE started_at < ?",
-               [now - KEEP_ENDED_DAYS * 86400])
-    db.execute("INSERT INTO login_sessions (token_hash, user_id, started_at) VALUES (?, ?, ?)",
-               [_hash(token), user_id, now])
+    accounts.start_login_session(db, _hash(token), user_id, now,
+                                 forget_before=now - KEEP_ENDED_DAYS * 86400)
     return token
 
 
 def find(db, token: str) -> Found | None:
-    """The session and its user, by plain SQL: this runs on every request."""
-    cursor = db.conn.execute(
-        "SELECT s.started_at, s.ended_at, u.* FROM login_sessions s "
-        "JOIN users u ON u.id = s.user_id WHERE s.token_hash = ?", [_hash(token)])
-    found = cursor.fetchone()
-    if found is None:
+    """The session and its user, in one query: this runs on every request."""
+    user = accounts.login_session(db, _hash(token))
+    if user is None:
         return None
-    names = [column[0] for column in cursor.description]
-    user = dict(zip(names[2:], found[2:], strict=True))
-    return Found(user=user, started_at=found[0], ended=found[1] is not None)
+    started_at, ended_at = user.pop("session_started_at"), user.pop("session_ended_at")
+    return Found(user=user, started_at=started_at, ended=ended_at is not None)
 
 
 def end(db, token: str, why: str, now: float | None = None) -> None:
-    db.execute("UPDATE login_sessions SET ended_at = ?, ended_why = ? "
-               "WHERE token_hash = ? AND ended_at IS NULL",
-               [int(now if now is not None else time.time()), why, _hash(token)])
+    accounts.end_login_session(db, _hash(token), int(now if now is not None else time.time()),
+                               why)

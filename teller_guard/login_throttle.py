@@ -16,6 +16,8 @@ import hmac
 import time
 from dataclasses import dataclass
 
+from .storage import accounts
+
 KEEP_DAYS = 7  # rows older than this are deleted at the next failure
 FIRST_BACK_OFF_SECONDS = 30
 RECENT_HOURS = 24  # what the admin page lists
@@ -56,15 +58,10 @@ def back_off_seconds(failures: int, limits: Limits) -> int:
                limits.backoff_max_seconds)
 
 
-_SCOPE_SQL = ("name_key = ? AND address = ? AND purpose = ? AND actor_id IS ? AND at > ?")
-
-
 def _failures(db, scope: Scope, limits: Limits, now: int) -> tuple[int, int | None]:
-    count, last = db.execute(
-        f"SELECT count(*), max(at) FROM login_failures WHERE {_SCOPE_SQL}",  # noqa: S608 - constant
-        [scope.name_key, scope.address, scope.purpose, scope.actor_id,
-         now - limits.window_minutes * 60]).fetchone()
-    return count, last
+    found = accounts.failures_since(db, scope.name_key, scope.address, scope.purpose,
+                                    scope.actor_id, now - limits.window_minutes * 60)
+    return found["failures"], found["last_at"]
 
 
 def wait_seconds(db, scope: Scope, limits: Limits, now: float | None = None) -> int:
@@ -81,10 +78,9 @@ def record_failure(db, scope: Scope, user_id: int | None, limits: Limits,
     """Store one failure (inside the caller's write transaction); True when this failure is
     the one that starts the back-off."""
     now = int(now if now is not None else time.time())
-    db.execute("DELETE FROM login_failures WHERE at < ?", [now - KEEP_DAYS * 86400])
-    db.execute("INSERT INTO login_failures (at, address, name_key, user_id, purpose, actor_id) "
-               "VALUES (?, ?, ?, ?, ?, ?)",
-               [now, scope.address, scope.name_key, user_id, scope.purpose, scope.actor_id])
+    accounts.add_login_failure(db, at=now, address=scope.address, name_key=scope.name_key,
+                               user_id=user_id, purpose=scope.purpose, actor_id=scope.actor_id,
+                               forget_before=now - KEEP_DAYS * 86400)
     count, _ = _failures(db, scope, limits, now)
     return count == limits.max_failures
 
@@ -93,17 +89,11 @@ def recent(db, limits: Limits, now: float | None = None) -> list[dict]:
     """Failures of the last day per scope, newest first, for the admin page: the account's
     user name when it exists, never a typed name that is no account."""
     now = int(now if now is not None else time.time())
-    rows = db.execute(
-        "SELECT f.address, f.purpose, max(f.at) AS last_at, count(*) AS failures, "
-        "u.username, a.username AS actor, f.name_key, f.actor_id "
-        "FROM login_failures f LEFT JOIN users u ON u.id = f.user_id "
-        "LEFT JOIN users a ON a.id = f.actor_id WHERE f.at > ? "
-        "GROUP BY f.name_key, f.address, f.purpose, f.actor_id ORDER BY last_at DESC LIMIT 100",
-        [now - RECENT_HOURS * 3600]).fetchall()
     result = []
-    for address, purpose, last_at, failures, username, actor, key, actor_id in rows:
-        scope = Scope(address, key, purpose, actor_id)
-        result.append({"address": address, "purpose": purpose, "last_at": last_at,
-                       "failures": failures, "username": username, "actor": actor,
+    for row in accounts.failures_per_scope(db, now - RECENT_HOURS * 3600):
+        scope = Scope(row["address"], row["name_key"], row["purpose"], row["actor_id"])
+        result.append({"address": row["address"], "purpose": row["purpose"],
+                       "last_at": row["last_at"], "failures": row["failures"],
+                       "username": row["username"], "actor": row["actor"],
                        "waiting": wait_seconds(db, scope, limits, now)})
     return result

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import sqlite3
 from datetime import UTC, datetime, timedelta
 
-import sqlite_utils
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from . import migrations, telemetry
+from . import telemetry
 from .db import get_db
+from .storage import ops as stored
 
 bp = Blueprint("ops", __name__)
 PROXY_HEADERS = ("X-Forwarded-For", "X-Real-IP", "Forwarded")
@@ -51,47 +50,21 @@ def readiness() -> dict[str, str]:
     config = current_app.config
     seconds = float(config["READY_DB_TIMEOUT_SECONDS"])
     results = dict.fromkeys(("database", "migrations", "outbox"), False)
-    try:
-        conn = sqlite3.connect(f"file:{config['DATABASE']}?mode=rw", uri=True, timeout=seconds,
-                               isolation_level=None)
-    except (sqlite3.Error, OSError):
-        conn = None
-    if conn is not None:
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
-            results["database"] = _writable(conn)
-            results["migrations"] = _migrated(conn)
+    with stored.probe(config["DATABASE"], seconds) as conn:
+        if conn is not None:
+            results["database"] = stored.writable(conn)
+            results["migrations"] = stored.migrated(conn)
             results["outbox"] = _outbox_moving(conn, float(config["READY_OUTBOX_MAX_AGE_MINUTES"]))
-        finally:
-            conn.close()
     results["font"] = _font_embedded()
     return {name: "ok" if results[name] else "fail"
             for name in ("database", "migrations", "font", "outbox")}
 
 
-def _writable(conn) -> bool:
-    """Reachable and writable: the schema reads and the write lock can be taken."""
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        conn.execute("BEGIN IMMEDIATE")
-        conn.execute("ROLLBACK")
-    except sqlite3.Error:
-        return False
-    return True
-
-
-def _migrated(conn) -> bool:
-    try:
-        return not migrations.migrations.pending(sqlite_utils.Database(conn))
-    except sqlite3.Error:
-        return False
-
-
 def _outbox_moving(conn, max_age_minutes: float) -> bool:
     """No police alert has waited longer than READY_OUTBOX_MAX_AGE_MINUTES undelivered."""
     try:
-        oldest = telemetry.oldest_undelivered(conn)
-    except sqlite3.Error:
+        oldest = stored.oldest_undelivered(conn)
+    except stored.DatabaseError:
         return False
     if oldest is None:
         return True

@@ -16,6 +16,8 @@ import hmac
 from pathlib import Path
 
 from . import pii
+from .storage import sessions
+from .storage import settings as settings_store
 
 FINGERPRINT_FACT = "pii_key_id"
 
@@ -53,8 +55,8 @@ def fingerprint(key: bytes) -> str:
 def check_unchanged(db, key: bytes) -> None:
     """Record the key's fingerprint on first use; refuse a different key afterwards."""
     current = fingerprint(key)
-    row = db.execute("SELECT value FROM instance_facts WHERE key = ?", [FINGERPRINT_FACT]).fetchone()
-    if row is None:
+    recorded = settings_store.instance_fact(db, FINGERPRINT_FACT)
+    if recorded is None:
         # Instances from before this check recorded nothing. The vault still holds the newest
         # payee accounts in full: hashing one with the key in use now must give the hash
         # stored with it, or the key was changed at the same time as the upgrade.
@@ -63,11 +65,11 @@ def check_unchanged(db, key: bytes) -> None:
                 f"个人信息哈希密钥（当前配置 key_id {current}）与已保存的收款账户哈希不一致："
                 "密钥可能在升级时被更换。请恢复原密钥（PII_KEY_FILE 或实例密钥），"
                 "或为新密钥使用新的实例目录。")
-        db.execute("INSERT INTO instance_facts (key, value) VALUES (?, ?)", [FINGERPRINT_FACT, current])
+        settings_store.record_instance_fact(db, FINGERPRINT_FACT, current)
         return
-    if row[0] != current:
+    if recorded != current:
         raise PiiKeyMismatch(
-            f"个人信息哈希密钥已更换（数据使用 key_id {row[0]}，当前配置为 {current}）："
+            f"个人信息哈希密钥已更换（数据使用 key_id {recorded}，当前配置为 {current}）："
             "已保存的收款账户、客户和涉诈名单哈希将无法匹配。请恢复原密钥（PII_KEY_FILE 或实例密钥），"
             "或为新密钥使用新的实例目录。")
 
@@ -75,9 +77,6 @@ def check_unchanged(db, key: bytes) -> None:
 def _hashes_match_vault(db, key: bytes) -> bool:
     """The newest session whose payee account is still in the vault (retention empties older
     ones) was hashed with `key`; True when there is none to compare."""
-    found = db.execute(
-        "SELECT sessions.payee_hash, pii_vault.value FROM sessions JOIN pii_vault "
-        "ON pii_vault.session_id = sessions.id AND pii_vault.field = 'payee_account' "
-        "WHERE sessions.payee_hash IS NOT NULL AND pii_vault.value IS NOT NULL "
-        "AND pii_vault.value != '' ORDER BY sessions.id DESC LIMIT 1").fetchone()
-    return found is None or hmac.compare_digest(found[0], pii.keyed_hash(key, found[1]))
+    found = sessions.newest_vaulted_payee(db)
+    return found is None or hmac.compare_digest(
+        found["payee_hash"], pii.keyed_hash(key, found["payee_account"]))

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 
-from . import audit
-from .db import write_transaction
+from . import audit, storage
+from .storage import settings as settings_store
 
 
 @dataclass(frozen=True)
@@ -32,11 +31,11 @@ DEMO_SETTINGS = BranchSettings(
 
 
 def load(db) -> BranchSettings:
-    stored = {row["key"]: json.loads(row["value"]) for row in db["settings"].rows}
+    found = settings_store.branch_settings(db)
     values = {}
     for name, default in asdict(BranchSettings()).items():
-        if name in stored:
-            value = stored[name]
+        if name in found:
+            value = found[name]
             values[name] = Decimal(value) if isinstance(default, Decimal) else value
     return replace(BranchSettings(), **values)
 
@@ -52,17 +51,13 @@ def saves_in_this_process() -> int:
 def save(db, key, new: BranchSettings, actor_id=None) -> dict:
     """Store the settings; returns {field: (before, after)} of what changed."""
     global _saves_in_this_process
-    with write_transaction(db):
+    with storage.transaction(db):
         before = load(db).to_json_dict()
         after = new.to_json_dict()
         changed = {name: (before[name], after[name]) for name in after
                    if before[name] != after[name]}
         for name, value in after.items():
-            db.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                [name, json.dumps(value, ensure_ascii=False)],
-            )
+            settings_store.save_branch_setting(db, name, value)
         if changed:
             audit.append(db, key, audit.AuditEvent(
                 "settings.changed", actor_id,

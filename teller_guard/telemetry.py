@@ -2,31 +2,25 @@
 
 The access log (logger ``teller_guard.access``) says method, route template, status, duration
 and who (user or API token id): never a URL with its values or query string, never personal
-data. Request latency and API errors are counted per process; under ``serve --workers N`` the
-processes share them through prometheus-client's multiprocess files (the parent sets
-PROMETHEUS_MULTIPROC_DIR for its workers), so any worker's /metrics tells the whole story. The
-screening, outbox and ledger figures are read from the database at scrape time, so they are
-right whichever process answers.
+data. Request latency and API errors are counted in the server process; the screening,
+outbox and ledger figures are read from the database at scrape time.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
 from flask import g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.multiprocess import MultiProcessCollector
+
+from .storage import ops as stored
 
 ACCESS_LOGGER = "teller_guard.access"
 access_log = logging.getLogger(ACCESS_LOGGER)
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 UNMATCHED = "<unmatched>"  # no route: the path itself could hold anything, so it is not logged
 
 # registry=None: served through a registry built per scrape (see exposition()), so creating
@@ -95,7 +89,7 @@ def configure_access_log(enabled: bool) -> None:
 
 
 class DatabaseCollector:
-    """Figures read from the database when scraped: right across server processes."""
+    """Figures read from the database when scraped, not counted in memory."""
 
     def __init__(self, db, now: datetime | None = None):
         self.db = db
@@ -106,36 +100,32 @@ class DatabaseCollector:
         levels = GaugeMetricFamily("teller_guard_screenings", "Screenings stored, by risk level "
                                    "(\"none\": not yet assessed).", labels=["level"])
         total = 0
-        for level, number in db.execute("SELECT level, sum(n) FROM stats_day_level "
-                                        "GROUP BY level ORDER BY level"):
-            levels.add_metric([level or "none"], number)
-            total += number
+        for row in stored.screenings_by_level(db):
+            levels.add_metric([row["level"] or "none"], row["count"])
+            total += row["count"]
         yield levels
         outcomes = GaugeMetricFamily("teller_guard_screenings_by_outcome", "Screenings stored, "
                                      "by outcome (\"none\": not finished).", labels=["outcome"])
         finished = 0
-        for outcome, number in db.execute("SELECT outcome, sum(n) FROM stats_day_outcome "
-                                          "GROUP BY outcome ORDER BY outcome"):
-            outcomes.add_metric([outcome], number)
-            finished += number
+        for row in stored.screenings_by_outcome(db):
+            outcomes.add_metric([row["outcome"]], row["count"])
+            finished += row["count"]
         outcomes.add_metric(["none"], total - finished)
         yield outcomes
         backlog = GaugeMetricFamily("teller_guard_outbox_undelivered", "Police alerts not yet "
                                     "delivered, by outbox status.", labels=["status"])
-        counts = dict(db.execute("SELECT status, count(*) FROM outbox WHERE status != 'sent' "
-                                 "GROUP BY status").fetchall())
+        counts = stored.undelivered_by_status(db)
         for status in ("pending", "failed"):
             backlog.add_metric([status], counts.get(status, 0))
         yield backlog
-        oldest = oldest_undelivered(db)
+        oldest = stored.oldest_undelivered(db)
         yield GaugeMetricFamily(
             "teller_guard_outbox_oldest_undelivered_age_seconds",
             "Age of the oldest undelivered police alert (0 when none waits).",
             value=self._age(oldest))
-        head = db.execute("SELECT at FROM ledger ORDER BY id DESC LIMIT 1").fetchone()
         yield GaugeMetricFamily("teller_guard_ledger_head_age_seconds",
                                 "Time since the newest audit ledger event (0 when empty).",
-                                value=self._age(head[0] if head else None))
+                                value=self._age(stored.newest_event_at(db)))
 
     def _age(self, stamp: str | None) -> float:
         if not stamp:
@@ -146,49 +136,11 @@ class DatabaseCollector:
         return max(0.0, (self.now - moment).total_seconds())
 
 
-class _ProcessMetrics:
-    """This process's request metrics, when no multiprocess directory is shared."""
-
-    def collect(self):
-        yield from REQUEST_SECONDS.collect()
-        yield from API_ERRORS.collect()
-
-
-def oldest_undelivered(db) -> str | None:
-    return db.execute("SELECT min(created_at) FROM outbox WHERE status != 'sent'").fetchone()[0]
 
 
 def exposition(db) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    if os.environ.get(MULTIPROC_ENV):
-        MultiProcessCollector(registry)
-    else:
-        registry.register(_ProcessMetrics())
+    registry.register(REQUEST_SECONDS)
+    registry.register(API_ERRORS)
     registry.register(DatabaseCollector(db))
     return generate_latest(registry)
-
-
-def share_between_workers(instance_path: str, parent_pid: int) -> str | None:
-    """`serve --workers`: a fresh folder for the workers' metric files, named in their
-    environment (unless the operator named one already). Folders of parents no longer running
-    are removed."""
-    if os.environ.get(MULTIPROC_ENV):
-        return None
-    for old in Path(instance_path).glob("metrics-*"):
-        pid = old.name.removeprefix("metrics-")
-        if pid.isdigit() and not _running(int(pid)):
-            shutil.rmtree(old, ignore_errors=True)
-    folder = Path(instance_path) / f"metrics-{parent_pid}"
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(mode=0o700)
-    return str(folder)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

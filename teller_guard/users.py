@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, digests, login_throttle
-from .db import write_transaction
+from . import audit, digests, login_throttle, storage
+from .storage import accounts
 
 ROLES = {
     "teller": "柜员",
@@ -55,27 +55,17 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _one_row(db, sql: str, params: list) -> dict | None:
-    """The first row as a dict, by plain SQL: sqlite-utils' rows_where first reads the schema
-    (three queries) on every call, and these lookups run on every request."""
-    cursor = db.conn.execute(sql, params)
-    found = cursor.fetchone()
-    if found is None:
-        return None
-    return dict(zip((column[0] for column in cursor.description), found, strict=True))
-
-
 def get_user(db, user_id: int) -> User | None:
-    row = _one_row(db, "SELECT * FROM users WHERE id = ?", [user_id])
+    row = accounts.user_by_id(db, user_id)
     return User.from_row(row) if row else None
 
 
 def find_user(db, username: str) -> dict | None:
-    return _one_row(db, "SELECT * FROM users WHERE username = ?", [username])
+    return accounts.user_by_name(db, username)
 
 
 def list_users(db) -> list[User]:
-    return [User.from_row(row) for row in db["users"].rows_where(order_by="id")]
+    return [User.from_row(row) for row in accounts.all_users(db)]
 
 
 def check_password_rules(password: str) -> None:
@@ -90,17 +80,14 @@ def create_user(db, key, username, password, role, display_name="", staff_no="",
     if role not in ROLES:
         raise UserError(f"角色无效: {role}")
     check_password_rules(password)
-    with write_transaction(db):
+    with storage.transaction(db):
         if find_user(db, username):
             raise UserError(f"用户名已存在: {username}")
-        now = _now().isoformat(timespec="seconds")
         password_hash = generate_password_hash(password)
-        user_id = db["users"].insert({
-            "username": username, "display_name": display_name or username,
-            "staff_no": staff_no or "", "role": role,
-            "password_hash": password_hash, "active": 1,
-            "failed_logins": 0, "created_at": now, "password_changed_at": now,
-        }).last_pk
+        user_id = accounts.add_user(
+            db, username=username, display_name=display_name or username,
+            staff_no=staff_no or "", role=role, password_hash=password_hash,
+            created_at=_now().isoformat(timespec="seconds"))
         audit.append(db, key, audit.AuditEvent(
             "user.created", actor_id, data={"user_id": user_id, "username": username, "role": role,
                                             "password": _password_digest(key, password_hash)}))
@@ -108,12 +95,11 @@ def create_user(db, key, username, password, role, display_name="", staff_no="",
 
 
 def set_active(db, key, username, active: bool, actor_id=None) -> None:
-    with write_transaction(db):
+    with storage.transaction(db):
         row = find_user(db, username)
         if not row:
             raise UserError(f"用户不存在: {username}")
-        db["users"].update(row["id"], {"active": int(active), "failed_logins": 0,
-                                       "locked_until": None})
+        accounts.set_active(db, row["id"], active)
         kind = "user.enabled" if active else "user.disabled"
         audit.append(db, key, audit.AuditEvent(kind, actor_id, data={"user_id": row["id"],
                                                                       "username": username}))
@@ -123,15 +109,13 @@ def reset_password(db, key, username, new_password=None, actor_id=None) -> str:
     """Set (or generate) a new password; also clears any lock. Returns the password."""
     new_password = new_password or generate_password()
     check_password_rules(new_password)
-    with write_transaction(db):
+    with storage.transaction(db):
         row = find_user(db, username)
         if not row:
             raise UserError(f"用户不存在: {username}")
         password_hash = generate_password_hash(new_password)
-        db["users"].update(row["id"], {
-            "password_hash": password_hash, "failed_logins": 0,
-            "locked_until": None, "password_changed_at": _now().isoformat(timespec="seconds"),
-        })
+        accounts.set_password(db, row["id"], password_hash,
+                              _now().isoformat(timespec="seconds"))
         audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id, data={
             "user_id": row["id"], "username": username,
             "password": _password_digest(key, password_hash)}))
@@ -169,7 +153,7 @@ def authenticate(db, key, username, password, address: str = "", purpose: str = 
     row = find_user(db, name)
     # Outside the write transaction: the hash takes tens of milliseconds, writers need not wait.
     matches = check_password_hash(row["password_hash"] if row else _DUMMY_HASH, password)
-    with write_transaction(db):
+    with storage.transaction(db):
         if row is not None and row["active"] and matches:
             audit.append(db, key, audit.AuditEvent("login.succeeded", row["id"],
                                                    data={"username": row["username"],

@@ -113,3 +113,18 @@ def database_bytes(path) -> bytes:
         except FileNotFoundError:
             pass
     return data
+
+
+@pytest.fixture(autouse=True)
+def _access_log_state():
+    """`serve` configures the access logger for the whole process (its own handler, no
+    propagation): put it back after each test, so a later test's caplog still sees it."""
+    import logging
+
+    from teller_guard import telemetry
+
+    logger = logging.getLogger(telemetry.ACCESS_LOGGER)
+    saved = (logger.disabled, logger.propagate, list(logger.handlers), logger.level)
+    yield
+    logger.disabled, logger.propagate, logger.handlers[:], level = saved
+    logger.setLevel(level)

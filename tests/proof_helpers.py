@@ -66,8 +66,8 @@ def database_path(instance: Path) -> Path:
 class LiveServer:
     """`teller-guard serve --instance … --port …` in a subprocess; its output goes to a log."""
 
-    def __init__(self, instance: Path, threads: int = 8, workers: int = 1):
-        self.instance, self.threads, self.workers = instance, threads, workers
+    def __init__(self, instance: Path, threads: int = 8):
+        self.instance, self.threads = instance, threads
         self.process: subprocess.Popen | None = None
         self.log_path = instance.parent / "server.log"
         self.port = 0
@@ -79,7 +79,7 @@ class LiveServer:
     def start(self, timeout: float = 30) -> LiveServer:
         self.port = free_port()
         command = [*serve_command(), "--instance", str(self.instance), "--port", str(self.port),
-                   "--threads", str(self.threads), "--workers", str(self.workers)]
+                   "--threads", str(self.threads)]
         env = {key: value for key, value in os.environ.items()
                if not key.startswith("TELLER_GUARD_")}
         with self.log_path.open("ab") as log:

@@ -92,7 +92,7 @@ def test_a_refused_request_leaves_its_key_unused(app, client, token):
 
 
 def test_the_key_holds_across_server_processes(app, client, token, tmp_path):
-    """Another app on the same instance (as another `serve --workers` process) replays it."""
+    """Another app on the same database (another process; PostgreSQL deployments will run many) replays it."""
     first = post(client, token, CRITICAL, **{"Idempotency-Key": "across"})
     other = create_app(TEST_CONFIG, instance_path=app.instance_path).test_client()
     again = post(other, token, CRITICAL, **{"Idempotency-Key": "across"})

@@ -8,16 +8,14 @@ table takes the pages up to it, so SQLite raises its real SQLITE_FULL.
 
 from __future__ import annotations
 
-import errno
 import logging
-import os
 import sqlite3
 
 import pytest
 from conftest import csrf_token
 from screening_helpers import BENIGN_FACTS
 
-from teller_guard import api_tokens, db, disk_full, rate_limit
+from teller_guard import api_tokens, db, disk_full
 from teller_guard.cli import main
 
 MESSAGE = "磁盘空间不足，暂时无法保存"
@@ -154,28 +152,3 @@ def test_serve_demo_starts_on_a_full_disk(runner, app, disk, monkeypatch):
     assert result.exit_code == 0, result.output
     assert "磁盘空间不足" in result.output and "服务照常启动" in result.output
     assert served, "the server was not started"
-
-
-def test_the_rate_limit_file_has_its_blocks_before_it_is_mapped(tmp_path):
-    # A sparse file mapped with mmap: on a full disk the first store into a page raised SIGBUS
-    # and killed the server process.
-    path = tmp_path / "counts.bin"
-    limiter = rate_limit.RateLimiter(str(path))
-    assert limiter.allow(1, 10)
-    size = rate_limit.SLOTS * rate_limit.SLOT.size
-    assert os.stat(path).st_size == size and os.stat(path).st_blocks * 512 >= size
-
-
-def test_no_room_for_the_rate_limit_file_is_a_503_not_a_crash(app, client, monkeypatch):
-    connection = db.connect(app.config["DATABASE"])
-    _, token = api_tokens.create(connection, app.extensions["teller_guard"]["ledger_key"],
-                                 "核心系统", actor_id=None)
-    connection.conn.close()
-
-    def no_space(*args):
-        raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr(os, "posix_fallocate", no_space)
-    response = client.get("/api/v1/screenings/1", headers={"Authorization": f"Bearer {token}"})
-    assert response.status_code == 503
-    assert MESSAGE in response.get_json()["error"]["message"]

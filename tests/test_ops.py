@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 import sqlite3
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from api_helpers import BENIGN, CRITICAL, body, new_token, post
 from conftest import TEST_CONFIG
 
 from teller_guard import create_app, db, telemetry
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def metric(text: str, name: str, **labels) -> float | None:
@@ -187,46 +181,6 @@ def test_metrics_only_for_loopback_or_the_token(app, client, remote, headers, co
         assert "teller_guard" not in reply.get_data(as_text=True)
     if status == 401:
         assert reply.headers["WWW-Authenticate"] == "Bearer"
-
-
-def test_workers_share_request_metrics(tmp_path, template_instance):
-    """Two server processes count into one multiprocess folder; a scrape in a third sees the
-    sum (serve --workers sets PROMETHEUS_MULTIPROC_DIR for its workers)."""
-    import shutil
-
-    instance = tmp_path / "instance"
-    shutil.copytree(template_instance, instance)
-    folder = telemetry.share_between_workers(str(instance), os.getpid())
-    script = (
-        "import sys\n"
-        "from teller_guard import create_app\n"
-        f"app = create_app({TEST_CONFIG!r}, instance_path={str(instance)!r})\n"
-        "client = app.test_client()\n"
-        "if sys.argv[1] == 'scrape':\n"
-        "    sys.stdout.write(client.get('/metrics').get_data(as_text=True))\n"
-        "else:\n"
-        "    for _ in range(int(sys.argv[1])):\n"
-        "        client.get('/healthz')\n")
-    environment = {**os.environ, telemetry.MULTIPROC_ENV: folder,
-                   "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT),
-                                                               os.environ.get("PYTHONPATH")]))}
-    for requests in ("3", "4"):
-        subprocess.run([sys.executable, "-c", script, requests], env=environment, check=True,
-                       timeout=120)
-    scraped = subprocess.run([sys.executable, "-c", script, "scrape"], env=environment,
-                             check=True, timeout=120, capture_output=True, text=True).stdout
-    assert metric(scraped, "teller_guard_http_request_duration_seconds_count", method="GET",
-                  route="/healthz", status="200") == 7
-    assert metric(scraped, "teller_guard_screenings", level="critical") is None  # none stored
-    assert metric(scraped, "teller_guard_screenings_by_outcome", outcome="none") == 0
-
-
-def test_stale_worker_metric_folders_are_removed(tmp_path):
-    dead = tmp_path / "metrics-999999999"
-    dead.mkdir()
-    (dead / "counter_1.db").write_bytes(b"x")
-    mine = telemetry.share_between_workers(str(tmp_path), os.getpid())
-    assert not dead.exists() and Path(mine).is_dir() and not any(Path(mine).iterdir())
 
 
 # --- the access log -----------------------------------------------------------------------------

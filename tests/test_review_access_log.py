@@ -7,6 +7,7 @@ from test_review_support import make_session, user_id
 
 from teller_guard import audit
 from teller_guard.review import access_log
+from teller_guard.storage import review
 
 
 @pytest.fixture
@@ -110,7 +111,7 @@ def test_text_from_the_ledger_is_shown_escaped(app, client, auth, database):
 def test_every_page_query_reads_the_partial_index(database, kind, actor_id, before):
     # Screenings write many ledger rows and the access events are rare: a page must not scan
     # the ledger. (INDEXED BY fails the query outright if its WHERE stops matching the index.)
-    sql, params = access_log.query(kind, actor_id, before, 51)
+    sql, params = review.access_events_query(kind, actor_id, before, 51)
     plan = " ".join(row[3] for row in database.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "USING INDEX ledger_access_events" in plan or \
         "USING COVERING INDEX ledger_access_events" in plan, plan

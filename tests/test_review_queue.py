@@ -6,7 +6,8 @@ from datetime import date
 import pytest
 from test_review_support import make_session, user_id
 
-from teller_guard.review import filters, queries
+from teller_guard.review import filters
+from teller_guard.storage import review
 from teller_guard.users import get_user
 
 
@@ -50,11 +51,11 @@ def test_tellers_have_no_review_area(client, auth, sessions):
 
 def test_visibility_scopes_tellers_to_their_own(app, database, sessions):
     teller = get_user(database, user_id(database, "teller"))
-    page = queries.queue_page(database, teller, filters.Filters())
+    page = review.queue_page(database, teller, filters.Filters())
     assert {row["teller_id"] for row in page.rows} == {teller.id}
     other = database.execute("SELECT id FROM sessions WHERE teller_id != ?", [teller.id]).fetchone()[0]
-    assert queries.get_session(database, teller, other) is None
-    assert queries.visibility(None) == ("0", [])
+    assert review.case(database, teller, other) is None
+    assert review.visibility(None) == ("0", [])
 
 
 @pytest.mark.parametrize(("query", "expected"), [
@@ -107,10 +108,10 @@ def test_bad_filters_are_ignored_with_a_chinese_message(client, auth, sessions, 
 
 def test_keyset_pages(app, client, auth, database):
     made = [make_session(app, database, level="high", started_at=f"2026-09-01T08:{n:02d}:00+08:00")
-            for n in range(queries.PAGE_SIZE + 5)]
+            for n in range(review.PAGE_SIZE + 5)]
     auth.login("security")
     first = client.get("/review/").get_data(as_text=True)
-    assert len(references(first)) == queries.PAGE_SIZE and "下一页" in first
+    assert len(references(first)) == review.PAGE_SIZE and "下一页" in first
     cursor = re.search(r'href="/review/\?after=(\d+)"[^>]*>下一页', first) or re.search(
         r'rel="next" href="/review/\?after=(\d+)"', first)
     assert cursor and int(cursor.group(1)) == made[5]
@@ -120,7 +121,7 @@ def test_keyset_pages(app, client, auth, database):
 
 
 def test_next_page_keeps_the_filters(app, client, auth, database):
-    for n in range(queries.PAGE_SIZE + 1):
+    for n in range(review.PAGE_SIZE + 1):
         make_session(app, database, level="critical", started_at=f"2026-09-02T08:{n:02d}:00+08:00")
     make_session(app, database, level="high", started_at="2026-09-02T09:00:00+08:00")
     auth.login("security")
@@ -140,9 +141,9 @@ def test_counts_per_status_follow_the_other_filters(app, client, auth, database,
     first = database.execute("SELECT id FROM sessions WHERE reference = ?",
                              [sessions["critical"]]).fetchone()[0]
     dispositions.change_status(database, ledger_key(app), security, first, "in_review")
-    counts = queries.status_counts(database, security, filters.Filters())
+    counts = review.status_counts(database, security, filters.Filters())
     assert counts["pending"] == 3 and counts["in_review"] == 1 and counts["false_alarm"] == 0
-    only_police = queries.status_counts(database, security,
+    only_police = review.status_counts(database, security,
                                         filters.Filters(outcome="police_called", status="pending"))
     assert only_police["pending"] == 1 and only_police["in_review"] == 1
     auth.login("security")
@@ -215,6 +216,6 @@ def test_both_ways_of_counting_agree_with_a_recount(app, database, sessions, cho
                 or (chosen.level and row[3] != chosen.level)):
             continue
         expected[row[0]] += 1
-    counts = queries.status_counts(database, security, chosen)
+    counts = review.status_counts(database, security, chosen)
     assert {status: counts[status] for status in expected} == expected
     assert sum(counts.values()) == sum(expected.values())

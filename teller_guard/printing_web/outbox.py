@@ -32,9 +32,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import audit, disk_full
+from .. import audit, disk_full, storage
 from .. import db as dbmod
-from ..db import write_transaction
+from ..storage import printing as print_store
 
 log = logging.getLogger(__name__)
 
@@ -125,15 +125,9 @@ def queue_row(db, kind: str, idempotency_key: str, payload: dict, session_id: in
               now: datetime | None = None) -> int | None:
     """Queue any payload for ALERT_ENDPOINT (a police alert, a chain anchor); returns the row
     id, or None when the key is already queued. Call inside a write transaction."""
-    moment = stamp(as_utc(now))
-    cursor = db.execute(
-        "INSERT INTO outbox (session_id, kind, idempotency_key, payload, status, attempts, "
-        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) "
-        "ON CONFLICT(idempotency_key) DO NOTHING",
-        [session_id, kind, idempotency_key,
-         json.dumps(payload, ensure_ascii=False, sort_keys=True), moment, moment],
-    )
-    return cursor.lastrowid if cursor.rowcount == 1 else None
+    return print_store.queue(db, kind, idempotency_key,
+                        json.dumps(payload, ensure_ascii=False, sort_keys=True), session_id,
+                        stamp(as_utc(now)))
 
 
 # --- sending -----------------------------------------------------------------------------------
@@ -194,47 +188,33 @@ def post_alert(endpoint: str, body: bytes, idempotency_key: str, timeout: float,
     return status
 
 
-def _due(db, now: datetime, limit: int) -> list[tuple]:
-    return db.execute(
-        "SELECT id, session_id, idempotency_key, payload, attempts, kind FROM outbox "
-        "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-        "ORDER BY id LIMIT ?", [stamp(now), limit]).fetchall()
-
-
 def _claim(db, row_id: int, now: datetime, timeout: float) -> bool:
     lease = now + timedelta(seconds=timeout + LEASE_EXTRA_SECONDS)
-    with write_transaction(db):
-        cursor = db.execute(
-            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
-            [stamp(lease), row_id, stamp(now)])
-        return cursor.rowcount == 1
+    with storage.transaction(db):
+        return print_store.claim(db, row_id, stamp(now), stamp(lease))
 
 
-def _record_sent(db, key: bytes, row, status: int, now: datetime) -> None:
-    row_id, session_id, idempotency_key, _, attempts, kind = row
-    with write_transaction(db):
-        db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, "
-            "next_attempt_at = NULL WHERE id = ?", [stamp(now), attempts + 1, row_id])
+def _record_sent(db, key: bytes, row: dict, status: int, now: datetime) -> None:
+    attempts = row["attempts"] + 1
+    with storage.transaction(db):
+        print_store.mark_sent(db, row["id"], stamp(now), attempts)
         audit.append(db, key, audit.AuditEvent(
-            "anchor.sent" if kind == KIND_CHAIN_ANCHOR else "alert.sent", None, session_id,
-            {"outbox_id": row_id, "idempotency_key": idempotency_key, "attempts": attempts + 1,
-             "http_status": status}))
+            "anchor.sent" if row["kind"] == KIND_CHAIN_ANCHOR else "alert.sent", None,
+            row["session_id"],
+            {"outbox_id": row["id"], "idempotency_key": row["idempotency_key"],
+             "attempts": attempts, "http_status": status}))
 
 
-def _record_failure(db, row, error: str, now: datetime, max_attempts: int) -> str:
-    row_id, _, _, _, attempts, _ = row
-    attempts += 1
+def _record_failure(db, row: dict, error: str, now: datetime, max_attempts: int) -> str:
+    attempts = row["attempts"] + 1
     in_round = (attempts - 1) % max_attempts + 1  # a manual retry starts a new round
     if in_round >= max_attempts:
         status, next_at = "failed", None
     else:
         status, next_at = "pending", stamp(now + timedelta(seconds=backoff_seconds(in_round)))
-    with write_transaction(db):
-        db.execute(
-            "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
-            "WHERE id = ?", [status, attempts, next_at, error[:MAX_ERROR_CHARS], row_id])
+    with storage.transaction(db):
+        print_store.mark_attempt_failed(db, row["id"], status, attempts, next_at,
+                                   error[:MAX_ERROR_CHARS])
     return status
 
 
@@ -249,22 +229,23 @@ def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | N
     """
     endpoint = check_endpoint(endpoint, allow_http)
     sent = failed = 0
-    for row in _due(db, as_utc(now), limit):
+    for row in print_store.due(db, stamp(as_utc(now)), limit):
         moment = as_utc(now)
-        if not _claim(db, row[0], moment, timeout):
+        if not _claim(db, row["id"], moment, timeout):
             continue  # another sender took it
         try:
-            status = post_alert(endpoint, row[3].encode("utf-8"), row[2], timeout, ssl_context,
-                                headers)
+            status = post_alert(endpoint, row["payload"].encode("utf-8"), row["idempotency_key"],
+                                timeout, ssl_context, headers)
         except DeliveryError as error:
             failed += 1
             outcome = _record_failure(db, row, str(error), as_utc(now), max_attempts)
             log.warning("police alert outbox row %s: attempt %s failed (%s), now %s",
-                        row[0], row[4] + 1, error, outcome)
+                        row["id"], row["attempts"] + 1, error, outcome)
             continue
         _record_sent(db, key, row, status, as_utc(now))
         sent += 1
-        log.info("police alert outbox row %s delivered (attempt %s)", row[0], row[4] + 1)
+        log.info("police alert outbox row %s delivered (attempt %s)", row["id"],
+                 row["attempts"] + 1)
     return sent, failed
 
 
@@ -272,33 +253,20 @@ def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | N
 
 
 def counts(db) -> dict[str, int]:
-    found = dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+    found = print_store.status_counts(db)
     return {status: found.get(status, 0) for status in STATUS_LABELS}
 
 
 def rows(db, limit: int = 200) -> list[dict]:
     """Failed first, then pending, then the newest sent; no personal data (reference and the
     masked payee account only)."""
-    cursor = db.execute(
-        "SELECT o.id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
-        "o.sent_at, COALESCE(s.reference, CASE o.kind WHEN ? THEN '账本锚点' END) "
-        "AS reference, s.payee_masked FROM outbox o "
-        "LEFT JOIN sessions s ON s.id = o.session_id "
-        "ORDER BY CASE o.status WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, o.id DESC "
-        "LIMIT ?", [KIND_CHAIN_ANCHOR, limit])
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return print_store.status_rows(db, KIND_CHAIN_ANCHOR, "账本锚点", limit)
 
 
 def retry_failed(db, row_id: int | None = None, now: datetime | None = None) -> int:
     """Make failed rows (or one failed row) due now; returns how many."""
-    sql = "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed'"
-    params: list = [stamp(as_utc(now))]
-    if row_id is not None:
-        sql += " AND id = ?"
-        params.append(row_id)
-    with write_transaction(db):
-        return db.execute(sql, params).rowcount
+    with storage.transaction(db):
+        return print_store.retry_failed(db, stamp(as_utc(now)), row_id)
 
 
 # --- configuration and the background sender -------------------------------------------------

@@ -30,11 +30,12 @@ from flask import (
     url_for,
 )
 
-from .. import audit, printing, users
-from ..db import DatabaseUnavailable, get_db, write_transaction
+from .. import audit, printing, storage, users
+from ..db import DatabaseUnavailable, get_db
 from ..forms import ascii_int
 from ..screening import inputs, service
 from ..screening.context import branch, rules
+from ..storage import printing as print_store
 from ..web import guard_area, ledger_key
 from . import content, outbox
 
@@ -128,10 +129,8 @@ def slip(session_id: int):
     pdf = printing.build_slip(
         content.slip_content(row, branch(), person(row["teller_id"]), now_local()), paper)
     db = get_db()
-    with write_transaction(db):
-        printed = db.execute("SELECT slips_printed FROM sessions WHERE id = ?",
-                             [session_id]).fetchone()[0] or 0
-        db.execute("UPDATE sessions SET slips_printed = ? WHERE id = ?", [printed + 1, session_id])
+    with storage.transaction(db):
+        printed = print_store.slip_printed(db, session_id)
         _append(db, "print.slip", session_id, paper=paper, reprint=printed > 0)
     return pdf_response(pdf, "风险提示单", "risk-warning", row["reference"])
 
@@ -174,11 +173,9 @@ def alert_pdf(session_id: int):
         channel_labels=inputs.CHANNEL_LABELS, outcome_labels=service.OUTCOMES)
     pdf = printing.build_police_alert(alert_content)
     queued = None
-    with write_transaction(db):
-        current = db.execute(
-            "SELECT level, alerts_printed, review_status FROM sessions WHERE id = ?",
-            [session_id]).fetchone()
-        if current[0] not in ALERT_LEVELS:  # assessed again meanwhile: nothing is written
+    with storage.transaction(db):
+        current = print_store.alert_state(db, session_id)
+        if current["level"] not in ALERT_LEVELS:  # assessed again meanwhile: nothing is written
             queued = False
         else:
             queued = _record_alert(db, row, current, vault, alert_content, printed_at)
@@ -196,10 +193,8 @@ def _record_alert(db, row, current, vault, alert_content, printed_at) -> int | N
     """Counter, review queue, pii.accessed, print.alert and, on the first print with an
     endpoint configured, the outbox row with its alert.queued event: one transaction."""
     session_id = row["id"]
-    printed = current[1] or 0
-    db.execute(
-        "UPDATE sessions SET alerts_printed = ?, in_queue = 1, review_status = ? "
-        "WHERE id = ?", [printed + 1, current[2] or "pending", session_id])
+    printed = current["alerts_printed"] or 0
+    print_store.alert_printed(db, session_id, printed + 1, current["review_status"] or "pending")
     _append(db, "pii.accessed", session_id, fields=content.pii_fields_read(vault),
             purpose="police_alert")
     _append(db, "print.alert", session_id, paper="a4", reprint=printed > 0)
@@ -295,8 +290,7 @@ def printing_banners() -> dict:
         if not status.embedded:
             values["font_warning"] = status.warning_zh
     try:
-        values["outbox_failed"] = get_db().execute(
-            "SELECT count(*) FROM outbox WHERE status = 'failed'").fetchone()[0]
+        values["outbox_failed"] = print_store.failed_count(get_db())
     except (sqlite3.Error, DatabaseUnavailable):
         pass
     return values

@@ -1,7 +1,7 @@
 """Branch security's review area: queue, dispositions, statistics, exports, verify, retention.
 
-The blueprint is loaded lazily so the pure modules (state, filters, stats, svg, export,
-integrity) can be imported without Flask.
+The blueprint is loaded lazily so the pure modules (state, filters, stats, svg, export)
+can be imported without Flask. The SQL of the area is in storage/review.py.
 """
 
 

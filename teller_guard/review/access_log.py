@@ -9,13 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import audit, labels
+from ..storage import review
 from . import queries, state, timeline
 
-KINDS = ("export.queue", "export.statistics", "watchlist.exported", "pii.accessed")
-INDEX = "ledger_access_events"
-# The WHERE of the partial index (migration m010). SQLite uses a partial index only for a
-# query that repeats this term, so page() puts exactly this text in its WHERE.
-CONDITION = "kind IN (" + ", ".join(f"'{kind}'" for kind in KINDS) + ")"
+KINDS = review.ACCESS_KINDS
 PAGE_SIZE = 50
 FILTER_LABELS = {"date_from": "开始日期", "date_to": "结束日期", "level": "风险等级",
                  "typology": "诈骗类型", "teller": "柜员", "status": "复核状态",
@@ -38,38 +35,18 @@ def page(db, names: dict[int, str], typologies: dict[str, str], *, kind: str | N
          actor_id: int | None = None, before: int | None = None,
          limit: int = PAGE_SIZE) -> tuple[list[AccessEvent], int | None]:
     """Newest first; returns the events and the `before` of the next page (None at the end)."""
-    rows = db.execute(*query(kind, actor_id, before, limit + 1)).fetchall()
+    rows = review.access_events(db, kind, actor_id, before, limit + 1)
     events = [_event(row, names, typologies) for row in rows[:limit]]
     return events, (events[-1].id if len(rows) > limit else None)
 
 
-def query(kind: str | None, actor_id: int | None, before: int | None,
-          limit: int) -> tuple[str, list]:
-    """The page's SQL and parameters. INDEXED BY makes SQLite refuse the query rather than
-    scan the whole ledger if the WHERE ever stops matching the index's."""
-    # Text as bytes, decoded for display (queries.shown): see queries.session_events.
-    sql = ("SELECT ledger.id, CAST(ledger.at AS BLOB), ledger.actor_id, ledger.kind, "  # noqa: S608 - constants
-           f"ledger.session_id, CAST(ledger.data AS BLOB), sessions.reference "
-           f"FROM ledger INDEXED BY {INDEX} "
-           "LEFT JOIN sessions ON sessions.id = ledger.session_id "
-           f"WHERE {CONDITION}")
-    params: list = []
-    for column, value in (("kind", kind), ("actor_id", actor_id)):
-        if value is not None:
-            sql += f" AND ledger.{column} = ?"
-            params.append(value)
-    if before is not None:
-        sql += " AND ledger.id < ?"
-        params.append(before)
-    return sql + " ORDER BY ledger.id DESC LIMIT ?", [*params, limit]
-
-
 def _event(row, names: dict[int, str], typologies: dict[str, str]) -> AccessEvent:
-    event_id, at, actor_id, kind, session_id, data_json, reference = row
-    at, data = queries.shown(at), queries.event_data(queries.shown(data_json))
+    at, data = queries.shown(row["at"]), queries.event_data(queries.shown(row["data"]))
+    actor_id, kind = row["actor_id"], row["kind"]
     actor = names.get(actor_id, f"用户 {actor_id}") if actor_id is not None else "系统"
-    return AccessEvent(event_id, at, actor, kind, audit.KINDS.get(kind, kind),
-                       describe(kind, data, names, typologies), session_id, reference)
+    return AccessEvent(row["id"], at, actor, kind, audit.KINDS.get(kind, kind),
+                       describe(kind, data, names, typologies), row["session_id"],
+                       row["reference"])
 
 
 def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str, str]) -> str:

@@ -6,30 +6,28 @@ reading the row inside that transaction so two reviewers cannot both move the sa
 
 from __future__ import annotations
 
-from .. import audit
-from ..db import write_transaction
+from .. import audit, storage
+from ..storage import review
 from . import state
 from .state import TransitionError
 
 
 def _queued_session(db, session_id: int) -> dict:
-    row = db.execute(
-        "SELECT id, in_queue, review_status, assignee_id FROM sessions WHERE id = ?", [session_id]
-    ).fetchone()
+    row = review.queue_entry(db, session_id)
     if row is None:
         raise TransitionError("业务不存在")
-    if not row[1]:
+    if not row["in_queue"]:
         raise TransitionError("该业务不在复核队列中")
-    return {"id": row[0], "review_status": row[2], "assignee_id": row[3]}
+    return row
 
 
 def _user(db, user_id: int) -> tuple[str, bool] | None:
-    row = db.execute("SELECT role, active FROM users WHERE id = ?", [user_id]).fetchone()
-    return (row[0], bool(row[1])) if row else None
+    row = review.account(db, user_id)
+    return (row["role"], bool(row["active"])) if row else None
 
 
 def _assign(db, key, actor, session_id: int, assignee_id: int) -> None:
-    db.execute("UPDATE sessions SET assignee_id = ? WHERE id = ?", [assignee_id, session_id])
+    review.assign(db, session_id, assignee_id)
     audit.append(db, key, audit.AuditEvent(
         "review.assigned", actor.id, session_id, {"assignee_id": assignee_id}))
 
@@ -39,14 +37,14 @@ def change_status(db, key, actor, session_id: int, to_status: str, note: str = "
     """Move a case to `to_status`. `expected_status` is the status the reviewer saw: if someone
     else changed it meanwhile the change is refused rather than silently applied."""
     state.check_reviewer(actor.role)
-    with write_transaction(db):
+    with storage.transaction(db):
         row = _queued_session(db, session_id)
         current = state.current_status(row["review_status"])
         if expected_status and state.current_status(expected_status) != current:
             raise TransitionError(
                 f"该案件状态已被他人改为“{state.label(current)}”，请查看后重新操作")
         change = state.transition(current, to_status, note)
-        db.execute("UPDATE sessions SET review_status = ? WHERE id = ?", [to_status, session_id])
+        review.transition(db, session_id, to_status)
         audit.append(db, key, audit.AuditEvent(
             "review.transition", actor.id, session_id, change.event_data()))
         if to_status == state.IN_REVIEW and row["assignee_id"] is None:
@@ -56,7 +54,7 @@ def change_status(db, key, actor, session_id: int, to_status: str, note: str = "
 
 def assign(db, key, actor, session_id: int, assignee_id: int) -> None:
     state.check_reviewer(actor.role)
-    with write_transaction(db):
+    with storage.transaction(db):
         row = _queued_session(db, session_id)
         assignee = _user(db, assignee_id)
         state.check_assignee(*(assignee or (None, False)))
@@ -70,6 +68,6 @@ def add_note(db, key, actor, session_id: int, note: str) -> None:
     note = state.clean_note(note)
     if not note:
         raise TransitionError("请填写备注内容")
-    with write_transaction(db):
+    with storage.transaction(db):
         _queued_session(db, session_id)
         audit.append(db, key, audit.AuditEvent("review.note", actor.id, session_id, {"note": note}))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from .. import digests, settings
 from ..api_scope import Scope
+from ..storage import integrity as stored
 
 RECORD_KINDS = ("user.created", "user.role_changed", "user.disabled", "user.enabled",
                 "user.password_reset", "settings.changed", "api_token.created",
@@ -49,7 +50,7 @@ class Result:
 
 
 def missing_tables(db) -> list[str]:
-    present = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    present = stored.table_names(db)
     return [name for name in REQUIRED_TABLES if name not in present]
 
 
@@ -59,18 +60,15 @@ def missing_result(missing: list[str]) -> Result:
 
 
 def _events(db) -> list[tuple[int, str, int | None, dict]]:
-    """(id, kind, actor, data) of the record events, oldest first. None of them belongs to a
-    session, so the session_id index finds them without reading the screenings' events."""
+    """(id, kind, actor, data) of the record events, oldest first."""
     found = []
-    marks = ", ".join("?" * len(RECORD_KINDS))
-    for row_id, kind, actor, data in db.execute(
-            f"SELECT id, kind, actor_id, data FROM ledger WHERE session_id IS NULL "  # noqa: S608
-            f"AND kind IN ({marks}) ORDER BY id", RECORD_KINDS):
+    for row in stored.record_events(db, RECORD_KINDS):
         try:
-            parsed = json.loads(data)
+            parsed = json.loads(row["data"])
         except (TypeError, ValueError):
             continue  # the chain walk reports the row
-        found.append((row_id, kind, actor, parsed if isinstance(parsed, dict) else {}))
+        found.append((row["id"], row["kind"], row["actor_id"],
+                      parsed if isinstance(parsed, dict) else {}))
     return found
 
 
@@ -88,8 +86,8 @@ def check(db, key: bytes, ledger_rows: int) -> Result:
 def _empty_ledger(db, ledger_rows: int) -> list[RecordProblem]:
     if ledger_rows:
         return []
-    users = db.execute("SELECT count(*) FROM users").fetchone()[0]
-    sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    counts = stored.users_and_sessions(db)
+    users, sessions = counts["users"], counts["sessions"]
     if not users and not sessions:
         return []  # a new instance
     return [RecordProblem("ledger", f"账本为空，但实例中有 {users} 个用户、{sessions} 笔业务："
@@ -113,9 +111,10 @@ def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
             elif kind == "user.password_reset":
                 expected[user_id]["password"] = data.get("password")
     problems = []
-    rows = db.execute("SELECT id, username, role, active, password_hash FROM users ORDER BY id")
     seen = set()
-    for user_id, username, role, active, password_hash in rows:
+    for row in stored.users(db):
+        user_id, username, role = row["id"], row["username"], row["role"]
+        active, password_hash = row["active"], row["password_hash"]
         seen.add(user_id)
         wanted = expected.get(user_id)
         if wanted is None:
@@ -153,9 +152,10 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
             expected[token_id]["revoked"] = True
     problems = []
     seen = set()
-    rows = db.execute("SELECT id, name, created_by, revoked_at, token_hash, tellers, "
-                      "read_scope, may_supervise FROM api_tokens ORDER BY id")
-    for token_id, name, created_by, revoked_at, token_hash, *scope in rows:
+    for row in stored.api_tokens(db):
+        token_id, name, created_by = row["id"], row["name"], row["created_by"]
+        revoked_at, token_hash = row["revoked_at"], row["token_hash"]
+        scope = (row["tellers"], row["read_scope"], row["may_supervise"])
         seen.add(token_id)
         wanted = expected.get(token_id)
         if wanted is None:
@@ -200,14 +200,14 @@ def _settings(db, events) -> tuple[int, list[RecordProblem]]:
         for name, change in data.items():
             if isinstance(change, dict) and "after" in change:
                 expected[name] = change["after"]
-    stored = {}
-    for name, value in db.execute("SELECT key, value FROM settings"):
+    found = {}
+    for row in stored.settings(db):
         try:
-            stored[name] = json.loads(value)
+            found[row["key"]] = json.loads(row["value"])
         except (TypeError, ValueError):
-            stored[name] = ValueError  # no event ever stores this
+            found[row["key"]] = ValueError  # no event ever stores this
     # A setting with no row reads as its default (settings.load).
     problems = [RecordProblem("settings", f"网点设置 {name} 与账本不一致，被绕过系统改动", "edited")
-                for name in sorted(set(expected) | set(stored))
-                if stored.get(name, defaults.get(name)) != expected.get(name, ValueError)]
-    return len(stored), problems
+                for name in sorted(set(expected) | set(found))
+                if found.get(name, defaults.get(name)) != expected.get(name, ValueError)]
+    return len(found), problems

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .. import audit
-from ..db import write_transaction
+from .. import audit, storage
+from ..storage import review
 
 REDACTED_PAYLOAD = '{"redacted": true}'
 
@@ -34,22 +34,10 @@ def redact(db, key: bytes, days: int, actor_id: int | None = None,
     if days < 1:
         raise ValueError("days must be at least 1")
     before = cutoff(days, today)
-    old_sessions = "SELECT id FROM sessions WHERE started_at < ?"
-    with write_transaction(db):
-        sessions = db.execute(
-            f"SELECT count(DISTINCT session_id) FROM pii_vault WHERE value != '' "  # noqa: S608
-            f"AND session_id IN ({old_sessions})", [before]).fetchone()[0]
-        fields = db.execute(
-            f"UPDATE pii_vault SET value = '' WHERE value != '' "  # noqa: S608
-            f"AND session_id IN ({old_sessions})", [before]).rowcount
-        # A sent alert's payload was a copy of the same personal data; pending or failed ones
-        # are left alone (they may still need sending).
-        payloads = db.execute(
-            f"UPDATE outbox SET payload = ? WHERE status = 'sent' "  # noqa: S608
-            f"AND payload IS NOT NULL AND payload != ? AND session_id IN ({old_sessions})",
-            [REDACTED_PAYLOAD, REDACTED_PAYLOAD, before]).rowcount
-        result = Redaction(before, sessions, fields, payloads)
+    with storage.transaction(db):
+        counts = review.redact_personal_data(db, before, REDACTED_PAYLOAD)
+        result = Redaction(before, counts["sessions"], counts["fields"], counts["alert_payloads"])
         audit.append(db, key, audit.AuditEvent("retention.redacted", actor_id, data={
-            "days": days, "before": before, "sessions": sessions, "fields": fields,
-            "alert_payloads": payloads}))
+            "days": days, "before": before, "sessions": result.sessions, "fields": result.fields,
+            "alert_payloads": result.alert_payloads}))
     return result

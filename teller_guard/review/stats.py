@@ -7,7 +7,6 @@ from datetime import date, timedelta
 
 from .. import labels
 from . import state
-from .filters import day_bounds
 
 DEFAULT_DAYS = 30
 
@@ -78,72 +77,22 @@ def default_range(today: date | None = None) -> tuple[date, date]:
     return today - timedelta(days=DEFAULT_DAYS - 1), today
 
 
-def _day_condition(date_from, date_to) -> tuple[str, list]:
-    conditions, params = ["1"], []
-    if date_from:
-        conditions.append("day >= ?")
-        params.append(date_from.isoformat())
-    if date_to:
-        conditions.append("day <= ?")
-        params.append(date_to.isoformat())
-    return " AND ".join(conditions), params
+def _figures(db_rows: dict[str, list[dict]]) -> dict[str, list[tuple]]:
+    return {name: [tuple(row.values()) for row in rows] for name, rows in db_rows.items()}
 
 
 def compute(db, date_from: date | None, date_to: date | None) -> Statistics:
-    """Read the daily tables the triggers keep (review/schema.py): fast at any range."""
-    where, params = _day_condition(date_from, date_to)
+    """Read the daily tables the triggers keep (migration m007): fast at any range."""
+    from ..storage import review  # here, so the figures and export.py import without Flask
 
-    def rows(sql):
-        return [tuple(row) for row in db.execute(sql.format(where=where), params)]
-
-    return Statistics(
-        date_from=date_from, date_to=date_to,
-        per_day=rows("SELECT day, sum(n) FROM stats_day_level WHERE {where} GROUP BY day "
-                     "HAVING sum(n) > 0 ORDER BY day"),
-        levels=rows("SELECT level, sum(n) FROM stats_day_level WHERE {where} GROUP BY level "
-                    "HAVING sum(n) > 0"),
-        typologies=rows("SELECT typology, sum(n) FROM stats_day_queue WHERE {where} "
-                        "GROUP BY typology HAVING sum(n) > 0 ORDER BY 2 DESC, 1"),
-        tellers=rows("SELECT teller_id, sum(n), sum(queued) FROM stats_day_teller "
-                     "WHERE {where} GROUP BY teller_id HAVING sum(n) > 0 ORDER BY 2 DESC, 1"),
-        outcomes=rows("SELECT outcome, sum(n), sum(amount_fen) FROM stats_day_outcome "
-                      "WHERE {where} GROUP BY outcome HAVING sum(n) > 0 ORDER BY 2 DESC"),
-        dispositions=rows("SELECT review_status, sum(n) FROM stats_day_queue WHERE {where} "
-                          "GROUP BY review_status HAVING sum(n) > 0"),
-        durations=rows("SELECT seconds, sum(n) FROM stats_day_duration WHERE {where} "
-                       "GROUP BY seconds HAVING sum(n) > 0"),
-    )
+    return Statistics(date_from=date_from, date_to=date_to,
+                      **_figures(review.statistics(db, date_from, date_to)))
 
 
 def compute_from_sessions(db, date_from: date | None, date_to: date | None) -> Statistics:
     """The same figures straight from the sessions table (slow at scale; used to check the
-    daily tables in tests and by `teller-guard verify --stats`)."""
-    low, high = day_bounds(date_from, date_to)
-    conditions, params = ["1"], []
-    if low:
-        conditions.append("started_at >= ?")
-        params.append(low)
-    if high:
-        conditions.append("started_at < ?")
-        params.append(high)
-    where = " AND ".join(conditions)
+    daily tables in tests)."""
+    from ..storage import review
 
-    def rows(sql):
-        return [tuple(row) for row in db.execute(sql.format(where=where), params)]
-
-    return Statistics(
-        date_from=date_from, date_to=date_to,
-        per_day=rows("SELECT substr(started_at, 1, 10) AS day, count(*) FROM sessions "
-                     "WHERE {where} GROUP BY day ORDER BY day"),
-        levels=rows("SELECT IFNULL(level, ''), count(*) FROM sessions WHERE {where} GROUP BY 1"),
-        typologies=rows("SELECT IFNULL(typology, ''), count(*) FROM sessions "
-                        "WHERE {where} AND in_queue = 1 GROUP BY 1 ORDER BY 2 DESC, 1"),
-        tellers=rows("SELECT teller_id, count(*), sum(IFNULL(in_queue, 0)) FROM sessions "
-                     "WHERE {where} GROUP BY teller_id ORDER BY 2 DESC, 1"),
-        outcomes=rows("SELECT outcome, count(*), IFNULL(sum(amount_fen), 0) FROM sessions "
-                      "WHERE {where} AND outcome IS NOT NULL GROUP BY outcome ORDER BY 2 DESC"),
-        dispositions=rows("SELECT IFNULL(review_status, 'pending'), count(*) FROM sessions "
-                          "WHERE {where} AND in_queue = 1 GROUP BY 1"),
-        durations=rows("SELECT duration_seconds, count(*) FROM sessions WHERE {where} "
-                       "AND duration_seconds IS NOT NULL GROUP BY duration_seconds"),
-    )
+    return Statistics(date_from=date_from, date_to=date_to,
+                      **_figures(review.statistics_from_sessions(db, date_from, date_to)))

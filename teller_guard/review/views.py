@@ -23,9 +23,10 @@ from flask import (
     url_for,
 )
 
-from .. import audit, labels
-from ..db import get_db, write_transaction
+from .. import audit, labels, storage
+from ..db import get_db
 from ..forms import ascii_int
+from ..storage import review
 from ..web import guard_area, ledger_key
 from . import access_log, dispositions, export, filters, queries, state, stats, svg, timeline
 from .state import TransitionError
@@ -70,10 +71,10 @@ def queue():
     db = get_db()
     chosen, errors = _parse_filters(db, request.args)
     after = filters.parse_cursor(request.args)
-    page = queries.queue_page(db, g.user, chosen, after)
+    page = review.queue_page(db, g.user, chosen, after)
     return render_template(
         "review/queue.html", page=page, filters=chosen, errors=errors, after=after,
-        counts=queries.status_counts(db, g.user, chosen), names=queries.user_names(db),
+        counts=review.status_counts(db, g.user, chosen), names=review.user_names(db),
         choices=_filter_choices(db), labels=labels, state=state,
         typology_names=labels.typology_labels(), can_export=can_dispose(),
         is_admin=g.user.role == "admin", max_full_rows=export.MAX_FULL_ROWS,
@@ -82,10 +83,10 @@ def queue():
 
 def _detail(session_id: int, error: str | None = None, note: str = "", status: int = 200):
     db = get_db()
-    row = queries.get_session(db, g.user, session_id)
+    row = review.case(db, g.user, session_id)
     if row is None:
         abort(404)
-    names = queries.user_names(db)
+    names = review.user_names(db)
     typology_names = labels.typology_labels()
     facts, answers, observations = timeline.form_lines(row["form"])
     assessment = timeline.assessment_of(row["assessment"])
@@ -94,7 +95,7 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
         facts=facts, answers=answers, observations=observations, assessment=assessment,
         reasons=timeline.reasons(assessment),
         events=timeline.timeline(queries.session_events(db, session_id), names, typology_names),
-        vault_fields=queries.vault_fields(db, session_id), typology_names=typology_names,
+        vault_fields=review.vault_fields(db, session_id), typology_names=typology_names,
         labels=labels, state=state, can_dispose=can_dispose() and bool(row["in_queue"]),
         targets=state.allowed_targets(row["review_status"]), reviewers=queries.reviewers(db),
     ), status
@@ -106,7 +107,7 @@ def detail(session_id: int):
 
 
 def _visible_or_404(session_id: int) -> None:
-    if queries.get_session(get_db(), g.user, session_id) is None:
+    if review.case(get_db(), g.user, session_id) is None:
         abort(404)
 
 
@@ -137,7 +138,7 @@ def assign(session_id: int):
         dispositions.assign(get_db(), ledger_key(), g.user, session_id, assignee_id)
     except TransitionError as error:
         return _detail(session_id, error=str(error), status=409)
-    flash(f"已分配给 {queries.user_names(get_db()).get(assignee_id, '')}")
+    flash(f"已分配给 {review.user_names(get_db()).get(assignee_id, '')}")
     return redirect(url_for("review.detail", session_id=session_id), 303)
 
 
@@ -182,7 +183,7 @@ def statistics():
     db = get_db()
     date_from, date_to, errors = _stats_range(request.args)
     figures = stats.compute(db, date_from, date_to)
-    names = queries.user_names(db)
+    names = review.user_names(db)
     typology_names = labels.typology_labels()
     return render_template(
         "review/statistics.html", figures=figures, errors=errors, names=names,
@@ -209,23 +210,23 @@ def export_queue():
     if full and request.form.get("confirm") != "1":
         flash("导出完整个人信息前，请勾选确认项")
         return redirect(url_for("review.queue", **chosen.query_args()), 303)
-    names = queries.user_names(db)
+    names = review.user_names(db)
     typology_names = labels.typology_labels()
     filename = f"review-queue-{date.today():%Y%m%d}{'-full' if full else ''}.csv"
     if not full:
-        count = queries.queue_count(db, g.user, chosen)
-        with write_transaction(db):
+        count = review.queue_count(db, g.user, chosen)
+        with storage.transaction(db):
             audit.append(db, ledger_key(), audit.AuditEvent("export.queue", g.user.id, data={
                 "full": False, "filters": chosen.query_args(), "rows": count}))
-        rows = queries.iter_queue(db, g.user, chosen)
+        rows = review.iter_queue(db, g.user, chosen)
         return _csv_response(stream_with_context(
             export.queue_lines(rows, names, typology_names)), filename)
-    rows = list(queries.iter_queue(db, g.user, chosen))
+    rows = list(review.iter_queue(db, g.user, chosen))
     if len(rows) > export.MAX_FULL_ROWS:
         flash(f"完整个人信息导出一次最多 {export.MAX_FULL_ROWS} 条（当前 {len(rows)} 条），请缩小筛选范围")
         return redirect(url_for("review.queue", **chosen.query_args()), 303)
-    with write_transaction(db):
-        vault = queries.vault_values(db, [row["id"] for row in rows])
+    with storage.transaction(db):
+        vault = review.vault_values(db, [row["id"] for row in rows])
         for session_id, values in vault.items():
             audit.append(db, ledger_key(), audit.AuditEvent(
                 "pii.accessed", g.user.id, session_id,
@@ -241,10 +242,10 @@ def export_statistics():
     db = get_db()
     date_from, date_to, _ = _stats_range(request.form)
     figures = stats.compute(db, date_from, date_to)
-    with write_transaction(db):
+    with storage.transaction(db):
         audit.append(db, ledger_key(), audit.AuditEvent("export.statistics", g.user.id, data={
             "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}))
-    body = export.statistics_text(figures, queries.user_names(db), labels.typology_labels())
+    body = export.statistics_text(figures, review.user_names(db), labels.typology_labels())
     return _csv_response(body, f"statistics-{date_from.isoformat().replace('-', '')}-"
                                f"{date_to.isoformat().replace('-', '')}.csv")  # year 1: 00010101
 
@@ -253,7 +254,7 @@ def export_statistics():
 @require_roles(*state.REVIEWER_ROLES)
 def access_log_page():
     db = get_db()
-    names = queries.user_names(db)
+    names = review.user_names(db)
     kind = request.args.get("kind") or None
     actor_id = ascii_int(request.args.get("user"))
     errors = []

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .. import audit, digests, group_commit, labels, pii
-from ..db import write_transaction
+from .. import audit, digests, group_commit, labels, pii, storage
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
+from ..storage import sessions
 from .inputs import Facts, engine_input, masked_answers, masked_facts, other_region_of
 
 OUTCOMES = labels.OUTCOMES
@@ -67,48 +67,12 @@ def _vault_of(facts: Facts) -> dict[str, str]:
     return {name: getattr(facts, name) for name in MASKS if getattr(facts, name)}
 
 
-def _insert_new(db, moment: datetime, values: dict) -> tuple[int, str]:
-    """Insert a session with the day's next reference (TG20261130-000001, …), computed in the
-    same statement; returns (id, reference). Call inside write_transaction (the lock keeps two
-    writers from taking the same number)."""
-    prefix = f"TG{moment:%Y%m%d}-"
-    names = ", ".join(values)
-    marks = ", ".join("?" * len(values))
-    rows = db.execute(
-        f"INSERT INTO sessions (reference, {names}) VALUES "  # noqa: S608 - our column names
-        "(? || printf('%06d', IFNULL((SELECT CAST(substr(max(reference), ?) AS INTEGER) "
-        f"FROM sessions WHERE reference >= ? AND reference < ?), 0) + 1), {marks}) "
-        "RETURNING id, reference",
-        [prefix, len(prefix) + 1, prefix, prefix[:-1] + ".", *values.values()],
-    ).fetchall()
-    return rows[0]
-
-
 def _vault(db, session_id: int, facts: Facts, moment: datetime, new: bool = False) -> None:
-    if new:  # nothing to delete: one INSERT of the fields given, in the same order as below
-        present = [(name, getattr(facts, name)) for name in MASKS if getattr(facts, name)]
-        if present:
-            db.execute(
-                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES "  # noqa: S608 - placeholders only
-                + ", ".join(["(?, ?, ?, ?)"] * len(present))
-                + " ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
-                "stored_at = excluded.stored_at",
-                [item for name, value in present
-                 for item in (session_id, name, value, _iso(moment))],
-            )
-        return
-    for name in MASKS:
-        value = getattr(facts, name)
-        if value:
-            db.execute(
-                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
-                "stored_at = excluded.stored_at",
-                [session_id, name, value, _iso(moment)],
-            )
-        else:
-            db.execute("DELETE FROM pii_vault WHERE session_id = ? AND field = ?",
-                       [session_id, name])
+    if new:  # nothing to delete: the fields given, in the same order as below
+        sessions.store_vault(db, session_id, _vault_of(facts), _iso(moment))
+    else:
+        sessions.save_vault(db, session_id, {name: getattr(facts, name) for name in MASKS},
+                            _iso(moment))
 
 
 def party_hashes(keys: Keys, facts: Facts) -> tuple[str, str | None]:
@@ -137,14 +101,6 @@ def _fact_columns(keys: Keys, facts: Facts, branch, stored: dict | None = None,
     }, stored
 
 
-# Plain SQL for the session row: sqlite-utils' table helpers read the schema (3-4 queries)
-# on every call, which was a large share of a screening's cost.
-def _update(db, session_id: int, values: dict) -> None:
-    assignments = ", ".join(f"{name} = ?" for name in values)
-    db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?",  # noqa: S608 - our keys
-               [*values.values(), session_id])
-
-
 def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
           opened_at: datetime | None = None, moment: datetime | None = None,
           api_token_id: int | None = None) -> int:
@@ -159,8 +115,8 @@ def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
               "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
               **_filed_by(api_token_id)}
     state = digests.state(digests.digest_key(keys.ledger), values, _vault_of(facts))
-    with write_transaction(db):
-        session_id, reference = _insert_new(db, moment, values)
+    with storage.transaction(db):
+        session_id, reference = sessions.start(db, moment, values)
         _vault(db, session_id, facts, moment, new=True)
         _append(db, keys, "screening.started", teller_id, session_id, reference=reference,
                 state=state, **_filed_by(api_token_id))
@@ -175,19 +131,12 @@ def _filed_by(api_token_id: int | None) -> dict:
 
 def vault_values(db, session_id: int) -> dict[str, str]:
     """Full personal data of a session (for internal use; callers showing it must log it)."""
-    return dict(db.execute("SELECT field, value FROM pii_vault WHERE session_id = ?",
-                           [session_id]).fetchall())
+    return sessions.vault(db, session_id)
 
 
 def get(db, session_id: int) -> dict | None:
-    cursor = db.execute("SELECT * FROM sessions WHERE id = ?", [session_id])
-    found = cursor.fetchone()
-    if found is None:
-        return None
-    row = dict(zip((column[0] for column in cursor.description), found, strict=True))
-    row["form"] = json.loads(row["form"] or "{}")
-    row["assessment"] = json.loads(row["assessment"]) if row["assessment"] else None
-    return row
+    """The session row, form and assessment decoded; None when there is none."""
+    return sessions.load(db, session_id)
 
 
 def _require_open(row) -> None:
@@ -199,7 +148,7 @@ def _require_open(row) -> None:
 
 def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id: int) -> None:
     moment = now_local()
-    with write_transaction(db):
+    with storage.transaction(db):
         row = get(db, session_id)
         _require_open(row)
         columns, stored = _fact_columns(keys, facts, branch)
@@ -207,7 +156,7 @@ def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id
         changed = sorted(name for name, value in stored.items()
                          if form.get("facts", {}).get(name) != value)
         form["facts"] = stored
-        _update(db, session_id, {
+        sessions.save_step(db, session_id, {
             **columns, "form": json.dumps(form, ensure_ascii=False),
             "updated_at": _iso(moment), "step": "questions", "status": "draft",
         })
@@ -219,12 +168,12 @@ def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id
 def save_answers(db, keys: Keys, session_id: int, answers: dict, actor_id: int) -> None:
     """Keep what has been asked so far, even before it is complete (nothing is lost)."""
     answers = masked_answers(answers)
-    with write_transaction(db):
+    with storage.transaction(db):
         row = get(db, session_id)
         _require_open(row)
         form = row["form"]
         form["answers"] = answers
-        _update(db, session_id, {"form": json.dumps(form, ensure_ascii=False),
+        sessions.save_step(db, session_id, {"form": json.dumps(form, ensure_ascii=False),
                                  "updated_at": _iso(now_local())})
         _append(db, keys, "screening.step_saved", actor_id, session_id, step="questions",
                 fields=sorted(_answer_names(answers)), state=_state(db, keys, session_id))
@@ -244,9 +193,7 @@ def screening_input(db, row: dict, branch, cross_session: dict, answers: dict | 
     facts = dict(row["form"]["facts"])
     # The payee's real name may hold words the rules look for (e.g. "安全账户"); it is read
     # from the vault for scoring only and never stored unmasked elsewhere.
-    vault = db.execute("SELECT value FROM pii_vault WHERE session_id = ? AND field = ?",
-                       [row["id"], "payee_name"]).fetchone()
-    facts["payee_name"] = vault[0] if vault else None
+    facts["payee_name"] = sessions.vault_value(db, row["id"], "payee_name")
     return engine_input(facts, bool(row["other_region"]),
                         answers if answers is not None else row["form"].get("answers"),
                         cross_session)
@@ -299,7 +246,7 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
            actor_id: int, answers: dict | None = None, moment: datetime | None = None) -> Assessment:
     """Score the session (with the given answers, or those saved) and store the result."""
     moment = moment or now_local()
-    with write_transaction(db):
+    with storage.transaction(db):
         row = get(db, session_id)
         _require_open(row)
         if answers is not None:
@@ -307,7 +254,7 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
         assessment = evaluate(screening_input(db, row, branch, cross_session),
                               policy_of(branch), rules)
         row["form"]["cross_session"] = cross_session
-        _update(db, session_id, _assessed_columns(assessment, row["form"], moment,
+        sessions.assessed(db, session_id, _assessed_columns(assessment, row["form"], moment,
                                                   row["in_queue"], row["review_status"]))
         _append_assessed(db, keys, actor_id, session_id, assessment, row["amount_fen"])
     return assessment
@@ -355,7 +302,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     state = digests.state(digest_key, values, vault)
 
     def store(writer) -> dict:
-        session_id, reference = _insert_new(writer, moment, values)
+        session_id, reference = sessions.start(writer, moment, values)
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
@@ -379,7 +326,7 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
     """Record the supervisor's decision: confirm (高) or override with a reason (极高).
     `via`: the API token that asserted it ({"api_token_id", "api_token"}), for the ledger."""
     reason = pii.mask_numbers_in_text(reason) or None
-    with write_transaction(db):
+    with storage.transaction(db):
         row = get(db, session_id)
         _require_open(row)
         if row["level"] == "critical":
@@ -392,7 +339,7 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
             raise FlowError("该问询无需主管确认")
         if supervisor_id == row["teller_id"]:
             raise FlowError(SELF_APPROVAL)
-        _update(db, session_id, {
+        sessions.supervised(db, session_id, {
             "supervisor_id": supervisor_id, "supervisor_decision": decision,
             "supervisor_reason": reason, "updated_at": _iso(moment or now_local()),
             "in_queue": 1 if decision == "override" else row["in_queue"],
@@ -418,7 +365,7 @@ def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
     if outcome not in OUTCOMES:
         raise FlowError("请选择办理结果")
     moment = moment or now_local()
-    with write_transaction(db):
+    with storage.transaction(db):
         row = get(db, session_id)
         _require_open(row)
         if row["status"] != "assessed":
@@ -428,7 +375,7 @@ def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
         started = datetime.fromisoformat(row["started_at"])
         duration = max(0, int((moment - started).total_seconds()))
         in_queue = row["in_queue"] or int(outcome == "police_called")
-        _update(db, session_id, {
+        sessions.finish(db, session_id, {
             "outcome": outcome, "outcome_at": _iso(moment), "finished_at": _iso(moment),
             "duration_seconds": duration, "status": "finished", "step": "done",
             "updated_at": _iso(moment), "in_queue": in_queue,
@@ -439,14 +386,8 @@ def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
 
 
 def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
-    return list(db.query(
-        "SELECT id, reference, started_at, updated_at, step, status, level, amount_fen, "
-        "payee_masked FROM sessions WHERE teller_id = ? AND status != 'finished' "
-        "ORDER BY id DESC LIMIT ?", [teller_id, limit]))
+    return sessions.unfinished_for(db, teller_id, limit)
 
 
 def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
-    return list(db.query(
-        "SELECT id, reference, started_at, level, outcome, amount_fen, payee_masked "
-        "FROM sessions WHERE teller_id = ? AND status = 'finished' ORDER BY id DESC LIMIT ?",
-        [teller_id, limit]))
+    return sessions.recent_finished_for(db, teller_id, limit)

@@ -1,5 +1,5 @@
-"""The JSON API's own reads: a screening with the names of who filed and approved it, the
-reconciliation listing, and the tokens' scopes for the admin page."""
+"""The JSON API's own reads: a screening with the names of who filed and approved it, and the
+reconciliation listing (tokens and idempotency keys are in storage/api.py)."""
 
 from __future__ import annotations
 
@@ -50,8 +50,3 @@ def screenings_page(db, *, after: int = 0, limit: int, token_id: int | None = No
         f"{_NAMES} FROM sessions s {_JOINS} WHERE {' AND '.join(conditions)} "
         "ORDER BY s.id LIMIT ?", [*params, limit]))
 
-
-def token_scopes(db) -> dict[int, Row]:
-    """Every token's scope columns (migration m014), by token id."""
-    return {row["id"]: row for row in rows_of(db.execute(
-        "SELECT id, tellers, read_scope, may_supervise FROM api_tokens"))}

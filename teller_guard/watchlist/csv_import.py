@@ -23,8 +23,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from .. import audit, pii
-from ..db import write_transaction
+from .. import audit, pii, storage
+from ..storage import watchlist as watchlist_store
 from . import store
 
 ACCOUNT_COLUMNS = 4  # account, source, date, note
@@ -269,25 +269,14 @@ def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id:
     added_at = audit.now_iso()
     # Sorted by hash, the primary-key index is filled in order: much faster for big files.
     entries = sorted(parsed.entries, key=lambda entry: entry.account_hash)
-    with write_transaction(db):
-        import_id = db.execute(
-            "INSERT INTO watchlist_imports (imported_at, actor_id, kind, data_lines) "
-            "VALUES (?, ?, ?, ?)", [added_at, actor_id, parsed.kind, parsed.data_lines]).lastrowid
-        changes_before = db.conn.total_changes
-        db.conn.executemany(
-            "INSERT OR IGNORE INTO watchlist "
-            "(account_hash, account_masked, source, listed_on, note, import_id, added_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            ((entry.account_hash, entry.account_masked, entry.source, entry.listed_on,
-              entry.note, import_id, added_at) for entry in entries))
-        added = db.conn.total_changes - changes_before
+    with storage.transaction(db):
+        import_id = watchlist_store.start_import(db, added_at, actor_id, parsed.kind, parsed.data_lines)
+        added = watchlist_store.add_entries(db, import_id, added_at, (
+            (entry.account_hash, entry.account_masked, entry.source, entry.listed_on, entry.note)
+            for entry in entries))
         counts = {"added": added, "already_listed": len(entries) - added,
                   "duplicates": len(parsed.duplicates), "skipped_errors": len(parsed.errors)}
-        db.execute(
-            "UPDATE watchlist_imports SET added = ?, already_listed = ?, duplicates = ?, "
-            "skipped_errors = ? WHERE id = ?",
-            [counts["added"], counts["already_listed"], counts["duplicates"],
-             counts["skipped_errors"], import_id])
+        watchlist_store.finish_import(db, import_id, **counts)
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.imported", actor_id=actor_id,
             data={"import_id": import_id, "kind": parsed.kind, "data_lines": parsed.data_lines,

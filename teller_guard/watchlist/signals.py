@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ..config import DEFAULTS
+from ..storage import watchlist as watchlist_store
 
 HIGH_LEVELS = frozenset({"high", "critical"})
 
@@ -73,27 +74,22 @@ def _parse_started_at(text: str | None) -> datetime | None:
         return None
 
 
-def _window(db, column: str, value: str, now: datetime, days: int,
-            exclude_session_id: int | None, extra_columns: str) -> list[tuple]:
-    """Rows of sessions with `column = value` inside [now - days, now], as (started_at, ...).
+def _window(db, fetch, value: str, now: datetime, days: int,
+            exclude_session_id: int | None) -> list[dict]:
+    """The sessions `fetch` (a storage.watchlist query) finds for `value` inside
+    [now - days, now], started_at parsed.
 
-    The string range on started_at (widened by two days, which covers any UTC offset) lets
-    SQLite use the (column, started_at) index; the exact comparison is done on parsed times.
+    The text range asked for (widened by two days, which covers any UTC offset) lets the
+    (column, started_at) index do the search; the exact comparison is done on parsed times.
     """
     now = _aware(now)
     start = now - timedelta(days=days)
-    sql = (f"SELECT started_at, {extra_columns} FROM sessions "  # noqa: S608 - fixed names
-           f"WHERE {column} = ? AND started_at >= ? AND started_at < ?")
-    params: list = [value, (start.date() - timedelta(days=2)).isoformat(),
-                    (now.date() + timedelta(days=2)).isoformat()]
-    if exclude_session_id is not None:
-        sql += " AND id != ?"
-        params.append(exclude_session_id)
     rows = []
-    for row in db.execute(sql, params).fetchall():
-        started_at = _parse_started_at(row[0])
+    for row in fetch(db, value, (start.date() - timedelta(days=2)).isoformat(),
+                     (now.date() + timedelta(days=2)).isoformat(), exclude_session_id):
+        started_at = _parse_started_at(row["started_at"])
         if started_at is not None and start <= started_at <= now:
-            rows.append((started_at, *row[1:]))
+            rows.append({**row, "started_at": started_at})
     return rows
 
 
@@ -101,8 +97,7 @@ def is_watchlisted(db, account_hash: str) -> bool:
     """Is this keyed account hash on the watchlist (涉诈账户名单)?"""
     if not account_hash:
         return False
-    return db.execute("SELECT 1 FROM watchlist WHERE account_hash = ?",
-                      [account_hash]).fetchone() is not None
+    return watchlist_store.is_listed(db, account_hash)
 
 
 def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime, *,
@@ -111,9 +106,9 @@ def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime,
     """How many OTHER customers screened a transfer to this payee in the last `days` days."""
     if not payee_hash:
         return PayeeSignal(0, (), days, min_customers)
-    rows = _window(db, "payee_hash", payee_hash, now, days, exclude_session_id, "customer_hash")
-    others = [(started_at, customer) for started_at, customer in rows
-              if customer and customer != customer_hash]
+    rows = _window(db, watchlist_store.sessions_to_payee, payee_hash, now, days, exclude_session_id)
+    others = [(row["started_at"], row["customer_hash"]) for row in rows
+              if row["customer_hash"] and row["customer_hash"] != customer_hash]
     return PayeeSignal(
         other_customers=len({customer for _, customer in others}),
         seen_on=tuple(sorted({started_at.astimezone().date() for started_at, _ in others})),
@@ -126,10 +121,10 @@ def customer_history(db, customer_hash: str | None, now: datetime, *, min_screen
     """This customer's earlier screenings in the last `days` days (for the teller to see)."""
     if not customer_hash:
         return CustomerHistory((), days, min_screenings)
-    rows = _window(db, "customer_hash", customer_hash, now, days, exclude_session_id,
-                   "level, outcome")
-    screenings = sorted((PriorScreening(started_at, level, outcome)
-                         for started_at, level, outcome in rows),
+    rows = _window(db, watchlist_store.sessions_of_customer, customer_hash, now, days,
+                   exclude_session_id)
+    screenings = sorted((PriorScreening(row["started_at"], row["level"], row["outcome"])
+                         for row in rows),
                         key=lambda screening: screening.started_at, reverse=True)
     return CustomerHistory(tuple(screenings), days, min_screenings)
 

@@ -1,7 +1,7 @@
 """Watchlist storage: account numbers, lookup, listing, removal, the high-risk payee export.
 
-No Flask here. Account numbers never reach the database: only `pii.keyed_hash` of the digits
-and `pii.mask_account` are stored. `db` is a sqlite_utils.Database (or anything with .execute).
+No Flask here, and no SQL (storage/watchlist.py). Account numbers never reach the database:
+only `pii.keyed_hash` of the digits and `pii.mask_account` are stored.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from .. import audit, pii
-from ..db import write_transaction
+from .. import audit, pii, storage
 from ..pii_key import fingerprint as key_fingerprint
+from ..storage import watchlist as watchlist_store
 
 PAGE_SIZE = 50
 MIN_DIGITS, MAX_DIGITS = 8, 30
@@ -68,48 +68,38 @@ class Entry:
     added_at: str
 
 
-ENTRY_COLUMNS = "rowid, account_hash, account_masked, source, listed_on, note, import_id, added_at"
-
-
-def _entry(row) -> Entry:
-    return Entry(row[0], row[1], row[2] or "", row[3] or "", row[4] or "", row[5] or "",
-                 row[6], row[7] or "")
+def _entry(row: dict) -> Entry:
+    return Entry(row["id"], row["account_hash"], row["account_masked"] or "",
+                 row["source"] or "", row["listed_on"] or "", row["note"] or "",
+                 row["import_id"], row["added_at"] or "")
 
 
 def is_listed(db, account_hash_value: str) -> bool:
     if not account_hash_value:
         return False
-    row = db.execute("SELECT 1 FROM watchlist WHERE account_hash = ?", [account_hash_value]).fetchone()
-    return row is not None
+    return watchlist_store.is_listed(db, account_hash_value)
 
 
 def find(db, account_hash_value: str) -> Entry | None:
-    row = db.execute(f"SELECT {ENTRY_COLUMNS} FROM watchlist WHERE account_hash = ?",  # noqa: S608
-                     [account_hash_value]).fetchone()
+    row = watchlist_store.entry_by_hash(db, account_hash_value)
     return _entry(row) if row else None
 
 
 def get(db, entry_id: int) -> Entry | None:
-    row = db.execute(f"SELECT {ENTRY_COLUMNS} FROM watchlist WHERE rowid = ?",  # noqa: S608
-                     [entry_id]).fetchone()
+    row = watchlist_store.entry(db, entry_id)
     return _entry(row) if row else None
 
 
 def page(db, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list[Entry], int | None]:
     """Newest first, keyset-paginated on the rowid; returns (entries, cursor of the next page)."""
-    if before is None:
-        rows = db.execute(f"SELECT {ENTRY_COLUMNS} FROM watchlist "  # noqa: S608
-                          "ORDER BY rowid DESC LIMIT ?", [size + 1]).fetchall()
-    else:
-        rows = db.execute(f"SELECT {ENTRY_COLUMNS} FROM watchlist WHERE rowid < ? "  # noqa: S608
-                          "ORDER BY rowid DESC LIMIT ?", [before, size + 1]).fetchall()
+    rows = watchlist_store.entries_before(db, before, size + 1)
     entries = [_entry(row) for row in rows[:size]]
     next_before = entries[-1].id if len(rows) > size else None
     return entries, next_before
 
 
 def count(db) -> int:
-    return db.execute("SELECT count(*) FROM watchlist").fetchone()[0]
+    return watchlist_store.count(db)
 
 
 @dataclass(frozen=True)
@@ -126,21 +116,16 @@ class ImportRecord:
 
 
 def recent_imports(db, limit: int = 10) -> list[ImportRecord]:
-    rows = db.execute(
-        "SELECT i.id, i.imported_at, coalesce(u.display_name, u.username, ''), i.kind, "
-        "i.data_lines, i.added, i.already_listed, i.duplicates, i.skipped_errors "
-        "FROM watchlist_imports i LEFT JOIN users u ON u.id = i.actor_id "
-        "ORDER BY i.id DESC LIMIT ?", [limit]).fetchall()
-    return [ImportRecord(*row) for row in rows]
+    return [ImportRecord(**row) for row in watchlist_store.recent_imports(db, limit)]
 
 
 def remove(db, ledger_key: bytes, entry_id: int, actor_id: int | None, reason: str = "") -> Entry | None:
     """Delete one entry and log watchlist.removed (masked account only); None if it is gone."""
-    with write_transaction(db):
+    with storage.transaction(db):
         entry = get(db, entry_id)
         if entry is None:
             return None
-        db.execute("DELETE FROM watchlist WHERE rowid = ?", [entry_id])
+        watchlist_store.remove(db, entry_id)
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.removed", actor_id=actor_id,
             data={"account_masked": entry.account_masked, "source": entry.source,
@@ -161,14 +146,8 @@ def high_risk_payees(db) -> list[HighRiskPayee]:
 
     A session security disposed as a false alarm (误报) does not count.
     """
-    # SQLite fills the bare column payee_masked from the row that gives max(started_at).
-    rows = db.execute(
-        "SELECT payee_hash, payee_masked, count(*), max(started_at) FROM sessions "
-        "WHERE payee_hash IS NOT NULL AND payee_hash != '' "
-        "AND (level IN ('high', 'critical') OR review_status = 'confirmed_fraud') "
-        "AND coalesce(review_status, '') != 'false_alarm' "
-        "GROUP BY payee_hash ORDER BY max(started_at) DESC, payee_hash").fetchall()
-    return [HighRiskPayee(row[0], row[1] or "", row[2], (row[3] or "")[:10]) for row in rows]
+    return [HighRiskPayee(row["payee_hash"], row["payee_masked"] or "", row["sessions"],
+                          (row["last_seen"] or "")[:10]) for row in watchlist_store.high_risk_payees(db)]
 
 
 def export_high_risk_payees(db, ledger_key: bytes, pii_key: bytes, actor_id: int | None) -> bytes:
@@ -181,7 +160,7 @@ def export_high_risk_payees(db, ledger_key: bytes, pii_key: bytes, actor_id: int
     for payee in payees:
         writer.writerow([payee.payee_hash, payee.payee_masked, payee.sessions, payee.last_seen,
                          fingerprint])
-    with write_transaction(db):
+    with storage.transaction(db):
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.exported", actor_id=actor_id, data={"rows": len(payees)}))
     return buffer.getvalue().encode("utf-8-sig")

@@ -1,0 +1,71 @@
+"""The JSON API's rows: bearer tokens (`api_tokens`, stored as hashes) and the stored answers
+of Idempotency-Keys (`api_idempotency`)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from . import query, query_one, row_of
+
+# --- tokens ------------------------------------------------------------------------------------
+
+
+def add_token(db, name: str, token_hash: str, created_by: int, created_at: str,
+              tellers: str | None = None, read_scope: str = "own", may_supervise: int = 0) -> int:
+    """Store a new token's hash and scope (api_scope.Scope.columns()); returns its id."""
+    return db.execute(
+        "INSERT INTO api_tokens (name, token_hash, created_by, created_at, tellers, read_scope, "
+        "may_supervise) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [name, token_hash, created_by, created_at, tellers, read_scope, may_supervise]).lastrowid
+
+
+def active_token(db, token_hash: str) -> dict | None:
+    """The token with this hash unless revoked. Read on every API request, never cached: a
+    revoked token fails at once."""
+    return row_of(db.conn.execute(
+        "SELECT * FROM api_tokens WHERE token_hash = ? AND revoked_at IS NULL", [token_hash]))
+
+
+def active_token_by_id(db, token_id: int) -> dict | None:
+    return query_one(db, "SELECT * FROM api_tokens WHERE id = ? AND revoked_at IS NULL",
+                     [token_id])
+
+
+def revoke_token(db, token_id: int, revoked_at: str) -> None:
+    db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [revoked_at, token_id])
+
+
+def tokens_with_creator(db) -> list[dict]:
+    """Every token, newest first, with its scope and the user name of whoever created it."""
+    return query(
+        db, "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, t.tellers, "
+        "t.read_scope, t.may_supervise, u.username AS creator "
+        "FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by ORDER BY t.id DESC")
+
+
+# --- idempotency keys --------------------------------------------------------------------------
+
+
+def idempotent_answer(db, token_id: int, key: str, since: str) -> dict | None:
+    """The answer stored for this token and key at `since` or later: request_hash, status,
+    response (JSON text) and session_id."""
+    return query_one(
+        db, "SELECT request_hash, status, response, session_id FROM api_idempotency "
+        "WHERE token_id = ? AND key = ? AND created_at >= ?", [token_id, key, since])
+
+
+def forget_answers_before(db, before: str) -> None:
+    db.execute("DELETE FROM api_idempotency WHERE created_at < ?", [before])
+
+
+def remember_answer(db, token_id: int, key: str, request_hash: str, status: int, response: str,
+                    session_id: int | None, created_at: str) -> bool:
+    """Store an answer; False (nothing stored) when this token and key already have one."""
+    try:
+        db.execute(
+            "INSERT INTO api_idempotency (token_id, key, request_hash, status, response, "
+            "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [token_id, key, request_hash, status, response, session_id, created_at])
+    except sqlite3.IntegrityError:
+        return False
+    return True

@@ -1,0 +1,144 @@
+"""The ledger's SQL: append rows and move the sealed head, read the head and a session's events.
+
+The hash chain itself (canonical encoding, HMAC, the head's seal) is audit.py's; this module
+only stores and reads what it computes.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+
+from ..digests import SESSION_COLUMNS
+from . import Row, query, query_one
+
+
+def events_of(db, session_id: int) -> list[Row]:
+    """A session's events in order: id, actor_id, and at, kind and data as bytes (a row
+    rewritten around the app may hold bytes that are not UTF-8, which would end the query with
+    a decoding error; review.queries.shown decodes them for display)."""
+    return query(
+        db, "SELECT id, CAST(at AS BLOB) AS at, actor_id, CAST(kind AS BLOB) AS kind, "
+            "CAST(data AS BLOB) AS data FROM ledger WHERE session_id = ? ORDER BY id", [session_id])
+
+
+# --- appending (call inside storage.transaction: the head must not move under the caller) -----
+
+
+def head(db) -> Row | None:
+    """The sealed chain head: last_id, last_hash, seal (None before the first event)."""
+    return query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1")
+
+
+def append(db, rows: list[tuple], seal: str) -> None:
+    """Store chained rows (id, at, actor_id, kind, session_id, data, prev_hash, hash) with one
+    INSERT and move the head to the last of them with its seal."""
+    db.execute(
+        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) VALUES "  # noqa: S608 - placeholders only
+        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
+        [value for row in rows for value in row],
+    )
+    last = rows[-1]
+    db.execute(
+        "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
+        "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "
+        "last_hash = excluded.last_hash, seal = excluded.seal",
+        [last[0], last[7], seal],
+    )
+
+
+# --- reading the whole chain (verify) ------------------------------------------------------------
+#
+# Verify walks millions of rows: chain_rows hands over the cursor itself, its rows as tuples in
+# CHAIN_COLUMNS order, rather than a dict per row.
+
+CHAIN_COLUMNS = ("id", "at", "actor_id", "kind", "session_id", "data", "prev_hash", "hash")
+_CHAIN_ROWS = f"SELECT {', '.join(CHAIN_COLUMNS)} FROM ledger"  # noqa: S608 - constants
+
+
+def _lenient_text(raw: bytes) -> str:
+    """Text columns as verify reads them: bytes that are not UTF-8 (written around the app)
+    become lone surrogates, which no genuine row has, instead of an error that ends the walk."""
+    return raw.decode("utf-8", "surrogateescape")
+
+
+@contextmanager
+def lenient_text(db):
+    """Read text with _lenient_text on this connection while inside the block."""
+    text_factory, db.conn.text_factory = db.conn.text_factory, _lenient_text
+    try:
+        yield db
+    finally:
+        db.conn.text_factory = text_factory
+
+
+def open_read_only(path: str):
+    """A connection of its own to the database file, read only, text read leniently (a verify
+    worker process)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    conn.text_factory = _lenient_text
+    return conn
+
+
+def database_file(db) -> str | None:
+    """The main database's file, None for an in-memory database."""
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path or None
+    return None
+
+
+def span(db) -> Row:
+    """low and high (the smallest and largest id) and total (the number of rows)."""
+    return query_one(db, "SELECT min(id) AS low, max(id) AS high, count(*) AS total FROM ledger")
+
+
+def chain_rows(db, low: int | None = None, high: int | None = None):
+    """Rows as tuples (CHAIN_COLUMNS) in id order: all, or those with low <= id <= high."""
+    if low is None:
+        return db.execute(_CHAIN_ROWS + " ORDER BY id")
+    return db.execute(_CHAIN_ROWS + " WHERE id BETWEEN ? AND ? ORDER BY id", [low, high])
+
+
+def row_before(db, row_id: int) -> Row | None:
+    """id and hash of the row just before id `row_id`."""
+    return query_one(db, "SELECT id, hash FROM ledger WHERE id < ? ORDER BY id DESC LIMIT 1",
+                     [row_id])
+
+
+def row_after(db, row_id: int) -> Row | None:
+    """prev_hash of the row just after id `row_id`."""
+    return query_one(db, "SELECT prev_hash FROM ledger WHERE id > ? ORDER BY id LIMIT 1",
+                     [row_id])
+
+
+# --- anchors -------------------------------------------------------------------------------------
+
+
+def anchored_events(db) -> list[Row]:
+    """id, hash and data of every chain.anchored event, oldest first."""
+    return query(db, "SELECT id, hash, data FROM ledger WHERE session_id IS NULL "
+                     "AND kind = 'chain.anchored' ORDER BY id")
+
+
+def hash_of(db, row_id: int) -> Row | None:
+    """The stored hash of row `row_id` (None: no such row)."""
+    return query_one(db, "SELECT hash FROM ledger WHERE id = ?", [row_id])
+
+
+# --- what a screening event's `state` digest covers (digests.py) --------------------------------
+
+# The text digests.session_text and digests.vault_text build, built in SQL: columns joined by
+# U+001F, NULL as the empty string; the vault's rows in field order (the primary key index
+# gives that order) as field U+001E value. `s` is the sessions row.
+SESSION_TEXT_SQL = " || char(31) || ".join(f"IFNULL(s.{name}, '')" for name in SESSION_COLUMNS)
+VAULT_TEXT_SQL = ("IFNULL((SELECT group_concat(v.field || char(30) || v.value, char(31)) FROM "
+                  "(SELECT field, value FROM pii_vault WHERE session_id = s.id ORDER BY field) v), '')")
+
+
+def state_texts(db, session_id: int) -> Row | None:
+    """session_text and vault_text of a session as stored now (inside the write, after the
+    UPDATE, they are what the event's `state` must digest)."""
+    return query_one(db, f"SELECT {SESSION_TEXT_SQL} AS session_text, "  # noqa: S608 - constants
+                         f"{VAULT_TEXT_SQL} AS vault_text FROM sessions s WHERE s.id = ?",
+                     [session_id])

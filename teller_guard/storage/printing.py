@@ -1,0 +1,110 @@
+"""What printing stores: the print counters of a session and the `outbox` of payloads for
+ALERT_ENDPOINT (police alerts, chain anchors). Outbox times are UTC ISO strings of one fixed
+format, so they compare as text."""
+
+from __future__ import annotations
+
+from . import query, query_one
+
+# --- print counters ----------------------------------------------------------------------------
+
+
+def slip_printed(db, session_id: int) -> int:
+    """Count one more slip print; returns how many were printed before this one."""
+    printed = db.execute("SELECT slips_printed FROM sessions WHERE id = ?",
+                         [session_id]).fetchone()[0] or 0
+    db.execute("UPDATE sessions SET slips_printed = ? WHERE id = ?", [printed + 1, session_id])
+    return printed
+
+
+def alert_state(db, session_id: int) -> dict | None:
+    """What printing a police alert depends on, read inside the write transaction:
+    level, alerts_printed and review_status."""
+    return query_one(db, "SELECT level, alerts_printed, review_status FROM sessions WHERE id = ?",
+                     [session_id])
+
+
+def alert_printed(db, session_id: int, alerts_printed: int, review_status: str) -> None:
+    """The new alert count; a printed alert always puts the session in the review queue."""
+    db.execute(
+        "UPDATE sessions SET alerts_printed = ?, in_queue = 1, review_status = ? "
+        "WHERE id = ?", [alerts_printed, review_status, session_id])
+
+
+# --- the outbox --------------------------------------------------------------------------------
+
+
+def queue(db, kind: str, idempotency_key: str, payload: str, session_id: int | None,
+          at: str) -> int | None:
+    """A pending row due at once; returns its id, or None when the key is already queued."""
+    cursor = db.execute(
+        "INSERT INTO outbox (session_id, kind, idempotency_key, payload, status, attempts, "
+        "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) "
+        "ON CONFLICT(idempotency_key) DO NOTHING",
+        [session_id, kind, idempotency_key, payload, at, at],
+    )
+    return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+def due(db, now: str, limit: int) -> list[dict]:
+    """Pending rows whose next attempt is due: id, session_id, idempotency_key, payload,
+    attempts, kind; oldest first."""
+    return query(
+        db, "SELECT id, session_id, idempotency_key, payload, attempts, kind FROM outbox "
+        "WHERE status = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+        "ORDER BY id LIMIT ?", [now, limit])
+
+
+def claim(db, row_id: int, now: str, lease_until: str) -> bool:
+    """Push a due row's next attempt to `lease_until`; False when it is no longer due (another
+    sender took it)."""
+    cursor = db.execute(
+        "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending' "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= ?)",
+        [lease_until, row_id, now])
+    return cursor.rowcount == 1
+
+
+def mark_sent(db, row_id: int, sent_at: str, attempts: int) -> None:
+    db.execute(
+        "UPDATE outbox SET status = 'sent', sent_at = ?, attempts = ?, last_error = NULL, "
+        "next_attempt_at = NULL WHERE id = ?", [sent_at, attempts, row_id])
+
+
+def mark_attempt_failed(db, row_id: int, status: str, attempts: int, next_attempt_at: str | None,
+                        error: str) -> None:
+    """A failed attempt: `status` pending (with the next attempt's time) or failed."""
+    db.execute(
+        "UPDATE outbox SET status = ?, attempts = ?, next_attempt_at = ?, last_error = ? "
+        "WHERE id = ?", [status, attempts, next_attempt_at, error, row_id])
+
+
+def retry_failed(db, now: str, row_id: int | None = None) -> int:
+    """Make failed rows (or one failed row) due at `now`; returns how many."""
+    sql = "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed'"
+    params: list = [now]
+    if row_id is not None:
+        sql += " AND id = ?"
+        params.append(row_id)
+    return db.execute(sql, params).rowcount
+
+
+def status_counts(db) -> dict[str, int]:
+    """Rows per status (statuses without rows are missing)."""
+    return dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+
+
+def failed_count(db) -> int:
+    return db.execute("SELECT count(*) FROM outbox WHERE status = 'failed'").fetchone()[0]
+
+
+def status_rows(db, anchor_kind: str, anchor_label: str, limit: int) -> list[dict]:
+    """Failed first, then pending, then the newest sent, with the session's reference (or
+    `anchor_label` for rows of `anchor_kind`) and masked payee account: no personal data."""
+    return query(
+        db, "SELECT o.id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
+        "o.sent_at, COALESCE(s.reference, CASE o.kind WHEN ? THEN ? END) "
+        "AS reference, s.payee_masked FROM outbox o "
+        "LEFT JOIN sessions s ON s.id = o.session_id "
+        "ORDER BY CASE o.status WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, o.id DESC "
+        "LIMIT ?", [anchor_kind, anchor_label, limit])

@@ -1,0 +1,366 @@
+"""The review area's SQL: who may see which sessions, the queue and its counts, one case and its
+events, the statistics, dispositions, retention and the record of exports and reads.
+
+The queue reads the partial covering index and the statistics the daily tables that m007
+(migrations.py) creates and its triggers keep; the access log reads m010's partial index.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from ..migrations import ACCESS_EVENT_KINDS, ACCESS_EVENTS_CONDITION, ACCESS_EVENTS_INDEX, QUEUE_INDEX
+from ..review import state
+from ..review.filters import Filters, day_bounds
+from . import Row, query, query_one, rows_of
+
+PAGE_SIZE = 50
+ACCESS_KINDS = ACCESS_EVENT_KINDS
+
+QUEUE_COLUMNS = (
+    "id, reference, started_at, finished_at, teller_id, level, score, typology, amount_fen, "
+    "channel, payee_masked, customer_masked, outcome, review_status, assignee_id, "
+    "supervisor_decision, slips_printed, alerts_printed"
+)
+
+
+# --- who sees what, and the queue ---------------------------------------------------------------
+
+
+def visibility(user) -> tuple[str, list]:
+    """SQL condition for the sessions `user` may see.
+
+    Tellers: their own. Supervisors: their branch (one branch per install, so all).
+    Security and admin: all. Anyone else: nothing.
+    """
+    if user is None:
+        return "0", []
+    if user.role == "teller":
+        return "teller_id = ?", [user.id]
+    if user.role in ("supervisor", "security", "admin"):
+        return "1", []
+    return "0", []
+
+
+def filter_conditions(filters: Filters) -> tuple[list[str], list]:
+    conditions, params = [], []
+    low, high = day_bounds(filters.date_from, filters.date_to)
+    if low:
+        conditions.append("started_at >= ?")
+        params.append(low)
+    if high:
+        conditions.append("started_at < ?")
+        params.append(high)
+    for column, value in (("level", filters.level), ("typology", filters.typology),
+                          ("teller_id", filters.teller_id), ("outcome", filters.outcome)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    if filters.status == state.PENDING:
+        conditions.append("(review_status = 'pending' OR review_status IS NULL)")
+    elif filters.status:
+        conditions.append("review_status = ?")
+        params.append(filters.status)
+    if filters.reference:
+        # a whole reference or its beginning (TG20261130 finds that day's sessions)
+        conditions.append("reference >= ? AND reference < ?")
+        params.extend([filters.reference, filters.reference + "\uffff"])
+    return conditions, params
+
+
+def queue_where(user, filters: Filters) -> tuple[str, list]:
+    scope, params = visibility(user)
+    conditions, filter_params = filter_conditions(filters)
+    return " AND ".join(["in_queue = 1", scope, *conditions]), params + filter_params
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[Row]
+    next_after: int | None  # cursor for 下一页, None on the last page
+
+
+def queue_page(db, user, filters: Filters, after: int | None = None,
+               limit: int = PAGE_SIZE) -> QueuePage:
+    """Newest first, keyset by id: the page is as fast deep in the queue as at its head."""
+    where, params = queue_where(user, filters)
+    if after is not None:
+        where += " AND id < ?"
+        params.append(after)
+    rows = query(
+        db,
+        f"SELECT {QUEUE_COLUMNS} FROM sessions INDEXED BY {QUEUE_INDEX} "  # noqa: S608
+        f"WHERE {where} ORDER BY id DESC LIMIT ?",
+        [*params, limit + 1],
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return QueuePage(rows, rows[-1]["id"] if more and rows else None)
+
+
+def iter_queue(db, user, filters: Filters, batch: int = 2000):
+    """Every queued session under the filters, newest first (for the CSV export)."""
+    after = None
+    while True:
+        page = queue_page(db, user, filters, after, limit=batch)
+        yield from page.rows
+        if page.next_after is None:
+            return
+        after = page.next_after
+
+
+def queue_count(db, user, filters: Filters) -> int:
+    where, params = queue_where(user, filters)
+    hint = "" if filters.is_empty() else f"INDEXED BY {QUEUE_INDEX}"
+    return db.execute(
+        f"SELECT count(*) FROM sessions {hint} WHERE {where}", params  # noqa: S608
+    ).fetchone()[0]
+
+
+def _counts_from_daily_table(db, filters: Filters):
+    """Per-status counts from stats_day_queue (kept by m007's triggers): a few rows per day
+    instead of one per queued session. Only dates and typology are kept there."""
+    conditions, params = ["1"], []
+    if filters.date_from:
+        conditions.append("day >= ?")
+        params.append(filters.date_from.isoformat())
+    if filters.date_to:
+        conditions.append("day <= ?")
+        params.append(filters.date_to.isoformat())
+    if filters.typology:
+        conditions.append("typology = ?")
+        params.append(filters.typology)
+    return db.execute(
+        f"SELECT review_status, sum(n) FROM stats_day_queue WHERE {' AND '.join(conditions)} "  # noqa: S608
+        "GROUP BY review_status", params)
+
+
+def status_counts(db, user, filters: Filters) -> dict[str, int]:
+    """Queued sessions per review status under the other filters (pending includes unset).
+
+    Whoever sees every session and filters by dates or typology at most is answered from the
+    daily table; otherwise the covering queue index answers without reading the table."""
+    others = filters.without_status()
+    counts = dict.fromkeys(state.STATUSES, 0)
+    daily = (visibility(user) == ("1", []) and others.level is None and others.teller_id is None
+             and others.outcome is None and others.reference is None)
+    if daily:
+        rows = _counts_from_daily_table(db, others)
+    else:
+        where, params = queue_where(user, others)
+        rows = db.execute(
+            f"SELECT review_status, count(*) FROM sessions INDEXED BY {QUEUE_INDEX} "  # noqa: S608
+            f"WHERE {where} GROUP BY review_status", params)
+    for status, count in rows:
+        key = state.current_status(status)
+        counts[key] = counts.get(key, 0) + count
+    return counts
+
+
+# --- one case --------------------------------------------------------------------------------
+
+
+def case(db, user, session_id: int) -> Row | None:
+    """The whole sessions row, if `user` may see it."""
+    scope, params = visibility(user)
+    return query_one(db, f"SELECT * FROM sessions WHERE id = ? AND {scope}",  # noqa: S608
+                     [session_id, *params])
+
+
+def vault_values(db, session_ids: list[int]) -> dict[int, dict[str, str]]:
+    """Full personal data of these sessions (callers must log a pii.accessed event)."""
+    values: dict[int, dict[str, str]] = {}
+    for start in range(0, len(session_ids), 500):
+        chunk = session_ids[start:start + 500]
+        marks = ", ".join("?" * len(chunk))
+        for session_id, field, value in db.execute(
+            f"SELECT session_id, field, value FROM pii_vault WHERE session_id IN ({marks}) "  # noqa: S608
+            "AND value IS NOT NULL AND value != '' ORDER BY session_id, field", chunk,
+        ):
+            values.setdefault(session_id, {})[field] = value
+    return values
+
+
+def vault_fields(db, session_id: int) -> list[tuple[str, bool]]:
+    """Which personal data fields the vault holds for a session, and whether each still has a
+    value (False once retention has redacted it). Values are not read."""
+    return [(row[0], bool(row[1])) for row in db.execute(
+        "SELECT field, value IS NOT NULL AND value != '' FROM pii_vault WHERE session_id = ? "
+        "ORDER BY field", [session_id])]
+
+
+# --- people ------------------------------------------------------------------------------------
+
+
+def user_names(db) -> dict[int, str]:
+    """Every account's display name (its username when it has none), by id."""
+    return {row[0]: row[1] or row[2] for row in
+            db.execute("SELECT id, display_name, username FROM users")}
+
+
+def tellers(db) -> list[Row]:
+    """id, name and staff_no of everyone who screens (tellers and supervisors), by staff_no."""
+    return query(
+        db, "SELECT id, COALESCE(NULLIF(display_name, ''), username) AS name, staff_no FROM users "
+            "WHERE role IN ('teller', 'supervisor') ORDER BY staff_no, id")
+
+
+def reviewers(db) -> list[Row]:
+    """id and name of the active accounts that may take a case."""
+    marks = ", ".join("?" * len(state.REVIEWER_ROLES))
+    return query(
+        db, "SELECT id, COALESCE(NULLIF(display_name, ''), username) AS name FROM users "  # noqa: S608
+            f"WHERE role IN ({marks}) AND active = 1 ORDER BY id", list(state.REVIEWER_ROLES))
+
+
+def account(db, user_id: int) -> Row | None:
+    """role and active of an account (whether it may be assigned a case)."""
+    return query_one(db, "SELECT role, active FROM users WHERE id = ?", [user_id])
+
+
+# --- dispositions (call inside storage.transaction, with the ledger event) ---------------------
+
+
+def queue_entry(db, session_id: int) -> Row | None:
+    """id, in_queue, review_status and assignee_id of a session; read inside the write so two
+    reviewers cannot both move the same case."""
+    return query_one(
+        db, "SELECT id, in_queue, review_status, assignee_id FROM sessions WHERE id = ?",
+        [session_id])
+
+
+def transition(db, session_id: int, to_status: str) -> None:
+    db.execute("UPDATE sessions SET review_status = ? WHERE id = ?", [to_status, session_id])
+
+
+def assign(db, session_id: int, assignee_id: int) -> None:
+    db.execute("UPDATE sessions SET assignee_id = ? WHERE id = ?", [assignee_id, session_id])
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+# figure -> SELECT over the daily tables ({where} takes day conditions)
+_DAILY_FIGURES = {
+    "per_day": "SELECT day, sum(n) AS count FROM stats_day_level WHERE {where} GROUP BY day "
+               "HAVING sum(n) > 0 ORDER BY day",
+    "levels": "SELECT level, sum(n) AS count FROM stats_day_level WHERE {where} GROUP BY level "
+              "HAVING sum(n) > 0",
+    "typologies": "SELECT typology, sum(n) AS count FROM stats_day_queue WHERE {where} "
+                  "GROUP BY typology HAVING sum(n) > 0 ORDER BY 2 DESC, 1",
+    "tellers": "SELECT teller_id, sum(n) AS count, sum(queued) AS queued FROM stats_day_teller "
+               "WHERE {where} GROUP BY teller_id HAVING sum(n) > 0 ORDER BY 2 DESC, 1",
+    "outcomes": "SELECT outcome, sum(n) AS count, sum(amount_fen) AS amount_fen "
+                "FROM stats_day_outcome WHERE {where} GROUP BY outcome HAVING sum(n) > 0 "
+                "ORDER BY 2 DESC",
+    "dispositions": "SELECT review_status, sum(n) AS count FROM stats_day_queue WHERE {where} "
+                    "GROUP BY review_status HAVING sum(n) > 0",
+    "durations": "SELECT seconds, sum(n) AS count FROM stats_day_duration WHERE {where} "
+                 "GROUP BY seconds HAVING sum(n) > 0",
+}
+# the same figures straight from sessions ({where} takes started_at conditions)
+_SESSION_FIGURES = {
+    "per_day": "SELECT substr(started_at, 1, 10) AS day, count(*) AS count FROM sessions "
+               "WHERE {where} GROUP BY day ORDER BY day",
+    "levels": "SELECT IFNULL(level, '') AS level, count(*) AS count FROM sessions "
+              "WHERE {where} GROUP BY 1",
+    "typologies": "SELECT IFNULL(typology, '') AS typology, count(*) AS count FROM sessions "
+                  "WHERE {where} AND in_queue = 1 GROUP BY 1 ORDER BY 2 DESC, 1",
+    "tellers": "SELECT teller_id, count(*) AS count, sum(IFNULL(in_queue, 0)) AS queued "
+               "FROM sessions WHERE {where} GROUP BY teller_id ORDER BY 2 DESC, 1",
+    "outcomes": "SELECT outcome, count(*) AS count, IFNULL(sum(amount_fen), 0) AS amount_fen "
+                "FROM sessions WHERE {where} AND outcome IS NOT NULL GROUP BY outcome "
+                "ORDER BY 2 DESC",
+    "dispositions": "SELECT IFNULL(review_status, 'pending') AS review_status, count(*) AS count "
+                    "FROM sessions WHERE {where} AND in_queue = 1 GROUP BY 1",
+    "durations": "SELECT duration_seconds AS seconds, count(*) AS count FROM sessions "
+                 "WHERE {where} AND duration_seconds IS NOT NULL GROUP BY duration_seconds",
+}
+
+
+def _figures(db, sqls: dict[str, str], conditions: list[str], params: list) -> dict[str, list[Row]]:
+    where = " AND ".join(conditions)
+    return {name: query(db, sql.format(where=where), params) for name, sql in sqls.items()}
+
+
+def statistics(db, date_from: date | None, date_to: date | None) -> dict[str, list[Row]]:
+    """The rows of each figure of review.stats.Statistics (per_day, levels, typologies, tellers,
+    outcomes, dispositions, durations), from the daily tables the triggers keep: fast at any
+    range."""
+    conditions, params = ["1"], []
+    if date_from:
+        conditions.append("day >= ?")
+        params.append(date_from.isoformat())
+    if date_to:
+        conditions.append("day <= ?")
+        params.append(date_to.isoformat())
+    return _figures(db, _DAILY_FIGURES, conditions, params)
+
+
+def statistics_from_sessions(db, date_from: date | None,
+                             date_to: date | None) -> dict[str, list[Row]]:
+    """The same rows straight from the sessions table (slow at scale; the tests check the
+    daily tables against it)."""
+    low, high = day_bounds(date_from, date_to)
+    conditions, params = ["1"], []
+    if low:
+        conditions.append("started_at >= ?")
+        params.append(low)
+    if high:
+        conditions.append("started_at < ?")
+        params.append(high)
+    return _figures(db, _SESSION_FIGURES, conditions, params)
+
+
+# --- retention (call inside storage.transaction, with the ledger event) ------------------------
+
+
+def redact_personal_data(db, before: str, redacted_payload: str) -> Row:
+    """Empty the vault values of sessions started before `before` and the payload of their
+    sent alerts. Returns the counts: sessions (with a value emptied), fields, alert_payloads."""
+    old_sessions = "SELECT id FROM sessions WHERE started_at < ?"
+    sessions = db.execute(
+        f"SELECT count(DISTINCT session_id) FROM pii_vault WHERE value != '' "  # noqa: S608
+        f"AND session_id IN ({old_sessions})", [before]).fetchone()[0]
+    fields = db.execute(
+        f"UPDATE pii_vault SET value = '' WHERE value != '' "  # noqa: S608
+        f"AND session_id IN ({old_sessions})", [before]).rowcount
+    # A sent alert's payload was a copy of the same personal data; pending or failed ones
+    # are left alone (they may still need sending).
+    payloads = db.execute(
+        f"UPDATE outbox SET payload = ? WHERE status = 'sent' "  # noqa: S608
+        f"AND payload IS NOT NULL AND payload != ? AND session_id IN ({old_sessions})",
+        [redacted_payload, redacted_payload, before]).rowcount
+    return {"sessions": sessions, "fields": fields, "alert_payloads": payloads}
+
+
+# --- the record of exports and personal-data reads ---------------------------------------------
+
+
+def access_events_query(kind: str | None, actor_id: int | None, before: int | None,
+                        limit: int) -> tuple[str, list]:
+    """The page's SQL and parameters. INDEXED BY makes SQLite refuse the query rather than
+    scan the whole ledger if the WHERE ever stops matching the index's."""
+    # Text as bytes, decoded for display (review.queries.shown): see ledger.events_of.
+    sql = ("SELECT ledger.id AS id, CAST(ledger.at AS BLOB) AS at, ledger.actor_id AS actor_id, "  # noqa: S608 - constants
+           "ledger.kind AS kind, ledger.session_id AS session_id, CAST(ledger.data AS BLOB) AS data, "
+           "sessions.reference AS reference "
+           f"FROM ledger INDEXED BY {ACCESS_EVENTS_INDEX} "
+           "LEFT JOIN sessions ON sessions.id = ledger.session_id "
+           f"WHERE {ACCESS_EVENTS_CONDITION}")
+    params: list = []
+    for column, value in (("kind", kind), ("actor_id", actor_id)):
+        if value is not None:
+            sql += f" AND ledger.{column} = ?"
+            params.append(value)
+    if before is not None:
+        sql += " AND ledger.id < ?"
+        params.append(before)
+    return sql + " ORDER BY ledger.id DESC LIMIT ?", [*params, limit]
+
+
+def access_events(db, kind: str | None = None, actor_id: int | None = None,
+                  before: int | None = None, limit: int = PAGE_SIZE) -> list[Row]:
+    """Exports and personal-data reads, newest first: id, at and data (bytes), actor_id, kind,
+    session_id and the session's reference."""
+    return rows_of(db.execute(*access_events_query(kind, actor_id, before, limit)))

@@ -1,0 +1,140 @@
+"""Screenings (`sessions`, one row per screening) and their personal-data vault (`pii_vault`).
+
+The screening service decides what a step writes and appends its ledger event; these functions
+only read and write the rows, inside the caller's transaction. Plain SQL throughout:
+sqlite-utils' table helpers read the schema (3-4 queries) on every call, which was a large
+share of a screening's cost.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+from . import query, query_one
+
+# --- the session row ---------------------------------------------------------------------------
+
+
+def start(db, day: date, values: dict) -> tuple[int, str]:
+    """Insert a session with the day's next reference (TG20261130-000001, …), computed in the
+    same statement; returns (id, reference). Call inside a transaction (the write lock keeps two
+    writers from taking the same number)."""
+    prefix = f"TG{day:%Y%m%d}-"
+    names = ", ".join(values)
+    marks = ", ".join("?" * len(values))
+    rows = db.execute(
+        f"INSERT INTO sessions (reference, {names}) VALUES "  # noqa: S608 - our column names
+        "(? || printf('%06d', IFNULL((SELECT CAST(substr(max(reference), ?) AS INTEGER) "
+        f"FROM sessions WHERE reference >= ? AND reference < ?), 0) + 1), {marks}) "
+        "RETURNING id, reference",
+        [prefix, len(prefix) + 1, prefix, prefix[:-1] + ".", *values.values()],
+    ).fetchall()
+    return rows[0]
+
+
+def _set(db, session_id: int, values: dict) -> None:
+    assignments = ", ".join(f"{name} = ?" for name in values)
+    db.execute(f"UPDATE sessions SET {assignments} WHERE id = ?",  # noqa: S608 - our keys
+               [*values.values(), session_id])
+
+
+def save_step(db, session_id: int, values: dict) -> None:
+    """A draft step's columns: the facts (and their columns) or the answers so far."""
+    _set(db, session_id, values)
+
+
+def assessed(db, session_id: int, values: dict) -> None:
+    """The columns an assessment sets (level, score, action, typologies, assessment, queue)."""
+    _set(db, session_id, values)
+
+
+def supervised(db, session_id: int, values: dict) -> None:
+    """The supervisor's decision (confirmed or override) and what it does to the queue."""
+    _set(db, session_id, values)
+
+
+def finish(db, session_id: int, values: dict) -> None:
+    """The outcome, its time and the duration: the session is finished."""
+    _set(db, session_id, values)
+
+
+def load(db, session_id: int) -> dict | None:
+    """The session row, `form` and `assessment` decoded from JSON; None when there is none."""
+    row = query_one(db, "SELECT * FROM sessions WHERE id = ?", [session_id])
+    if row is None:
+        return None
+    row["form"] = json.loads(row["form"] or "{}")
+    row["assessment"] = json.loads(row["assessment"]) if row["assessment"] else None
+    return row
+
+
+def count(db) -> int:
+    return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+
+
+def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
+    return query(
+        db, "SELECT id, reference, started_at, updated_at, step, status, level, amount_fen, "
+        "payee_masked FROM sessions WHERE teller_id = ? AND status != 'finished' "
+        "ORDER BY id DESC LIMIT ?", [teller_id, limit])
+
+
+def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
+    return query(
+        db, "SELECT id, reference, started_at, level, outcome, amount_fen, payee_masked "
+        "FROM sessions WHERE teller_id = ? AND status = 'finished' ORDER BY id DESC LIMIT ?",
+        [teller_id, limit])
+
+
+# --- the vault ---------------------------------------------------------------------------------
+
+
+def store_vault(db, session_id: int, fields: dict[str, str], stored_at: str) -> None:
+    """A new session's vault: one INSERT of the fields given (there is nothing to delete)."""
+    if not fields:
+        return
+    db.execute(
+        "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES "  # noqa: S608 - placeholders only
+        + ", ".join(["(?, ?, ?, ?)"] * len(fields))
+        + " ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
+        "stored_at = excluded.stored_at",
+        [item for name, value in fields.items() for item in (session_id, name, value, stored_at)],
+    )
+
+
+def save_vault(db, session_id: int, fields: dict[str, str | None], stored_at: str) -> None:
+    """Store each field that has a value and delete each that has none, in the given order."""
+    for name, value in fields.items():
+        if value:
+            db.execute(
+                "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(session_id, field) DO UPDATE SET value = excluded.value, "
+                "stored_at = excluded.stored_at",
+                [session_id, name, value, stored_at],
+            )
+        else:
+            db.execute("DELETE FROM pii_vault WHERE session_id = ? AND field = ?",
+                       [session_id, name])
+
+
+def vault(db, session_id: int) -> dict[str, str]:
+    """The session's full personal data, field by field."""
+    return dict(db.execute("SELECT field, value FROM pii_vault WHERE session_id = ?",
+                           [session_id]).fetchall())
+
+
+def vault_value(db, session_id: int, field: str) -> str | None:
+    found = db.execute("SELECT value FROM pii_vault WHERE session_id = ? AND field = ?",
+                       [session_id, field]).fetchone()
+    return found[0] if found else None
+
+
+def newest_vaulted_payee(db) -> dict | None:
+    """The newest session whose payee account the vault still holds in full (retention empties
+    older ones): {"payee_hash", "payee_account"}, or None."""
+    return query_one(
+        db, "SELECT sessions.payee_hash, pii_vault.value AS payee_account FROM sessions "
+        "JOIN pii_vault ON pii_vault.session_id = sessions.id AND pii_vault.field = 'payee_account' "
+        "WHERE sessions.payee_hash IS NOT NULL AND pii_vault.value IS NOT NULL "
+        "AND pii_vault.value != '' ORDER BY sessions.id DESC LIMIT 1")
