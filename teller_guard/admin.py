@@ -5,10 +5,25 @@ from __future__ import annotations
 from decimal import Decimal
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
-from wtforms import DecimalField, IntegerField, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    BooleanField,
+    DecimalField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
-from . import api_tokens, login_throttle, settings, users
+from . import api_scope, api_tokens, login_throttle, settings, users
 from .db import get_db
 from .forms import ChineseForm, choices
 from .regions import PROVINCE_PINYIN, PROVINCES
@@ -121,17 +136,46 @@ def branch_settings():
 
 class TokenForm(ChineseForm):
     name = StringField("调用系统名称", validators=[DataRequired("请输入调用系统名称"), Length(max=64)])
+    tellers_mode = RadioField("可代为提交问询的柜员", default="all", choices=choices([
+        ("all", api_scope.ALL_TELLERS), ("listed", "仅限下列柜员")]))
+    tellers = SelectMultipleField("指定柜员", choices=[])
+    read_scope = RadioField("可查看的问询", default="own",
+                            choices=choices(api_scope.READ_SCOPES.items()))
+    may_supervise = BooleanField("可提交主管授权（主管身份由调用系统核验，仍须与办理柜员不是同一人）")
+
+    def validate_tellers(self, field):
+        if self.tellers_mode.data == "listed" and not field.data:
+            raise ValidationError("请至少选择一名柜员")
+
+    def scope(self) -> api_scope.Scope:
+        listed = self.tellers_mode.data == "listed"
+        return api_scope.Scope(tuple(self.tellers.data) if listed else None,
+                               self.read_scope.data, bool(self.may_supervise.data))
+
+
+def filing_users(db) -> list[tuple[str, str]]:
+    """(username, label) of the accounts a token may file for: active tellers and supervisors."""
+    return [(user.username, f"{user.display_name or user.username}（{user.username}，{user.role_label}）")
+            for user in users.list_users(db)
+            if user.active and user.role in ("teller", "supervisor")]
 
 
 @bp.route("/api-tokens", methods=["GET", "POST"])
 def api_tokens_page():
     db = get_db()
     form = TokenForm()
+    teller_choices = filing_users(db)
+    form.tellers.choices = choices(teller_choices)
     new_token = None
     if form.validate_on_submit():
-        _, new_token = api_tokens.create(db, ledger_key(), form.name.data.strip(), g.user.id)
+        _, new_token = api_tokens.create(db, ledger_key(), form.name.data.strip(), g.user.id,
+                                         form.scope())
     status = 400 if form.errors else 200
-    return render_template("admin/api_tokens.html", form=form, tokens=api_tokens.list_all(db),
+    tokens = api_tokens.list_all(db)
+    scopes = {token["id"]: api_scope.Scope.of(token) for token in tokens}
+    return render_template("admin/api_tokens.html", form=form, tokens=tokens,
+                           scopes=scopes, read_scopes=api_scope.READ_SCOPES,
+                           teller_choices=teller_choices,
                            new_token=new_token, action_form=UserActionForm()), status
 
 

@@ -31,10 +31,23 @@ FIELD_CODES = {
     "too_long": "text longer than its maxLength",
     "invalid_json": "the body is not UTF-8 JSON",
     "idempotency_conflict": "the Idempotency-Key was used before with a different body",
+    "out_of_scope": "the token may not do this: file for this teller, change a screening "
+                    "another system filed, or assert a supervisor's authorisation",
+    "four_eyes": "the supervisor named is the person who screened it (approver ≠ screener)",
+    "wrong_state": "not allowed in the screening's current state (finished, not yet assessed, "
+                   "no supervisor step needed, or 已办理 before the supervisor step)",
 }
 IDEMPOTENCY_KEY_MAX = 200
 IDEMPOTENCY_KEY_PATTERN = "^[\\x20-\\x7e]+$"  # printable ASCII
 TELLER_MAX = 64  # the login form's username limit
+SUPERVISOR_REASON_MAX = 500  # the result page's limit
+LIST_LIMIT_MAX = 200
+LIST_LIMIT_DEFAULT = 50
+DATE_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+REFERENCE_PATTERN = "^TG[0-9]{8}-[0-9]{6,}$"
+STEPS = ("facts", "all")
+ANSWER_PARTS = ("answers", "three_checks", "observations")
+SUPERVISOR_DECISIONS = {"confirm": "high", "override": "critical"}  # decision -> the level
 # C0 and C1 controls except tab and newline (validation.clean_text refuses the same).
 NO_CONTROL_CHARACTERS = "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$"
 # What the API takes as an amount string: digits with optional thousands commas, up to two
@@ -180,14 +193,97 @@ def request_schema() -> dict:
         "teller": {"type": "string", "minLength": 1, "maxLength": TELLER_MAX,
                    "description": "Username of an active teller or supervisor: the screening "
                                   "is theirs."},
+        "step": {"type": ["string", "null"], "enum": [*STEPS, None], "description": (
+            "`facts`: save the facts only and answer with the questions that apply (then PUT "
+            ".../answers); `all`: the whole screening at once. Left out: `facts` when no "
+            "answers, three_checks or observations are given, else `all`.")},
         "facts": facts_schema(),
         "answers": answers,
         "three_checks": three,
         "observations": observations,
     }, ("teller", "facts"), description=(
-        "A whole screening at once. Unknown keys at any level are refused (`unknown_field`): "
-        "a misspelt answer must never score as an unanswered one. The cross-session facts "
-        "(watchlist, repeat payee and customer) are the server's, never the caller's."))
+        "A screening: its facts alone (step `facts`) or everything at once. Unknown keys at "
+        "any level are refused (`unknown_field`): a misspelt answer must never score as an "
+        "unanswered one. The cross-session facts (watchlist, repeat payee and customer) are "
+        "the server's, never the caller's."))
+
+
+def derived(build):
+    """Cache a schema built from request_schema() for as long as that stays the same object
+    (a test that clears request_schema's cache gets the derived schemas anew too)."""
+    cache: list = [None, None]
+
+    @functools.wraps(build)
+    def wrapper() -> dict:
+        base = request_schema()
+        if cache[0] is not base:
+            cache[:] = [base, build(base)]
+        return cache[1]
+    return wrapper
+
+
+@derived
+def answers_request_schema(whole: dict) -> dict:
+    """The body of PUT /api/v1/screenings/{id}/answers."""
+    parts = whole["properties"]
+    statement = _text(inputs.STATEMENT_LIMIT, (
+        "The customer's answer to the follow-up questions (the result page's 记录回答并重新"
+        "评估): appended on a new line to answers.purpose_text and scored again."))
+    return _object({
+        "answers": parts["answers"], "three_checks": parts["three_checks"],
+        "observations": parts["observations"], "statement": statement,
+    }, description=(
+        "The answers to a screening saved with step \"facts\", scored at once. With answers, "
+        "three_checks or observations, they replace those given before and every question "
+        "that applies must be answered, as in the one-step POST. With only `statement`, the "
+        "answers given before are kept and the statement added: a follow-up. Call again as "
+        "often as needed until the outcome is recorded."))
+
+
+@functools.cache
+def outcome_request_schema() -> dict:
+    return _object({"outcome": {"type": "string", "enum": list(labels.OUTCOMES),
+                                "description": "已办理 (proceeded) on 高/极高 needs the supervisor "
+                                               "step first. No police receipt is asked: the web "
+                                               "flow asks none either."}},
+                   ("outcome",), description="Finish the screening with what the customer did.")
+
+
+@functools.cache
+def supervisor_request_schema() -> dict:
+    return _object({
+        "supervisor": {"type": "string", "minLength": 1, "maxLength": TELLER_MAX,
+                       "description": "Username of an active supervisor other than the teller "
+                                      "who screened it (four eyes), whose identity the calling "
+                                      "system has checked."},
+        "decision": {"type": "string", "enum": list(SUPERVISOR_DECISIONS),
+                     "description": "`confirm` for 高风险, `override` (with a reason) for "
+                                    "极高风险: the decision the level calls for."},
+        "reason": _text(SUPERVISOR_REASON_MAX, "The written reason; required to override."),
+    }, ("supervisor", "decision"), description=(
+        "The supervisor's authorisation (主管授权) asserted by the calling system; only for "
+        "tokens created with that right."))
+
+
+@functools.cache
+def list_query_schema() -> dict:
+    """The query of GET /api/v1/screenings, as one object: the document lists each property as
+    a parameter, and the API checks the query against this object."""
+    day = {"type": "string", "pattern": DATE_PATTERN, "format": "date"}
+    return _object({
+        "date_from": {**day, "description": "First local day started (YYYY-MM-DD)."},
+        "date_to": {**day, "description": "Last local day started (YYYY-MM-DD), inclusive."},
+        "teller": {"type": "string", "minLength": 1, "maxLength": TELLER_MAX,
+                   "description": "The teller's username."},
+        "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
+        "status": {"type": "string", "enum": list(labels.SESSION_STATUS)},
+        "level": {"type": "string", "enum": list(model.LEVELS)},
+        "outcome": {"type": "string", "enum": list(labels.OUTCOMES)},
+        "after": {"type": "integer", "minimum": 0, "maximum": 2**63 - 1,
+                  "description": "The cursor: `next` of the page before (ids above it)."},
+        "limit": {"type": "integer", "minimum": 1, "maximum": LIST_LIMIT_MAX,
+                  "default": LIST_LIMIT_DEFAULT},
+    })
 
 
 def _reasons() -> dict:
@@ -218,21 +314,25 @@ def _question() -> dict:
 
 @functools.cache
 def screening_schema() -> dict:
-    """What POST (201) and GET (200) answer. Clients must ignore fields they do not know."""
+    """What every screening operation answers (GET, and POST/PUT with 201/200). Clients must
+    ignore fields they do not know."""
+    nullable_text = {"type": ["string", "null"]}
     return {
         "type": "object",
         "required": ["id", "reference", "status", "level", "level_label", "score", "hard_stop",
                      "reasons", "primary_typology", "typologies", "action", "follow_ups",
-                     "rules_version",
-                     "outcome"],
+                     "rules_version", "outcome", "teller", "started_at", "finished_at",
+                     "amount", "payee_masked", "api_client", "supervisor", "needs_supervisor"],
+        "description": "While `status` is `draft` (facts saved, not yet scored) the assessment "
+                       "fields are null or empty.",
         "properties": {
             "id": {"type": "integer", "minimum": 1},
-            "reference": {"type": "string", "pattern": "^TG[0-9]{8}-[0-9]{6,}$"},
+            "reference": {"type": "string", "pattern": REFERENCE_PATTERN},
             "status": {"type": "string", "enum": list(labels.SESSION_STATUS)},
-            "level": {"type": "string", "enum": list(model.LEVELS)},
-            "level_label": {"type": "string"},
-            "score": {"type": "integer"},
-            "hard_stop": {"type": "boolean"},
+            "level": {"type": ["string", "null"], "enum": [*model.LEVELS, None]},
+            "level_label": nullable_text,
+            "score": {"type": ["integer", "null"]},
+            "hard_stop": {"type": ["boolean", "null"]},
             "reasons": _reasons(),
             "primary_typology": {
                 "oneOf": [_typology(), {"type": "null"}],
@@ -244,21 +344,66 @@ def screening_schema() -> dict:
                                           "(也可能是)."},
             "notes": {"type": "array", "items": {"type": "string"},
                       "description": "How the evidence model bounded the level (docs/risk.md)."},
-            "action": {"type": "object", "required": ["code", "label_zh", "steps_zh"],
-                       "properties": {
-                           "code": {"type": "string", "enum": list(labels.ACTIONS)},
-                           "label_zh": {"type": "string"},
-                           "steps_zh": {"type": "array", "items": {"type": "string"}}}},
-            "follow_ups": {"type": "array", "items": _question()},
-            "rules_version": {"type": "string"},
+            "action": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["code", "label_zh", "steps_zh"],
+                "properties": {
+                    "code": {"type": "string", "enum": list(labels.ACTIONS)},
+                    "label_zh": {"type": "string"},
+                    "steps_zh": {"type": "array", "items": {"type": "string"}}}}]},
+            "follow_ups": {"type": "array", "items": _question(),
+                           "description": "Questions of the primary scam type; the customer's "
+                                          "answers go to PUT .../answers as `statement`."},
+            "questions": {"type": "array", "items": _question(), "description": (
+                "The 五必问/三是否 questions that apply, in order, with the words to say and "
+                "the options (`answer_field` names the field that takes the answer). Present "
+                "while the screening is not finished.")},
+            "rules_version": nullable_text,
             "outcome": {"type": ["string", "null"], "enum": [*labels.OUTCOMES, None]},
+            "teller": {"type": "string", "description": "Username of the screening's teller."},
+            "started_at": {"type": "string", "format": "date-time",
+                           "description": "Local time with its UTC offset."},
+            "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "amount": {"type": "string", "pattern": "^[0-9]+\\.[0-9]{2}$",
+                       "description": "Yuan with two decimals, as text (exact)."},
+            "payee_masked": {"type": "string", "description": "6222 **** **** 7890"},
+            "api_client": {"type": ["string", "null"], "description": (
+                "Name of the API token (calling system) that filed it; null for the web "
+                "pages'.")},
+            "supervisor": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["username", "decision"],
+                "properties": {"username": {"type": ["string", "null"]},
+                               "decision": {"type": "string",
+                                            "enum": list(labels.SUPERVISOR_DECISIONS)}}}],
+                "description": "The supervisor step of the latest assessment, if any."},
+            "needs_supervisor": {"type": ["string", "null"],
+                                 "enum": [*SUPERVISOR_DECISIONS, None], "description": (
+                "The supervisor decision still needed before `proceeded` may be recorded "
+                "(`confirm` for 高, `override` for 极高), else null.")},
             "warnings": {
                 "type": "object", "additionalProperties": {"type": "string"},
-                "description": "POST only: notes that do not block, by dotted field (e.g. a "
-                               "UnionPay card number whose check digit fails, an answer to a "
-                               "question that does not apply)."},
+                "description": "POST and PUT only: notes that do not block, by dotted field "
+                               "(e.g. a UnionPay card number whose check digit fails, an answer "
+                               "to a question that does not apply)."},
         },
     }
+
+
+def _summary() -> dict:
+    full = screening_schema()["properties"]
+    names = ("id", "reference", "status", "level", "score", "outcome", "teller", "started_at",
+             "finished_at", "amount", "payee_masked", "api_client")
+    return {"type": "object", "required": [*names, "supervisor_decision"],
+            "properties": {**{name: full[name] for name in names},
+                           "supervisor_decision": {"type": ["string", "null"], "enum": [
+                               *labels.SUPERVISOR_DECISIONS, None]}}}
+
+
+@functools.cache
+def screening_list_schema() -> dict:
+    return {"type": "object", "required": ["items", "next"], "properties": {
+        "items": {"type": "array", "items": _summary()},
+        "next": {"type": ["integer", "null"], "minimum": 1, "description": (
+            "Pass as `after` for the next page; null on the last page.")}}}
 
 
 def error_schema() -> dict:
@@ -295,6 +440,132 @@ UNAUTHORIZED = _error("Missing, unknown or revoked token.", {
     "WWW-Authenticate": {"schema": {"type": "string"}, "description": "Bearer"}})
 
 
+def _json(reference: str) -> dict:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{reference}"}}}
+
+
+ID_PARAMETER = {"name": "id", "in": "path", "required": True,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}}
+REPLAYED = {"Idempotent-Replayed": {
+    "schema": {"type": "string", "enum": ["true"]},
+    "description": "Present when this is the stored answer to an earlier request with the "
+                   "same key."}}
+BODY_ERRORS = {
+    "413": _error("Body larger than API_MAX_CONTENT_LENGTH."),
+    "415": _error("Not application/json, or a charset other than UTF-8."),
+}
+
+
+def _change(operation_id: str, summary: str, request: str, description: str,
+            method_errors: dict) -> dict:
+    """A PUT/POST on one screening: the same checks, statuses and idempotency."""
+    return {
+        "operationId": operation_id, "summary": summary, "description": description,
+        "parameters": [ID_PARAMETER, {"$ref": "#/components/parameters/IdempotencyKey"}],
+        "requestBody": {"required": True, "content": _json(request)},
+        "responses": {
+            "200": {"description": "Done: the screening as it is now.", "headers": REPLAYED,
+                    "content": _json("Screening")},
+            "400": _error("Invalid request: every offending field is named."),
+            "401": UNAUTHORIZED,
+            "403": _error("The token may not change this screening (another system filed "
+                          "it): `out_of_scope`." + method_errors.get("403", "")),
+            "404": _error("No such screening, or not one this token may read."),
+            "409": _error("Not allowed in the screening's current state (`wrong_state`), or "
+                          "the Idempotency-Key was used with a different body."),
+            **BODY_ERRORS,
+            "429": _error("Rate limit.", RETRY_AFTER),
+        }}
+
+
+def _list_parameters() -> list[dict]:
+    schema = list_query_schema()
+    return [{"name": name, "in": "query", "required": False, "schema": field,
+             **({"description": field["description"]} if "description" in field else {})}
+            for name, field in schema["properties"].items()]
+
+
+def _paths() -> dict:
+    screening = f"{API_PREFIX}/screenings/{{id}}"
+    return {
+        f"{API_PREFIX}/screenings": {
+            "post": {
+                "operationId": "createScreening",
+                "summary": "Screen a transfer: its facts (step `facts`: the questions that apply "
+                           "come back) or facts and answers at once (the risk level and action "
+                           "come back).",
+                "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
+                "requestBody": {"required": True, "content": _json("ScreeningRequest")},
+                "responses": {
+                    "201": {"description": "Stored: a draft with its questions (step `facts`; "
+                                           "already assessed when the payee is on the "
+                                           "watchlist), or screened.",
+                            "headers": {"Location": {"schema": {"type": "string"},
+                                                     "description": "/api/v1/screenings/{id}"},
+                                        **REPLAYED},
+                            "content": _json("Screening"),
+                            "links": {name: {"operationId": operation,
+                                             "parameters": {"id": "$response.body#/id"}}
+                                      for name, operation in (
+                                          ("GetScreening", "getScreening"),
+                                          ("AnswerScreening", "answerScreening"),
+                                          ("SuperviseScreening", "superviseScreening"),
+                                          ("RecordOutcome", "recordOutcome"))}},
+                    "400": _error("Invalid request: every offending field is named."),
+                    "401": UNAUTHORIZED,
+                    "403": _error("The token may not file for this teller (`out_of_scope` on "
+                                  "`teller`)."),
+                    "409": _error("The Idempotency-Key was used with a different body."),
+                    **BODY_ERRORS,
+                    "429": _error("Rate limit.", RETRY_AFTER),
+                }},
+            "get": {
+                "operationId": "listScreenings",
+                "summary": "Reconciliation: the screenings this token may read, oldest first, "
+                           "a page at a time (keyset: pass `next` as `after`).",
+                "parameters": _list_parameters(),
+                "responses": {
+                    "200": {"description": "A page.", "content": _json("ScreeningList")},
+                    "400": _error("An unknown, repeated or invalid query parameter, or an "
+                                  "unknown teller."),
+                    "401": UNAUTHORIZED,
+                    "429": _error("Rate limit.", RETRY_AFTER),
+                }},
+        },
+        screening: {"get": {
+            "operationId": "getScreening",
+            "summary": "A screening as it is now: facts saved, assessed or finished.",
+            "parameters": [ID_PARAMETER],
+            "responses": {
+                "200": {"description": "The screening.", "content": _json("Screening")},
+                "401": UNAUTHORIZED,
+                "404": _error("No such screening, or not one this token may read."),
+                "429": _error("Rate limit.", RETRY_AFTER),
+            }}},
+        f"{screening}/answers": {"put": _change(
+            "answerScreening", "Answer the questions and score; again with a follow-up.",
+            "AnswersRequest", "The answers replace those given before; `statement` alone adds "
+            "the customer's answer to the follow-up questions. Not once finished.", {})},
+        f"{screening}/outcome": {"post": _change(
+            "recordOutcome", "Finish the screening with its outcome.", "OutcomeRequest",
+            "The same rules as the result page: 已办理 on 高/极高 needs the supervisor step "
+            "first (409 `wrong_state` on `outcome`).", {})},
+        f"{screening}/supervisor": {"post": _change(
+            "superviseScreening", "The supervisor's authorisation (主管授权).",
+            "SupervisorRequest", "Only for tokens created with that right. The supervisor is "
+            "never the teller who screened it (403 `four_eyes`); the ledger records the "
+            "calling system's name with the decision.",
+            {"403": " A token without the supervisor right (`out_of_scope`), or the "
+                    "supervisor screened it (`four_eyes` on `supervisor`)."})},
+        f"{API_PREFIX}/openapi.json": {"get": {
+            "operationId": "getOpenApi", "security": [],
+            "summary": "This document (no token needed: it holds no data).",
+            "responses": {"200": {"description": "OpenAPI 3.1",
+                                  "content": {"application/json": {
+                                      "schema": {"type": "object"}}}}}}},
+    }
+
+
 @functools.cache
 def openapi_document() -> dict:
     codes = "\n".join(f"- `{code}`: {meaning}" for code, meaning in FIELD_CODES.items())
@@ -317,54 +588,7 @@ def openapi_document() -> dict:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
-        "paths": {
-            f"{API_PREFIX}/screenings": {"post": {
-                "operationId": "createScreening",
-                "summary": "Screen a transfer: facts and answers in, risk level and action out.",
-                "parameters": [{"$ref": "#/components/parameters/IdempotencyKey"}],
-                "requestBody": {"required": True, "content": {"application/json": {
-                    "schema": {"$ref": "#/components/schemas/ScreeningRequest"}}}},
-                "responses": {
-                    "201": {"description": "Screened and stored.",
-                            "headers": {"Location": {"schema": {"type": "string"},
-                                                     "description": "/api/v1/screenings/{id}"},
-                                        "Idempotent-Replayed": {
-                                            "schema": {"type": "string", "enum": ["true"]},
-                                            "description": "Present when this is the stored "
-                                                           "answer to an earlier request "
-                                                           "with the same key."}},
-                            "content": {"application/json": {"schema": {
-                                "$ref": "#/components/schemas/Screening"}}},
-                            "links": {"GetScreening": {
-                                "operationId": "getScreening",
-                                "parameters": {"id": "$response.body#/id"}}}},
-                    "400": _error("Invalid request: every offending field is named."),
-                    "401": UNAUTHORIZED,
-                    "409": _error("The Idempotency-Key was used with a different body."),
-                    "413": _error("Body larger than API_MAX_CONTENT_LENGTH."),
-                    "415": _error("Not application/json, or a charset other than UTF-8."),
-                    "429": _error("Rate limit.", RETRY_AFTER),
-                }}},
-            f"{API_PREFIX}/screenings/{{id}}": {"get": {
-                "operationId": "getScreening",
-                "summary": "A screening's current assessment.",
-                "parameters": [{"name": "id", "in": "path", "required": True,
-                                "schema": {"type": "integer", "minimum": 1,
-                                           "maximum": 2**63 - 1}}],
-                "responses": {
-                    "200": {"description": "The screening.", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Screening"}}}},
-                    "401": UNAUTHORIZED,
-                    "404": _error("No such (assessed) screening."),
-                    "429": _error("Rate limit.", RETRY_AFTER),
-                }}},
-            f"{API_PREFIX}/openapi.json": {"get": {
-                "operationId": "getOpenApi", "security": [],
-                "summary": "This document (no token needed: it holds no data).",
-                "responses": {"200": {"description": "OpenAPI 3.1",
-                                      "content": {"application/json": {
-                                          "schema": {"type": "object"}}}}}}},
-        },
+        "paths": _paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer",
                                            "description": "An API token (tg_...)."}},
@@ -376,13 +600,18 @@ def openapi_document() -> dict:
                     "(compared as canonical JSON) gets the first answer again, same status "
                     "and id, and creates nothing; the same key with another body is a 409. "
                     "Keys are kept per token for IDEMPOTENCY_KEY_HOURS (default 48) hours. "
-                    "Only a created screening is remembered: a refused request leaves the key "
-                    "unused."),
+                    "Only a change that was made is remembered (2xx): a refused request leaves "
+                    "the key unused. Taken by every POST and by PUT .../answers (a follow-up "
+                    "statement is appended, so a retried PUT must not add it twice)."),
                 "schema": {"type": "string", "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX,
                            "pattern": IDEMPOTENCY_KEY_PATTERN}}},
             "schemas": {
                 "ScreeningRequest": request_schema(),
+                "AnswersRequest": answers_request_schema(),
+                "OutcomeRequest": outcome_request_schema(),
+                "SupervisorRequest": supervisor_request_schema(),
                 "Screening": screening_schema(),
+                "ScreeningList": screening_list_schema(),
                 "Error": error_schema(),
             },
         },

@@ -7,6 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 from . import audit, digests, storage
+from .api_scope import Scope
 from .storage import api as api_store
 
 PREFIX = "tg_"
@@ -20,14 +21,15 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def create(db, key, name: str, actor_id: int) -> tuple[int, str]:
+def create(db, key, name: str, actor_id: int, scope: Scope | None = None) -> tuple[int, str]:
     token = PREFIX + secrets.token_urlsafe(32)
     token_hash = _hash(token)
+    scope = scope or Scope()
     with storage.transaction(db):
-        token_id = api_store.add_token(db, name, token_hash, actor_id, _now())
+        token_id = api_store.add_token(db, name, token_hash, actor_id, _now(), **scope.columns())
         # The digest lets `teller-guard verify` find a token hash replaced around the app.
         audit.append(db, key, audit.AuditEvent("api_token.created", actor_id, data={
-            "token_id": token_id, "name": name,
+            "token_id": token_id, "name": name, "scope": scope.event_data(),
             "token_hash": digests.secret_hash(digests.digest_key(key), token_hash)}))
     return token_id, token
 

@@ -401,3 +401,21 @@ def m013_login_failures(db):
     )
     db["login_failures"].create_index(["name_key", "address", "at"])
     db["login_failures"].create_index(["at"])
+
+
+@migrations()
+def m014_api_token_scope(db):
+    # What each API token may do (api_scope.py): the tellers it files for (a JSON list of
+    # usernames; NULL: every teller and supervisor of the branch), which screenings it reads
+    # ("own": those it filed; "all": the branch's, web-made ones included) and whether it may
+    # assert a supervisor's authorisation. Tokens made before this get the narrowest read
+    # ("own") and no supervisor right: a deliberate tightening (docs/api.md).
+    db["api_tokens"].add_column("tellers", str)
+    db["api_tokens"].add_column("read_scope", str, not_null_default="own")
+    db["api_tokens"].add_column("may_supervise", int, not_null_default=0)
+    # The token that filed a screening (NULL: made on the web pages): an "own" token reads
+    # only its own, and only the filing system changes a screening through the API.
+    db["sessions"].add_column("api_token_id", int)
+    # Partial: screenings made on the web pages never write to it.
+    db.execute("CREATE INDEX idx_sessions_api_token_id ON sessions (api_token_id, id) "
+               "WHERE api_token_id IS NOT NULL")

@@ -39,11 +39,12 @@ def body(base=BENIGN, **changes) -> dict:
     return result
 
 
-def new_token(app, name="核心系统") -> tuple[int, str]:
+def new_token(app, name="核心系统", scope=None) -> tuple[int, str]:
+    """(id, token); `scope` an api_scope.Scope (default: read own, any teller, no supervisor)."""
     database = db.connect(app.config["DATABASE"])
     try:
         return api_tokens.create(database, app.extensions["teller_guard"]["ledger_key"], name,
-                                 actor_id=None)
+                                 actor_id=None, scope=scope)
     finally:
         database.conn.close()
 
@@ -51,6 +52,24 @@ def new_token(app, name="核心系统") -> tuple[int, str]:
 def post(client, token, payload, path="/api/v1/screenings", **headers):
     return client.post(path, json=payload, headers={"Authorization": f"Bearer {token}",
                                                     **headers})
+
+
+def call(client, token, method: str, path: str, payload=None, **headers):
+    """Any API request with the token: call(client, token, "put", ".../answers", {...})."""
+    return getattr(client, method)(path, json=payload,
+                                   headers={"Authorization": f"Bearer {token}", **headers})
+
+
+def facts_only(base=BENIGN, **changes) -> dict:
+    """The facts step of `base`: teller and facts, no answers."""
+    whole = body(base, **changes)
+    return {"teller": whole["teller"], "facts": whole["facts"]}
+
+
+def answers_of(base=BENIGN) -> dict:
+    """The answers part of `base`, for PUT .../answers."""
+    return {part: copy.deepcopy(base[part]) for part in ("answers", "three_checks",
+                                                         "observations") if part in base}
 
 
 def count(app, sql: str, params=()) -> int:

@@ -118,7 +118,7 @@ def test_admin_creates_and_revokes_tokens(client, auth):
     response = client.post(path, data={"name": "柜面前端", "csrf_token": csrf_token(client, path)})
     html = response.get_data(as_text=True)
     created = re.search(r'value="(tg_[^"]+)"', html).group(1)
-    assert client.post("/api/v1/screenings", json={"teller": "teller", "facts": FACTS},
+    assert client.post("/api/v1/screenings", json={"teller": "teller"},
                        headers={"Authorization": f"Bearer {created}"}).status_code == 400
     token_id = re.search(r"/admin/api-tokens/(\d+)/revoke", html).group(1)
     client.post(f"{path}/{token_id}/revoke", data={"csrf_token": csrf_token(client, path)})
@@ -131,7 +131,8 @@ def test_readme_example_works(client, token):
     from pathlib import Path
 
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
-    body = json.loads(re.search(r"-d '(\{.+?\})'\n", readme, re.S).group(1))
+    one_step = readme.split("**The one-step POST**")[1]
+    body = json.loads(re.search(r"-d '(\{.+?\})'\n", one_step, re.S).group(1))
     body["teller"] = "teller"
     response = post(client, token, body)
     assert response.status_code == 201, response.get_json()

@@ -240,7 +240,9 @@ def test_unauthorised_says_how_to_authenticate(client, header):
 
 
 @pytest.mark.parametrize("method, path, allow", [
-    ("put", "/api/v1/screenings", {"POST", "OPTIONS"}),
+    ("put", "/api/v1/screenings", {"GET", "HEAD", "POST", "OPTIONS"}),
+    ("get", "/api/v1/screenings/1/outcome", {"POST", "OPTIONS"}),
+    ("post", "/api/v1/screenings/1/answers", {"PUT", "OPTIONS"}),
     ("delete", "/api/v1/screenings/1", {"GET", "HEAD", "OPTIONS"}),
     ("post", "/api/v1/openapi.json", {"GET", "HEAD", "OPTIONS"}),
 ])

@@ -5,8 +5,9 @@ The chain (audit.verify_chain) proves nobody edited, inserted or deleted ledger 
 sessions table is current state that anyone with the database file could edit, so each row is
 compared with its own events (the newest event of each kind):
 
-- a row must have a `screening.started` event with the same reference, and teller_id is that
-  event's actor (else: inserted);
+- a row must have a `screening.started` event with the same reference, teller_id is that
+  event's actor (else: inserted) and api_token_id its `api_token_id` (the filing API token,
+  which decides what a token may read);
 - level, score, action, typologies, typology (the first of them) and rules_version equal the
   latest `screening.assessed` (none if never assessed);
 - supervisor_id, supervisor_decision (from the event kind) and supervisor_reason equal the

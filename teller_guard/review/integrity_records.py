@@ -12,7 +12,8 @@ These tables are small, so they are read whole and compared in Python:
   `settings.changed`.
 - api_tokens: a row per `api_token.created` (same id and name, created_by its actor),
   revoked exactly when there is an `api_token.revoked`, token_hash against the digest in the
-  created event (when it has one).
+  created event (when it has one), and the scope (tellers, read_scope, may_supervise) against
+  the event's `scope` (events from before scopes existed: the default m014 gave those tokens).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import json
 from dataclasses import dataclass, field
 
 from .. import digests, settings
+from ..api_scope import Scope
 from ..storage import integrity as stored
 
 RECORD_KINDS = ("user.created", "user.role_changed", "user.disabled", "user.enabled",
@@ -144,7 +146,8 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
             continue
         if kind == "api_token.created":
             expected[token_id] = {"name": data.get("name"), "created_by": actor,
-                                  "revoked": False, "hash": data.get("token_hash")}
+                                  "revoked": False, "hash": data.get("token_hash"),
+                                  "scope": data.get("scope", Scope().event_data())}
         elif token_id in expected:
             expected[token_id]["revoked"] = True
     problems = []
@@ -152,6 +155,7 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
     for row in stored.api_tokens(db):
         token_id, name, created_by = row["id"], row["name"], row["created_by"]
         revoked_at, token_hash = row["revoked_at"], row["token_hash"]
+        scope = (row["tellers"], row["read_scope"], row["may_supervise"])
         seen.add(token_id)
         wanted = expected.get(token_id)
         if wanted is None:
@@ -166,6 +170,7 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
             ("token_hash", wanted["hash"] is not None and not (
                 isinstance(token_hash, str)
                 and digests.secret_hash(key, token_hash) == wanted["hash"])),
+            ("scope", _scope_of(*scope) != wanted["scope"]),
         ) if bad]
         if fields:
             problems.append(RecordProblem(
@@ -175,6 +180,15 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
                                              "但令牌表中已被删除", "deleted")
                  for token_id in sorted(set(expected) - seen)]
     return len(seen), problems
+
+
+def _scope_of(tellers, read_scope, may_supervise) -> dict | None:
+    """The scope columns as the created event records them (None when they do not parse)."""
+    try:
+        return Scope.of({"tellers": tellers, "read_scope": read_scope,
+                         "may_supervise": may_supervise}).event_data()
+    except (TypeError, ValueError):
+        return None
 
 
 def _settings(db, events) -> tuple[int, list[RecordProblem]]:

@@ -46,6 +46,7 @@ TEXT_LABELS = {"payee_name": "收款人名称", "payee_bank": "收款银行", "p
 ANSWER_TEXT_LIMIT = 500  # a free-text answer (answers.destination_text)
 STATEMENT_FIELD = "answers.purpose_text"  # the customer's own words, asked of every screening
 STATEMENT_LIMIT = 1000
+WORDS_KEPT = 2000  # the customer's words with follow-up statements added: the newest are kept
 # What an empty choice means; payee_known has no default (the teller must ask).
 FACT_DEFAULTS = {"channel": "counter_transfer", "payee_type": "personal", "occupation": "other"}
 
@@ -171,6 +172,19 @@ def masked_facts(facts: Facts, mask) -> dict:
         if values.get(name):
             values[name] = pii.mask_numbers_in_text(values[name])
     return values
+
+
+def with_statement(answers: dict | None, statement: str) -> dict:
+    """The answers with a follow-up statement (the customer's answers to the follow-up
+    questions) added on a new line to their own words, which the rules read; the result page
+    and the API's PUT .../answers add it the same way."""
+    answers = dict(answers or {})
+    words = dict(answers.get("answers") or {})
+    earlier = words.get("purpose_text")
+    combined = f"{earlier}\n{statement}" if earlier else statement
+    words["purpose_text"] = combined[-WORDS_KEPT:]
+    answers["answers"] = words
+    return answers
 
 
 def masked_answers(answers: dict | None) -> dict | None:

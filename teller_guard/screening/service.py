@@ -102,22 +102,31 @@ def _fact_columns(keys: Keys, facts: Facts, branch, stored: dict | None = None,
 
 
 def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
-          opened_at: datetime | None = None, moment: datetime | None = None) -> int:
-    """Create the session from the 新建问询 facts. `opened_at` is when the form was opened."""
+          opened_at: datetime | None = None, moment: datetime | None = None,
+          api_token_id: int | None = None) -> int:
+    """Create the session from the 新建问询 facts. `opened_at` is when the form was opened;
+    `api_token_id` the API token that filed it (None: the web pages)."""
     moment = moment or now_local()
     started = opened_at if opened_at and moment - timedelta(hours=2) <= opened_at <= moment \
         else moment
     columns, stored = _fact_columns(keys, facts, branch)
     values = {"teller_id": teller_id, "started_at": _iso(started), "updated_at": _iso(moment),
               "step": "questions", "status": "draft",
-              "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns}
+              "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
+              **_filed_by(api_token_id)}
     state = digests.state(digests.digest_key(keys.ledger), values, _vault_of(facts))
     with storage.transaction(db):
         session_id, reference = sessions.start(db, moment, values)
         _vault(db, session_id, facts, moment, new=True)
         _append(db, keys, "screening.started", teller_id, session_id, reference=reference,
-                state=state)
+                state=state, **_filed_by(api_token_id))
     return session_id
+
+
+def _filed_by(api_token_id: int | None) -> dict:
+    """The column (and screening.started data) naming the API token that filed a screening;
+    nothing for the web pages' screenings, whose rows and events stay as they were."""
+    return {} if api_token_id is None else {"api_token_id": api_token_id}
 
 
 def vault_values(db, session_id: int) -> dict[str, str]:
@@ -265,7 +274,8 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
                cross_session: dict, answers: dict, moment: datetime | None = None, *,
                stored: dict | None = None,
                hashes: tuple[str, str | None] | None = None,
-               also_write: Callable[[object, dict], None] | None = None) -> dict:
+               also_write: Callable[[object, dict], None] | None = None,
+               api_token_id: int | None = None) -> dict:
     """screen(), returning the columns it stored (plus id, and outcome, still None) with form
     and assessment decoded as get() decodes them: the values just written, so no read-back.
     `stored` and `hashes`: masked_facts(facts, MASKS) and party_hashes(keys, facts) when the
@@ -282,7 +292,8 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     form = {"facts": stored, "answers": answers, "cross_session": cross_session}
     assessment_dict = assessment.to_dict()  # plain dicts, lists and scalars, as get() decodes
     values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
-              **_assessed_columns(assessment, form, moment, 0, None, assessment_dict)}
+              **_assessed_columns(assessment, form, moment, 0, None, assessment_dict),
+              **_filed_by(api_token_id)}
     # The events are those of start() then assess(): each pins the row as that step leaves it.
     digest_key, vault = digests.digest_key(keys.ledger), _vault_of(facts)
     started_state = digests.state(digest_key, {
@@ -295,7 +306,8 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
-                             {"reference": reference, "state": started_state}),
+                             {"reference": reference, "state": started_state,
+                              **_filed_by(api_token_id)}),
             _assessed_event(teller_id, session_id, assessment, columns["amount_fen"], state),
         ], at=values["updated_at"])
         row = {"id": session_id, "reference": reference, **values, "outcome": None}
@@ -310,8 +322,9 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
 
 
 def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str | None,
-              moment: datetime | None = None) -> str:
-    """Record the supervisor's decision: confirm (高) or override with a reason (极高)."""
+              moment: datetime | None = None, via: dict | None = None) -> str:
+    """Record the supervisor's decision: confirm (高) or override with a reason (极高).
+    `via`: the API token that asserted it ({"api_token_id", "api_token"}), for the ledger."""
     reason = pii.mask_numbers_in_text(reason) or None
     with storage.transaction(db):
         row = get(db, session_id)
@@ -333,7 +346,7 @@ def supervise(db, keys: Keys, session_id: int, supervisor_id: int, reason: str |
             "review_status": row["review_status"] or "pending",
         })
         _append(db, keys, kind, supervisor_id, session_id, supervisor_id=supervisor_id,
-                reason=reason or "")
+                reason=reason or "", **(via or {}))
     return decision
 
 

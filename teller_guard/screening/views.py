@@ -190,14 +190,10 @@ def statement(session_id: int):
     text = (request.form.get("statement") or "").strip()
     if not text:
         return result_page(row, {"statement": "请记录客户的回答后再重新评估"}, 400)
-    if len(text) > 1000:
-        return result_page(row, {"statement": "客户陈述过长（最多 1000 字）"}, 400,
-                           {"statement": text})
-    answers = row["form"].get("answers") or {}
-    answers = {**answers, "answers": dict(answers.get("answers") or {})}
-    earlier = answers["answers"].get("purpose_text")
-    combined = f"{earlier}\n{text}" if earlier else text
-    answers["answers"]["purpose_text"] = combined[-2000:]
+    if len(text) > inputs.STATEMENT_LIMIT:
+        return result_page(row, {"statement": f"客户陈述过长（最多 {inputs.STATEMENT_LIMIT} 字）"},
+                           400, {"statement": text})
+    answers = inputs.with_statement(row["form"].get("answers"), text)
     db = get_db()
     service.assess(db, keys(), session_id, branch(), rules(), signals(row)["facts"], g.user.id,
                    answers=answers)

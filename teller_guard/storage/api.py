@@ -10,11 +10,13 @@ from . import query, query_one, row_of
 # --- tokens ------------------------------------------------------------------------------------
 
 
-def add_token(db, name: str, token_hash: str, created_by: int, created_at: str) -> int:
-    """Store a new token's hash; returns its id."""
+def add_token(db, name: str, token_hash: str, created_by: int, created_at: str,
+              tellers: str | None = None, read_scope: str = "own", may_supervise: int = 0) -> int:
+    """Store a new token's hash and scope (api_scope.Scope.columns()); returns its id."""
     return db.execute(
-        "INSERT INTO api_tokens (name, token_hash, created_by, created_at) VALUES (?, ?, ?, ?)",
-        [name, token_hash, created_by, created_at]).lastrowid
+        "INSERT INTO api_tokens (name, token_hash, created_by, created_at, tellers, read_scope, "
+        "may_supervise) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [name, token_hash, created_by, created_at, tellers, read_scope, may_supervise]).lastrowid
 
 
 def active_token(db, token_hash: str) -> dict | None:
@@ -34,9 +36,10 @@ def revoke_token(db, token_id: int, revoked_at: str) -> None:
 
 
 def tokens_with_creator(db) -> list[dict]:
-    """Every token, newest first, with the user name of whoever created it."""
+    """Every token, newest first, with its scope and the user name of whoever created it."""
     return query(
-        db, "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, u.username AS creator "
+        db, "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, t.tellers, "
+        "t.read_scope, t.may_supervise, u.username AS creator "
         "FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by ORDER BY t.id DESC")
 
 

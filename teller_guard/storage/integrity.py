@@ -82,6 +82,7 @@ def _checks(guarded: bool) -> dict[str, str]:
     checks = {
         "reference": f"{value('st', '$.reference')} IS NOT s.reference",
         "teller_id": "st.actor_id IS NOT s.teller_id",
+        "api_token_id": f"{value('st', '$.api_token_id')} IS NOT s.api_token_id",
         "level": f"{value('a', '$.level')} IS NOT s.level",
         "score": f"{value('a', '$.score')} IS NOT s.score",
         "action": f"{value('a', '$.action')} IS NOT s.action",
@@ -197,8 +198,8 @@ def users(db) -> list[Row]:
 
 
 def api_tokens(db) -> list[Row]:
-    return query(db, "SELECT id, name, created_by, revoked_at, token_hash FROM api_tokens "
-                     "ORDER BY id")
+    return query(db, "SELECT id, name, created_by, revoked_at, token_hash, tellers, read_scope, "
+                     "may_supervise FROM api_tokens ORDER BY id")
 
 
 def settings(db) -> list[Row]:
