@@ -90,7 +90,7 @@ class Analysis:
     """One normalized text, cut into words, with the phrases of an index found in it."""
 
     text: str
-    words: tuple[str, ...]
+    words: tuple[str, ...]  # empty when no phrase occurs in the text (it is then not cut)
     found: frozenset[str]  # phrases present and not negated
     negated: frozenset[str]  # phrases present but negated in their clause
 
@@ -128,10 +128,11 @@ class PhraseIndex:
     def _analyze(self, text: str) -> Analysis:
         if not text:
             return EMPTY
-        words = self.segmenter.cut(text)
         occurrences = list(self._automaton.iter(text)) if self.phrases else []
         if not occurrences:
-            return Analysis(text, tuple(words), frozenset(), frozenset())
+            # nothing to check boundaries for: no need to cut the text into words at all
+            return Analysis(text, (), frozenset(), frozenset())
+        words = self.segmenter.cut(text)
         word_at: dict[int, int] = {}  # character offset where a word starts -> its index
         offset = 0
         for index, word in enumerate(words):
