@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 import pytest
 from api_helpers import BENIGN, CRITICAL, answers_of, body, call, count, facts_only, new_token, post
 from conftest import csrf_token
 from screening_helpers import BENIGN_ANSWERS, BENIGN_FACTS, screen
+from verify_helpers import tamper
 
 from teller_guard import db, migrations
 from teller_guard.api_scope import Scope
@@ -218,11 +218,6 @@ def test_admin_scope_mistakes_are_refused(client, auth, database, data, message)
 
 # --- verify: the scope and the filing token are checked against the ledger ------------------
 
-def tamper(app, sql, *params):
-    connection = sqlite3.connect(app.config["DATABASE"])
-    connection.execute(sql, params)
-    connection.commit()
-    connection.close()
 
 
 def verify(runner, app):

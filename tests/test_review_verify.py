@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 from test_review_support import ledger_key, make_session
+from verify_helpers import tamper
 
 from teller_guard import anchor, audit
 from teller_guard.cli import main
@@ -27,11 +28,6 @@ def screened(app, database):
     return ids
 
 
-def tamper(app, sql, *params):
-    conn = sqlite3.connect(app.config["DATABASE"])
-    conn.execute(sql, params)
-    conn.commit()
-    conn.close()
 
 
 def run_verify(runner, app):

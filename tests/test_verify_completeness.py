@@ -15,6 +15,7 @@ from datetime import date
 import pytest
 from printing_web_helpers import keys_of, make_session, user_id
 from screening_helpers import BENIGN_FACTS
+from verify_helpers import tamper
 
 from teller_guard import api_tokens, db, settings
 from teller_guard.cli import main
@@ -47,11 +48,6 @@ def cases(app, database):
     return {"critical": critical, "medium": medium, "low": low, "draft": draft}
 
 
-def tamper(app, sql, *params):
-    conn = sqlite3.connect(app.config["DATABASE"])
-    conn.execute(sql, params)
-    conn.commit()
-    conn.close()
 
 
 def run_verify(runner, app):
