@@ -43,15 +43,20 @@ def visibility(user) -> tuple[str, list]:
     return "0", []
 
 
-def filter_conditions(filters: Filters) -> tuple[list[str], list]:
+def _started_between(low, high) -> tuple[list[str], list]:
+    """Conditions on started_at for a day range (either end open)."""
     conditions, params = [], []
-    low, high = day_bounds(filters.date_from, filters.date_to)
     if low:
         conditions.append("started_at >= ?")
         params.append(low)
     if high:
         conditions.append("started_at < ?")
         params.append(high)
+    return conditions, params
+
+
+def filter_conditions(filters: Filters) -> tuple[list[str], list]:
+    conditions, params = _started_between(*day_bounds(filters.date_from, filters.date_to))
     for column, value in (("level", filters.level), ("typology", filters.typology),
                           ("teller_id", filters.teller_id), ("outcome", filters.outcome)):
         if value is not None:
@@ -301,14 +306,8 @@ def statistics_from_sessions(db, date_from: date | None,
                              date_to: date | None) -> dict[str, list[Row]]:
     """The same rows straight from the sessions table (slow at scale; the tests check the
     daily tables against it)."""
-    low, high = day_bounds(date_from, date_to)
-    conditions, params = ["1"], []
-    if low:
-        conditions.append("started_at >= ?")
-        params.append(low)
-    if high:
-        conditions.append("started_at < ?")
-        params.append(high)
+    conditions, params = _started_between(*day_bounds(date_from, date_to))
+    conditions.insert(0, "1")
     return _figures(db, _SESSION_FIGURES, conditions, params)
 
 
