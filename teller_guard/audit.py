@@ -155,7 +155,7 @@ def append_many(db, key: bytes, events: list[AuditEvent], at: str | None = None)
     Call inside write_transaction so the head cannot move under us."""
     if not events:
         raise ValueError("append_many needs at least one event")
-    head = ledger.head(db)
+    head = ledger.head_for_append(db)
     last_id, prev_hash = (head["last_id"], head["last_hash"]) if head else (0, GENESIS)
     at = at or now_iso()
     rows = []

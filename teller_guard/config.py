@@ -14,7 +14,9 @@ from pathlib import Path
 from . import private_files
 
 DEFAULTS = {
-    "DATABASE": None,  # filled in from the instance folder
+    "DATABASE": None,  # filled in from the instance folder, or DATABASE_URL
+    # postgresql://user@host/dbname selects PostgreSQL (bank-wide); unset: the SQLite file.
+    "DATABASE_URL": None,
     "SESSION_IDLE_MINUTES": 15,
     # However active, a browser session ends this long after its login (login_sessions.py).
     "SESSION_MAX_HOURS": 12,
@@ -77,7 +79,7 @@ DEFAULTS = {
 
 # What a setting whose default is None takes when it is set.
 OPTIONAL_TYPES = {
-    "DATABASE": str, "SECRET_KEY": str, "FONT_PATH": str, "RULES_OVERRIDE": str,
+    "DATABASE": str, "DATABASE_URL": str, "SECRET_KEY": str, "FONT_PATH": str, "RULES_OVERRIDE": str,
     "ALERT_ENDPOINT": str, "ALERT_TOKEN_FILE": str, "ALERT_CLIENT_CERT": str,
     "ALERT_CLIENT_KEY": str, "ALERT_CA_FILE": str, "PII_KEY_FILE": str,
     "LOGIN_LOCK_MINUTES": int, "WTF_CSRF_TIME_LIMIT": int, "OUTBOX_INTERVAL_SECONDS": float,
@@ -247,10 +249,17 @@ def build_config(instance_path: Path, test_config: dict | None = None) -> dict:
     if test_config:
         config.update({key: check_value("test_config", key, value)
                        for key, value in test_config.items()})
+    url = (config.get("DATABASE_URL") or "").strip()
+    if url:
+        if not url.startswith(("postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise ConfigError("DATABASE_URL", "DATABASE_URL", "须以 postgresql:// 开头",
+                              "must start with postgresql://")
+        config["DATABASE"] = url
     if not config.get("DATABASE"):
         config["DATABASE"] = str(instance_path / DATABASE_FILE)
     if not config.get("SECRET_KEY"):
-        config["SECRET_KEY"] = load_secret_key(instance_path, Path(config["DATABASE"]))
+        database = None if url else Path(config["DATABASE"])
+        config["SECRET_KEY"] = load_secret_key(instance_path, database)
     elif len(config["SECRET_KEY"].strip()) < MIN_SECRET_LENGTH:
         raise ConfigError("SECRET_KEY", "SECRET_KEY", f"太短（至少 {MIN_SECRET_LENGTH} 个字符）",
                           f"shorter than {MIN_SECRET_LENGTH} characters")

@@ -1,5 +1,10 @@
 """Database connections with the durability settings: one per request (reused by the next
-request on the same server thread) or per CLI command."""
+request on the same server thread) or per CLI command.
+
+The target is the SQLite file in the instance folder (the embedded default) or a
+`postgresql://` URL (config DATABASE_URL, env TELLER_GUARD_DATABASE_URL): `connect` opens
+either; storage functions see the same `execute` / `conn.in_transaction` on both.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +20,16 @@ import sqlite_utils
 from flask import current_app, g
 
 from . import disk_full, private_files
+from .storage import postgres
 
 BUSY_TIMEOUT_MS = 10_000
 
 
 class DatabaseUnavailable(Exception):
     """The database file cannot be opened, written or trusted; the message names the path."""
+
+
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, postgres.psycopg.Error)
 
 
 class Database(sqlite_utils.Database):
@@ -48,9 +57,32 @@ class Database(sqlite_utils.Database):
     def view_names(self) -> list[str]:
         return self._names("view")
 
+    dialect = "sqlite"
 
-def connect(path: str | Path) -> sqlite_utils.Database:
-    """Open the database with WAL, synchronous=FULL, a busy timeout and foreign keys on."""
+    def executemany(self, sql: str, rows):
+        return self.conn.executemany(sql, rows)
+
+    def begin_write(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+
+def describe(target: str | Path) -> str:
+    """The database as messages and logs name it: the file, or the URL without its password."""
+    return postgres.safe_url(target) if postgres.is_url(target) else str(target)
+
+
+def is_postgresql(target) -> bool:
+    return postgres.is_url(target)
+
+
+def connect(path: str | Path):
+    """Open the database: SQLite with WAL, synchronous=FULL, a busy timeout and foreign keys
+    on; or PostgreSQL when `path` is a postgresql:// URL."""
+    if postgres.is_url(path):
+        try:
+            return postgres.connect(path)
+        except postgres.psycopg.Error as exc:
+            raise DatabaseUnavailable(f"无法连接数据库 {describe(path)}: {exc}") from exc
     if str(path) != ":memory:" and not os.path.exists(path):
         try:
             private_files.create_empty(path)  # 0600; SQLite gives -wal and -shm the same
@@ -79,7 +111,7 @@ _write_queues: dict[str, threading.RLock] = {}
 _write_queues_guard = threading.Lock()
 
 
-def _write_queue(path: str | Path) -> threading.RLock:
+def _write_queue(path: str | Path) -> threading.RLock:  # SQLite only
     """One lock per database file for this process's writers.
 
     SQLite makes a writer that finds the file locked sleep and retry (1, 2, 5 … 100 ms), so
@@ -94,7 +126,9 @@ def _write_queue(path: str | Path) -> threading.RLock:
 
 @contextmanager
 def write_transaction(db: sqlite_utils.Database):
-    """BEGIN IMMEDIATE: take the write lock up front, so concurrent writers queue, not fail."""
+    """SQLite: BEGIN IMMEDIATE, taking the write lock up front, so concurrent writers queue, not
+    fail. PostgreSQL: BEGIN; rows are locked as they are written (the ledger head row serializes
+    appends, storage/ledger.py)."""
     if db.conn.in_transaction:  # nested: the outer transaction owns the commit
         yield db
         return
@@ -102,7 +136,7 @@ def write_transaction(db: sqlite_utils.Database):
     if queue is not None and not queue.acquire(timeout=BUSY_TIMEOUT_MS / 1000):
         raise sqlite3.OperationalError("database is locked")
     try:
-        db.conn.execute("BEGIN IMMEDIATE")
+        db.begin_write()
         try:
             yield db
             db.conn.execute("COMMIT")
@@ -120,6 +154,9 @@ def check_database(path: str | Path, thorough: bool = False) -> None:
     database. `thorough` also reads every page (PRAGMA quick_check), as `verify --pages` asks;
     starting the server does not, since on a branch's years of data that read takes seconds
     warm and minutes from a cold disk, once per server process."""
+    if postgres.is_url(path):
+        _check_postgresql(str(path))
+        return
     path = Path(path)
     if not path.parent.exists():
         raise DatabaseUnavailable(f"数据库目录不存在: {path.parent}")
@@ -152,6 +189,18 @@ def check_database(path: str | Path, thorough: bool = False) -> None:
         raise DatabaseUnavailable(f"数据库文件已损坏 {path}: {exc}") from exc
 
 
+def _check_postgresql(url: str) -> None:
+    try:
+        db = postgres.connect(url)
+    except postgres.psycopg.Error as exc:
+        raise DatabaseUnavailable(f"无法连接数据库 {describe(url)}: {exc}") from exc
+    try:
+        if db.execute("SHOW transaction_read_only").fetchone()[0] == "on":
+            raise DatabaseUnavailable(f"数据库只读（可能连到了只读副本）: {describe(url)}")
+    finally:
+        db.conn.close()
+
+
 READ_ONLY = ("数据库文件只读，无法写入: {path}。请检查文件及其 -wal、-shm 文件和所在目录的权限"
              "（须为运行本服务的账户可写），以及磁盘是否以只读方式挂载")
 
@@ -176,6 +225,8 @@ def _check_writable(path: Path) -> None:
 
 def make_private(path: str | Path) -> None:
     """Database files of an instance made before they were created 0600."""
+    if postgres.is_url(path):
+        return
     for suffix in ("", "-wal", "-shm"):
         private_files.tighten(f"{path}{suffix}")
 
@@ -196,6 +247,8 @@ def get_db() -> sqlite_utils.Database:
             if idle is not None:
                 idle[1].conn.close()
             g.db = connect(path)
+        if getattr(g.db, "broken", False):  # PostgreSQL restarted since the last request
+            g.db = connect(path)
     return g.db
 
 
@@ -206,7 +259,7 @@ def close_db(exception=None) -> None:
     try:
         if db.conn.in_transaction:  # never hand on a connection in the middle of a transaction
             db.conn.execute("ROLLBACK")
-    except sqlite3.Error:
+    except DATABASE_ERRORS:
         db.conn.close()
         return
     idle = getattr(_idle, "connection", None)
@@ -216,7 +269,10 @@ def close_db(exception=None) -> None:
 
 
 def backup(source: str | Path, destination: str | Path) -> str:
-    """Online, consistent copy through SQLite's backup API; returns integrity_check's verdict."""
+    """Online, consistent copy through SQLite's backup API; returns integrity_check's verdict.
+    (PostgreSQL: pg_dump, see README "Running bank-wide".)"""
+    if postgres.is_url(source):
+        raise DatabaseUnavailable("PostgreSQL 数据库请用 pg_dump 备份（见 README“Running bank-wide”）")
     src = connect(source)
     private_files.create_empty(destination)  # 0600 before any byte is copied into it
     dest = sqlite3.connect(str(destination))
@@ -234,16 +290,16 @@ def init_app(app) -> None:
 
 
 def prepare(path: str | Path, thorough: bool = False) -> list[str]:
-    """Check the file can be used (`thorough`: every page too), then apply pending migrations;
-    returns their names."""
-    from . import migrations
+    """Check the database can be used (`thorough`: every page too), then create or upgrade its
+    schema (storage/migrate.py); returns what was done."""
+    from .storage import migrate
 
     check_database(path, thorough)
     make_private(path)
     db = connect(path)
     try:
-        return migrations.apply(db)
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseUnavailable(f"无法更新数据库结构 {path}: {exc}") from exc
+        return migrate.upgrade(db, str(path))
+    except DATABASE_ERRORS as exc:
+        raise DatabaseUnavailable(f"无法更新数据库结构 {describe(path)}: {exc}") from exc
     finally:
         db.conn.close()

@@ -21,6 +21,8 @@ _SPACE_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 
 
 def is_disk_full(error: BaseException) -> bool:
+    if getattr(error, "sqlstate", None) == "53100":  # PostgreSQL: disk_full
+        return True
     if isinstance(error, sqlite3.OperationalError):
         return (getattr(error, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
                 or "database or disk is full" in str(error))

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import disk_full
 from .db import DatabaseUnavailable
+from .storage import postgres
 from .web import wants_json
 
 MESSAGES = {
@@ -57,6 +58,17 @@ def register(app) -> None:
     def database_error(error):
         app.logger.error("database unavailable: %s", error)
         return render_error(503)
+
+    @app.errorhandler(postgres.psycopg.OperationalError)
+    def database_server_error(error):
+        # PostgreSQL restarting, failing over or out of disk: nothing was saved by this request
+        # (its transaction rolled back), so the teller may resubmit the same page.
+        if disk_full.is_disk_full(error):
+            return storage_error(error)
+        app.logger.error("database server unavailable: %s", error)
+        response = render_error(503)
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(sqlite3.OperationalError)
     @app.errorhandler(OSError)

@@ -1,6 +1,9 @@
-"""The schema, owned here and only here, as an ordered list of sqlite-utils migrations.
+"""The frozen SQLite migration chain (1.x): brings a branch's SQLite file made before the
+bank-wide engine up to the baseline schema of teller_guard/storage/schema.py.
 
-Append new migrations at the end; never edit one that has shipped.
+New databases are created from that schema and later changes are Alembic revisions
+(teller_guard/storage/alembic/); nothing is added here except steps that close a gap between
+this chain's result and the baseline, which tests/test_storage_schema.py would show.
 """
 
 from __future__ import annotations
@@ -380,12 +383,15 @@ def m012_login_sessions(db):
     db["login_sessions"].create_index(["started_at"])
     # Whatever changes an account's password, role or active flag (the admin pages, the CLI,
     # SQL typed by hand) ends every session of that account in the same transaction.
-    db.execute(
-        "CREATE TRIGGER users_change_ends_sessions AFTER UPDATE OF password_hash, role, active "
-        "ON users WHEN OLD.password_hash IS NOT NEW.password_hash OR OLD.role IS NOT NEW.role "
-        "OR OLD.active IS NOT NEW.active BEGIN "
-        "UPDATE login_sessions SET ended_at = CAST(strftime('%s', 'now') AS INTEGER), "
-        "ended_why = 'account_changed' WHERE user_id = NEW.id AND ended_at IS NULL; END")
+    db.execute(USERS_CHANGE_TRIGGER)
+
+
+USERS_CHANGE_TRIGGER = (
+    "CREATE TRIGGER users_change_ends_sessions AFTER UPDATE OF password_hash, role, active "
+    "ON users WHEN OLD.password_hash IS NOT NEW.password_hash OR OLD.role IS NOT NEW.role "
+    "OR OLD.active IS NOT NEW.active BEGIN "
+    "UPDATE login_sessions SET ended_at = CAST(strftime('%s', 'now') AS INTEGER), "
+    "ended_why = 'account_changed' WHERE user_id = NEW.id AND ended_at IS NULL; END")
 
 
 @migrations()
@@ -419,3 +425,17 @@ def m014_api_token_scope(db):
     # Partial: screenings made on the web pages never write to it.
     db.execute("CREATE INDEX idx_sessions_api_token_id ON sessions (api_token_id, id) "
                "WHERE api_token_id IS NOT NULL")
+
+
+@migrations()
+def m015_watchlist_id(db):
+    # The baseline gives watchlist entries an id column (PostgreSQL has no rowid); the rowid
+    # was already the entry's id in URLs, so it becomes the column's value.
+    db.execute("CREATE TABLE watchlist_new (id INTEGER PRIMARY KEY, account_hash TEXT NOT NULL, "
+               "account_masked TEXT, source TEXT, listed_on TEXT, note TEXT, import_id INTEGER, "
+               "added_at TEXT)")
+    db.execute("INSERT INTO watchlist_new SELECT rowid, account_hash, account_masked, source, "
+               "listed_on, note, import_id, added_at FROM watchlist")
+    db.execute("DROP TABLE watchlist")
+    db.execute("ALTER TABLE watchlist_new RENAME TO watchlist")
+    db.execute("CREATE UNIQUE INDEX idx_watchlist_account_hash ON watchlist (account_hash)")

@@ -32,21 +32,56 @@ def template_instance(tmp_path_factory):
     app = create_app(TEST_CONFIG, instance_path=instance)
     db.prepare(app.config["DATABASE"])
     database = db.connect(app.config["DATABASE"])
-    key = app.extensions["teller_guard"]["ledger_key"]
-    settings.save(database, key, settings.DEMO_SETTINGS)
-    for username, password in PASSWORDS.items():
-        users.create_user(database, key, username, password, ROLE_OF[username],
-                          display_name=f"{username}名", staff_no=username.upper())
+    _seed(app, database)
     database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     database.conn.close()
     return instance
 
 
 @pytest.fixture
-def app(tmp_path, template_instance):
+def backend():
+    """The database the `app` fixture uses: "sqlite" unless the module is marked
+    `both_backends` (then each test runs on both; see pytest_generate_tests)."""
+    return "sqlite"
+
+
+def pytest_generate_tests(metafunc):
+    if metafunc.definition.get_closest_marker("both_backends") and \
+            "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"])
+
+
+@pytest.fixture
+def app(tmp_path, template_instance, backend, request):
     instance = tmp_path / "instance"
+    if backend == "postgresql":
+        server = request.getfixturevalue("postgres_template")
+        shutil.copytree(server.instance, instance)
+        server.reset()
+        yield create_app({**TEST_CONFIG, "DATABASE_URL": server.url}, instance_path=instance)
+        return
     shutil.copytree(template_instance, instance)
     yield create_app(TEST_CONFIG, instance_path=instance)
+
+
+@pytest.fixture(scope="session")
+def postgres_template(tmp_path_factory, template_instance):
+    """A PostgreSQL database of this test run, seeded like template_instance (same keys, same
+    accounts) and put back to that state before each test that uses it (postgres_support.py)."""
+    from postgres_support import PostgresTemplate
+
+    template = PostgresTemplate.create(tmp_path_factory.mktemp("pg") / "instance",
+                                       template_instance, seed=_seed)
+    yield template
+    template.drop()
+
+
+def _seed(app, database) -> None:
+    key = app.extensions["teller_guard"]["ledger_key"]
+    settings.save(database, key, settings.DEMO_SETTINGS)
+    for username, password in PASSWORDS.items():
+        users.create_user(database, key, username, password, ROLE_OF[username],
+                          display_name=f"{username}名", staff_no=username.upper())
 
 
 @pytest.fixture
@@ -99,6 +134,10 @@ def auth(client):
 @pytest.fixture
 def database(app):
     connection = db.connect(app.config["DATABASE"])
+    if db.is_postgresql(app.config["DATABASE"]):
+        from postgres_support import TestDatabase
+
+        connection = TestDatabase(connection)
     yield connection
     connection.conn.close()
 

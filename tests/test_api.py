@@ -5,6 +5,9 @@ from conftest import csrf_token, database_bytes
 
 from teller_guard import api_tokens, db
 
+pytestmark = pytest.mark.both_backends
+
+
 FACTS = {"amount": "3000", "channel": "counter_transfer", "payee_account": "6222021234567890",
          "payee_name": "王小明", "payee_province": "河北省", "payee_type": "personal",
          "payee_known": "known", "customer_age": 45}

@@ -24,6 +24,9 @@ from jsonschema import Draft202012Validator
 from teller_guard import api_schema, api_scope, audit, db, pii
 from teller_guard.review import integrity
 
+pytestmark = pytest.mark.both_backends
+
+
 SUPERVISING = api_scope.Scope(may_supervise=True)
 # 高 (not 极高): fees for a loan to a stranger known by phone, no hard stop.
 HIGH = body(BENIGN, facts__payee_known="new", answers__relationship="stranger",

@@ -13,6 +13,9 @@ from conftest import TEST_CONFIG
 from teller_guard import api_idempotency, create_app, db
 
 # A customer known by ID number, so the repeat-customer signal counts their screenings.
+pytestmark = pytest.mark.both_backends
+
+
 KNOWN_CUSTOMER = body(BENIGN, facts__customer_id_number="11010519491231002X",
                       facts__customer_age=None, three_checks__family_consulted=True)
 

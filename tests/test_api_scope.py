@@ -17,6 +17,9 @@ from teller_guard import db, migrations
 from teller_guard.api_scope import Scope
 from teller_guard.cli import main
 
+pytestmark = pytest.mark.both_backends
+
+
 SUPERVISE = {"supervisor": "supervisor", "decision": "override", "reason": "核实无误"}
 # Each route a token uses on one screening: (method, path, body) built from the screening id.
 ROUTES = {

@@ -6,6 +6,9 @@ from hypothesis import strategies as st
 
 from teller_guard import audit, db, migrations
 
+pytestmark = pytest.mark.both_backends
+
+
 KEY = b"k" * 32
 
 

@@ -19,6 +19,9 @@ from teller_guard import create_app, db
 from teller_guard.cli import main
 from teller_guard.printing_web import outbox
 
+pytestmark = pytest.mark.both_backends
+
+
 TIMEOUT = 0.3  # ALERT_TIMEOUT_SECONDS in these tests
 HANG = 1.0  # how long a "hang" answer takes: longer than the timeout
 

@@ -22,6 +22,9 @@ from teller_guard import audit
 from teller_guard.printing import FontStatus
 from teller_guard.printing_web import views
 
+pytestmark = pytest.mark.both_backends
+
+
 FULL_PAYEE = "6217001234567890123"
 
 

@@ -44,6 +44,9 @@ from teller_guard import api_tokens, db
 from teller_guard import settings as branch_settings
 from teller_guard.screening.inputs import FACT_FIELDS
 
+pytestmark = pytest.mark.both_backends
+
+
 json_scalar = st.one_of(text, st.none(), st.booleans(), st.integers(),
                         st.floats(allow_nan=False))
 json_value = st.recursive(json_scalar, lambda children: st.one_of(

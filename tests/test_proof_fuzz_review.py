@@ -31,6 +31,9 @@ from teller_guard import db, labels, pii
 from teller_guard.review import state
 from teller_guard.watchlist import csv_import, store
 
+pytestmark = pytest.mark.both_backends
+
+
 CHINESE = re.compile(r"[\u4e00-\u9fff]")
 ERROR_BANNER = 'class="error banner"'
 FIELD_ERROR = '<p class="error" id='

@@ -9,6 +9,8 @@ from teller_guard import audit
 from teller_guard.review import access_log
 from teller_guard.storage import review
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def case(app, database):

@@ -2,10 +2,13 @@
 
 import re
 
+import pytest
 from test_review_support import ledger_key, make_session, user_id
 
 from teller_guard import audit, db
 from teller_guard.review import timeline
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_detail_shows_the_whole_session(app, client, auth, database):

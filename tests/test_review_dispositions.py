@@ -10,6 +10,8 @@ from teller_guard import audit
 from teller_guard.review import dispositions, integrity, state
 from teller_guard.users import get_user
 
+pytestmark = pytest.mark.both_backends
+
 
 def post(client, path, data, token_from):
     return client.post(path, data={**data, "csrf_token": csrf_token(client, token_from)})

@@ -10,6 +10,9 @@ from test_review_support import make_session, user_id
 
 from teller_guard.review import export, stats
 
+pytestmark = pytest.mark.both_backends
+
+
 FULL = {"payee_account": "6222021234564321", "customer_id_number": "110101199001011234",
         "customer_name": "张三丰"}
 

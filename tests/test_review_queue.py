@@ -10,6 +10,8 @@ from teller_guard.review import filters
 from teller_guard.storage import review
 from teller_guard.users import get_user
 
+pytestmark = pytest.mark.both_backends
+
 
 def references(html):
     return re.findall(r">(TG\d{8}-\d{6})</a>", html)

@@ -7,6 +7,9 @@ import pytest
 from teller_guard.review import state
 from teller_guard.review.state import TransitionError
 
+pytestmark = pytest.mark.both_backends
+
+
 LEGAL = {
     ("pending", "in_review"),
     ("in_review", "pending"),

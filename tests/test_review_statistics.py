@@ -11,6 +11,9 @@ from test_review_support import make_session
 from teller_guard import labels
 from teller_guard.review import stats, svg
 
+pytestmark = pytest.mark.both_backends
+
+
 NOV = (date(2026, 11, 1), date(2026, 11, 30))
 
 

@@ -53,7 +53,7 @@ def make_session(app, database, teller="teller", *, level="high", score=None, ou
             "typologies, rules_version, assessment, supervisor_id, supervisor_decision, "
             "supervisor_reason, outcome, outcome_at, in_queue, review_status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'counter_transfer', 0, 'h1', ?, 'h2', ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [reference, teller_id, started_at, started_at,
              started_at if outcome else None, duration_seconds if outcome else None,
              "done" if outcome else "result", "finished" if outcome else ("assessed" if level else "draft"),
@@ -63,7 +63,7 @@ def make_session(app, database, teller="teller", *, level="high", score=None, ou
              json.dumps(assessment, ensure_ascii=False) if assessment else None,
              user_id(database, "supervisor") if override else None, "override" if override else None,
              "客户坚持" if override else None, outcome, started_at if outcome else None, in_queue,
-             "pending" if in_queue else None]).lastrowid
+             "pending" if in_queue else None]).fetchone()[0]
         for field, value in (vault or {}).items():
             database.execute("INSERT INTO pii_vault (session_id, field, value, stored_at) "
                              "VALUES (?, ?, ?, ?)", [session_id, field, value, started_at])

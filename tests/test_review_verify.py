@@ -14,6 +14,9 @@ from teller_guard import anchor, audit
 from teller_guard.cli import main
 from teller_guard.review import integrity, retention
 
+pytestmark = pytest.mark.both_backends
+
+
 SUMMARY = re.compile(r"校验(通过|未通过)：账本 (\d+) 行，问题 (\d+) 处；业务 (\d+) 条，问题 (\d+) 处；"
                      r"用户、设置与令牌 (\d+) 条，问题 (\d+) 处；锚点 (\d+) 个，问题 (\d+) 处；用时 [\d.]+ 秒")
 

@@ -1,11 +1,14 @@
 """End to end with the real screening pages: what the teller records is what security reviews,
 and `teller-guard verify` agrees with the screening service's writes."""
 
+import pytest
 from conftest import csrf_token
 from screening_helpers import BENIGN_ANSWERS, BENIGN_FACTS, SAFE_ACCOUNT_ANSWERS, SAFE_ACCOUNT_FACTS, screen
 
 from teller_guard.cli import main
 from teller_guard.review import integrity, stats
+
+pytestmark = pytest.mark.both_backends
 
 
 def test_screened_case_is_reviewed_and_verifies(app, client, auth, database, runner):

@@ -1,6 +1,7 @@
 import json
 import re
 
+import pytest
 from conftest import csrf_token
 from screening_helpers import (
     BENIGN_ANSWERS,
@@ -14,6 +15,8 @@ from screening_helpers import (
 )
 
 from teller_guard.screening import service
+
+pytestmark = pytest.mark.both_backends
 
 
 def session_row(database, session_id):

@@ -22,6 +22,8 @@ from teller_guard.cli import main
 from teller_guard.review import integrity, retention
 from teller_guard.screening import inputs, service
 
+pytestmark = pytest.mark.both_backends
+
 
 @pytest.fixture
 def cases(app, database):

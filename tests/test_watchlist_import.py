@@ -8,6 +8,9 @@ import pytest
 from teller_guard import audit, pii
 from teller_guard.watchlist import csv_import, store
 
+pytestmark = pytest.mark.both_backends
+
+
 TODAY = date(2026, 3, 31)
 ACCOUNTS = ["6222021234567890123", "6217001234567890", "6228480012345678901"]
 

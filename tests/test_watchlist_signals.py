@@ -9,6 +9,9 @@ from teller_guard import pii
 from teller_guard.config import DEFAULTS
 from teller_guard.watchlist import signals
 
+pytestmark = pytest.mark.both_backends
+
+
 CST = timezone(timedelta(hours=8))
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=CST)
 KEY = b"k" * 32

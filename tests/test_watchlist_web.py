@@ -11,6 +11,9 @@ from conftest import csrf_token
 from teller_guard import pii
 from teller_guard.watchlist import store
 
+pytestmark = pytest.mark.both_backends
+
+
 ACCOUNTS = ["6222021234567890123", "6217001234567890", "6228480012345678901"]
 ROLES = ["teller", "supervisor", "security", "admin"]
 

@@ -30,8 +30,10 @@ def add_user(db, *, username: str, display_name: str, staff_no: str, role: str,
     its id."""
     return db.execute(
         "INSERT INTO users (username, display_name, staff_no, role, password_hash, active, "
-        "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?)",
-        [username, display_name, staff_no, role, password_hash, created_at, created_at]).lastrowid
+        "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?) "
+        "RETURNING id",
+        [username, display_name, staff_no, role, password_hash, created_at, created_at]
+    ).fetchone()[0]
 
 
 def set_active(db, user_id: int, active: bool) -> None:
@@ -73,7 +75,7 @@ def end_login_session(db, token_hash: str, ended_at: int, why: str) -> None:
 
 # --- login failures ----------------------------------------------------------------------------
 
-_SCOPE = "name_key = ? AND address = ? AND purpose = ? AND actor_id IS ? AND at > ?"
+_SCOPE = "name_key = ? AND address = ? AND purpose = ? AND actor_id IS NOT DISTINCT FROM ? AND at > ?"
 
 
 def failures_since(db, name_key: str, address: str, purpose: str, actor_id: int | None,

@@ -3,8 +3,6 @@ of Idempotency-Keys (`api_idempotency`)."""
 
 from __future__ import annotations
 
-import sqlite3
-
 from . import query, query_one, row_of
 
 # --- tokens ------------------------------------------------------------------------------------
@@ -15,8 +13,9 @@ def add_token(db, name: str, token_hash: str, created_by: int, created_at: str,
     """Store a new token's hash and scope (api_scope.Scope.columns()); returns its id."""
     return db.execute(
         "INSERT INTO api_tokens (name, token_hash, created_by, created_at, tellers, read_scope, "
-        "may_supervise) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [name, token_hash, created_by, created_at, tellers, read_scope, may_supervise]).lastrowid
+        "may_supervise) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [name, token_hash, created_by, created_at, tellers, read_scope, may_supervise]
+    ).fetchone()[0]
 
 
 def active_token(db, token_hash: str) -> dict | None:
@@ -61,11 +60,10 @@ def forget_answers_before(db, before: str) -> None:
 def remember_answer(db, token_id: int, key: str, request_hash: str, status: int, response: str,
                     session_id: int | None, created_at: str) -> bool:
     """Store an answer; False (nothing stored) when this token and key already have one."""
-    try:
-        db.execute(
-            "INSERT INTO api_idempotency (token_id, key, request_hash, status, response, "
-            "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            [token_id, key, request_hash, status, response, session_id, created_at])
-    except sqlite3.IntegrityError:
-        return False
-    return True
+    # ON CONFLICT rather than catching the error: on PostgreSQL an error ends the transaction.
+    stored = db.execute(
+        "INSERT INTO api_idempotency (token_id, key, request_hash, status, response, "
+        "session_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (token_id, key) DO NOTHING RETURNING token_id",
+        [token_id, key, request_hash, status, response, session_id, created_at]).fetchone()
+    return stored is not None

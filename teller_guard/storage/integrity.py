@@ -41,7 +41,7 @@ def _grouped() -> str:
     latest = ", ".join(f"max({_case_kind(kinds, 'e.id')}) AS {alias}"
                        for alias, kinds in LATEST.items())
     return (f"SELECT s.id AS id, {latest}, "  # noqa: S608 - our constants
-            f"IFNULL(max({_case_kind(ALERT_KINDS, '1')}), 0) AS alerted, "
+            f"COALESCE(max({_case_kind(ALERT_KINDS, '1')}), 0) AS alerted, "
             f"count({_case_kind(['print.slip'], '1')}) AS slips, "
             f"count({_case_kind(['print.alert'], '1')}) AS alerts "
             "FROM sessions s LEFT JOIN ledger e ON e.session_id = s.id GROUP BY s.id")
@@ -59,7 +59,7 @@ def _state_call() -> str:
     only genuine rows' data (the chain walk reports any other). Rows from before the digest
     have no such key and are not checked here."""
     at = f"instr(f.data, '{STATE_KEY}')"
-    return (f"(CASE WHEN IFNULL({at}, 0) = 0 THEN 0 ELSE tg_check_state("
+    return (f"(CASE WHEN COALESCE({at}, 0) = 0 THEN 0 ELSE tg_check_state("
             f"substr(f.data, {at} + {len(STATE_KEY)}, {2 * DIGEST_CHARS}), "
             f"CAST({SESSION_TEXT_SQL} || char(29) || {VAULT_TEXT_SQL} AS BLOB), "
             "s.started_at < :redacted_before) END)")
@@ -78,7 +78,7 @@ def _checks(guarded: bool) -> dict[str, str]:
     def value(alias: str, path: str) -> str:
         return _value(alias, path, guarded)
 
-    supervised = "g.sv > IFNULL(g.a, 0)"  # a new assessment clears the supervisor's decision
+    supervised = "g.sv > COALESCE(g.a, 0)"  # a new assessment clears the supervisor's decision
     checks = {
         "reference": f"{value('st', '$.reference')} IS NOT s.reference",
         "teller_id": "st.actor_id IS NOT s.teller_id",
@@ -95,19 +95,19 @@ def _checks(guarded: bool) -> dict[str, str]:
         "supervisor_decision": f"(CASE WHEN {supervised} THEN (CASE sv.kind WHEN "
                                "'screening.supervisor_override' THEN 'override' ELSE "
                                "'confirmed' END) END) IS NOT s.supervisor_decision",
-        "supervisor_reason": f"IFNULL(CASE WHEN {supervised} THEN {value('sv', '$.reason')} END, "
-                             "'') IS NOT IFNULL(s.supervisor_reason, '')",
+        "supervisor_reason": f"COALESCE(CASE WHEN {supervised} THEN {value('sv', '$.reason')} END, "
+                             "'') IS NOT COALESCE(s.supervisor_reason, '')",
         "outcome": f"{value('o', '$.outcome')} IS NOT s.outcome",
         "amount_fen": f"g.o IS NOT NULL AND {value('o', '$.amount_fen')} IS NOT s.amount_fen",
         "duration_seconds": f"{value('o', '$.duration_seconds')} IS NOT s.duration_seconds",
         "status": "(g.o IS NOT NULL) != (s.status IS 'finished')",
-        "review_status": f"IFNULL({value('t', '$.to')}, 'pending') IS NOT "
-                         "IFNULL(s.review_status, 'pending')",
+        "review_status": f"COALESCE({value('t', '$.to')}, 'pending') IS NOT "
+                         "COALESCE(s.review_status, 'pending')",
         "assignee_id": f"{value('ag', '$.assignee_id')} IS NOT s.assignee_id",
-        "in_queue": f"IFNULL(s.in_queue, 0) != 1 AND ({value('a', '$.level')} IN ('high', "
+        "in_queue": f"COALESCE(s.in_queue, 0) != 1 AND ({value('a', '$.level')} IN ('high', "
                     f"'critical') OR {value('o', '$.outcome')} IS 'police_called' OR g.alerted)",
-        "slips_printed": "g.slips IS NOT IFNULL(s.slips_printed, 0)",
-        "alerts_printed": "g.alerts IS NOT IFNULL(s.alerts_printed, 0)",
+        "slips_printed": "g.slips IS NOT COALESCE(s.slips_printed, 0)",
+        "alerts_printed": "g.alerts IS NOT COALESCE(s.alerts_printed, 0)",
     }
     call = _state_call()
     checks["content"] = f"{call} & {STATE_CONTENT}"

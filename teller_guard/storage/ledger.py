@@ -17,9 +17,16 @@ def events_of(db, session_id: int) -> list[Row]:
     """A session's events in order: id, actor_id, and at, kind and data as bytes (a row
     rewritten around the app may hold bytes that are not UTF-8, which would end the query with
     a decoding error; review.queries.shown decodes them for display)."""
+    as_bytes = bytes_of(db)
     return query(
-        db, "SELECT id, CAST(at AS BLOB) AS at, actor_id, CAST(kind AS BLOB) AS kind, "
-            "CAST(data AS BLOB) AS data FROM ledger WHERE session_id = ? ORDER BY id", [session_id])
+        db, f"SELECT id, {as_bytes.format('at')} AS at, actor_id, {as_bytes.format('kind')} AS "  # noqa: S608
+            f"kind, {as_bytes.format('data')} AS data FROM ledger WHERE session_id = ? ORDER BY id",
+        [session_id])
+
+
+def bytes_of(db) -> str:
+    """SQL reading text column {} as bytes (PostgreSQL text is always valid UTF-8)."""
+    return "convert_to({}, 'UTF8')" if db.dialect == "postgresql" else "CAST({} AS BLOB)"
 
 
 # --- appending (call inside storage.transaction: the head must not move under the caller) -----
@@ -27,7 +34,22 @@ def events_of(db, session_id: int) -> list[Row]:
 
 def head(db) -> Row | None:
     """The sealed chain head: last_id, last_hash, seal (None before the first event)."""
-    return query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1")
+    found = query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1")
+    return found if found and found["last_id"] is not None else None
+
+
+def head_for_append(db) -> Row | None:
+    """The head, locked until the caller's transaction ends (PostgreSQL: a row lock, so appends
+    from any number of processes stay one chain; SQLite's write lock already serializes)."""
+    if db.dialect != "postgresql":
+        return head(db)
+    found = query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1 "
+                          "FOR UPDATE")
+    if found is None:  # the schema makes the row; a hand-emptied table gets it back
+        db.execute("INSERT INTO ledger_head (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
+        found = query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1 "
+                              "FOR UPDATE")
+    return found if found["last_id"] is not None else None
 
 
 def append(db, rows: list[tuple], seal: str) -> None:
@@ -64,7 +86,11 @@ def _lenient_text(raw: bytes) -> str:
 
 @contextmanager
 def lenient_text(db):
-    """Read text with _lenient_text on this connection while inside the block."""
+    """Read text with _lenient_text on this connection while inside the block (SQLite: text
+    written around the app may not be UTF-8; PostgreSQL refuses such text on the way in)."""
+    if db.dialect == "postgresql":
+        yield db
+        return
     text_factory, db.conn.text_factory = db.conn.text_factory, _lenient_text
     try:
         yield db
@@ -81,7 +107,9 @@ def open_read_only(path: str):
 
 
 def database_file(db) -> str | None:
-    """The main database's file, None for an in-memory database."""
+    """The main database's file, None for an in-memory database or PostgreSQL."""
+    if db.dialect == "postgresql":
+        return None
     for _, name, path in db.execute("PRAGMA database_list").fetchall():
         if name == "main":
             return path or None
@@ -136,9 +164,25 @@ VAULT_TEXT_SQL = ("IFNULL((SELECT group_concat(v.field || char(30) || v.value, c
                   "(SELECT field, value FROM pii_vault WHERE session_id = s.id ORDER BY field) v), '')")
 
 
+# PostgreSQL: || does not turn numbers into text by itself, and its names differ.
+POSTGRESQL_SESSION_TEXT_SQL = " || chr(31) || ".join(
+    f"COALESCE(CAST(s.{name} AS TEXT), '')" for name in SESSION_COLUMNS)
+POSTGRESQL_VAULT_TEXT_SQL = (
+    "COALESCE((SELECT string_agg(v.field || chr(30) || v.value, chr(31) "
+    'ORDER BY v.field COLLATE "C") '
+    "FROM pii_vault v WHERE v.session_id = s.id), '')")
+
+
+def state_texts_sql(db) -> tuple[str, str]:
+    if db.dialect == "postgresql":
+        return POSTGRESQL_SESSION_TEXT_SQL, POSTGRESQL_VAULT_TEXT_SQL
+    return SESSION_TEXT_SQL, VAULT_TEXT_SQL
+
+
 def state_texts(db, session_id: int) -> Row | None:
     """session_text and vault_text of a session as stored now (inside the write, after the
     UPDATE, they are what the event's `state` must digest)."""
-    return query_one(db, f"SELECT {SESSION_TEXT_SQL} AS session_text, "  # noqa: S608 - constants
-                         f"{VAULT_TEXT_SQL} AS vault_text FROM sessions s WHERE s.id = ?",
+    session_text, vault_text = state_texts_sql(db)
+    return query_one(db, f"SELECT {session_text} AS session_text, "  # noqa: S608 - constants
+                         f"{vault_text} AS vault_text FROM sessions s WHERE s.id = ?",
                      [session_id])

@@ -11,12 +11,10 @@ from __future__ import annotations
 import sqlite3
 from contextlib import contextmanager
 
-import sqlite_utils
+from . import Row, migrate, postgres, query
 
-from .. import migrations
-from . import Row, query
-
-DatabaseError = sqlite3.Error  # what the probe's queries raise when the database fails them
+# What the probe's queries raise when the database fails them.
+DatabaseError = (sqlite3.Error, postgres.psycopg.Error)
 
 
 # --- /readyz ---------------------------------------------------------------------------------
@@ -26,6 +24,18 @@ DatabaseError = sqlite3.Error  # what the probe's queries raise when the databas
 def probe(path: str, seconds: float):
     """A connection to the existing database file for the readiness checks, or None when it
     cannot be opened; closed at the end of the block."""
+    if postgres.is_url(path):
+        try:
+            conn = postgres.PostgresDatabase(path, connect_timeout=max(1, round(seconds)))
+            conn.execute(f"SET statement_timeout = {int(seconds * 1000)}")
+        except postgres.psycopg.Error:
+            yield None
+            return
+        try:
+            yield conn
+        finally:
+            conn.conn.close()
+        return
     try:
         conn = sqlite3.connect(f"file:{path}?mode=rw", uri=True, timeout=seconds,
                                isolation_level=None)
@@ -40,7 +50,13 @@ def probe(path: str, seconds: float):
 
 
 def writable(conn) -> bool:
-    """Reachable and writable: the schema reads and the write lock can be taken."""
+    """Reachable and writable: the schema reads and the write lock can be taken (PostgreSQL:
+    not a read-only replica or a server in recovery)."""
+    if getattr(conn, "dialect", None) == postgres.DIALECT:
+        try:
+            return conn.execute("SHOW transaction_read_only").fetchone()[0] == "off"
+        except postgres.psycopg.Error:
+            return False
     try:
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         conn.execute("BEGIN IMMEDIATE")
@@ -51,10 +67,10 @@ def writable(conn) -> bool:
 
 
 def migrated(conn) -> bool:
-    """Every migration is applied."""
+    """The schema is at the head revision."""
     try:
-        return not migrations.migrations.pending(sqlite_utils.Database(conn))
-    except sqlite3.Error:
+        return migrate.stamped_revision(conn) == migrate.HEAD
+    except DatabaseError:
         return False
 
 

@@ -40,10 +40,11 @@ def queue(db, kind: str, idempotency_key: str, payload: str, session_id: int | N
     cursor = db.execute(
         "INSERT INTO outbox (session_id, kind, idempotency_key, payload, status, attempts, "
         "next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', 0, ?, ?) "
-        "ON CONFLICT(idempotency_key) DO NOTHING",
+        "ON CONFLICT(idempotency_key) DO NOTHING RETURNING id",
         [session_id, kind, idempotency_key, payload, at, at],
     )
-    return cursor.lastrowid if cursor.rowcount == 1 else None
+    found = cursor.fetchone()
+    return found[0] if found else None
 
 
 def due(db, now: str, limit: int) -> list[dict]:

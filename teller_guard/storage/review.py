@@ -39,7 +39,7 @@ def visibility(user) -> tuple[str, list]:
     if user.role == "teller":
         return "teller_id = ?", [user.id]
     if user.role in ("supervisor", "security", "admin"):
-        return "1", []
+        return "1 = 1", []
     return "0", []
 
 
@@ -80,6 +80,11 @@ def queue_where(user, filters: Filters) -> tuple[str, list]:
     return " AND ".join(["in_queue = 1", scope, *conditions]), params + filter_params
 
 
+def _indexed_by(db, index: str) -> str:
+    """SQLite's index hint (refuse rather than scan); PostgreSQL's planner has no such hint."""
+    return "" if db.dialect == "postgresql" else f"INDEXED BY {index}"
+
+
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[Row]
@@ -95,7 +100,7 @@ def queue_page(db, user, filters: Filters, after: int | None = None,
         params.append(after)
     rows = query(
         db,
-        f"SELECT {QUEUE_COLUMNS} FROM sessions INDEXED BY {QUEUE_INDEX} "  # noqa: S608
+        f"SELECT {QUEUE_COLUMNS} FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
         f"WHERE {where} ORDER BY id DESC LIMIT ?",
         [*params, limit + 1],
     )
@@ -117,7 +122,7 @@ def iter_queue(db, user, filters: Filters, batch: int = 2000):
 
 def queue_count(db, user, filters: Filters) -> int:
     where, params = queue_where(user, filters)
-    hint = "" if filters.is_empty() else f"INDEXED BY {QUEUE_INDEX}"
+    hint = "" if filters.is_empty() else _indexed_by(db, QUEUE_INDEX)
     return db.execute(
         f"SELECT count(*) FROM sessions {hint} WHERE {where}", params  # noqa: S608
     ).fetchone()[0]
@@ -126,7 +131,7 @@ def queue_count(db, user, filters: Filters) -> int:
 def _counts_from_daily_table(db, filters: Filters):
     """Per-status counts from stats_day_queue (kept by m007's triggers): a few rows per day
     instead of one per queued session. Only dates and typology are kept there."""
-    conditions, params = ["1"], []
+    conditions, params = ["1 = 1"], []
     if filters.date_from:
         conditions.append("day >= ?")
         params.append(filters.date_from.isoformat())
@@ -148,14 +153,14 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
     daily table; otherwise the covering queue index answers without reading the table."""
     others = filters.without_status()
     counts = dict.fromkeys(state.STATUSES, 0)
-    daily = (visibility(user) == ("1", []) and others.level is None and others.teller_id is None
+    daily = (visibility(user) == ("1 = 1", []) and others.level is None and others.teller_id is None
              and others.outcome is None and others.reference is None)
     if daily:
         rows = _counts_from_daily_table(db, others)
     else:
         where, params = queue_where(user, others)
         rows = db.execute(
-            f"SELECT review_status, count(*) FROM sessions INDEXED BY {QUEUE_INDEX} "  # noqa: S608
+            f"SELECT review_status, count(*) FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
             f"WHERE {where} GROUP BY review_status", params)
     for status, count in rows:
         key = state.current_status(status)
@@ -267,16 +272,16 @@ _DAILY_FIGURES = {
 _SESSION_FIGURES = {
     "per_day": "SELECT substr(started_at, 1, 10) AS day, count(*) AS count FROM sessions "
                "WHERE {where} GROUP BY day ORDER BY day",
-    "levels": "SELECT IFNULL(level, '') AS level, count(*) AS count FROM sessions "
+    "levels": "SELECT COALESCE(level, '') AS level, count(*) AS count FROM sessions "
               "WHERE {where} GROUP BY 1",
-    "typologies": "SELECT IFNULL(typology, '') AS typology, count(*) AS count FROM sessions "
+    "typologies": "SELECT COALESCE(typology, '') AS typology, count(*) AS count FROM sessions "
                   "WHERE {where} AND in_queue = 1 GROUP BY 1 ORDER BY 2 DESC, 1",
-    "tellers": "SELECT teller_id, count(*) AS count, sum(IFNULL(in_queue, 0)) AS queued "
+    "tellers": "SELECT teller_id, count(*) AS count, sum(COALESCE(in_queue, 0)) AS queued "
                "FROM sessions WHERE {where} GROUP BY teller_id ORDER BY 2 DESC, 1",
-    "outcomes": "SELECT outcome, count(*) AS count, IFNULL(sum(amount_fen), 0) AS amount_fen "
+    "outcomes": "SELECT outcome, count(*) AS count, COALESCE(sum(amount_fen), 0) AS amount_fen "
                 "FROM sessions WHERE {where} AND outcome IS NOT NULL GROUP BY outcome "
                 "ORDER BY 2 DESC",
-    "dispositions": "SELECT IFNULL(review_status, 'pending') AS review_status, count(*) AS count "
+    "dispositions": "SELECT COALESCE(review_status, 'pending') AS review_status, count(*) AS count "
                     "FROM sessions WHERE {where} AND in_queue = 1 GROUP BY 1",
     "durations": "SELECT duration_seconds AS seconds, count(*) AS count FROM sessions "
                  "WHERE {where} AND duration_seconds IS NOT NULL GROUP BY duration_seconds",
@@ -292,7 +297,7 @@ def statistics(db, date_from: date | None, date_to: date | None) -> dict[str, li
     """The rows of each figure of review.stats.Statistics (per_day, levels, typologies, tellers,
     outcomes, dispositions, durations), from the daily tables the triggers keep: fast at any
     range."""
-    conditions, params = ["1"], []
+    conditions, params = ["1 = 1"], []
     if date_from:
         conditions.append("day >= ?")
         params.append(date_from.isoformat())
@@ -307,7 +312,7 @@ def statistics_from_sessions(db, date_from: date | None,
     """The same rows straight from the sessions table (slow at scale; the tests check the
     daily tables against it)."""
     conditions, params = _started_between(*day_bounds(date_from, date_to))
-    conditions.insert(0, "1")
+    conditions.insert(0, "1 = 1")
     return _figures(db, _SESSION_FIGURES, conditions, params)
 
 
@@ -337,14 +342,16 @@ def redact_personal_data(db, before: str, redacted_payload: str) -> Row:
 
 
 def access_events_query(kind: str | None, actor_id: int | None, before: int | None,
-                        limit: int) -> tuple[str, list]:
+                        limit: int, dialect: str = "sqlite") -> tuple[str, list]:
     """The page's SQL and parameters. INDEXED BY makes SQLite refuse the query rather than
     scan the whole ledger if the WHERE ever stops matching the index's."""
     # Text as bytes, decoded for display (review.queries.shown): see ledger.events_of.
-    sql = ("SELECT ledger.id AS id, CAST(ledger.at AS BLOB) AS at, ledger.actor_id AS actor_id, "  # noqa: S608 - constants
-           "ledger.kind AS kind, ledger.session_id AS session_id, CAST(ledger.data AS BLOB) AS data, "
-           "sessions.reference AS reference "
-           f"FROM ledger INDEXED BY {ACCESS_EVENTS_INDEX} "
+    as_bytes = "convert_to({}, 'UTF8')" if dialect == "postgresql" else "CAST({} AS BLOB)"
+    hint = "" if dialect == "postgresql" else f"INDEXED BY {ACCESS_EVENTS_INDEX}"
+    sql = (f"SELECT ledger.id AS id, {as_bytes.format('ledger.at')} AS at, "  # noqa: S608 - constants
+           "ledger.actor_id AS actor_id, ledger.kind AS kind, ledger.session_id AS session_id, "
+           f"{as_bytes.format('ledger.data')} AS data, sessions.reference AS reference "
+           f"FROM ledger {hint} "
            "LEFT JOIN sessions ON sessions.id = ledger.session_id "
            f"WHERE {ACCESS_EVENTS_CONDITION}")
     params: list = []
@@ -362,4 +369,4 @@ def access_events(db, kind: str | None = None, actor_id: int | None = None,
                   before: int | None = None, limit: int = PAGE_SIZE) -> list[Row]:
     """Exports and personal-data reads, newest first: id, at and data (bytes), actor_id, kind,
     session_id and the session's reference."""
-    return rows_of(db.execute(*access_events_query(kind, actor_id, before, limit)))
+    return rows_of(db.execute(*access_events_query(kind, actor_id, before, limit, db.dialect)))

@@ -23,11 +23,18 @@ def start(db, day: date, values: dict) -> tuple[int, str]:
     prefix = f"TG{day:%Y%m%d}-"
     names = ", ".join(values)
     marks = ", ".join("?" * len(values))
+    if db.dialect == "postgresql":
+        # The day's numbers are taken one writer at a time (SQLite's write lock does this there):
+        # a transaction-long lock on the day, not on the table.
+        db.execute("SELECT pg_advisory_xact_lock(?)", [int(f"{day:%Y%m%d}")])
+        number = "lpad(CAST({} AS TEXT), 6, '0')"
+    else:
+        number = "printf('%06d', {})"
+    next_number = number.format("COALESCE((SELECT CAST(substr(max(reference), ?) AS INTEGER) "
+                                "FROM sessions WHERE reference >= ? AND reference < ?), 0) + 1")
     rows = db.execute(
         f"INSERT INTO sessions (reference, {names}) VALUES "  # noqa: S608 - our column names
-        "(? || printf('%06d', IFNULL((SELECT CAST(substr(max(reference), ?) AS INTEGER) "
-        f"FROM sessions WHERE reference >= ? AND reference < ?), 0) + 1), {marks}) "
-        "RETURNING id, reference",
+        f"(? || {next_number}, {marks}) RETURNING id, reference",
         [prefix, len(prefix) + 1, prefix, prefix[:-1] + ".", *values.values()],
     ).fetchall()
     return rows[0]

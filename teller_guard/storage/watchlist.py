@@ -8,8 +8,8 @@ from collections.abc import Iterable
 
 from . import query, query_one
 
-# The rowid is the entry's id: stable, not personal, usable in URLs.
-_ENTRY = ("rowid AS id, account_hash, account_masked, source, listed_on, note, import_id, "
+# The id is the entry's id: stable, not personal, usable in URLs.
+_ENTRY = ("id, account_hash, account_masked, source, listed_on, note, import_id, "
           "added_at")
 
 # --- entries -----------------------------------------------------------------------------------
@@ -26,7 +26,7 @@ def entry_by_hash(db, account_hash: str) -> dict | None:
 
 
 def entry(db, entry_id: int) -> dict | None:
-    return query_one(db, f"SELECT {_ENTRY} FROM watchlist WHERE rowid = ?",  # noqa: S608
+    return query_one(db, f"SELECT {_ENTRY} FROM watchlist WHERE id = ?",  # noqa: S608
                      [entry_id])
 
 
@@ -34,9 +34,9 @@ def entries_before(db, before: int | None, limit: int) -> list[dict]:
     """Newest first, from the entry before `before` (from the newest when None)."""
     if before is None:
         return query(db, f"SELECT {_ENTRY} FROM watchlist "  # noqa: S608
-                     "ORDER BY rowid DESC LIMIT ?", [limit])
-    return query(db, f"SELECT {_ENTRY} FROM watchlist WHERE rowid < ? "  # noqa: S608
-                 "ORDER BY rowid DESC LIMIT ?", [before, limit])
+                     "ORDER BY id DESC LIMIT ?", [limit])
+    return query(db, f"SELECT {_ENTRY} FROM watchlist WHERE id < ? "  # noqa: S608
+                 "ORDER BY id DESC LIMIT ?", [before, limit])
 
 
 def count(db) -> int:
@@ -44,7 +44,7 @@ def count(db) -> int:
 
 
 def remove(db, entry_id: int) -> None:
-    db.execute("DELETE FROM watchlist WHERE rowid = ?", [entry_id])
+    db.execute("DELETE FROM watchlist WHERE id = ?", [entry_id])
 
 
 # --- imports -----------------------------------------------------------------------------------
@@ -54,21 +54,20 @@ def start_import(db, imported_at: str, actor_id: int | None, kind: str, data_lin
     """The import's row, its counts still zero; returns its id."""
     return db.execute(
         "INSERT INTO watchlist_imports (imported_at, actor_id, kind, data_lines) "
-        "VALUES (?, ?, ?, ?)", [imported_at, actor_id, kind, data_lines]).lastrowid
+        "VALUES (?, ?, ?, ?) RETURNING id", [imported_at, actor_id, kind, data_lines]).fetchone()[0]
 
 
 def add_entries(db, import_id: int, added_at: str,
                 accounts: Iterable[tuple[str, str, str, str, str]]) -> int:
     """Add (account_hash, account_masked, source, listed_on, note) of each account not yet
-    listed; returns how many were added. Accounts sorted by hash fill the primary-key index in
-    order: much faster for big files."""
-    changes_before = db.conn.total_changes
-    db.conn.executemany(
-        "INSERT OR IGNORE INTO watchlist "
+    listed; returns how many were added. Accounts sorted by hash fill the account_hash index
+    in order: much faster for big files."""
+    cursor = db.executemany(
+        "INSERT INTO watchlist "
         "(account_hash, account_masked, source, listed_on, note, import_id, added_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_hash) DO NOTHING",
         ((*account, import_id, added_at) for account in accounts))
-    return db.conn.total_changes - changes_before
+    return cursor.rowcount
 
 
 def finish_import(db, import_id: int, added: int, already_listed: int, duplicates: int,
@@ -95,9 +94,13 @@ def high_risk_payees(db) -> list[dict]:
     """Payees of high/critical sessions or confirmed fraud, except sessions disposed as a false
     alarm, newest first: payee_hash, payee_masked (of the newest session), sessions, last_seen
     (its started_at)."""
-    # SQLite fills the bare column payee_masked from the row that gives max(started_at).
+    # SQLite fills the bare column payee_masked from the row that gives max(started_at);
+    # PostgreSQL is told so.
+    masked = ("(array_agg(payee_masked ORDER BY started_at DESC))[1]"
+              if db.dialect == "postgresql" else "payee_masked")
     return query(
-        db, "SELECT payee_hash, payee_masked, count(*) AS sessions, max(started_at) AS last_seen "
+        db, f"SELECT payee_hash, {masked} AS payee_masked, count(*) AS sessions, "  # noqa: S608
+        "max(started_at) AS last_seen "
         "FROM sessions WHERE payee_hash IS NOT NULL AND payee_hash != '' "
         "AND (level IN ('high', 'critical') OR review_status = 'confirmed_fraud') "
         "AND coalesce(review_status, '') != 'false_alarm' "

@@ -58,7 +58,7 @@ def account_hash(pii_key: bytes, digits: str) -> str:
 
 @dataclass(frozen=True)
 class Entry:
-    id: int  # the rowid: stable, not personal, usable in URLs
+    id: int  # stable, not personal, usable in URLs
     account_hash: str
     account_masked: str
     source: str
@@ -91,7 +91,7 @@ def get(db, entry_id: int) -> Entry | None:
 
 
 def page(db, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list[Entry], int | None]:
-    """Newest first, keyset-paginated on the rowid; returns (entries, cursor of the next page)."""
+    """Newest first, keyset-paginated on the id; returns (entries, cursor of the next page)."""
     rows = watchlist_store.entries_before(db, before, size + 1)
     entries = [_entry(row) for row in rows[:size]]
     next_before = entries[-1].id if len(rows) > size else None

@@ -1,0 +1,317 @@
+"""The schema: one SQLAlchemy Core definition for both backends.
+
+A new database (SQLite or PostgreSQL) is created from this metadata and stamped with Alembic's
+head revision (storage/migrate.py); changes after the baseline are Alembic revisions in
+storage/alembic/versions/, run on both backends. SQLite files made before the baseline reach it
+through the frozen sqlite-utils chain in teller_guard/migrations.py, and
+tests/test_storage_schema.py checks that the two give the same tables, columns, keys, indexes
+and triggers.
+
+Types: ids and money are 64-bit on PostgreSQL (a bank's ledger outgrows int4; amounts in fen
+pass 2^31 at 21万元), INTEGER on SQLite, where an INTEGER PRIMARY KEY is the rowid. Times are
+ISO 8601 text, as the app has always stored them (they compare as text on both backends).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    DDL,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    event,
+    text,
+)
+
+from .. import migrations as legacy
+
+metadata = MetaData()
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Int = BigInteger().with_variant(Integer(), "sqlite")  # counts, money in fen, unix seconds
+
+
+def _id(**kwargs) -> Column:
+    return Column("id", Id, primary_key=True, autoincrement=True, **kwargs)
+
+
+users = Table(
+    "users", metadata,
+    _id(),
+    Column("username", Text, nullable=False),
+    Column("display_name", Text),
+    Column("staff_no", Text),
+    Column("role", Text, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("active", Integer, server_default=text("1")),
+    Column("failed_logins", Integer, server_default=text("0")),
+    Column("locked_until", Text),
+    Column("created_at", Text),
+    Column("password_changed_at", Text),
+    Index("idx_users_username", "username", unique=True),
+)
+
+settings = Table(
+    "settings", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text),
+)
+
+api_tokens = Table(
+    "api_tokens", metadata,
+    _id(),
+    Column("name", Text),
+    Column("token_hash", Text),
+    Column("created_by", Id, ForeignKey("users.id")),
+    Column("created_at", Text),
+    Column("revoked_at", Text),
+    Column("last_used_at", Text),
+    Column("tellers", Text),
+    Column("read_scope", Text, nullable=False, server_default=text("'own'")),
+    Column("may_supervise", Integer, nullable=False, server_default=text("0")),
+    Index("idx_api_tokens_token_hash", "token_hash", unique=True),
+)
+
+ledger = Table(
+    "ledger", metadata,
+    Column("id", Id, primary_key=True, autoincrement=False),  # audit.py numbers the chain
+    Column("at", Text, nullable=False),
+    Column("actor_id", Id),
+    Column("kind", Text, nullable=False),
+    Column("session_id", Id),
+    Column("data", Text, nullable=False),
+    Column("prev_hash", Text, nullable=False),
+    Column("hash", Text, nullable=False),
+    Index("idx_ledger_session_id", "session_id"),
+    Index(legacy.ACCESS_EVENTS_INDEX, "id",
+          sqlite_where=text(legacy.ACCESS_EVENTS_CONDITION),
+          postgresql_where=text(legacy.ACCESS_EVENTS_CONDITION)),
+)
+
+# One row (id 1): the sealed chain head. Appenders on PostgreSQL lock it (SELECT … FOR UPDATE),
+# so appends from any number of processes stay one chain without locking the ledger table.
+ledger_head = Table(
+    "ledger_head", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_id", Id),
+    Column("last_hash", Text),
+    Column("seal", Text),
+)
+
+sessions = Table(
+    "sessions", metadata,
+    _id(),
+    Column("reference", Text, nullable=False),
+    Column("teller_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("started_at", Text, nullable=False),
+    Column("updated_at", Text),
+    Column("finished_at", Text),
+    Column("duration_seconds", Int),
+    Column("step", Text, server_default=text("'facts'")),
+    Column("status", Text, nullable=False),
+    Column("form", Text),
+    Column("amount_fen", Int),
+    Column("channel", Text),
+    Column("other_region", Integer),
+    Column("payee_hash", Text),
+    Column("payee_masked", Text),
+    Column("customer_hash", Text),
+    Column("customer_masked", Text),
+    Column("level", Text),
+    Column("score", Integer),
+    Column("action", Text),
+    Column("typology", Text),
+    Column("typologies", Text),
+    Column("rules_version", Text),
+    Column("assessment", Text),
+    Column("supervisor_id", Id),
+    Column("supervisor_decision", Text),
+    Column("supervisor_reason", Text),
+    Column("outcome", Text),
+    Column("outcome_at", Text),
+    Column("in_queue", Integer, server_default=text("0")),
+    Column("review_status", Text),
+    Column("assignee_id", Id),
+    Column("slips_printed", Integer, server_default=text("0")),
+    Column("alerts_printed", Integer, server_default=text("0")),
+    Column("api_token_id", Id),
+    Index("idx_sessions_reference", "reference", unique=True),
+    Index("idx_sessions_teller_id_status_id", "teller_id", "status", "id"),
+    Index("idx_sessions_started_at", "started_at"),
+    Index("idx_sessions_in_queue_id", "in_queue", "id"),
+    Index("idx_sessions_payee_hash_started_at", "payee_hash", "started_at"),
+    Index("idx_sessions_customer_hash_started_at", "customer_hash", "started_at"),
+    Index(legacy.QUEUE_INDEX, "id", "started_at", "level", "typology", "teller_id", "outcome",
+          "review_status", "reference", "assignee_id",
+          sqlite_where=text("in_queue = 1"), postgresql_where=text("in_queue = 1")),
+    Index(legacy.QUEUE_STATUS_INDEX, "in_queue", "review_status"),
+    Index("idx_sessions_api_token_id", "api_token_id", "id",
+          sqlite_where=text("api_token_id IS NOT NULL"),
+          postgresql_where=text("api_token_id IS NOT NULL")),
+)
+
+pii_vault = Table(
+    "pii_vault", metadata,
+    Column("session_id", Id, ForeignKey("sessions.id")),
+    Column("field", Text),
+    Column("value", Text),
+    Column("stored_at", Text),
+    PrimaryKeyConstraint("session_id", "field"),
+)
+
+watchlist = Table(
+    "watchlist", metadata,
+    _id(),  # stable, not personal: the entry's id in URLs
+    Column("account_hash", Text, nullable=False),
+    Column("account_masked", Text),
+    Column("source", Text),
+    Column("listed_on", Text),
+    Column("note", Text),
+    Column("import_id", Id),
+    Column("added_at", Text),
+    Index("idx_watchlist_account_hash", "account_hash", unique=True),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    _id(),
+    Column("session_id", Id),
+    Column("kind", Text),
+    Column("idempotency_key", Text),
+    Column("payload", Text),
+    Column("status", Text, server_default=text("'pending'")),
+    Column("attempts", Integer, server_default=text("0")),
+    Column("next_attempt_at", Text),
+    Column("last_error", Text),
+    Column("created_at", Text),
+    Column("sent_at", Text),
+    Index("idx_outbox_idempotency_key", "idempotency_key", unique=True),
+    Index("idx_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+)
+
+watchlist_imports = Table(
+    "watchlist_imports", metadata,
+    _id(),
+    Column("imported_at", Text, nullable=False),
+    Column("actor_id", Id, ForeignKey("users.id")),
+    Column("kind", Text, nullable=False),
+    Column("data_lines", Integer, server_default=text("0")),
+    Column("added", Integer, server_default=text("0")),
+    Column("already_listed", Integer, server_default=text("0")),
+    Column("duplicates", Integer, server_default=text("0")),
+    Column("skipped_errors", Integer, server_default=text("0")),
+)
+
+instance_facts = Table(
+    "instance_facts", metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+api_idempotency = Table(
+    "api_idempotency", metadata,
+    Column("token_id", Id, ForeignKey("api_tokens.id")),
+    Column("key", Text),
+    Column("request_hash", Text, nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", Text, nullable=False),
+    Column("session_id", Id),
+    Column("created_at", Text, nullable=False),
+    PrimaryKeyConstraint("token_id", "key"),
+    Index("idx_api_idempotency_created_at", "created_at"),
+)
+
+login_sessions = Table(
+    "login_sessions", metadata,
+    _id(),
+    Column("token_hash", Text, nullable=False),
+    Column("user_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("started_at", Int, nullable=False),
+    Column("ended_at", Int),
+    Column("ended_why", Text),
+    Index("idx_login_sessions_token_hash", "token_hash", unique=True),
+    Index("idx_login_sessions_user_id", "user_id"),
+    Index("idx_login_sessions_started_at", "started_at"),
+)
+
+login_failures = Table(
+    "login_failures", metadata,
+    _id(),
+    Column("at", Int, nullable=False),
+    Column("address", Text, nullable=False),
+    Column("name_key", Text, nullable=False),
+    Column("user_id", Id),
+    Column("purpose", Text, nullable=False),
+    Column("actor_id", Id),
+    Index("idx_login_failures_name_key_address_at", "name_key", "address", "at"),
+    Index("idx_login_failures_at", "at"),
+)
+
+
+# --- daily statistics, kept by triggers on sessions (see migrations.m007) -----------------------
+
+def _stats_table(name: str, keys, values) -> Table:
+    columns = [Column(key, Id if key in ("teller_id", "seconds") else Text,
+                      primary_key=True, autoincrement=False) for key in keys]
+    columns += [Column(value, Int, nullable=False, server_default=text("0")) for value in values]
+    return Table(name, metadata, *columns, sqlite_with_rowid=False)
+
+
+for _name, (_keys, _values, _, _) in legacy.STATS_TABLES.items():
+    _stats_table(_name, _keys, _values)
+
+
+def _postgresql_stats_changes(row: str, sign: str) -> str:
+    """SQLite's trigger statements in PostgreSQL's words: COALESCE, TRUE, and the table named
+    in ON CONFLICT's SET (PostgreSQL finds a bare `n` ambiguous there)."""
+    statements = []
+    for name, (keys, values, expressions, condition) in legacy.STATS_TABLES.items():
+        statement = legacy._stats_change(name, keys, values, expressions, condition, row, sign)
+        for value in values:
+            statement = statement.replace(f"{value} = {value} + excluded.",
+                                          f"{value} = {name}.{value} + excluded.")
+        statements.append(statement.replace("IFNULL(", "COALESCE(")
+                          .replace("WHERE 1 ", "WHERE TRUE ").replace("AND 1;", "AND TRUE;"))
+    return "\n".join(statements)
+
+
+POSTGRESQL_TRIGGERS = (
+    # Statistics: one function for the three events, as SQLite's three triggers do.
+    "CREATE FUNCTION stats_sessions_change() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
+    "IF TG_OP IN ('UPDATE', 'DELETE') THEN\n" + _postgresql_stats_changes("OLD", "-")
+    + "\nEND IF;\nIF TG_OP IN ('UPDATE', 'INSERT') THEN\n" + _postgresql_stats_changes("NEW", "+")
+    + "\nEND IF;\nRETURN NULL;\nEND $$",
+    "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
+    + ", ".join(legacy.STATS_WATCHED_COLUMNS)
+    + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()",
+    # Whatever changes an account's password, role or active flag ends its browser sessions.
+    "CREATE FUNCTION users_change_ends_sessions() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+    "BEGIN\nIF OLD.password_hash IS DISTINCT FROM NEW.password_hash OR OLD.role IS DISTINCT FROM "
+    "NEW.role OR OLD.active IS DISTINCT FROM NEW.active THEN\n"
+    "UPDATE login_sessions SET ended_at = CAST(extract(epoch FROM now()) AS BIGINT), "
+    "ended_why = 'account_changed' WHERE user_id = NEW.id AND ended_at IS NULL;\nEND IF;\n"
+    "RETURN NULL;\nEND $$",
+    "CREATE TRIGGER users_change_ends_sessions AFTER UPDATE OF password_hash, role, active "
+    "ON users FOR EACH ROW EXECUTE FUNCTION users_change_ends_sessions()",
+)
+
+
+def _sqlite_triggers() -> list[str]:
+    statements = [s for s in legacy.review_statements() if s.startswith("CREATE TRIGGER")]
+    return statements + [legacy.USERS_CHANGE_TRIGGER]
+
+
+for _statement in _sqlite_triggers():
+    event.listen(metadata, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+for _statement in POSTGRESQL_TRIGGERS:
+    event.listen(metadata, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+# The chain head exists from the start, so the first appenders have a row to lock.
+event.listen(metadata, "after_create",
+             DDL("INSERT INTO ledger_head (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
+             .execute_if(dialect="postgresql"))

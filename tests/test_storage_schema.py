@@ -1,0 +1,141 @@
+"""One schema for both backends: storage/schema.py, Alembic's head, and the frozen SQLite chain
+of 1.x all describe the same database."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+import sqlite_utils
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine
+
+from teller_guard import db
+from teller_guard import migrations as legacy
+from teller_guard.storage import migrate, postgres
+from teller_guard.storage.schema import metadata
+
+
+def test_head_is_alembics_head():
+    config = Config()
+    config.set_main_option("script_location", str(migrate.SCRIPT_LOCATION))
+    assert ScriptDirectory.from_config(config).get_current_head() == migrate.HEAD
+
+
+def sqlite_shape(path) -> dict:
+    """Tables with their columns (name, type affinity, not null, default, pk), indexes with
+    their columns, uniqueness and predicate, and trigger names."""
+    conn = sqlite3.connect(path)
+    shape = {}
+    tables = [row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN "
+        "('_sqlite_migrations', 'alembic_version') ORDER BY name")]
+    for table in tables:
+        # A key column counts as NOT NULL: SQLAlchemy writes it, sqlite-utils did not (SQLite
+        # then let a TEXT key be NULL, which the app never stored).
+        columns = [(name, kind.upper().replace("BIGINT", "INTEGER"), bool(notnull or pk),
+                    None if default is None else str(default).strip("()"), pk)
+                   for _, name, kind, notnull, default, pk in
+                   conn.execute(f"PRAGMA table_info({table})")]
+        indexes = {}
+        for _, name, unique, origin, partial in conn.execute(f"PRAGMA index_list({table})"):
+            if origin == "pk":
+                continue
+            index_columns = [row[2] for row in conn.execute(f"PRAGMA index_info({name})")]
+            sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = ?", [name]).fetchone()[0]
+            predicate = sql.split(" WHERE ", 1)[1].strip() if partial else None
+            indexes[name] = (index_columns, bool(unique), predicate)
+        shape[table] = (columns, indexes)
+    shape["triggers"] = sorted(row[0] for row in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    conn.close()
+    return shape
+
+
+def test_a_1x_sqlite_file_reaches_the_same_schema_as_a_new_one(tmp_path):
+    old = tmp_path / "old.db"
+    legacy_db = sqlite_utils.Database(old)
+    legacy_db["users"].exists()  # create the file
+    # A branch's file as 1.x left it: the frozen chain up to m014.
+    legacy.migrations.apply(legacy_db, stop_before="m015_watchlist_id")
+    legacy_db.conn.close()
+    assert db.prepare(old)[0] == "m015_watchlist_id"
+    new = tmp_path / "new.db"
+    assert db.prepare(new) == [f"schema {migrate.HEAD}"]
+    assert sqlite_shape(old) == sqlite_shape(new)
+    for path in (old, new):
+        connection = db.connect(path)
+        assert migrate.stamped_revision(connection) == migrate.HEAD
+        connection.conn.close()
+
+
+def test_prepare_twice_does_nothing_the_second_time(tmp_path):
+    path = tmp_path / "x.db"
+    assert db.prepare(path)
+    assert db.prepare(path) == []
+
+
+def differences(url: str) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return compare_metadata(MigrationContext.configure(connection), metadata)
+    finally:
+        engine.dispose()
+
+
+def test_a_new_sqlite_database_matches_the_metadata(tmp_path):
+    path = tmp_path / "x.db"
+    db.prepare(path)
+    assert differences(f"sqlite:///{path}") == []
+
+
+@pytest.fixture
+def postgres_url():
+    from postgres_support import create_database, drop_database
+
+    url = create_database("tg_schema")
+    yield url
+    drop_database(url)
+
+
+def test_a_new_postgresql_database_matches_the_metadata(postgres_url):
+    assert db.prepare(postgres_url) == [f"schema {migrate.HEAD}"]
+    assert db.prepare(postgres_url) == []
+    assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+
+
+def test_postgresql_has_the_partial_indexes_and_triggers(postgres_url):
+    db.prepare(postgres_url)
+    database = db.connect(postgres_url)
+    try:
+        indexes = dict(database.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+        ).fetchall())
+        triggers = {row[0] for row in database.execute(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal").fetchall()}
+    finally:
+        database.conn.close()
+    assert "WHERE (in_queue = 1)" in indexes[legacy.QUEUE_INDEX]
+    assert "WHERE (api_token_id IS NOT NULL)" in indexes["idx_sessions_api_token_id"]
+    assert "pii.accessed" in indexes[legacy.ACCESS_EVENTS_INDEX]
+    assert triggers == {"stats_sessions_change", "users_change_ends_sessions"}
+
+
+@pytest.mark.parametrize("sql, expected", [
+    ("SELECT ? || 'x'", "SELECT %s || 'x'"),
+    ("SELECT '?' , ?", "SELECT '?' , %s"),
+    ("SELECT 'it''s ?', ?", "SELECT 'it''s ?', %s"),
+    ("SELECT * FROM t WHERE a LIKE '%x%' AND b = ?", "SELECT * FROM t WHERE a LIKE '%%x%%' AND b = %s"),
+    ("SELECT 5 % 2", "SELECT 5 %% 2"),
+])
+def test_placeholders_become_psycopgs(sql, expected):
+    assert postgres.translate(sql) == expected
+
+
+def test_the_password_never_shows_in_messages():
+    assert postgres.safe_url("postgresql://tg:s3cret@db.bank:5433/tg") == "postgresql://tg@db.bank:5433/tg"
+    assert "s3cret" not in db.describe("postgresql://tg:s3cret@db.bank/tg")
