@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 
-from teller_guard import api_tokens, db
+from conftest import open_database
+
+from teller_guard import api_tokens
 
 FACTS = {"amount": "3000", "channel": "counter_transfer", "payee_account": "6222021234567890",
          "payee_name": "王小明", "payee_province": "河北省", "payee_type": "personal",
@@ -41,7 +43,7 @@ def body(base=BENIGN, **changes) -> dict:
 
 def new_token(app, name="核心系统", scope=None) -> tuple[int, str]:
     """(id, token); `scope` an api_scope.Scope (default: read own, any teller, no supervisor)."""
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         return api_tokens.create(database, app.extensions["teller_guard"]["ledger_key"], name,
                                  actor_id=None, scope=scope)
@@ -73,7 +75,7 @@ def answers_of(base=BENIGN) -> dict:
 
 
 def count(app, sql: str, params=()) -> int:
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         return database.execute(sql, list(params)).fetchone()[0]
     finally:

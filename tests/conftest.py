@@ -58,7 +58,9 @@ def app(tmp_path, template_instance, backend, request):
         server = request.getfixturevalue("postgres_template")
         shutil.copytree(server.instance, instance)
         server.reset()
-        yield create_app({**TEST_CONFIG, "DATABASE_URL": server.url}, instance_path=instance)
+        # In the environment, so the CLI and servers a test starts use it too.
+        request.getfixturevalue("monkeypatch").setenv("TELLER_GUARD_DATABASE_URL", server.url)
+        yield create_app(TEST_CONFIG, instance_path=instance)
         return
     shutil.copytree(template_instance, instance)
     yield create_app(TEST_CONFIG, instance_path=instance)
@@ -131,19 +133,32 @@ def auth(client):
     return AuthActions(client)
 
 
-@pytest.fixture
-def database(app):
+def open_database(app):
+    """A connection to the app's database; on PostgreSQL with sqlite-utils' table calls the
+    tests use (postgres_support.TestDatabase)."""
     connection = db.connect(app.config["DATABASE"])
     if db.is_postgresql(app.config["DATABASE"]):
         from postgres_support import TestDatabase
 
         connection = TestDatabase(connection)
+    return connection
+
+
+@pytest.fixture
+def database(app):
+    connection = open_database(app)
     yield connection
     connection.conn.close()
 
 
 def database_bytes(path) -> bytes:
-    """The database file plus its WAL, as an attacker with the disk would read them."""
+    """The database file plus its WAL, as an attacker with the disk would read them; on
+    PostgreSQL everything pg_dump writes (every row of every table)."""
+    if db.is_postgresql(path):
+        import subprocess
+
+        return subprocess.run(["pg_dump", "--data-only", str(path)], check=True,
+                              capture_output=True).stdout
     data = b""
     for suffix in ("", "-wal"):
         try:

@@ -1,9 +1,9 @@
 import re
 
 import pytest
-from conftest import csrf_token, database_bytes
+from conftest import csrf_token, database_bytes, open_database
 
-from teller_guard import api_tokens, db
+from teller_guard import api_tokens
 
 pytestmark = pytest.mark.both_backends
 
@@ -17,7 +17,7 @@ THREE = {"paying_stranger": False, "possibly_scam": "no"}
 
 @pytest.fixture
 def token(app):
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     _, value = api_tokens.create(database, app.extensions["teller_guard"]["ledger_key"],
                                  "核心系统", actor_id=None)
     database.conn.close()
@@ -88,7 +88,7 @@ def test_not_json(client, token):
 def test_token_required_and_revocable(app, client, token):
     assert client.post("/api/v1/screenings", json={}).status_code == 401
     assert post(client, "tg_wrong", {}).status_code == 401
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     token_id = next(database["api_tokens"].rows)["id"]
     api_tokens.revoke(database, app.extensions["teller_guard"]["ledger_key"], token_id, None)
     database.conn.close()

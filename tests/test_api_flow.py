@@ -19,9 +19,10 @@ from api_helpers import (
     new_token,
     post,
 )
+from conftest import open_database
 from jsonschema import Draft202012Validator
 
-from teller_guard import api_schema, api_scope, audit, db, pii
+from teller_guard import api_schema, api_scope, audit, pii
 from teller_guard.review import integrity
 
 pytestmark = pytest.mark.both_backends
@@ -67,7 +68,7 @@ def assessed(client, token, base) -> dict:
 
 
 def events(app, session_id: int, kind: str) -> list[dict]:
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         return [json.loads(row[0]) for row in database.execute(
             "SELECT data FROM ledger WHERE session_id = ? AND kind = ? ORDER BY id",
@@ -77,7 +78,7 @@ def events(app, session_id: int, kind: str) -> list[dict]:
 
 
 def stored_answers(app, session_id: int) -> dict:
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         form = database.execute("SELECT form FROM sessions WHERE id = ?", [session_id]).fetchone()
         return json.loads(form[0])["answers"]
@@ -152,7 +153,6 @@ def test_a_watchlisted_payee_is_critical_after_the_facts_alone(app, client, toke
     key = app.extensions["teller_guard"]["pii_key"]
     database["watchlist"].insert({"account_hash": pii.keyed_hash(key, "6222021234567890"),
                                   "account_masked": "6222 **** **** 7890", "source": "公安"})
-    database.conn.commit()
     created = draft(client, token, BENIGN)
     assert created["status"] == "assessed" and created["level"] == "critical"
     assert created["action"]["code"] == "stop_and_report"

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from api_helpers import BENIGN, CRITICAL, body, count, new_token, post
-from conftest import TEST_CONFIG
+from conftest import TEST_CONFIG, open_database
 
-from teller_guard import api_idempotency, create_app, db
+from teller_guard import api_idempotency, create_app
 
 # A customer known by ID number, so the repeat-customer signal counts their screenings.
 pytestmark = pytest.mark.both_backends
@@ -104,7 +104,7 @@ def test_the_key_holds_across_server_processes(app, client, token, tmp_path):
 
 
 def _age_keys(app, hours: float) -> None:
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         old = (datetime.now(UTC) - timedelta(hours=hours)).isoformat(timespec="seconds")
         database.execute("UPDATE api_idempotency SET created_at = ?", [old])
@@ -133,7 +133,7 @@ def test_a_retry_does_not_count_twice_for_the_repeat_customer_signal(app, client
                     **{"Idempotency-Key": "customer"}).status_code == 201
     later = post(client, token, body(KNOWN_CUSTOMER, facts__amount="3500"))
     assert later.status_code == 201
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         form = json.loads(database.execute("SELECT form FROM sessions WHERE id = ?",
                                            [later.get_json()["id"]]).fetchone()[0])

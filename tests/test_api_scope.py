@@ -150,7 +150,6 @@ def test_tokens_made_before_the_scope_read_own_file_for_anyone_and_do_not_superv
     migrations.migrations.apply(database, stop_before="m014_api_token_scope")
     database["api_tokens"].insert({"name": "旧系统", "token_hash": "x" * 64,
                                    "created_at": "2026-01-01T00:00:00+00:00"})
-    database.conn.commit()
     migrations.apply(database)
     row = next(database["api_tokens"].rows)
     database.conn.close()

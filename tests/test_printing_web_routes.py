@@ -66,7 +66,8 @@ def test_teller_prints_own_slip_with_masked_data_only(client, auth, database, cr
 
 
 def test_slip_paper_defaults_to_the_branch_setting(app, client, auth, database, critical):
-    database.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('slip_paper', ?)",
+    database.execute("INSERT INTO settings (key, value) VALUES ('slip_paper', ?) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                      [json.dumps("roll80")])
     auth.login("supervisor")
     assert client.get(f"/print/{critical}/slip").status_code == 200

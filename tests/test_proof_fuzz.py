@@ -40,7 +40,7 @@ from screening_helpers import (
     session_id_from,
 )
 
-from teller_guard import api_tokens, db
+from teller_guard import api_tokens, db, storage
 from teller_guard import settings as branch_settings
 from teller_guard.screening.inputs import FACT_FIELDS
 
@@ -388,10 +388,8 @@ def test_api_screening_is_start_then_assess(fuzz_app, case):
                        answers=answers, moment=moment)
 
         def row(session_id):
-            values = dict(zip(
-                [column[1] for column in database.execute("PRAGMA table_info(sessions)")],
-                database.execute("SELECT * FROM sessions WHERE id = ?", [session_id]).fetchone(),
-                strict=True))
+            values = storage.query_one(database, "SELECT * FROM sessions WHERE id = ?",
+                                       [session_id])
             return {name: value for name, value in values.items() if name not in ("id", "reference")}
 
         def events(session_id):

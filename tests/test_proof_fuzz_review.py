@@ -19,7 +19,7 @@ from itertools import count
 from urllib.parse import quote
 
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, open_database
 from fuzz_helpers import FEW, FUZZ, SQL, XSS, User, digits, fuzz_instance_app, nasty, no_server_error, text
 from hypothesis import example, given
 from hypothesis import strategies as st
@@ -27,7 +27,7 @@ from markupsafe import escape
 from screening_helpers import BENIGN_ANSWERS, BENIGN_FACTS, SAFE_ACCOUNT_ANSWERS, SAFE_ACCOUNT_FACTS, screen
 from werkzeug.datastructures import MultiDict
 
-from teller_guard import db, labels, pii
+from teller_guard import labels, pii
 from teller_guard.review import state
 from teller_guard.watchlist import csv_import, store
 
@@ -64,7 +64,7 @@ def admin(review_app):
 
 
 def rows(app, sql: str, params=()) -> list[tuple]:
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     try:
         return [tuple(row) for row in database.execute(sql, list(params)).fetchall()]
     finally:
@@ -357,7 +357,7 @@ def watchlist_size(app) -> tuple[int, int]:
 
 
 def import_directly(app, data: bytes) -> csv_import.ImportReport:
-    database = db.connect(app.config["DATABASE"])
+    database = open_database(app)
     keys = app.extensions["teller_guard"]
     try:
         return csv_import.import_file(database, pii_key=keys["pii_key"], ledger_key=keys["ledger_key"],

@@ -5,7 +5,7 @@ from conftest import csrf_token
 from test_review_export import FULL, export_queue
 from test_review_support import make_session, user_id
 
-from teller_guard import audit
+from teller_guard import audit, storage
 from teller_guard.review import access_log
 from teller_guard.storage import review
 
@@ -77,8 +77,7 @@ def test_filter_by_user_and_bad_filters_get_a_chinese_message(client, auth, data
 def test_pages_go_back_to_the_first_event_without_repeats(app, client, auth, database):
     key = app.extensions["teller_guard"]["ledger_key"]
     admin = user_id(database, "admin")
-    with database.conn:
-        database.execute("BEGIN IMMEDIATE")
+    with storage.transaction(database):
         for number in range(access_log.PAGE_SIZE * 2 + 7):
             audit.append(database, key, audit.AuditEvent(
                 "watchlist.exported", admin, data={"rows": number}))
@@ -98,8 +97,7 @@ def test_pages_go_back_to_the_first_event_without_repeats(app, client, auth, dat
 def test_text_from_the_ledger_is_shown_escaped(app, client, auth, database):
     # The export forms validate their filters, but the page shows whatever the ledger holds.
     key = app.extensions["teller_guard"]["ledger_key"]
-    with database.conn:
-        database.execute("BEGIN IMMEDIATE")
+    with storage.transaction(database):
         audit.append(database, key, audit.AuditEvent("export.queue", user_id(database, "admin"),
                      data={"rows": 1, "filters": {"reference": "<script>alert(1)</script>"}}))
     auth.login("security")
@@ -110,9 +108,11 @@ def test_text_from_the_ledger_is_shown_escaped(app, client, auth, database):
 
 @pytest.mark.parametrize("kind, actor_id, before", [
     (None, None, None), ("export.queue", 3, 10), (None, 1, None), ("pii.accessed", None, 2**63 - 1)])
-def test_every_page_query_reads_the_partial_index(database, kind, actor_id, before):
+def test_every_page_query_reads_the_partial_index(database, backend, kind, actor_id, before):
     # Screenings write many ledger rows and the access events are rare: a page must not scan
     # the ledger. (INDEXED BY fails the query outright if its WHERE stops matching the index.)
+    if backend == "postgresql":
+        pytest.skip("SQLite's query plan; PostgreSQL's planner picks by table statistics")
     sql, params = review.access_events_query(kind, actor_id, before, 51)
     plan = " ".join(row[3] for row in database.execute("EXPLAIN QUERY PLAN " + sql, params))
     assert "USING INDEX ledger_access_events" in plan or \

@@ -65,8 +65,11 @@ def test_damaged_stored_json_does_not_break_the_page(app, client, auth, database
     assert "无法读取" in response.get_data(as_text=True)
 
 
-def test_ledger_bytes_that_are_not_utf8_do_not_break_the_pages(app, client, auth, database):
+def test_ledger_bytes_that_are_not_utf8_do_not_break_the_pages(app, client, auth, database,
+                                                               backend):
     # Written around the app (verify reports it): the timeline and the access log still show.
+    if backend == "postgresql":
+        pytest.skip("PostgreSQL refuses text that is not UTF-8 when it is written")
     case = make_session(app, database, level="high")
     with db.write_transaction(database):
         audit.append(database, ledger_key(app), audit.AuditEvent(

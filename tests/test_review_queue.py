@@ -211,7 +211,7 @@ def test_both_ways_of_counting_agree_with_a_recount(app, database, sessions, cho
     low, high = filters.day_bounds(chosen.date_from, chosen.date_to)
     expected = dict.fromkeys(("pending", "in_review"), 0)
     for row in database.execute(
-            "SELECT IFNULL(review_status, 'pending'), started_at, typology, level FROM sessions "
+            "SELECT COALESCE(review_status, 'pending'), started_at, typology, level FROM sessions "
             "WHERE in_queue = 1"):
         if ((low and row[1] < low) or (high and row[1] >= high)
                 or (chosen.typology and row[2] != chosen.typology)

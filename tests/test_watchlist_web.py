@@ -3,10 +3,9 @@
 import io
 import json
 import re
-from pathlib import Path
 
 import pytest
-from conftest import csrf_token
+from conftest import csrf_token, database_bytes
 
 from teller_guard import pii
 from teller_guard.watchlist import store
@@ -197,9 +196,7 @@ def test_no_plaintext_account_number_in_the_database_files(app, client, auth):
     assert upload(client, text.encode()).status_code == 200
     token = csrf_token(client, "/watchlist/")
     client.post("/watchlist/search", data={"csrf_token": token, "account": numbers[0]})
-    database_file = Path(app.config["DATABASE"])
-    contents = b"".join(path.read_bytes() for path in
-                        [database_file, Path(f"{database_file}-wal")] if path.exists())
+    contents = database_bytes(app.config["DATABASE"])
     assert len(contents) > 10_000
     for number in numbers:
         assert number.encode() not in contents
