@@ -125,6 +125,19 @@ def head_seal(key: bytes, last_id: int, last_hash: str) -> str:
     return hmac.new(key, f"head:{last_id}:{last_hash}".encode(), hashlib.sha256).hexdigest()
 
 
+def key_seals_head(db, key: bytes) -> bool:
+    """The chain head was sealed with `key` (True for an empty ledger). A server started with
+    another instance secret (a new host given an empty instance folder) would chain its events
+    with a different key and make the whole ledger after them look forged: it must not start."""
+    head = ledger.head(db)
+    if head is None:
+        return True
+    try:
+        return same_hash(head["seal"], head_seal(key, head["last_id"], head["last_hash"]))
+    except (TypeError, ValueError):  # a head rewritten around the app: verify reports it
+        return True
+
+
 def same_hash(stored, expected: str) -> bool:
     """Constant-time comparison that also takes whatever a tampered column holds (text with
     any characters, a number, NULL) without raising."""

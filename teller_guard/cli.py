@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import config, db, disk_full, pii_key, settings, storage, users
+from . import audit, config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
 from .storage import sessions as session_store
 from .storage import settings as settings_store
@@ -59,11 +59,15 @@ def prepare_database(app, thorough: bool = False) -> None:
     except db.DatabaseUnavailable as error:
         fail(str(error))
     if applied:
-        click.echo(f"数据库已更新: {app.config['DATABASE']} ({len(applied)} 个迁移)")
+        click.echo(f"数据库已更新: {db.describe(app.config['DATABASE'])} ({len(applied)} 个迁移)")
     database = db.connect(app.config["DATABASE"])
     try:
         with storage.transaction(database):
             pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
+        if not audit.key_seals_head(database, app.extensions["teller_guard"]["ledger_key"]):
+            fail(f"实例密钥（{app.instance_path}/secret_key 或 SECRET_KEY）与数据库 "
+                 f"{db.describe(app.config['DATABASE'])} 的审计链不一致：用它记录的事件将无法通过校验。"
+                 "请使用与其他服务器相同的实例密钥（见 README“Running bank-wide”）。")
     except pii_key.PiiKeyMismatch as error:
         fail(str(error))
     except sqlite3.DatabaseError as error:  # e.g. a damaged page the quick start check skips

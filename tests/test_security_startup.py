@@ -306,3 +306,23 @@ def test_verify_reports_a_damaged_page(template_instance, tmp_path, runner, tabl
     assert isinstance(result.exception, SystemExit), result.exception
     assert "损坏" in result.output and app.config["DATABASE"] in result.output
     assert "--pages" in result.output
+
+
+def test_a_server_with_another_instance_secret_refuses_to_start(app, runner):
+    # A new host given an empty instance folder makes a new secret: its events would be chained
+    # with another key. The PII key is kept (PII_KEY_FILE) so only the chain key differs.
+    from teller_guard.cli import main
+
+    instance = Path(app.instance_path)
+    old_secret = (instance / "secret_key").read_text()
+    (instance / "pii_secret").write_text(old_secret)
+    (instance / "config.toml").write_text('pii_key_file = "pii_secret"\n')
+    (instance / "secret_key").write_text("f" * 64)
+    result = runner.invoke(main, ["user", "add", "newteller", "--role", "teller",
+                                  "--password", "newteller-pass-1", "--instance", str(instance)])
+    assert result.exit_code == 1
+    assert "实例密钥" in result.output and "审计链不一致" in result.output
+    (instance / "secret_key").write_text(old_secret)
+    result = runner.invoke(main, ["user", "add", "newteller", "--role", "teller",
+                                  "--password", "newteller-pass-1", "--instance", str(instance)])
+    assert result.exit_code == 0, result.output
