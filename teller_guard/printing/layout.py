@@ -82,6 +82,25 @@ def para(text, paragraph_style: ParagraphStyle, font: FontStatus, limit=None) ->
     return Paragraph(markup(text, font, limit), paragraph_style)
 
 
+class OnceWrappedParagraph(Paragraph):
+    """A paragraph that breaks its lines once per width.
+
+    The slip is wrapped once to measure it, then by the frame, and tables wrap their cells
+    again when they draw them: each time at the same width, so into the same lines (CJK line
+    breaking is most of the cost of a slip). A paragraph that is split gets new paragraphs.
+    """
+
+    _wrapped_at = None
+
+    def wrap(self, availWidth, availHeight):
+        if self._wrapped_at == availWidth:
+            return self.width, self.height
+        self._wrapped_at = None
+        size = super().wrap(availWidth, availHeight)
+        self._wrapped_at = availWidth
+        return size
+
+
 def table(rows, col_widths, commands, font: FontStatus, **options) -> Table:
     """A table whose rows may split across pages, so a huge cell cannot raise LayoutError.
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4, A5
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph, Spacer
+from reportlab.platypus import Flowable, Spacer
 
 from . import content as text
 from .content import SlipContent
@@ -24,8 +24,9 @@ from .fonts import FontStatus, font_status
 from .layout import (
     GREY_LINE,
     MAX_PAGE_HEIGHT,
+    OnceWrappedParagraph,
     build_pdf,
-    para,
+    markup,
     phrase_lines,
     style,
     table,
@@ -199,8 +200,8 @@ class _SlipStory:
             *self.signature(),
         ]
 
-    def para(self, value, style_name: str) -> Paragraph:
-        return para(value, self.styles[style_name], self.font)
+    def para(self, value, style_name: str) -> OnceWrappedParagraph:
+        return OnceWrappedParagraph(markup(value, self.font), self.styles[style_name])
 
     def table(self, rows, col_widths, commands, **options):
         return table(rows, col_widths, commands, self.font, **options)
@@ -291,7 +292,8 @@ class _SlipStory:
         steps = "<br/>".join(f"{number}. {step}"
                              for number, step in enumerate(text.STOPPED_STEPS, start=1))
         box = self.table(
-            [[self.para(text.STOPPED_HEADING, "typology")], [Paragraph(steps, self.styles["body"])]],
+            [[self.para(text.STOPPED_HEADING, "typology")],
+             [OnceWrappedParagraph(steps, self.styles["body"])]],
             [self.sheet.frame_width],
             [
                 ("BOX", (0, 0), (-1, -1), 1.2, GREY_LINE),
@@ -316,7 +318,8 @@ class _SlipStory:
         padding = [("TOPPADDING", (0, 0), (-1, -1), 3 * gap),
                    ("BOTTOMPADDING", (0, 0), (-1, -1), 3 * gap)]
         mottos = self.table(
-            [[Paragraph(slogans, styles["body"])], [Paragraph(four_nos, styles["motto"])]],
+            [[OnceWrappedParagraph(slogans, styles["body"])],
+             [OnceWrappedParagraph(four_nos, styles["motto"])]],
             [width],
             [("BOX", (0, 0), (-1, -1), 0.8, GREY_LINE), *padding],
         )
@@ -328,7 +331,8 @@ class _SlipStory:
         else:
             label_size = styles["number_label"].fontSize
             hotline_cells = [
-                Paragraph(f'{number} <font size="{label_size}">{label}</font>', styles["number"])
+                OnceWrappedParagraph(f'{number} <font size="{label_size}">{label}</font>',
+                                     styles["number"])
                 for number, label in text.HOTLINES
             ]
         hotlines = self.table(
