@@ -353,3 +353,17 @@ def test_concurrent_builds_give_the_same_bytes_as_sequential_ones():
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda slip: build_slip(slip, invariant=True), slips * 3))
     assert results == expected * 3
+
+
+def test_wrapping_each_paragraph_once_changes_no_byte(monkeypatch):
+    """The slip is measured before it is built; its paragraphs keep their lines between the two
+    (OnceWrappedParagraph). Plain paragraphs, broken again each time, give the same PDF."""
+    from reportlab.platypus import Paragraph
+
+    cases = [sample_slip(), sample_slip(stopped=True), sample_slip(**ODD_SLIP),
+             sample_slip(**WORST, stopped=True)]
+    papers = ("a5", "a4", "roll80")
+    once = [build_slip(case, paper=paper, invariant=True) for case in cases for paper in papers]
+    monkeypatch.setattr(slip, "OnceWrappedParagraph", Paragraph)
+    again = [build_slip(case, paper=paper, invariant=True) for case in cases for paper in papers]
+    assert once == again
