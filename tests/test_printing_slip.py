@@ -355,15 +355,19 @@ def test_concurrent_builds_give_the_same_bytes_as_sequential_ones():
     assert results == expected * 3
 
 
-def test_wrapping_each_paragraph_once_changes_no_byte(monkeypatch):
-    """The slip is measured before it is built; its paragraphs keep their lines between the two
-    (OnceWrappedParagraph). Plain paragraphs, broken again each time, give the same PDF."""
-    from reportlab.platypus import Paragraph
+def test_wrapping_each_paragraph_and_table_once_changes_no_byte(monkeypatch):
+    """The slip is measured before it is built; its paragraphs and tables keep their lines and
+    sizes between the two (OnceWrapped…). Plain ones, wrapped again each time, give the same
+    PDF."""
+    from reportlab.platypus import Paragraph, Table
+
+    from teller_guard.printing import layout
 
     cases = [sample_slip(), sample_slip(stopped=True), sample_slip(**ODD_SLIP),
              sample_slip(**WORST, stopped=True)]
     papers = ("a5", "a4", "roll80")
     once = [build_slip(case, paper=paper, invariant=True) for case in cases for paper in papers]
     monkeypatch.setattr(slip, "OnceWrappedParagraph", Paragraph)
+    monkeypatch.setattr(layout, "OnceWrappedTable", Table)
     again = [build_slip(case, paper=paper, invariant=True) for case in cases for paper in papers]
     assert once == again

@@ -91,6 +91,19 @@ def test_slip_of_a_transfer_that_may_go_ahead_asks_for_confirmation(app, client,
     assert "确认本次转账系本人真实意愿" in text and "已暂停" not in text
 
 
+def test_admin_can_make_a4_the_branch_slip_paper(client, auth, database, critical):
+    auth.login("admin")
+    token = csrf_token(client, "/admin/settings")
+    response = client.post("/admin/settings", data={
+        "bank_name": "演示银行", "branch_name": "沙河支行", "province": "河北省", "city": "",
+        "large_amount": "50000", "elderly_age": "65", "slip_paper": "a4", "csrf_token": token})
+    assert response.status_code == 302
+    reader = pypdf.PdfReader(io.BytesIO(client.get(f"/print/{critical}/slip").data))
+    assert len(reader.pages) == 1
+    assert float(reader.pages[0].mediabox.width) == pytest.approx(595.3, abs=0.5)  # A4
+    assert events(database, critical, "print.slip")[0]["paper"] == "a4"
+
+
 def test_slip_paper_defaults_to_the_branch_setting(app, client, auth, database, critical):
     database.execute("INSERT OR REPLACE INTO settings (key, value) VALUES ('slip_paper', ?)",
                      [json.dumps("roll80")])

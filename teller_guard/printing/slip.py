@@ -204,7 +204,8 @@ class _SlipStory:
         return OnceWrappedParagraph(markup(value, self.font), self.styles[style_name])
 
     def table(self, rows, col_widths, commands, **options):
-        return table(rows, col_widths, commands, self.font, **options)
+        # A sheet's story is not split (it fits); a roll's is one page as long as it is.
+        return table(rows, col_widths, commands, self.font, once=True, **options)
 
     def space(self, points: float) -> Spacer:
         return Spacer(1, points * self.fit.gap)
