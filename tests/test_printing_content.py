@@ -118,6 +118,7 @@ def test_the_slip_names_every_typology_primary_first_and_the_alert_the_primary_o
     # a stop-and-report action stops the transfer at any level (a rule file may say so)
     ({"level": "high", "assessment": {"action": {"code": "stop_and_report"}}}, True),
     ({"level": "high", "action": "stop_and_report", "assessment": {}}, True),
+    ({"level": "high", "assessment": {"action": "stop_and_report"}}, True),
     ({"level": "high", "assessment": {"action": {"code": "supervisor_hold"}}}, False),
     ({"level": "medium", "assessment": {"action": {"code": "print_slip"}}}, False),
     ({"level": "low", "assessment": None}, False),

@@ -119,16 +119,17 @@ def slip_story(content: SlipContent, paper: str = "a5",
     (the tests find no such slip), its layout is used and flows onto a numbered second page.
     """
     sheet, font = _sheet(paper), font or font_status()
-    measured = None
+    measured = chosen = story = None
     for fit in FITS:
         texts = shorten(content, fit)
         if (texts, fit.leading, fit.gap, fit.scale) == measured:
             continue  # this step shortens nothing this slip has: it would not fit either
         measured = (texts, fit.leading, fit.gap, fit.scale)
+        chosen = fit
         story = _SlipStory(content, texts, sheet, font, fit, _styles(paper, font, fit)).flowables()
         if sheet.is_roll or _story_height(story, sheet) <= sheet.frame_height - FIT_SLACK:
             break
-    return fit, story
+    return chosen, story
 
 
 def _sheet(paper: str) -> Paper:
@@ -150,7 +151,7 @@ def _story_height(story, sheet: Paper) -> float:
     return total
 
 
-@lru_cache(maxsize=32)
+@lru_cache(maxsize=64)
 def _styles(paper: str, font: FontStatus, fit: Fit) -> dict:
     sheet = PAPER_SIZES[paper]
     head = {"alignment": TA_CENTER} if sheet.is_roll else {}  # a receipt reads best centred
@@ -352,24 +353,17 @@ class _SlipStory:
     def signature(self):
         """Customer, teller and supervisor sign; the branch stamps the box beside them."""
         width, body_size = self.sheet.frame_width, self.styles["body"].fontSize
-        teller = self.texts.teller
-        # Labels are plain strings, as above; the lines are the cells' bottom borders.
-        label_width, date_label_width = body_size * 5.4, body_size * 3.4
-        line = ("LINEBELOW", 0.8, GREY_LINE)
+        teller = self.para(self.texts.teller, "body")  # a staff number may wrap
+        label_width, date_label_width = body_size * 5.4, body_size * 3.2
+        stamp_width, row_height = self.sheet.stamp_width, body_size * 2.2 * max(self.fit.gap, 0.8)
+        stamp_label = self.para(f"（{text.STAMP_LABEL}）", "stamp")
+        # Labels are plain strings, as above; the lines to sign on are the cells' bottom borders.
         commands = [
             ("FONTSIZE", (0, 0), (-1, -1), body_size),
             ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
             ("LEFTPADDING", (0, 0), (-1, -1), 0),
             ("RIGHTPADDING", (0, 0), (-1, -1), 0),
         ]
-        stamp_width = self.sheet.stamp_width
-        stamp_label = self.para(f"（{text.STAMP_LABEL}）", "stamp")
-        stamp_box = [  # the label at the foot of the box leaves the room above for the stamp
-            ("BOX", 0.8, GREY_LINE),
-            ("VALIGN", "BOTTOM"),
-            ("BOTTOMPADDING", 3),
-        ]
-        row_height = body_size * 2.2 * max(self.fit.gap, 0.8)
         if self.sheet.is_roll:  # a line each, one under the other, the stamp box below
             rows = [
                 [text.SIGNATURE_LABEL, ""],
@@ -378,20 +372,17 @@ class _SlipStory:
                 [text.SUPERVISOR_SIGNATURE_LABEL, ""],
             ]
             signature = self.table(
-                rows,
-                [label_width, width - label_width],
-                [*commands, (line[0], (1, 0), (1, -1), *line[1:])],
-                rowHeights=[row_height] * len(rows),
+                rows, [label_width, width - label_width],
+                [*commands, _line((1, 0), (1, -1))],
+                minRowHeights=[row_height] * len(rows),
             )
             stamp = self.table(
-                [[stamp_label]], [stamp_width],
-                [(name, (0, 0), (0, 0), *values) for name, *values in stamp_box],
+                [[stamp_label]], [stamp_width], _stamp_box((0, 0), (0, 0)),
                 rowHeights=[stamp_width * 0.7], hAlign="CENTER",
             )
             parts = [signature, Spacer(1, 3 * mm), stamp]
         else:
-            gap = 3 * mm
-            date_width = body_size * 7.5
+            gap, date_width = 3 * mm, body_size * 6.2
             line_width = width - label_width - date_label_width - date_width - gap - stamp_width
             rows = [
                 [text.SIGNATURE_LABEL, "", text.DATE_LABEL, "", "", stamp_label],
@@ -403,13 +394,28 @@ class _SlipStory:
                 [label_width, line_width, date_label_width, date_width, gap, stamp_width],
                 [
                     *commands,
-                    (line[0], (1, 0), (1, -1), *line[1:]),
-                    (line[0], (3, 0), (3, 0), *line[1:]),
-                    (line[0], (3, 2), (3, 2), *line[1:]),
+                    ("SPAN", (1, 1), (3, 1)),  # the teller's number and a line to sign on
+                    _line((1, 0), (1, 0)), _line((3, 0), (3, 0)),
+                    _line((1, 1), (3, 1)),
+                    _line((1, 2), (1, 2)), _line((3, 2), (3, 2)),
                     ("SPAN", (5, 0), (5, -1)),
-                    *((name, (5, 0), (5, -1), *values) for name, *values in stamp_box),
+                    *_stamp_box((5, 0), (5, -1)),
                 ],
-                rowHeights=[row_height] * len(rows),
+                minRowHeights=[row_height] * len(rows),
             )
             parts = [signature]
         return [self.para(text.slip_closing(self.content), "body"), *parts]
+
+
+def _line(start, end):
+    """A line to sign or write the date on: the bottom border of the cells."""
+    return ("LINEBELOW", start, end, 0.8, GREY_LINE)
+
+
+def _stamp_box(start, end):
+    """The box for the branch's stamp; its label at the foot leaves the room above free."""
+    return [
+        ("BOX", start, end, 0.8, GREY_LINE),
+        ("VALIGN", start, end, "BOTTOM"),
+        ("BOTTOMPADDING", start, end, 3),
+    ]

@@ -96,8 +96,9 @@ def primary_typology_name(row: Mapping) -> str:
 
 def stopped(row: Mapping) -> bool:
     """极高风险, or an assessment whose action is to stop and call the police."""
-    action = (_assessment(row).get("action") or {}).get("code") or row.get("action")
-    return row.get("level") == "critical" or action in STOP_ACTIONS
+    action = _assessment(row).get("action")
+    code = (action.get("code") if isinstance(action, Mapping) else action) or row.get("action")
+    return row.get("level") == "critical" or code in STOP_ACTIONS
 
 
 def slip_content(row: Mapping, branch, teller: Person, printed_at: datetime) -> SlipContent:
