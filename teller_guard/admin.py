@@ -59,7 +59,8 @@ class SettingsForm(ChineseForm):
         "老年客户年龄（岁）",
         validators=[InputRequired("请输入年龄"),
                     NumberRange(min=40, max=100, message="年龄应在 40 至 100 岁之间")])
-    slip_paper = SelectField("提示单默认纸张", choices=choices([("a5", "A5 纸"), ("roll80", "80 毫米热敏卷纸")]))
+    slip_paper = SelectField("提示单默认纸张", choices=choices(
+        [("a5", "A5 纸"), ("a4", "A4 纸"), ("roll80", "80 毫米热敏卷纸")]))
 
     def to_settings(self) -> settings.BranchSettings:
         return settings.BranchSettings(

@@ -17,7 +17,7 @@ class BranchSettings:
     city: str = "邢台市"
     large_amount: Decimal = Decimal("50000")
     elderly_age: int = 60
-    slip_paper: str = "a5"  # a5 | roll80
+    slip_paper: str = "a5"  # a5 | a4 | roll80
 
     def to_json_dict(self) -> dict:
         values = asdict(self)

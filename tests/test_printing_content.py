@@ -93,9 +93,9 @@ def test_alert_rows_show_full_personal_data():
     assert content.format_score(None) == "—"
 
 
-def test_the_slip_and_alert_carry_the_primary_typology_only():
-    """The customer reads about *their* scam: the slip takes the primary typology, not all three
-    candidates of the assessment (and an old assessment listing six takes its first)."""
+def test_the_slip_names_every_typology_primary_first_and_the_alert_the_primary_only():
+    """The customer reads about *their* scam: the slip prints the primary's text and names the
+    others (it lays out at most two, under 也可能是); the police alert names the primary only."""
     from teller_guard.printing_web import content as web_content
 
     row = {"assessment": {"typologies": [
@@ -103,5 +103,63 @@ def test_the_slip_and_alert_carry_the_primary_typology_only():
         {"id": "fake_investment", "name_zh": "虚假投资理财", "slip_text_zh": "高回报都是诈骗。"},
         {"id": "fake_customer_service", "name_zh": "冒充电商物流客服", "slip_text_zh": "退款要验证码的都是诈骗。"},
     ]}}
-    assert web_content.slip_warnings(row) == (("刷单返利", "兼职刷单都是诈骗。"),)
+    assert web_content.slip_warnings(row)[0] == ("刷单返利", "兼职刷单都是诈骗。")
+    assert [name for name, _ in web_content.slip_warnings(row)] == [
+        "刷单返利", "虚假投资理财", "冒充电商物流客服"]
+    assert web_content.primary_typology_name(row) == "刷单返利"
     assert web_content.slip_warnings({"assessment": {"typologies": []}}) == ()
+    assert web_content.primary_typology_name({"assessment": {"typologies": []}}) == ""
+
+
+@pytest.mark.parametrize(("row", "stopped"), [
+    ({"level": "critical", "assessment": {"action": {"code": "stop_and_report"}}}, True),
+    # a critical case is stopped whatever action an old assessment stored
+    ({"level": "critical", "assessment": {"action": {"code": "supervisor_hold"}}}, True),
+    # a stop-and-report action stops the transfer at any level (a rule file may say so)
+    ({"level": "high", "assessment": {"action": {"code": "stop_and_report"}}}, True),
+    ({"level": "high", "action": "stop_and_report", "assessment": {}}, True),
+    ({"level": "high", "assessment": {"action": "stop_and_report"}}, True),
+    ({"level": "high", "assessment": {"action": {"code": "supervisor_hold"}}}, False),
+    ({"level": "medium", "assessment": {"action": {"code": "print_slip"}}}, False),
+    ({"level": "low", "assessment": None}, False),
+])
+def test_which_sessions_are_stopped(row, stopped):
+    from teller_guard.printing_web import content as web_content
+
+    assert web_content.stopped(row) is stopped
+
+
+def test_stopped_slip_wording():
+    stopped, going_ahead = sample_slip(stopped=True), sample_slip()
+    assert content.slip_closing(going_ahead) == content.WARNED_SENTENCE
+    assert "真实意愿" in content.slip_closing(going_ahead)
+    assert "真实意愿" not in content.slip_closing(stopped)
+    assert "已暂停" in content.slip_intro(stopped) and "已暂停" not in content.slip_intro(going_ahead)
+    assert all("真实意愿" not in step for step in content.STOPPED_STEPS)
+    assert any("96110" in step for step in content.STOPPED_STEPS)
+
+
+def test_qr_payload_is_reference_and_hotline():
+    assert content.qr_payload("TG20261130-000001") == "TG20261130-000001 反诈专线96110"
+    assert content.qr_payload("  ") == "反诈专线96110"
+    assert content.qr_payload(None) == "反诈专线96110"
+
+
+@pytest.mark.parametrize(("amount", "expected"), [
+    (Decimal("200000.00"), "人民币（大写）贰拾万元整"),
+    ("1234.56", "人民币（大写）壹仟贰佰叁拾肆元伍角陆分"),
+    (None, ""),
+    ("", ""),
+    ("not a number", ""),
+    (Decimal("-20"), ""),  # a refund is not a transfer: figures only
+])
+def test_format_amount_capitals(amount, expected):
+    assert content.format_amount_capitals(amount) == expected
+
+
+def test_fixed_texts_hold_the_new_slip_wording():
+    fixed = "".join(content.fixed_texts())
+    for wording in (content.STOPPED_INTRO, *content.STOPPED_STEPS, content.STAMP_LABEL,
+                    content.SUPERVISOR_SIGNATURE_LABEL, content.ALSO_POSSIBLE_LABEL,
+                    content.CAPITAL_CHARACTERS):
+        assert wording in fixed

@@ -43,7 +43,7 @@ def _fonts_in(pdf: bytes) -> list:
     return found
 
 
-@pytest.mark.parametrize("build", ["a5", "roll80", "alert"])
+@pytest.mark.parametrize("build", ["a5", "a4", "roll80", "alert"])
 def test_every_font_is_embedded(embedded_font, build, tmp_path):
     if build == "alert":
         pdf = build_police_alert(sample_alert())

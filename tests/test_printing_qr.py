@@ -23,7 +23,10 @@ def _paint(rectangles, size):
     return grid
 
 
-@pytest.mark.parametrize("text", ["TG-20261130-000123", "A", "x" * 120, "编号-风险提示单"])
+SLIP_PAYLOAD = "TG20261130-000001 反诈专线96110"  # what the slip's code says
+
+
+@pytest.mark.parametrize("text", ["TG-20261130-000123", "A", "x" * 120, "编号-风险提示单", SLIP_PAYLOAD])
 def test_rectangles_cover_exactly_the_dark_modules(text):
     matrix = qr.qr_matrix(text)
     rectangles = qr.qr_rectangles(matrix)
@@ -43,11 +46,24 @@ def test_empty_text_still_draws_something():
     assert qr.qr_matrix("")
 
 
+def test_slip_payload_is_utf8_and_small_enough_to_scan_from_paper():
+    """The Chinese hotline text is stored as UTF-8 bytes (what phone scanners read), and the
+    symbol stays small: modules of at least 0.5 mm on every paper."""
+    from teller_guard.printing.slip import PAPER_SIZES
+
+    code = segno.make_qr(SLIP_PAYLOAD, error="m", boost_error=False)
+    assert code.mode == "byte"
+    assert code.version <= 3
+    modules = len(qr.qr_matrix(SLIP_PAYLOAD)) + 2 * qr.QUIET_ZONE
+    for paper in PAPER_SIZES.values():
+        assert paper.qr_size / modules >= 0.5 * 72 / 25.4, paper
+
+
 @pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils (pdftoppm) not installed")
-def test_drawn_code_matches_the_matrix_pixel_for_pixel(tmp_path):
+@pytest.mark.parametrize("text", ["TG-20261130-000123", SLIP_PAYLOAD])
+def test_drawn_code_matches_the_matrix_pixel_for_pixel(tmp_path, text):
     """Render the flowable and sample each module centre: catches flipped or shifted output."""
     pil_image = pytest.importorskip("PIL.Image")
-    text = "TG-20261130-000123"
     modules = len(qr.qr_matrix(text)) + 2 * qr.QUIET_ZONE
     module_pt = 10
     buffer = io.BytesIO()

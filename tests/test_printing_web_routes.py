@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
 from urllib.parse import unquote
 
+import pypdf
 import pytest
 from conftest import csrf_token
 from printing_web_helpers import (
@@ -19,7 +21,7 @@ from printing_web_helpers import (
 )
 
 from teller_guard import audit
-from teller_guard.printing import FontStatus
+from teller_guard.printing import FontStatus, qr
 from teller_guard.printing_web import views
 
 pytestmark = pytest.mark.both_backends
@@ -63,6 +65,46 @@ def test_teller_prints_own_slip_with_masked_data_only(client, auth, database, cr
     printed = events(database, critical, "print.slip")
     assert [(e["paper"], e["reprint"]) for e in printed] == [("a5", False), ("roll80", True)]
     assert {e["actor_id"] for e in printed} == {user_id(database, "teller")}
+
+
+def test_stopped_session_slip_says_what_to_do_and_carries_reference_and_hotline_in_its_qr(
+        client, auth, database, critical):
+    """极高风险: the transfer is stopped, so the slip does not ask the customer to confirm it is
+    their own wish; one sheet, on A5 and A4."""
+    auth.login("teller")
+    reference = session_row(database, critical)["reference"]
+    for paper in ("a5", "a4"):
+        response = client.get(f"/print/{critical}/slip.pdf?paper={paper}")
+        assert response.status_code == 200
+        reader = pypdf.PdfReader(io.BytesIO(response.data))
+        assert len(reader.pages) == 1
+        text = pdf_text(response.data)
+        assert "真实意愿" not in text
+        assert "本次转账已暂停办理" in text and "拨打96110反诈专线" in text
+        assert "贰拾万元整" in text and "主管签字" in text and "网点业务章" in text
+        qr_code = qr.qr_operators(f"{reference} 反诈专线96110")[0].encode()
+        assert qr_code in reader.pages[0].get_contents().get_data()
+    assert [e["paper"] for e in events(database, critical, "print.slip")] == ["a5", "a4"]
+
+
+def test_slip_of_a_transfer_that_may_go_ahead_asks_for_confirmation(app, client, auth, database):
+    medium = make_session(app, database, "medium")
+    auth.login("teller")
+    text = pdf_text(client.get(f"/print/{medium}/slip.pdf").data)
+    assert "确认本次转账系本人真实意愿" in text and "已暂停" not in text
+
+
+def test_admin_can_make_a4_the_branch_slip_paper(client, auth, database, critical):
+    auth.login("admin")
+    token = csrf_token(client, "/admin/settings")
+    response = client.post("/admin/settings", data={
+        "bank_name": "演示银行", "branch_name": "沙河支行", "province": "河北省", "city": "",
+        "large_amount": "50000", "elderly_age": "65", "slip_paper": "a4", "csrf_token": token})
+    assert response.status_code == 302
+    reader = pypdf.PdfReader(io.BytesIO(client.get(f"/print/{critical}/slip").data))
+    assert len(reader.pages) == 1
+    assert float(reader.pages[0].mediabox.width) == pytest.approx(595.3, abs=0.5)  # A4
+    assert events(database, critical, "print.slip")[0]["paper"] == "a4"
 
 
 def test_slip_paper_defaults_to_the_branch_setting(app, client, auth, database, critical):

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
+from .capitals import amount_in_capitals
+
 # Seed wording (police anti-fraud campaigns), printed verbatim.
 SLOGANS = ("陌生电话不接", "不明链接不点", "中奖信息不信", "别人要钱不给", "一旦被骗报警")
 FOUR_NOS = ("不贪心", "不轻信", "不透露", "不转账")
@@ -24,6 +26,24 @@ WARNED_SENTENCE = (
     "本人已听取银行工作人员的风险提示，已阅读并知悉上述诈骗手法，"
     "确认本次转账系本人真实意愿。"
 )
+
+# A stopped transfer (极高风险, or the action is to stop and call the police): the customer is
+# not asked to confirm the transfer is their own wish; the slip says what happened and what to
+# do next, in the customer's words rather than police wording.
+STOPPED_INTRO = (
+    "您正在办理的转账很可能是电信网络诈骗。为保护您的资金安全，本次转账已暂停办理。"
+)
+STOPPED_HEADING = "本次转账已暂停。接下来请您这样做："
+STOPPED_STEPS = (  # one short line each on A5
+    "拨打 96110 反诈专线，把经过讲给民警听。",
+    "把这件事告诉家人，和家人一起商量。",
+    "不要再联系让您转账的人：不接电话，不回消息。",
+    "还要转账时，请带家人一起来，或先听民警的意见。",
+)
+STOPPED_SENTENCE = "本人已收到本提示单，并听取了银行工作人员的讲解。"
+
+#: What the slip's QR code says, readable by any phone without our system.
+QR_HOTLINE = "反诈专线96110"
 
 #: Printed when the screening found no specific scam type.
 GENERAL_WARNING = (
@@ -50,6 +70,12 @@ FOUR_NOS_LABEL = "牢记“四个不”："
 HOTLINES_LEAD = "如有疑问或发现被骗，请立即拨打："
 SIGNATURE_LABEL = "客户签名："
 DATE_LABEL = "日期："
+SUPERVISOR_SIGNATURE_LABEL = "主管签字："
+STAMP_LABEL = "网点业务章"
+AMOUNT_CAPITALS_LABEL = "人民币（大写）"
+ALSO_POSSIBLE_LABEL = "也可能是："
+#: Characters of amounts in capitals, so the font primer holds them.
+CAPITAL_CHARACTERS = "零壹贰叁肆伍陆柒捌玖拾佰仟万亿元角分整"
 
 OCCURRED_AT_LABEL = "发生时间："
 PRINTED_BY_LABEL = "打印人："
@@ -120,6 +146,9 @@ class SlipContent(_TupleFields):
     warnings: tuple[tuple[str, str], ...] = ()  # (typology_name_zh, warning_text_zh)
     teller_id: str = ""
     customer_name_masked: str = ""
+    # The transfer was stopped (极高风险 or a stop-and-report action): no confirmation of the
+    # customer's own wish, but what to do next.
+    stopped: bool = False
 
     _pair_fields = ("warnings",)
 
@@ -171,6 +200,16 @@ def format_amount(amount) -> str:
         return str(amount)
     sign = "-" if value < 0 else ""
     return f"{sign}¥{abs(value):,.2f}"
+
+
+def format_amount_capitals(amount) -> str:
+    """``Decimal("200000")`` -> ``"人民币（大写）贰拾万元整"``; "" when it cannot be written."""
+    if amount is None or amount == "":
+        return ""
+    try:
+        return AMOUNT_CAPITALS_LABEL + amount_in_capitals(amount)
+    except ValueError:
+        return ""
 
 
 def format_datetime(moment: datetime | None) -> str:
@@ -225,7 +264,7 @@ def hotlines_text() -> str:
 
 
 def slip_warnings(slip: SlipContent) -> tuple[tuple[str, str], ...]:
-    """The scam-specific warnings, or the general one when none was detected."""
+    """The scam-specific warnings, primary first, or the general one when none was detected."""
     specific = tuple(
         (as_text(name), as_text(text)) for name, text in slip.warnings if (name or text)
     )
@@ -237,20 +276,34 @@ def slip_greeting(slip: SlipContent) -> str:
     return f"尊敬的客户{name}：" if name else "尊敬的客户："
 
 
-def slip_intro() -> str:
+def slip_intro(slip: SlipContent | None = None) -> str:
+    if slip is not None and slip.stopped:
+        return STOPPED_INTRO
     return (
         "您正在办理的转账存在被电信网络诈骗的风险。"
         "请在转账前仔细阅读以下提示，如有疑问请暂停转账。"
     )
 
 
+def slip_closing(slip: SlipContent) -> str:
+    """The sentence above the customer's signature."""
+    return STOPPED_SENTENCE if slip.stopped else WARNED_SENTENCE
+
+
+def qr_payload(reference: str) -> str:
+    """``"TG20261130-000001 反诈专线96110"``: the slip's QR code, useful offline to whoever
+    scans it (the customer's family, a police officer), not an internal id only."""
+    reference = as_text(reference)
+    return f"{reference} {QR_HOTLINE}" if reference else QR_HOTLINE
+
+
 def slip_summary_rows(slip: SlipContent) -> list[tuple[str, str]]:
     """Label/value pairs of the transfer, masked as received."""
     rows = [
         ("转账金额", format_amount(slip.amount)),
-        ("是否异地", format_yes_no(slip.other_region)),
         ("收款账户", or_dash(slip.payee_masked)),
         ("收款人", or_dash(slip.payee_name_masked)),
+        ("是否异地", format_yes_no(slip.other_region)),
     ]
     if as_text(slip.level_label):
         rows.append(("风险等级", as_text(slip.level_label)))

@@ -82,14 +82,50 @@ def para(text, paragraph_style: ParagraphStyle, font: FontStatus, limit=None) ->
     return Paragraph(markup(text, font, limit), paragraph_style)
 
 
-def table(rows, col_widths, commands, font: FontStatus, **options) -> Table:
+class OnceWrappedParagraph(Paragraph):
+    """A paragraph that breaks its lines once per width.
+
+    The slip is wrapped once to measure it, then by the frame, and tables wrap their cells
+    again when they draw them: each time at the same width, so into the same lines (CJK line
+    breaking is most of the cost of a slip). A paragraph that is split gets new paragraphs.
+    """
+
+    _wrapped_at = None
+
+    def wrap(self, availWidth, availHeight):
+        if self._wrapped_at == availWidth:
+            return self.width, self.height
+        self._wrapped_at = None
+        size = super().wrap(availWidth, availHeight)
+        self._wrapped_at = availWidth
+        return size
+
+
+class OnceWrappedTable(Table):
+    """A table sized once per width, for the same reason as ``OnceWrappedParagraph``. Only for
+    tables that are not split: their row heights do not depend on the height available."""
+
+    _wrapped_at = None
+
+    def wrap(self, availWidth, availHeight):
+        if self._wrapped_at == availWidth:
+            return self._width, self._height
+        self._wrapped_at = None
+        size = super().wrap(availWidth, availHeight)
+        self._wrapped_at = availWidth
+        return size
+
+
+def table(rows, col_widths, commands, font: FontStatus, once: bool = False, **options) -> Table:
     """A table whose rows may split across pages, so a huge cell cannot raise LayoutError.
 
     Cells default to Helvetica, which would show up unembedded in ``pdffonts`` even when
-    every visible character uses the CJK font.
+    every visible character uses the CJK font. ``once``: sized once per width (see
+    ``OnceWrappedParagraph``).
     """
     commands = [("FONTNAME", (0, 0), (-1, -1), font.name), *commands]
-    return Table(rows, colWidths=col_widths, style=commands, splitInRow=1, **options)
+    kind = OnceWrappedTable if once else Table
+    return kind(rows, colWidths=col_widths, style=commands, splitInRow=1, **options)
 
 
 class _PageNumberCanvas(Canvas):

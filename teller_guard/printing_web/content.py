@@ -18,6 +18,10 @@ from ..printing import AlertContent, SlipContent
 PAYLOAD_VERSION = 1
 ALERT_KIND = "police_alert"
 
+# A transfer with this action (or at 极高风险) is stopped: its slip says what to do next
+# instead of asking the customer to confirm the transfer is their own wish.
+STOP_ACTIONS = ("stop_and_report",)
+
 # The vault fields the alert prints, in the order the pii.accessed event lists them.
 ALERT_PII_FIELDS = ("customer_name", "customer_id_number", "customer_phone", "payee_account",
                     "payee_name")
@@ -76,12 +80,25 @@ def _typologies(row: Mapping) -> list[Mapping]:
 
 
 def slip_warnings(row: Mapping) -> tuple[tuple[str, str], ...]:
-    """(name_zh, slip_text_zh) of the primary scam type: the customer reads about *their* scam,
-    not a catalogue (assessments stored before rules v2 list several, strongest first)."""
+    """(name_zh, slip_text_zh) of every stored scam type, the primary first (the first stored;
+    assessments stored before rules v2 list up to six, strongest first). The slip prints the
+    primary's text and only the names of the others, under 也可能是."""
     return tuple(
         (str(typology.get("name_zh") or ""), str(typology.get("slip_text_zh") or ""))
-        for typology in _typologies(row)[:1]
+        for typology in _typologies(row)
     )
+
+
+def primary_typology_name(row: Mapping) -> str:
+    """The scam type the police alert names: the primary only."""
+    return next((name for name, _ in slip_warnings(row)[:1] if name), "")
+
+
+def stopped(row: Mapping) -> bool:
+    """极高风险, or an assessment whose action is to stop and call the police."""
+    action = _assessment(row).get("action")
+    code = (action.get("code") if isinstance(action, Mapping) else action) or row.get("action")
+    return row.get("level") == "critical" or code in STOP_ACTIONS
 
 
 def slip_content(row: Mapping, branch, teller: Person, printed_at: datetime) -> SlipContent:
@@ -101,6 +118,7 @@ def slip_content(row: Mapping, branch, teller: Person, printed_at: datetime) -> 
         warnings=slip_warnings(row),
         teller_id=teller.short,
         customer_name_masked=facts.get("customer_name") or "",
+        stopped=stopped(row),
     )
 
 
@@ -203,7 +221,7 @@ def alert_content(row: Mapping, vault: Mapping, branch, rules, *, teller: Person
         channel_label=channel_labels.get(row.get("channel"), row.get("channel") or ""),
         level_label=level_label(row),
         score=assessment.get("score", row.get("score")),
-        typologies=tuple(name for name, _ in slip_warnings(row) if name),
+        typologies=tuple(name for name in (primary_typology_name(row),) if name),
         answers=answer_rows(row, rules),
         observations=observation_labels(row, rules),
         reasons=reasons(row),
