@@ -122,6 +122,11 @@ def test_the_slip_names_every_typology_primary_first_and_the_alert_the_primary_o
     ({"level": "high", "assessment": {"action": {"code": "supervisor_hold"}}}, False),
     ({"level": "medium", "assessment": {"action": {"code": "print_slip"}}}, False),
     ({"level": "low", "assessment": None}, False),
+    # a supervisor's written release (书面放行) lets the transfer go ahead: the customer confirms
+    ({"level": "critical", "supervisor_decision": "override",
+      "assessment": {"action": {"code": "stop_and_report"}}}, False),
+    ({"level": "critical", "supervisor_decision": "confirmed",
+      "assessment": {"action": {"code": "stop_and_report"}}}, True),
 ])
 def test_which_sessions_are_stopped(row, stopped):
     from teller_guard.printing_web import content as web_content

@@ -95,7 +95,11 @@ def primary_typology_name(row: Mapping) -> str:
 
 
 def stopped(row: Mapping) -> bool:
-    """极高风险, or an assessment whose action is to stop and call the police."""
+    """极高风险, or an assessment whose action is to stop and call the police, unless a
+    supervisor released the transfer in writing (then it may go ahead, and the customer
+    confirms it is their own wish)."""
+    if row.get("supervisor_decision") == "override":
+        return False
     action = _assessment(row).get("action")
     code = (action.get("code") if isinstance(action, Mapping) else action) or row.get("action")
     return row.get("level") == "critical" or code in STOP_ACTIONS
