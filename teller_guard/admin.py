@@ -135,7 +135,9 @@ def branch_settings():
 
 
 class TokenForm(ChineseForm):
-    name = StringField("调用系统名称", validators=[DataRequired("请输入调用系统名称"), Length(max=64)])
+    name = StringField("调用系统名称", validators=[
+        DataRequired("请输入调用系统名称"),
+        Length(max=api_tokens.NAME_MAX, message=f"名称最多 {api_tokens.NAME_MAX} 个字")])
     tellers_mode = RadioField("可代为提交问询的柜员", default="all", choices=choices([
         ("all", api_scope.ALL_TELLERS), ("listed", "仅限下列柜员")]))
     tellers = SelectMultipleField("指定柜员", choices=[])
@@ -156,8 +158,7 @@ class TokenForm(ChineseForm):
 def filing_users(db) -> list[tuple[str, str]]:
     """(username, label) of the accounts a token may file for: active tellers and supervisors."""
     return [(user.username, f"{user.display_name or user.username}（{user.username}，{user.role_label}）")
-            for user in users.list_users(db)
-            if user.active and user.role in ("teller", "supervisor")]
+            for user in api_tokens.filing_accounts(db)]
 
 
 @bp.route("/api-tokens", methods=["GET", "POST"])

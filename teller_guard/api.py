@@ -99,6 +99,7 @@ def require_token():
     if wait is not None:
         return error(429, "请求过于频繁，请稍后再试",
                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    api_tokens.note_use(get_db(), found)
     g.api_token = found
     return None
 

@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from . import audit, config, db, errors, pii_key, private_files, telemetry
+from . import audit, config, db, errors, labels, pii_key, private_files, telemetry
 from .security import set_security_headers
 from .web import OPS_PATHS
 
@@ -125,6 +125,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.add_template_filter(_dict_without_none, "dict_without_none")
     app.add_template_filter(_yuan, "yuan")
     app.add_template_filter(_local_time, "local_time")
+    app.add_template_global(labels, "labels")  # the glossary: one name per code everywhere
 
     from . import admin, api, auth, ops, review, screening
     from .watchlist import views as watchlist_views

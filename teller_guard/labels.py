@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 LEVELS = {"low": "低风险", "medium": "中风险", "high": "高风险", "critical": "极高风险"}
 OUTCOMES = {
     "proceeded": "已办理",
@@ -101,6 +103,20 @@ def duration(seconds: float | int | None) -> str:
     seconds = round(seconds)
     minutes, rest = divmod(seconds, 60)
     return f"{minutes} 分 {rest} 秒" if minutes else f"{rest} 秒"
+
+
+def local_when(iso: str | None, seconds: bool = False) -> str:
+    """A time stored in UTC (API tokens, users) in this server's local time, as `when` shows
+    it: '2026-11-30T02:05:09+00:00' -> '2026-11-30 10:05' at +08:00."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return when(iso, seconds)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone()
+    return when(moment.isoformat(), seconds)
 
 
 def when(iso: str | None, seconds: bool = True) -> str:
