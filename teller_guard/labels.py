@@ -97,6 +97,18 @@ def yuan(amount_fen: int | None) -> str:
     return f"{sign}{whole:,}.{fen:02d}"
 
 
+# A rule that fired but adds nothing because a stronger one of its kind already counted.
+SAME_KIND_COUNTED = "同类已计分"
+
+
+def points(value) -> str:
+    """A fired rule's points as every page and printout words them: '+30 分', '-10 分', or
+    SAME_KIND_COUNTED for 0; empty when there is no number."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return ""
+    return f"{value:+d} 分" if value else SAME_KIND_COUNTED
+
+
 def duration(seconds: float | int | None) -> str:
     if seconds is None:
         return ""
