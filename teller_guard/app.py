@@ -58,13 +58,6 @@ def _dict_without_none(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def _yuan(fen) -> str:
-    """Amount in fen -> ¥50,000.00 for display."""
-    if fen is None:
-        return ""
-    return f"¥{int(fen) / 100:,.2f}"
-
-
 def _local_time(epoch) -> str:
     """Seconds since the epoch -> 2026-11-30 14:05:09 in the server's time zone."""
     if epoch is None:
@@ -123,7 +116,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     errors.register(app)
     app.after_request(set_security_headers)
     app.add_template_filter(_dict_without_none, "dict_without_none")
-    app.add_template_filter(_yuan, "yuan")
+    app.add_template_filter(labels.yuan, "yuan")
     app.add_template_filter(_local_time, "local_time")
     app.add_template_global(labels, "labels")  # the glossary: one name per code everywhere
 

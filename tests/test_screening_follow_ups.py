@@ -54,7 +54,7 @@ def test_the_recorded_answer_and_the_level_change_are_shown(client, auth, databa
     for question in asked:
         assert f"<li>{question}</li>" in panel
     assert f"客户回答 {MENTOR}" in shown
-    assert "风险等级 中风险 → 极高风险，风险分 45 → 85" in shown
+    assert "风险等级 中风险 → 极高风险，风险评分 45 → 85" in shown
     assert "新增：对方承诺高回报、零风险或导师带单" in shown and "（+45 分）" in shown
     assert "不再适用" not in shown
     row = database.execute("SELECT level, form FROM sessions WHERE id = ?",
@@ -73,7 +73,7 @@ def test_an_answer_that_changes_nothing_says_so(client, auth):
     shown = text_of(record_panel(record_answer(client, session_id, "不是刷单，是给朋友还钱")
                                  .get_data(as_text=True)))
     assert "重新评估：等级未变（中风险）" in shown
-    assert "风险等级 等级未变（中风险），风险分 40" in shown
+    assert "风险等级 等级未变（中风险），风险评分 40" in shown
     assert "评估依据没有变化" in shown
 
 
@@ -158,7 +158,7 @@ def test_changes_name_dropped_reasons_and_skip_what_does_not_read():
     form["follow_ups"] = follow_ups.recorded(form, before, after, "客户说明了情况", "2026-11-30T10:00:00+08:00")
     [change] = follow_ups.changes(form)
     assert change.questions == ("问题一",) and change.statement == "客户说明了情况"
-    assert change.level_words == "高风险 → 中风险" and change.score_words == "风险分 55 → 30"
+    assert change.level_words == "高风险 → 中风险" and change.score_words == "风险评分 55 → 30"
     assert [(r.text, r.points) for r in change.added] == [("丙", "同类已计分")]
     assert [(r.text, r.points) for r in change.removed] == [("乙", "+25 分")]
     for _ in range(follow_ups.KEPT + 3):

@@ -79,8 +79,8 @@ class Change:
     @property
     def score_words(self) -> str:
         if self.score_before is None or self.score_before == self.score_after:
-            return f"风险分 {self.score_after}"
-        return f"风险分 {self.score_before} → {self.score_after}"
+            return f"{labels.SCORE} {self.score_after}"
+        return f"{labels.SCORE} {self.score_before} → {self.score_after}"
 
 
 def _reasons(rules: list[dict], leaving: set) -> tuple[Reason, ...]:
@@ -99,7 +99,7 @@ def _change(entry: dict) -> Change | None:
     ids_after = {rule.get("rule_id") for rule in fired_after}
     return Change(
         at=str(entry.get("at") or ""),
-        questions=tuple(str(question.get("text_zh") or "") for question in
+        questions=tuple(labels.plain(question.get("text_zh")) for question in
                         entry.get("questions") or [] if isinstance(question, dict)),
         statement=str(entry.get("statement") or ""),
         level_before=before.get("level") if before else None,

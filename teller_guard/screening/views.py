@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import login_throttle, users
+from .. import labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..web import guard_area, ledger_key
@@ -99,6 +99,7 @@ def facts(session_id: int):
         return redirect(url_for("screening.result", session_id=session_id))
     if request.method == "GET":
         values = dict(row["form"]["facts"])
+        values["amount"] = labels.amount(values.get("amount"))  # as every page shows it
         for name in inputs.PERSONAL_FIELDS:
             values.pop(name, None)  # full values stay in the vault; blank keeps them
         return facts_page(values, {}, {}, row=row)
@@ -156,7 +157,8 @@ def questions_page(row, asked, found, values, errors, status=200):
     selected_observations = (values.getlist("observations") if hasattr(values, "getlist")
                              else values.get("observations") or [])
     return render_template(
-        "screening/questions.html", row=row, asked=asked, found=found, values=values,
+        "screening/questions.html", row=row, found=found, values=values,
+        asked=[labels.shown_question(question.to_dict()) for question in asked],
         errors=errors, selected_observations=selected_observations,
         option_text=inputs._option_text, facts=row["form"]["facts"],
         channels=inputs.CHANNEL_LABELS, level_labels=service.LEVEL_LABELS,
