@@ -20,7 +20,7 @@ TASK_STORY = "客服说刷单任务没做完，要充值投资平台才能提现
 FOLLOW_UP_ANSWER = "对方让先垫付三单，说做完才能提现"
 
 
-def test_result_names_one_primary_typology_and_folds_the_others(page, live_app):
+def test_result_names_one_primary_typology_and_folds_the_others(page, live_app, artifacts):
     login(page, "teller")
     page.goto("/screening/new")
     page.fill("#amount", "3万")
@@ -80,4 +80,5 @@ def test_result_names_one_primary_typology_and_folds_the_others(page, live_app):
              else f"{level_before} → {level_after}")
     expect(record.locator("h2 .level-change")).to_have_text(words)
     expect(page.locator(".flash")).to_contain_text(words)
+    page.screenshot(path=str(artifacts / "result-after-follow-up.png"))
     assert Axe().run(page).violations_count == 0
