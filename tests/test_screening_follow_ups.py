@@ -154,7 +154,7 @@ def test_changes_name_dropped_reasons_and_skip_what_does_not_read():
     after = {"level": "medium", "score": 30,
              "fired": [{"rule_id": "a", "reason_zh": "甲", "points": 30},
                        {"rule_id": "c", "reason_zh": "丙", "points": 0}]}
-    form = {"follow_ups": ["damaged", {"after": "damaged"}]}
+    form = {"follow_ups": ["damaged", {"after": "damaged"}, {"before": "damaged", "after": {}}]}
     form["follow_ups"] = follow_ups.recorded(form, before, after, "客户说明了情况", "2026-11-30T10:00:00+08:00")
     [change] = follow_ups.changes(form)
     assert change.questions == ("问题一",) and change.statement == "客户说明了情况"

@@ -83,15 +83,17 @@ class Change:
         return f"{labels.SCORE} {self.score_before} → {self.score_after}"
 
 
-def _reasons(rules: list[dict], leaving: set) -> tuple[Reason, ...]:
+def _reasons(rules: list[dict], ids: set) -> tuple[Reason, ...]:
+    """The rules among `rules` whose id is in `ids`, in their order."""
     return tuple(Reason(str(rule.get("reason_zh") or rule.get("rule_id") or ""),
                         labels.points(rule.get("points")))
-                 for rule in rules if rule.get("rule_id") in leaving)
+                 for rule in rules if rule.get("rule_id") in ids)
 
 
 def _change(entry: dict) -> Change | None:
-    before, after = entry.get("before") or None, entry.get("after")
-    if not isinstance(after, dict):
+    before, after = entry.get("before"), entry.get("after")
+    before = before if isinstance(before, dict) and before else None
+    if not isinstance(after, dict) or not after.get("level"):
         return None
     fired_before = [rule for rule in (before or {}).get("fired") or [] if isinstance(rule, dict)]
     fired_after = [rule for rule in after.get("fired") or [] if isinstance(rule, dict)]
