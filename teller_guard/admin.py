@@ -23,7 +23,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from . import api_scope, api_tokens, login_throttle, settings, users
+from . import api_scope, api_tokens, labels, login_throttle, settings, users
 from .db import get_db
 from .forms import ChineseForm, choices
 from .regions import PROVINCE_PINYIN, PROVINCES
@@ -45,22 +45,24 @@ class UserActionForm(ChineseForm):
 
 
 class SettingsForm(ChineseForm):
-    bank_name = StringField("银行名称", validators=[DataRequired("请输入银行名称"), Length(max=64)])
-    branch_name = StringField("网点名称", validators=[DataRequired("请输入网点名称"), Length(max=64)])
+    bank_name = StringField(labels.SETTING_NAMES["bank_name"],
+                            validators=[DataRequired("请输入银行名称"), Length(max=64)])
+    branch_name = StringField(labels.SETTING_NAMES["branch_name"],
+                              validators=[DataRequired("请输入网点名称"), Length(max=64)])
     # data-pinyin: typing "gd" picks 广东省 (static/js/typeahead.js)
-    province = SelectField("网点所在省份", render_kw={"data-typeahead": ""}, choices=choices(
+    province = SelectField(labels.SETTING_NAMES["province"], render_kw={"data-typeahead": ""}, choices=choices(
         (p, p, {"data-pinyin": PROVINCE_PINYIN[p]}) for p in PROVINCES))
-    city = StringField("网点所在城市", validators=[Optional(), Length(max=32)])
+    city = StringField(labels.SETTING_NAMES["city"], validators=[Optional(), Length(max=32)])
     large_amount = DecimalField(
-        "大额标准（元）", places=2,
+        labels.SETTING_NAMES["large_amount"], places=2,
         validators=[InputRequired("请输入大额标准"),
                     NumberRange(min=1, max=100_000_000, message="大额标准应在 1 至 1 亿元之间")])
     elderly_age = IntegerField(
-        "老年客户年龄（岁）",
+        labels.SETTING_NAMES["elderly_age"],
         validators=[InputRequired("请输入年龄"),
                     NumberRange(min=40, max=100, message="年龄应在 40 至 100 岁之间")])
-    slip_paper = SelectField("提示单默认纸张", choices=choices(
-        [("a5", "A5 纸"), ("a4", "A4 纸"), ("roll80", "80 毫米热敏卷纸")]))
+    slip_paper = SelectField(labels.SETTING_NAMES["slip_paper"], choices=choices(
+        (paper, labels.PAPERS[paper]) for paper in ("a5", "a4", "roll80")))
 
     def to_settings(self) -> settings.BranchSettings:
         return settings.BranchSettings(
@@ -136,7 +138,9 @@ def branch_settings():
 
 
 class TokenForm(ChineseForm):
-    name = StringField("调用系统名称", validators=[DataRequired("请输入调用系统名称"), Length(max=64)])
+    name = StringField("调用系统名称", validators=[
+        DataRequired("请输入调用系统名称"),
+        Length(max=api_tokens.NAME_MAX, message=f"名称最多 {api_tokens.NAME_MAX} 个字")])
     tellers_mode = RadioField("可代为提交问询的柜员", default="all", choices=choices([
         ("all", api_scope.ALL_TELLERS), ("listed", "仅限下列柜员")]))
     tellers = SelectMultipleField("指定柜员", choices=[])
@@ -157,8 +161,7 @@ class TokenForm(ChineseForm):
 def filing_users(db) -> list[tuple[str, str]]:
     """(username, label) of the accounts a token may file for: active tellers and supervisors."""
     return [(user.username, f"{user.display_name or user.username}（{user.username}，{user.role_label}）")
-            for user in users.list_users(db)
-            if user.active and user.role in ("teller", "supervisor")]
+            for user in api_tokens.filing_accounts(db)]
 
 
 @bp.route("/api-tokens", methods=["GET", "POST"])

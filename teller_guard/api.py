@@ -15,7 +15,17 @@ from decimal import Decimal
 from flask import Blueprint, current_app, g, jsonify, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from . import api_check, api_idempotency, api_schema, api_scope, api_tokens, rate_limit, storage, users
+from . import (
+    api_check,
+    api_idempotency,
+    api_schema,
+    api_scope,
+    api_tokens,
+    labels,
+    rate_limit,
+    storage,
+    users,
+)
 from .db import get_db
 from .risk import applicable_questions
 from .screening import inputs, service
@@ -99,6 +109,7 @@ def require_token():
     if wait is not None:
         return error(429, "请求过于频繁，请稍后再试",
                      headers={"Retry-After": str(max(1, math.ceil(wait)))})
+    api_tokens.note_use(get_db(), found)
     g.api_token = found
     return None
 
@@ -182,7 +193,7 @@ def screening_json(row: dict, questions=None) -> dict:
         "needs_supervisor": needs_supervisor(row),
     })
     if questions is not None:
-        body["questions"] = [question.to_dict() for question in questions]
+        body["questions"] = [labels.shown_question(question.to_dict()) for question in questions]
     return body
 
 

@@ -153,14 +153,10 @@ def answer_screening(session_id: int):
         given_answers, warnings = checked.value, not_applicable(body, asked)
 
     def work(db):
-        # A follow-up keeps the answers as they are inside the write lock, so two statements
-        # sent at once are both kept.
-        answers = given_answers if given_answers is not None else \
-            stored_flow.screening(db, session_id)["form"].get("answers") or {}
-        if statement:
-            answers = inputs.with_statement(answers, statement)
+        # Without new answers, assess() reads those stored inside the write lock (and adds
+        # the statement to them), so two statements sent at once are both kept.
         service.assess(db, keys(), session_id, branch, rules(), found, row["teller_id"],
-                       answers=answers)
+                       answers=given_answers, statement=statement or None)
         return session_id, {**screening_json(stored_flow.screening(db, session_id), asked),
                             "warnings": warnings}
 

@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
-from datetime import UTC, datetime
+import sqlite3
+from datetime import UTC, datetime, timedelta
 
-from . import audit, digests, storage
+from . import audit, digests, storage, users
 from .api_scope import Scope
 from .storage import api as api_store
 
 PREFIX = "tg_"
+NAME_MAX = 64  # characters of a calling system's name (the admin page and the CLI)
+FILING_ROLES = ("teller", "supervisor")
+# last_used_at is written at most this often per token, so a busy integration does not turn
+# every read into a write.
+USE_STAMP_EVERY = timedelta(minutes=1)
+log = logging.getLogger(__name__)
 
 
 def _hash(token: str) -> str:
@@ -54,3 +62,28 @@ def find_active(db, token: str) -> dict | None:
 
 def list_all(db) -> list[dict]:
     return api_store.tokens_with_creator(db)
+
+
+def filing_accounts(db) -> list[users.User]:
+    """The accounts a token may file for: active tellers and supervisors (the admin page's
+    choices and what `teller-guard token create --teller` accepts)."""
+    return [user for user in users.list_users(db)
+            if user.active and user.role in FILING_ROLES]
+
+
+def note_use(db, token: dict, moment: datetime | None = None) -> None:
+    """Stamp the token's last_used_at (for 接口令牌 and `teller-guard token list`), at most
+    once per USE_STAMP_EVERY. The stamp is advisory: a full disk or a busy database must not
+    fail the request that uses the token, so such a failure is logged and passed over."""
+    moment = moment or datetime.now(UTC)
+    last = token.get("last_used_at")
+    try:
+        if last and moment - datetime.fromisoformat(last) < USE_STAMP_EVERY:
+            return
+    except ValueError:
+        pass  # an unreadable stamp is simply replaced
+    try:
+        with storage.transaction(db):
+            api_store.mark_token_used(db, token["id"], moment.isoformat(timespec="seconds"))
+    except sqlite3.OperationalError as error:
+        log.warning("API token %s: last use not recorded (%s)", token["id"], error)

@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from . import audit, config, db, errors, pii_key, private_files, telemetry
+from . import audit, config, db, errors, labels, pii_key, private_files, telemetry
 from .security import set_security_headers
 from .web import OPS_PATHS
 
@@ -56,13 +56,6 @@ class RowIdConverter(IntegerConverter):
 
 def _dict_without_none(values: dict) -> dict:
     return {key: value for key, value in values.items() if value is not None}
-
-
-def _yuan(fen) -> str:
-    """Amount in fen -> ¥50,000.00 for display."""
-    if fen is None:
-        return ""
-    return f"¥{int(fen) / 100:,.2f}"
 
 
 def _local_time(epoch) -> str:
@@ -123,8 +116,9 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     errors.register(app)
     app.after_request(set_security_headers)
     app.add_template_filter(_dict_without_none, "dict_without_none")
-    app.add_template_filter(_yuan, "yuan")
+    app.add_template_filter(labels.yuan, "yuan")
     app.add_template_filter(_local_time, "local_time")
+    app.add_template_global(labels, "labels")  # the glossary: one name per code everywhere
 
     from . import admin, api, auth, ops, review, screening
     from .watchlist import views as watchlist_views

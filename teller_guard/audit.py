@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import encode_basestring as _json_string  # the ensure_ascii=False form
 
+from . import labels
 from .storage import ledger
 
 try:  # OpenSSL's HMAC object, whose copy() is cheap (hmac.HMAC wraps it in Python)
@@ -23,44 +24,8 @@ except ImportError:  # pragma: no cover - a Python built without OpenSSL
 
 GENESIS = "0" * 64
 
-# kind -> Chinese label shown in timelines and the audit page
-KINDS = {
-    "login.succeeded": "登录成功",
-    "login.failed": "登录失败",
-    "login.locked": "账户锁定",  # no longer written (login_throttle.py); older ledgers hold it
-    "login.throttled": "登录失败过多，已限速",
-    "logout": "退出登录",
-    "user.created": "新增用户",
-    "user.disabled": "停用用户",
-    "user.enabled": "启用用户",
-    "user.password_reset": "重置密码",
-    "user.role_changed": "修改角色",
-    "settings.changed": "修改网点设置",
-    "api_token.created": "创建接口令牌",
-    "api_token.revoked": "吊销接口令牌",
-    "screening.started": "开始问询",
-    "screening.step_saved": "保存问询步骤",
-    "screening.assessed": "风险评估",
-    "screening.supervisor_confirmed": "主管确认",
-    "screening.supervisor_override": "主管强制放行",
-    "screening.outcome": "记录结果",
-    "print.slip": "打印风险提示单",
-    "print.alert": "打印警情通报单",
-    "alert.queued": "警情待发送",
-    "alert.sent": "警情已发送",
-    "pii.accessed": "查看完整个人信息",
-    "review.transition": "复核状态变更",
-    "review.assigned": "分配复核人",
-    "review.note": "复核备注",
-    "export.queue": "导出复核队列",
-    "export.statistics": "导出统计",
-    "retention.redacted": "过期个人信息脱敏",
-    "watchlist.imported": "导入涉诈名单",
-    "watchlist.removed": "移出涉诈名单",
-    "watchlist.exported": "导出高风险收款账户",
-    "chain.anchored": "账本锚定",
-    "anchor.sent": "账本锚点已发送",
-}
+# kind -> Chinese label shown in timelines and the audit page (the glossary holds them)
+KINDS = labels.EVENT_KINDS
 
 
 @dataclass(frozen=True)

@@ -53,13 +53,15 @@ def fail(message: str, status: int = 1) -> None:
     sys.exit(status)
 
 
-def prepare_database(app, thorough: bool = False) -> None:
+def prepare_database(app, thorough: bool = False, err: bool = False) -> None:
+    """Migrate and check the database. `err`: report on standard error (for commands whose
+    standard output a script reads)."""
     try:
         applied = db.prepare(app.config["DATABASE"], thorough)
     except db.DatabaseUnavailable as error:
         fail(str(error))
     if applied:
-        click.echo(f"数据库已更新: {db.describe(app.config['DATABASE'])} ({len(applied)} 个迁移)")
+        click.echo(f"数据库已更新: {db.describe(app.config['DATABASE'])} ({len(applied)} 个迁移)", err=err)
     database = db.connect(app.config["DATABASE"])
     try:
         with storage.transaction(database):
@@ -276,4 +278,8 @@ main.add_command(redact)
 from .printing_web.cli import send_alerts  # noqa: E402
 
 main.add_command(send_alerts)
+
+from .token_cli import token  # noqa: E402
+
+main.add_command(token)
 

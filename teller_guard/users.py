@@ -8,15 +8,10 @@ from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, digests, login_throttle, storage
+from . import audit, digests, labels, login_throttle, storage
 from .storage import accounts
 
-ROLES = {
-    "teller": "柜员",
-    "supervisor": "主管",
-    "security": "安保",
-    "admin": "管理员",
-}
+ROLES = labels.ROLES
 MIN_PASSWORD_LENGTH = 8
 
 

@@ -195,7 +195,7 @@ def test_police_alert_has_the_facts_in_full_and_is_logged(client, auth, database
         "13912345678", "¥200,000.00", "柜面转账", "极高风险", "冒充公检法", "广东省深圳市",
         "示例农商银行",
         "您好，请问这笔钱是转给谁、做什么用的？", "转到“安全账户”、配合调查",  # question, answer
-        "转到公安的安全账户", "办理时一直在通话", "说对方让保密",  # free answer, observations
+        "转到公安的安全账户", "办理时一直在通话", "说对方要求保密",  # free answer, observations
         "要把钱转到安全账户配合调查",  # customer statement
         "系统处置建议", "办理结果：尚未记录", "打印人：supervisor名（SUPERVISOR）",
         "teller名（TELLER）",

@@ -22,15 +22,15 @@ def test_detail_shows_the_whole_session(app, client, auth, database):
             audit.append(database, ledger_key(app), audit.AuditEvent(kind, teller, case, data))
     auth.login("supervisor")
     html = client.get(f"/review/{case}").get_data(as_text=True)
-    for label in ("开始问询", "风险评估", "主管强制放行", "记录结果", "打印风险提示单", "打印警情通报单",
+    for label in ("开始问询", "风险评估", "主管书面放行", "记录结果", "打印风险提示单", "打印警情通报单",
                   "警情已发送"):
         assert f'<th scope="row">{label}</th>' in html, label
-    assert "极高风险，评分 90" in html and "规则版本 test-1" in html
+    assert "极高风险，风险评分 90" in html and "规则版本 test-1" in html
     assert "客户称要转到“安全账户”" in html and "+60 分" in html  # reasons
-    assert "<li>办理时一直在打电话</li><li>被要求保密</li>" in html  # observations
+    assert "<li>办理时一直在通话</li><li>说对方要求保密</li>" in html  # observations
     assert "<dt>转账汇款目的必问</dt><dd>转到“安全账户”、配合调查</dd>" in html  # answer, as asked
     assert "A4 纸（补打）" in html
-    assert "主管强制放行" in html and "客户坚持" in html
+    assert "主管书面放行" in html and "客户坚持" in html
     assert "张*" in html and "张三丰" not in html
     assert "客户姓名" in html and "页面只显示脱敏信息" in html
     times = re.findall(r"<td>(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)</td><th", html)

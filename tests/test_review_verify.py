@@ -193,7 +193,7 @@ def test_detail_page_shows_redaction_without_values(app, client, auth, database)
     retention.redact(database, ledger_key(app), days=30)
     auth.login("security")
     html = client.get(f"/review/{case}").get_data(as_text=True)
-    assert "客户证件号码（已按保留期限清除）" in html
+    assert "客户身份证号（已按保留期限清除）" in html
     assert "110101199001011234" not in html
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
+
+from .. import labels
 
 from .capitals import amount_in_capitals
 
@@ -191,15 +193,17 @@ class AlertContent(_TupleFields):
 
 
 def format_amount(amount) -> str:
-    """``Decimal("50000")`` -> ``"¥50,000.00"``; anything unusable -> "—"."""
+    """``Decimal("50000")`` -> ``"¥50,000.00"``: the digits as every screen shows them
+    (labels.amount); paper has no 金额（元） column header, so the sign says the unit.
+    Anything unusable -> "—"."""
     if amount is None or amount == "":
         return EMPTY_VALUE
     try:
-        value = Decimal(str(amount)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+        value = Decimal(str(amount))
     except (InvalidOperation, ValueError):
         return str(amount)
-    sign = "-" if value < 0 else ""
-    return f"{sign}¥{abs(value):,.2f}"
+    shown = labels.amount(value)
+    return f"-¥{shown[1:]}" if shown.startswith("-") else f"¥{shown}"
 
 
 def format_amount_capitals(amount) -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from .. import labels
 from ..printing import AlertContent, SlipContent
 
 PAYLOAD_VERSION = 1
@@ -154,18 +155,20 @@ def answer_rows(row: Mapping, rules) -> tuple[tuple[str, str], ...]:
             continue
         value = recorded.pop(target)
         answer = _option_label(question, value) if question.options else str(value)
-        rows.append((question.say_zh or question.text_zh, answer))
+        rows.append((question.say_zh or labels.plain(question.text_zh), answer))
     rows.extend((target, str(value)) for target, value in recorded.items())
     return tuple(rows)
 
 
 def observation_labels(row: Mapping, rules) -> tuple[str, ...]:
+    """What the teller ticked, in the glossary's words (the form and the review page's)."""
     flags = _answers(row).get("observations") or ()
-    labels: dict = {}
+    from_rules: dict = {}
     for definition in getattr(rules, "questions", ()):
         if definition.question.answer_field == "observations":
-            labels = dict(definition.question.options)
-    return tuple(labels.get(flag, str(flag)) for flag in flags)
+            from_rules = dict(definition.question.options)
+    return tuple(labels.OBSERVATIONS.get(flag) or from_rules.get(flag, str(flag))
+                 for flag in flags)
 
 
 def reasons(row: Mapping) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import audit, disk_full, storage
+from .. import audit, disk_full, labels, storage
 from .. import db as dbmod
 from ..storage import printing as print_store
 
@@ -47,7 +47,7 @@ LEASE_EXTRA_SECONDS = 60  # a claimed row is due again this long after the timeo
 WAKE_SECONDS = 5.0  # the background sender looks for due rows this often
 BATCH = 50
 MAX_ERROR_CHARS = 120
-STATUS_LABELS = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
+STATUS_LABELS = labels.OUTBOX_STATUSES
 
 
 class EndpointError(ValueError):

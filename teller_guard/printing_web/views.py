@@ -30,7 +30,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, printing, storage, users
+from .. import audit, labels, printing, storage, users
 from ..db import DatabaseUnavailable, get_db
 from ..forms import ascii_int
 from ..screening import inputs, service
@@ -46,7 +46,6 @@ SLIP_ROLES = ("teller", "supervisor", "security", "admin")
 ALERT_ROLES = ("supervisor", "security", "admin")
 OUTBOX_ROLES = ("security", "admin")
 ALERT_LEVELS = ("high", "critical")
-PAPER_LABELS = {"a5": "A5 纸", "a4": "A4 纸", "roll80": "80 毫米卷纸"}
 # A PDF viewer builds its own page around the document: give it what it needs, nothing more.
 PDF_CSP = ("default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
            "img-src 'self' data:; frame-ancestors 'none'")
@@ -123,7 +122,8 @@ def slip(session_id: int):
         paper = branch().slip_paper if branch().slip_paper in printing.PAPERS else "a5"
     elif paper not in printing.PAPERS:
         return refuse(400, "纸张类型无效",
-                      "纸张类型只能是 a5（A5 纸）、a4（A4 纸）或 roll80（80 毫米卷纸）。")
+                      f"纸张类型只能是 a5（{labels.PAPERS['a5']}）、a4（{labels.PAPERS['a4']}）或 "
+                      f"roll80（{labels.PAPERS['roll80']}）。")
     if row["assessment"] is None or not row["level"]:
         return refuse(409, "暂不能打印", "该问询尚未完成风险评估，完成问询后才能打印风险提示单。")
     pdf = printing.build_slip(

@@ -50,7 +50,7 @@ def queue_lines(rows: Iterable[dict], names: dict[int, str], typologies: dict[st
             row["reference"], row["started_at"], names.get(row["teller_id"], row["teller_id"]),
             labels.LEVELS.get(row["level"], "未评估"), row["score"],
             typologies.get(row["typology"], row["typology"] or ""),
-            labels.yuan(row["amount_fen"]), row["payee_masked"], row["customer_masked"],
+            labels.yuan_plain(row["amount_fen"]), row["payee_masked"], row["customer_masked"],
             labels.OUTCOMES.get(row["outcome"], row["outcome"] or "未记录"),
             state.label(row["review_status"]), names.get(row["assignee_id"], ""),
         ]
@@ -70,7 +70,7 @@ def statistics_text(stats: Statistics, names: dict[int, str], typologies: dict[s
         _line(["指标", "数值"]),
         _line(["问询总数", stats.total]),
         _line(["进入复核队列", stats.queued]),
-        _line(["保护金额（元，已取消或已报警）", labels.yuan(stats.protected_fen)]),
+        _line(["保护金额（元，已取消或已报警）", labels.yuan_plain(stats.protected_fen)]),
         _line(["保护笔数", stats.protected_count]),
         _line(["问询时长中位数（秒）", "" if median is None else round(median, 1)]),
         _line(["已结案", stats.closed]),
@@ -93,7 +93,7 @@ def statistics_text(stats: Statistics, names: dict[int, str], typologies: dict[s
           for teller, total, queued in stats.tellers),
         _line([]),
         _line(["办理结果", "笔数", "金额（元）"]),
-        *(_line([labels.OUTCOMES.get(outcome, outcome), count, labels.yuan(fen)])
+        *(_line([labels.OUTCOMES.get(outcome, outcome), count, labels.yuan_plain(fen)])
           for outcome, count, fen in stats.outcomes),
         _line([]),
         _line(["复核状态", "案件数"]),

@@ -11,20 +11,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .. import labels
 from ..pii import mask_numbers_in_text
 
 PENDING = "pending"
 IN_REVIEW = "in_review"
 CLOSED = ("confirmed_fraud", "dissuaded", "false_alarm", "police_handled")
 
-STATUS_LABELS = {
-    PENDING: "待复核",
-    IN_REVIEW: "复核中",
-    "confirmed_fraud": "确认诈骗",
-    "dissuaded": "成功劝阻",
-    "false_alarm": "误报",
-    "police_handled": "已报警",
-}
+STATUS_LABELS = labels.REVIEW_STATUSES
 STATUSES = tuple(STATUS_LABELS)
 
 # from -> the statuses it may move to

@@ -10,23 +10,15 @@ import json
 from dataclasses import dataclass
 
 from .. import audit, labels
+from ..api_scope import ALL_TELLERS, READ_SCOPES
 from . import state
 
-FACT_LABELS = {
-    "amount": "金额（元）", "channel": "业务类型", "payee_account": "收款账户",
-    "payee_name": "收款人", "payee_bank": "收款银行", "payee_province": "收款地省份",
-    "payee_city": "收款地城市", "payee_type": "收款账户类型", "payee_known": "收款人是否转过",
-    "customer_id_number": "客户证件号码", "customer_age": "客户年龄", "customer_name": "客户姓名",
-    "customer_phone": "客户电话", "occupation": "客户职业",
-}
-FACT_VALUES = {
-    "channel": labels.CHANNELS,
-    "payee_type": {"personal": "个人账户", "corporate": "对公账户"},
-    "payee_known": {"new": "首次转给该收款人", "known": "以前转过"},
-    "occupation": {"other": "其他/未询问", "retired": "离退休人员", "student": "学生",
-                   "finance": "财会人员", "unemployed": "无业/待业"},
-}
-PAPERS = {"a5": "A5 纸", "roll80": "80 毫米卷纸", "a4": "A4 纸"}
+# watchlist.imported `kind` (watchlist/csv_import.py)
+WATCHLIST_KINDS = {"accounts": "账号名单", "hashes": "高风险收款账户导出文件（哈希）"}
+
+FACT_LABELS = labels.FACT_NAMES
+FACT_VALUES = labels.FACT_VALUES
+PAPERS = labels.PAPERS
 
 
 @dataclass(frozen=True)
@@ -62,7 +54,7 @@ def question_labels() -> dict[str, tuple[str, dict]]:
     found = {}
     for question in questions:
         if question.answer_field and question.answer_field not in found:
-            short = question.text_zh.split("：")[0]
+            short = labels.plain(question.text_zh).split("：")[0]
             found[question.answer_field] = (short, {value: label for value, label in question.options})
     return found
 
@@ -79,7 +71,8 @@ def form_lines(form_json: str | None) -> tuple[list[Line], list[Line], list[str]
     for name, value in (form.get("facts") or {}).items():
         if value in (None, ""):
             continue
-        shown = FACT_VALUES.get(name, {}).get(value, _text(value))
+        shown = (labels.amount(value) if name == "amount"
+                 else FACT_VALUES.get(name, {}).get(value, _text(value)))
         facts.append(Line(FACT_LABELS.get(name, name), shown))
     questions = question_labels()
     answers = []
@@ -107,14 +100,53 @@ def reasons(assessment: dict) -> list[Line]:
     lines = []
     for rule in assessment.get("fired") or []:
         if isinstance(rule, dict):
-            points = rule.get("points")
             lines.append(Line(str(rule.get("reason_zh") or rule.get("rule_id") or ""),
-                              f"{points:+d} 分" if isinstance(points, int) else ""))
+                              labels.points(rule.get("points"))))
     return lines
 
 
+def _user(data: dict) -> str:
+    return str(data.get("username") or "（不存在的用户名）")
+
+
+def _token(data: dict) -> str:
+    text = f"「{data.get('name', '')}」（#{data.get('token_id', '?')}）"
+    scope = data.get("scope")
+    if not isinstance(scope, dict):
+        return text
+    tellers = scope.get("tellers")
+    return (f"{text}；可代为提交："
+            f"{ALL_TELLERS if tellers is None else '、'.join(map(str, tellers))}；"
+            f"可查看：{READ_SCOPES.get(scope.get('read'), scope.get('read'))}；"
+            f"主管授权：{'可以' if scope.get('may_supervise') else '不可以'}")
+
+
+def _setting_value(name: str, value) -> str:
+    if name == "large_amount":
+        return labels.amount(value)
+    if name == "slip_paper":
+        return PAPERS.get(value, _text(value))
+    return _text(value)
+
+
+def _settings(data: dict) -> str:
+    return "；".join(
+        f"{labels.SETTING_NAMES.get(name, name)}："
+        f"{_setting_value(name, (change or {}).get('before'))} → "
+        f"{_setting_value(name, (change or {}).get('after'))}"
+        for name, change in data.items() if isinstance(change, dict))
+
+
+def _delivery(data: dict) -> str:
+    attempts, status = data.get("attempts"), data.get("http_status")
+    details = "，".join(([f"第 {attempts} 次尝试"] if attempts else [])
+                       + ([f"HTTP {status}"] if status else []))
+    return "已送达" + (f"（{details}）" if details else "")
+
+
 def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str, str]) -> str:
-    """One event's details in Chinese."""
+    """One event's details in Chinese: every kind in labels.EVENT_KINDS is worded here, so no
+    ledger view shows a stored code or key (tests/test_glossary.py)."""
     def name(user_id):
         return names.get(user_id, f"用户 {user_id}") if user_id is not None else ""
 
@@ -126,12 +158,15 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         return f"{step}；修改 {len(fields)} 项" if fields else step
     if kind == "screening.assessed":
         found = "、".join(typologies.get(t, t) for t in data.get("typologies") or []) or "无"
-        return (f"{labels.LEVELS.get(data.get('level'), data.get('level'))}，评分 {data.get('score')}；"
+        return (f"{labels.LEVELS.get(data.get('level'), data.get('level'))}，"
+                f"{labels.SCORE} {data.get('score')}；"
                 f"诈骗类型：{found}；规则版本 {data.get('rules_version', '')}；"
                 f"命中规则 {len(data.get('fired') or [])} 条；金额 {labels.yuan(data.get('amount_fen'))} 元")
     if kind in ("screening.supervisor_confirmed", "screening.supervisor_override"):
         reason = data.get("reason")
-        return f"主管 {name(data.get('supervisor_id'))}" + (f"；理由：{reason}" if reason else "")
+        via = f"；经接口令牌「{data['api_token']}」提交" if data.get("api_token") else ""
+        return (f"主管 {name(data.get('supervisor_id'))}" + (f"；理由：{reason}" if reason else "")
+                + via)
     if kind == "screening.outcome":
         return (f"{labels.OUTCOMES.get(data.get('outcome'), data.get('outcome'))}；"
                 f"金额 {labels.yuan(data.get('amount_fen'))} 元；"
@@ -139,9 +174,14 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind in ("print.slip", "print.alert"):
         paper = PAPERS.get(data.get("paper"), data.get("paper") or "")
         return paper + ("（补打）" if data.get("reprint") else "")
+    if kind == "alert.queued":
+        return f"警情外发记录 #{data.get('outbox_id', '?')}，等待发送"
+    if kind in ("alert.sent", "anchor.sent"):
+        return _delivery(data)
     if kind == "pii.accessed":
         fields = "、".join(labels.PII_FIELDS.get(f, f) for f in data.get("fields") or [])
-        return f"用途：{data.get('purpose', '')}；字段：{fields}"
+        purpose = data.get("purpose", "")
+        return f"用途：{labels.PII_PURPOSES.get(purpose, purpose)}；字段：{fields}"
     if kind == "review.transition":
         text = f"{state.label(data.get('from'))} → {state.label(data.get('to'))}"
         return text + (f"；备注：{data['note']}" if data.get("note") else "")
@@ -149,7 +189,39 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         return f"复核人：{name(data.get('assignee_id'))}"
     if kind == "review.note":
         return str(data.get("note", ""))
-    return _text(data)
+    if kind in ("login.succeeded", "login.failed", "login.throttled", "login.locked"):
+        purpose = labels.LOGIN_PURPOSES.get(data.get("purpose"), "登录")
+        address = f"；来源地址 {data['address']}" if data.get("address") else ""
+        return f"用户名 {_user(data)}；{purpose}{address}"
+    if kind == "logout" or kind in ("user.disabled", "user.enabled", "user.password_reset"):
+        return f"用户名 {_user(data)}"
+    if kind in ("user.created", "user.role_changed"):
+        role = labels.ROLES.get(data.get("role"), data.get("role") or "")
+        return f"用户名 {_user(data)}；角色：{role}"
+    if kind == "settings.changed":
+        return _settings(data)
+    if kind in ("api_token.created", "api_token.revoked"):
+        return _token(data)
+    if kind == "export.queue":
+        return f"复核队列 CSV，{data.get('rows', '?')} 条"
+    if kind == "export.statistics":
+        return f"统计 CSV，{data.get('date_from', '')} 至 {data.get('date_to', '')}"
+    if kind == "watchlist.exported":
+        return f"高风险收款账户 CSV，{data.get('rows', '?')} 条"
+    if kind == "watchlist.imported":
+        return (f"{WATCHLIST_KINDS.get(data.get('kind'), '名单文件')}：新增 {data.get('added', 0)} 个，"
+                f"已在名单 {data.get('already_listed', 0)} 个，"
+                f"重复 {data.get('duplicates', 0)} 行，有误跳过 {data.get('skipped_errors', 0)} 行")
+    if kind == "watchlist.removed":
+        reason = f"；原因：{data['reason']}" if data.get("reason") else ""
+        return f"{data.get('account_masked', '')}{reason}"
+    if kind == "retention.redacted":
+        return (f"{data.get('before', '')} 之前开始的问询：{data.get('sessions', 0)} 笔问询的 "
+                f"{data.get('fields', 0)} 项完整个人信息已清除，"
+                f"已发送警情的外发内容 {data.get('alert_payloads', 0)} 条已清除")
+    if kind == "chain.anchored":
+        return f"第 {data.get('seq', '?')} 次锚定（{str(data.get('anchored_at', ''))[:19].replace('T', ' ')}）"
+    return "；".join(_text(value) for value in data.values())  # an unknown kind: values only
 
 
 @dataclass(frozen=True)

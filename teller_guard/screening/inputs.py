@@ -19,15 +19,9 @@ from . import validation
 from .validation import FieldError
 
 CHANNEL_LABELS = labels.CHANNELS
-OCCUPATION_LABELS = {
-    "other": "其他/未询问",
-    "retired": "离退休人员",
-    "student": "学生",
-    "finance": "财会人员",
-    "unemployed": "无业/待业",
-}
-PAYEE_TYPE_LABELS = {"personal": "个人账户", "corporate": "对公账户"}
-PAYEE_KNOWN_LABELS = {"new": "首次转给该收款人", "known": "以前转过（老收款人）"}
+OCCUPATION_LABELS = labels.OCCUPATIONS
+PAYEE_TYPE_LABELS = labels.PAYEE_TYPES
+PAYEE_KNOWN_LABELS = labels.PAYEE_KNOWN
 FACT_FIELDS = (
     "amount", "channel", "payee_account", "payee_name", "payee_bank", "payee_province",
     "payee_city", "payee_type", "payee_known", "customer_id_number", "customer_age",
@@ -41,8 +35,7 @@ FREE_TEXT_FIELDS = ("payee_bank", "payee_city")
 # Longest text (characters, after trimming) each free-text field takes. The API's schema reads
 # these (api_schema.py), so the form, the API and its OpenAPI document share one number.
 TEXT_LIMITS = {"payee_name": 100, "payee_bank": 100, "payee_city": 40, "customer_name": 50}
-TEXT_LABELS = {"payee_name": "收款人名称", "payee_bank": "收款银行", "payee_city": "城市",
-               "customer_name": "客户姓名"}
+TEXT_LABELS = {name: labels.FACT_NAMES[name] for name in TEXT_LIMITS}
 ANSWER_TEXT_LIMIT = 500  # a free-text answer (answers.destination_text)
 STATEMENT_FIELD = "answers.purpose_text"  # the customer's own words, asked of every screening
 STATEMENT_LIMIT = 1000

@@ -14,7 +14,15 @@ from decimal import Decimal
 from .. import audit, digests, group_commit, labels, pii, storage
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from ..storage import sessions
-from .inputs import Facts, engine_input, masked_answers, masked_facts, other_region_of
+from . import follow_ups
+from .inputs import (
+    Facts,
+    engine_input,
+    masked_answers,
+    masked_facts,
+    other_region_of,
+    with_statement,
+)
 
 OUTCOMES = labels.OUTCOMES
 PROTECTED_OUTCOMES = labels.PROTECTED_OUTCOMES
@@ -243,17 +251,27 @@ def _append_assessed(db, keys: Keys, actor_id, session_id: int, assessment: Asse
 
 
 def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_session: dict,
-           actor_id: int, answers: dict | None = None, moment: datetime | None = None) -> Assessment:
-    """Score the session (with the given answers, or those saved) and store the result."""
+           actor_id: int, answers: dict | None = None, moment: datetime | None = None,
+           statement: str | None = None) -> Assessment:
+    """Score the session (with the given answers, or those saved) and store the result.
+    `statement`: the customer's answer to the follow-up questions, added to their words (to
+    the answers as they are inside the write lock, so two sent at once are both kept) and
+    recorded with the level before and after (follow_ups.py)."""
     moment = moment or now_local()
     with storage.transaction(db):
         row = get(db, session_id)
         _require_open(row)
+        if statement:
+            answers = with_statement(
+                answers if answers is not None else row["form"].get("answers"), statement)
         if answers is not None:
             row["form"]["answers"] = masked_answers(answers)
         assessment = evaluate(screening_input(db, row, branch, cross_session),
                               policy_of(branch), rules)
         row["form"]["cross_session"] = cross_session
+        if statement:
+            row["form"][follow_ups.FORM_KEY] = follow_ups.recorded(
+                row["form"], row["assessment"], assessment.to_dict(), statement, _iso(moment))
         sessions.assessed(db, session_id, _assessed_columns(assessment, row["form"], moment,
                                                   row["in_queue"], row["review_status"]))
         _append_assessed(db, keys, actor_id, session_id, assessment, row["amount_fen"])

@@ -6,11 +6,11 @@ from datetime import datetime
 
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from .. import login_throttle, users
+from .. import labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..web import guard_area, ledger_key
-from . import inputs, service
+from . import follow_ups, inputs, service
 from .context import branch, keys, rules, signals
 
 bp = Blueprint("screening", __name__, url_prefix="/screening")
@@ -99,6 +99,7 @@ def facts(session_id: int):
         return redirect(url_for("screening.result", session_id=session_id))
     if request.method == "GET":
         values = dict(row["form"]["facts"])
+        values["amount"] = labels.amount(values.get("amount"))  # as every page shows it
         for name in inputs.PERSONAL_FIELDS:
             values.pop(name, None)  # full values stay in the vault; blank keeps them
         return facts_page(values, {}, {}, row=row)
@@ -156,7 +157,8 @@ def questions_page(row, asked, found, values, errors, status=200):
     selected_observations = (values.getlist("observations") if hasattr(values, "getlist")
                              else values.get("observations") or [])
     return render_template(
-        "screening/questions.html", row=row, asked=asked, found=found, values=values,
+        "screening/questions.html", row=row, found=found, values=values,
+        asked=[labels.shown_question(question.to_dict()) for question in asked],
         errors=errors, selected_observations=selected_observations,
         option_text=inputs._option_text, facts=row["form"]["facts"],
         channels=inputs.CHANNEL_LABELS, level_labels=service.LEVEL_LABELS,
@@ -178,6 +180,7 @@ def result_page(row, errors=None, status=200, values=None):
         errors=errors or {}, values=values or {}, outcomes=service.OUTCOMES,
         may_proceed=service.may_proceed(row), channels=inputs.CHANNEL_LABELS,
         level_labels=service.LEVEL_LABELS, is_owner=row["teller_id"] == g.user.id,
+        follow_ups=follow_ups.changes(row["form"]),
     ), status
 
 
@@ -193,10 +196,14 @@ def statement(session_id: int):
     if len(text) > inputs.STATEMENT_LIMIT:
         return result_page(row, {"statement": f"客户陈述过长（最多 {inputs.STATEMENT_LIMIT} 字）"},
                            400, {"statement": text})
-    answers = inputs.with_statement(row["form"].get("answers"), text)
-    db = get_db()
-    service.assess(db, keys(), session_id, branch(), rules(), signals(row)["facts"], g.user.id,
-                   answers=answers)
+    try:
+        service.assess(get_db(), keys(), session_id, branch(), rules(), signals(row)["facts"],
+                       g.user.id, statement=text)
+    except service.FlowError as error:  # finished by another request meanwhile
+        flash(str(error))
+        return redirect(url_for("screening.result", session_id=session_id))
+    change = follow_ups.changes(service.get(get_db(), session_id)["form"])[0]
+    flash(f"已记录客户回答并重新评估：{change.level_words}")
     return redirect(url_for("screening.result", session_id=session_id))
 
 

@@ -34,6 +34,10 @@ def revoke_token(db, token_id: int, revoked_at: str) -> None:
     db.execute("UPDATE api_tokens SET revoked_at = ? WHERE id = ?", [revoked_at, token_id])
 
 
+def mark_token_used(db, token_id: int, used_at: str) -> None:
+    db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [used_at, token_id])
+
+
 def tokens_with_creator(db) -> list[dict]:
     """Every token, newest first, with its scope and the user name of whoever created it."""
     return query(

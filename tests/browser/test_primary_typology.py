@@ -17,9 +17,10 @@ from .flow import login, session_id_of, session_row
 pytestmark = pytest.mark.browser
 
 TASK_STORY = "客服说刷单任务没做完，要充值投资平台才能提现，不然影响征信"
+FOLLOW_UP_ANSWER = "对方让先垫付三单，说做完才能提现"
 
 
-def test_result_names_one_primary_typology_and_folds_the_others(page, live_app):
+def test_result_names_one_primary_typology_and_folds_the_others(page, live_app, artifacts):
     login(page, "teller")
     page.goto("/screening/new")
     page.fill("#amount", "3万")
@@ -63,3 +64,21 @@ def test_result_names_one_primary_typology_and_folds_the_others(page, live_app):
     row = session_row(live_app, session_id_of(page))
     assert row["typology"] == "task_rebate"
     assert json.loads(row["assessment"])["primary_typology"] == "task_rebate"
+
+    # 记录回答并重新评估: the re-scored page says what was recorded and what it changed.
+    asked = [text.split("\n")[0] for text in follow_ups.locator("strong").all_inner_texts()]
+    level_before = page.locator(".level-word").inner_text()
+    expect(page.locator("#follow-up-record")).to_have_count(0)
+    page.fill("#statement", FOLLOW_UP_ANSWER)
+    page.get_by_role("button", name="记录回答并重新评估").click()
+    record = page.locator("#follow-up-record")
+    expect(record).to_be_visible()
+    expect(record.locator("dd.statement")).to_have_text(FOLLOW_UP_ANSWER)
+    assert record.locator("dl.follow-up ol > li").all_inner_texts() == asked
+    level_after = page.locator(".level-word").inner_text()
+    words = (f"等级未变（{level_after}）" if level_after == level_before
+             else f"{level_before} → {level_after}")
+    expect(record.locator("h2 .level-change")).to_have_text(words)
+    expect(page.locator(".flash")).to_contain_text(words)
+    page.screenshot(path=str(artifacts / "result-after-follow-up.png"))
+    assert Axe().run(page).violations_count == 0
