@@ -13,7 +13,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from .. import labels
-
 from .capitals import amount_in_capitals
 
 # Seed wording (police anti-fraud campaigns), printed verbatim.
