@@ -12,6 +12,7 @@ import click
 
 from . import audit, config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
+from .storage import copying
 from .storage import sessions as session_store
 from .storage import settings as settings_store
 from .web_context import app_db
@@ -64,6 +65,9 @@ def prepare_database(app, thorough: bool = False, err: bool = False) -> None:
         click.echo(f"数据库已更新: {db.describe(app.config['DATABASE'])} ({len(applied)} 个迁移)", err=err)
     database = db.connect(app.config["DATABASE"])
     try:
+        if copying.progress(database) is not None:
+            fail(f"数据库 {db.describe(app.config['DATABASE'])} 是 teller-guard migrate-db 未完成的迁移副本："
+                 "请先重新运行 migrate-db 完成迁移，再使用它")
         with storage.transaction(database):
             pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
         if not audit.key_seals_head(database, app.extensions["teller_guard"]["ledger_key"]):
@@ -279,6 +283,7 @@ from .printing_web.cli import send_alerts  # noqa: E402
 
 main.add_command(send_alerts)
 
+from . import migrate_db  # noqa: E402, F401 - adds `migrate-db` to main (importable first too)
 from .token_cli import token  # noqa: E402
 
 main.add_command(token)

@@ -7,8 +7,12 @@ afterwards each PostgreSQL id sequence is moved past the largest id copied.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
+from . import postgres
 from .schema import metadata
 
 # Tables in an order where every row's foreign keys point at rows already copied.
@@ -65,13 +69,28 @@ def last_key(db, table: str) -> tuple | None:
 
 def insert_rows(db, table: str, rows: Iterable[tuple]) -> int:
     """Insert rows given in columns(table) order, ids included; returns how many."""
+    from . import transaction
+
     names = columns(table)
     marks = ", ".join("?" * len(names))
     rows = list(rows)
-    if rows:
-        if table == "ledger_head" and db.dialect == "postgresql":
+    if not rows:
+        return 0
+    insert = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608
+    if db.dialect != "postgresql":
+        db.executemany(insert, rows)
+    elif table == "sessions":
+        # The daily statistics are copied as they are: the trigger that keeps them would count
+        # every copied session a second time. Off only inside this transaction (DDL is
+        # transactional: a failure or a kill leaves it on).
+        with transaction(db):
+            db.execute("ALTER TABLE sessions DISABLE TRIGGER stats_sessions_change")
+            db.executemany(insert, rows)
+            db.execute("ALTER TABLE sessions ENABLE TRIGGER stats_sessions_change")
+    else:
+        if table == "ledger_head":
             db.execute("DELETE FROM ledger_head")  # the schema's empty head row
-        db.executemany(f"INSERT INTO {table} ({', '.join(names)}) VALUES ({marks})", rows)  # noqa: S608
+        db.executemany(insert, rows)
     return len(rows)
 
 
@@ -109,3 +128,78 @@ def truncate_all(db) -> None:
     the chain head row."""
     db.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
     db.execute("INSERT INTO ledger_head (id) VALUES (1)")
+
+
+def table_names(db) -> set[str]:
+    """Every table in the database (PostgreSQL: in the connection's schema)."""
+    if db.dialect == "postgresql":
+        sql = "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+    else:
+        sql = "SELECT name FROM sqlite_master WHERE type = 'table'"
+    return {row[0] for row in db.execute(sql).fetchall()}
+
+
+# --- a SQLite file read as one snapshot (migrate-db's source) ---------------------------------
+
+
+class _Snapshot(sqlite3.Connection):
+    dialect = "sqlite"
+
+    @property
+    def conn(self):  # what storage functions read of a Database (e.g. in_transaction)
+        return self
+
+
+def open_snapshot(path: str | Path) -> _Snapshot:
+    """The SQLite file opened read-only, inside one read transaction: every later read sees
+    the file as it was at the first one, whatever another process commits meanwhile (WAL).
+    Close it to end the snapshot."""
+    uri = Path(path).resolve().as_uri() + "?mode=ro"
+    snapshot = sqlite3.connect(uri, uri=True, isolation_level=None, factory=_Snapshot,
+                               check_same_thread=False)
+    snapshot.execute("BEGIN")
+    snapshot.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts here
+    return snapshot
+
+
+# --- migrate-db's progress, kept in the target (instance_facts) --------------------------------
+
+PROGRESS_FACT = "migrate_db_source"
+
+
+def progress(db) -> dict | None:
+    """What a migrate-db run left in this database (None: nothing, or no such table)."""
+    if "instance_facts" not in table_names(db):
+        return None
+    found = db.execute("SELECT value FROM instance_facts WHERE key = ?", [PROGRESS_FACT]).fetchone()
+    return json.loads(found[0]) if found else None
+
+
+def save_progress(db, value: dict) -> None:
+    """Call inside the transaction that wrote the rows `value` says are copied."""
+    db.execute("INSERT INTO instance_facts (key, value) VALUES (?, ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+               [PROGRESS_FACT, json.dumps(value, ensure_ascii=False, sort_keys=True)])
+
+
+def clear_progress(db) -> None:
+    db.execute("DELETE FROM instance_facts WHERE key = ?", [PROGRESS_FACT])
+
+
+def lock_for_copy(db, wait_seconds: int = 10) -> bool:
+    """PostgreSQL: one migrate-db at a time per target database (a lock held until this
+    connection closes). Waits a little: the server may not yet have noticed that a killed
+    run's connection is gone. False when another run holds it."""
+    if db.dialect != "postgresql":
+        return True
+    db.execute(f"SET lock_timeout = {int(wait_seconds * 1000)}")
+    try:
+        db.execute("SELECT pg_advisory_lock(?)", [_MIGRATE_LOCK])
+    except postgres.psycopg.errors.LockNotAvailable:
+        return False
+    finally:
+        db.execute("RESET lock_timeout")
+    return True
+
+
+_MIGRATE_LOCK = 0x7467_6D64  # "tgmd": any constant the app uses for nothing else

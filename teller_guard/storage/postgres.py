@@ -72,7 +72,10 @@ def safe_url(url: str) -> str:
         netloc = f"{parts.username}@{netloc}"
     if parts.port:
         netloc += f":{parts.port}"
-    return parts._replace(netloc=netloc).geturl()
+    kept = [pair for pair in parts.query.split("&") if pair and not pair.startswith("password=")]
+    query = f"?{'&'.join(kept)}" if kept else ""
+    # Not geturl(): it drops the empty host of postgresql:///db?host=/socket/dir (one slash).
+    return f"{parts.scheme}://{netloc}{parts.path}{query}"
 
 
 class _Connection:
