@@ -12,7 +12,9 @@ anchor file is locked). Unlike `serve` it never creates or upgrades the database
 starting together, on one host or several, would race to do it. A worker refuses a database
 that is not at the schema's head revision and names the command to run (`teller-guard
 migrate`, once per upgrade), and so does a PII key other than the one the stored hashes were
-made with. gunicorn stops when a worker refuses to start.
+made with. gunicorn stops when a worker refuses to start. A worker (re)started while
+PostgreSQL is away (restarting, failing over) waits for it instead, and if it does not come
+back soon exits to be started again, so an outage never stops the whole server.
 
 SQLite mode is one process per branch (`teller-guard serve`, waitress): gunicorn with more
 than one worker on the SQLite file is refused.
@@ -32,15 +34,21 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 METRICS_FOLDER_PREFIX = "teller_guard-metrics-"
+AWAY_SECONDS = 20.0  # how long a starting worker waits for PostgreSQL to come back
 
 
 class StartRefused(Exception):
     """This process must not serve (message in Chinese, with what to do)."""
+
+
+class DatabaseAway(StartRefused):
+    """PostgreSQL cannot be reached just now (restarting, failing over): try again."""
 
 
 def gunicorn_settings():
@@ -111,17 +119,19 @@ def check_workers(app, workers: int) -> None:
 
 def check_database(app) -> None:
     """Reachable and writable, at the schema's head revision (never upgraded here), and hashed
-    with the configured PII key."""
+    with the configured PII key. Raises DatabaseAway while PostgreSQL cannot be reached (or is
+    a read-only replica during a failover), StartRefused for what only an operator can fix."""
     from . import db, pii_key, storage
-    from .storage import migrate
+    from .storage import migrate, postgres
 
     target = app.config["DATABASE"]
+    away = DatabaseAway if db.is_postgresql(target) else StartRefused
     try:
         db.check_database(target)
         db.make_private(target)
         database = db.connect(target)
     except db.DatabaseUnavailable as error:
-        raise StartRefused(str(error)) from None
+        raise away(str(error)) from None
     try:
         revision = migrate.stamped_revision(database)
         if revision != migrate.HEAD:
@@ -137,11 +147,13 @@ def check_database(app) -> None:
                 with storage.transaction(database):
                     pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
                 break
-            except db.DATABASE_ERRORS:
+            except postgres.psycopg.IntegrityError:
                 if attempt == 2:
                     raise
     except pii_key.PiiKeyMismatch as error:
         raise StartRefused(str(error)) from None
+    except postgres.psycopg.OperationalError as error:  # the server went away meanwhile
+        raise DatabaseAway(f"无法连接数据库 {db.describe(target)}: {error}") from None
     finally:
         database.conn.close()
 
@@ -163,8 +175,9 @@ def start_threads(app) -> None:
 
 
 def build(instance_path: str | None = None):
-    """The app for this process: checked, with the access log; raises StartRefused."""
-    from . import anchor, config, create_app, telemetry
+    """The app for this process, configured (not yet checked against its database); raises
+    StartRefused."""
+    from . import anchor, config, create_app
 
     try:
         app = create_app(instance_path=instance_path)
@@ -176,19 +189,44 @@ def build(instance_path: str | None = None):
     except OSError as error:
         raise StartRefused(f"无法使用实例目录 {instance_path or Path.cwd() / 'instance'}: "
                            f"{error}") from None
-    settings = gunicorn_settings()
+    return app
+
+
+def check(app, settings) -> None:
+    """What must hold before this process serves; raises StartRefused (or DatabaseAway)."""
+    from . import telemetry
+
     if settings is not None:
         check_workers(app, settings.workers)
     check_database(app)
     telemetry.configure_access_log(app.config["ACCESS_LOG"])
-    return app
+
+
+def check_when_database_is_back(app, settings) -> None:
+    """A worker (re)started while PostgreSQL restarts or fails over waits for it, within half
+    of gunicorn's worker timeout, then exits with an ordinary error so that gunicorn starts
+    another: refusing to boot would make gunicorn stop the whole server (it does on a boot
+    error, which is right for what an operator must fix)."""
+    deadline = time.monotonic() + min(AWAY_SECONDS, settings.timeout / 2)
+    while True:
+        try:
+            check(app, settings)
+            return
+        except DatabaseAway as error:
+            if time.monotonic() >= deadline:
+                print(f"错误: {error}。数据库暂时无法使用，本工作进程退出，gunicorn 将重新启动它。",
+                      file=sys.stderr, flush=True)
+                sys.exit(1)
+            time.sleep(1)
 
 
 def _load():
+    settings = gunicorn_settings()
     if in_gunicorn_master():  # --preload: check once here; each worker starts its threads
         share_metrics_between_workers(os.getpid())
         try:
             app = build(os.environ.get("TELLER_GUARD_INSTANCE"))
+            check(app, settings)
         except StartRefused as error:
             raise SystemExit(f"错误: {error}") from None
         from .printing_web import outbox
@@ -196,13 +234,16 @@ def _load():
         outbox.stop_background_sender(app)  # a thread does not survive the fork
         os.register_at_fork(after_in_child=lambda: _after_fork(app))
         return app
-    worker = gunicorn_settings() is not None  # not the master: checked above
-    if worker:
+    if settings is not None:  # a worker (not the master: that was --preload, above)
         share_metrics_between_workers(os.getppid())
     try:
         app = build(os.environ.get("TELLER_GUARD_INSTANCE"))
+        if settings is None:
+            check(app, None)
+        else:
+            check_when_database_is_back(app, settings)
     except StartRefused as error:
-        if worker:  # gunicorn prints the message alone and stops instead of forking again
+        if settings is not None:  # gunicorn prints the message alone and stops the server
             from gunicorn.errors import AppImportError
 
             raise AppImportError(f"错误: {error}") from None

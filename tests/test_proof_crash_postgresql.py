@@ -1,6 +1,8 @@
 """Crash durability on PostgreSQL: every screening answered 201 survives a gunicorn worker
 killed with SIGKILL, PostgreSQL stopped at once (as a crash) and started again, and the whole
-gunicorn server killed, each while requests are in flight.
+gunicorn server killed, each while requests are in flight. A worker is also killed while
+PostgreSQL is down, so its replacement starts without a database: it waits, and the server
+goes on once PostgreSQL is back.
 
 gunicorn runs `teller_guard.wsgi:app` with two workers against a PostgreSQL server of the
 test's own (tests/postgres_support.Cluster: initdb in a temporary folder), so crashing the
@@ -142,10 +144,13 @@ def test_crashes_of_workers_server_and_postgresql_lose_no_acknowledged_screening
         assert killed not in server.worker_pids()
 
         cluster.crash()  # PostgreSQL stops at once, mid-load
-        time.sleep(0.5)
+        server.kill_worker()  # its replacement starts while PostgreSQL is away: it waits
+        time.sleep(2)
         cluster.start()  # recovery replays the WAL; the workers reconnect
         load.wait_for(len(load.acknowledged) + STEP)
+        assert server.process.poll() is None and len(server.worker_pids()) == 2
         load.stop()
+        assert not load.unexpected, load.unexpected[:5]
         acknowledged.update(load.acknowledged)
         unavailable += load.unavailable
 
