@@ -1,10 +1,13 @@
 """Durable screenings per second through POST /api/v1/screenings, against a floor app.
 
-    python benchmarks/bench_throughput.py [--connections 16] [--threads 8] [--duration 10]
+    python benchmarks/bench_throughput.py [--backend sqlite|postgresql|both]
+                                          [--connections 16] [--threads 8] [--duration 10]
                                           [--rounds 3] [--client wrk|python] [--fsync-delay-ms 0]
+                                          [--database-url postgresql:///postgres?host=…]
+                                          [--workers 1,2] [--worker-class gthread]
 
-Starts the real `teller-guard serve` (waitress, one process: SQLite mode serves a branch from
-one; scale-out is the PostgreSQL backend's job) on a temporary instance with an
+SQLite (the default): starts the real `teller-guard serve` (waitress, one process: SQLite mode
+serves a branch from one) on a temporary instance with an
 API token created through teller_guard.api_tokens before the start, and, in the same run, a
 floor app: bare Flask under waitress with the same --threads, one SQLite insert of the posted
 JSON per request, with the same durability settings (WAL, synchronous=FULL; one connection per
@@ -13,6 +16,14 @@ keep-alive clients (`wrk`, Debian package `wrk`, when installed; else Python thr
 complete screenings (facts, five questions, three checks; 9 in 10 benign, 1 in 10 a
 "safe account" case; a new payee account every request).
 
+PostgreSQL (`--backend postgresql`): a new database on the server of --database-url, made
+with `teller-guard migrate`'s code; the real app under gunicorn (`teller_guard.wsgi:app`)
+with each --workers count, and beside it a floor served the same way (gunicorn, same workers,
+worker class and threads): bare Flask, one INSERT of the posted JSON per request into
+PostgreSQL on the same server with the same durability (a commit per request, the server's
+synchronous_commit), one connection per server thread. CPU is read for the gunicorn processes
+and, separately, for the PostgreSQL backends serving the benchmark's database.
+
 Rounds alternate floor and product; printed figures are medians over rounds: screenings/s
 (2xx responses per second), p50 and p99 latency, server CPU milliseconds per request (read
 from /proc, so the client's share of the 2 cores is not counted), and the cost ratio
@@ -20,7 +31,7 @@ product/floor (floor's rate / product's rate). After the run every 201 is checke
 the database (rows >= 2xx responses) and the ledger is verified.
 
 Goal for the embedded SQLite mode on a 2-core machine: >= 500 durable screenings/s with
-p99 <= 50 ms at 16 connections. The cost ratio to the floor is printed for comparison.
+p99 <= 50 ms at 16 connections. On PostgreSQL: a screening costs <= 1.3x the floor's request.
 """
 
 from __future__ import annotations
@@ -42,12 +53,15 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 GOAL_PER_SECOND = 500
 GOAL_P99_MS = 50
+GOAL_POSTGRESQL_RATIO = 1.3
+DEFAULT_DATABASE_URL = "postgresql:///postgres?host=/var/run/postgresql"
 PATH = "/api/v1/screenings"
 
 FACTS = {"amount": "3000", "channel": "counter_transfer", "payee_account": "ACCOUNT",
@@ -138,6 +152,40 @@ def serve_floor(database: str, port: int, threads: int) -> None:
     waitress.serve(app, host="127.0.0.1", port=port, threads=threads, ident="floor")
 
 
+def postgres_floor():
+    """The PostgreSQL floor as a WSGI app for gunicorn (`bench_throughput:postgres_floor()`,
+    database in BENCH_FLOOR_URL): one INSERT per request, committed on its own (autocommit:
+    a commit and a WAL flush per request, as the server's synchronous_commit has it)."""
+    import psycopg
+    from flask import Flask, jsonify, request
+
+    url = os.environ["BENCH_FLOOR_URL"]
+    local = threading.local()
+
+    def connection() -> psycopg.Connection:
+        if not hasattr(local, "conn"):
+            local.conn = psycopg.connect(url, autocommit=True)
+        return local.conn
+
+    app = Flask("floor")
+
+    @app.post(PATH)
+    def create():
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return jsonify({"error": "not an object"}), 400
+        row_id = connection().execute(
+            "INSERT INTO posts (body) VALUES (%s) RETURNING id",
+            [json.dumps(body, ensure_ascii=False)]).fetchone()[0]
+        return jsonify({"id": row_id}), 201
+
+    @app.get("/ready")
+    def ready():
+        return "ok"
+
+    return app
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -170,6 +218,30 @@ def cpu_seconds(pid: int) -> float:
     """CPU of the server process, user and system."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if parent == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def tree_cpu(pids) -> dict[int, float]:
+    """CPU seconds of each of these processes still running."""
+    found = {}
+    for pid in pids:
+        try:
+            found[pid] = cpu_seconds(pid)
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
 
 
 def post_one(base: str, token: str, body: dict) -> tuple[int, dict]:
@@ -264,6 +336,10 @@ class Server:
                                         env=env)
         wait_ready(self.base + ready_path, self.process)
 
+    def processes(self) -> list[int]:
+        """The server's processes: waitress's one, or gunicorn's master and workers."""
+        return [self.process.pid, *children(self.process.pid)]
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -338,11 +414,23 @@ def run_python_clients(server: Server, token: str, connections: int, duration: f
             "command": [f"{connections} Python client threads (http.client, keep-alive)"]}
 
 
-def measure(server: Server, client, token, connections, duration, salt, script_dir) -> dict:
-    cpu_before = cpu_seconds(server.process.pid)
+def measure(server: Server, client, token, connections, duration, salt, script_dir,
+            database_processes=None) -> dict:
+    """One round; `database_processes()` lists the PostgreSQL backends to count the CPU of."""
+    pids = server.processes()
+    cpu_before = tree_cpu(pids)
+    backends_before = tree_cpu(database_processes()) if database_processes else {}
     result = client(server, token, connections, duration, salt, script_dir)
     time.sleep(0.2)  # let in-flight requests finish before reading the CPU counter
-    result["cpu_ms"] = (cpu_seconds(server.process.pid) - cpu_before) * 1000 / max(1, result["ok"])
+    per_request = 1000 / max(1, result["ok"])
+    cpu_after = tree_cpu(pids)
+    result["cpu_ms"] = sum(cpu_after[pid] - cpu_before.get(pid, 0.0) for pid in cpu_after) \
+        * per_request
+    if database_processes:
+        # A backend opened during the round counts from zero: it was not there before it.
+        after = tree_cpu(database_processes())
+        result["db_cpu_ms"] = sum(after[pid] - backends_before.get(pid, 0.0)
+                                  for pid in after) * per_request
     result["rate"] = result["ok"] / result["seconds"]
     return result
 
@@ -353,8 +441,13 @@ def median(results: list[dict], key: str) -> float:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="sqlite",
+                        help="the embedded SQLite mode (waitress, one process), PostgreSQL "
+                             "(gunicorn, --workers processes) or both, one after the other")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=8, help="waitress threads, both servers")
+    parser.add_argument("--threads", type=int, default=8,
+                        help="waitress threads (SQLite), gunicorn threads per worker "
+                             "(PostgreSQL, gthread); the same for product and floor")
     parser.add_argument("--duration", type=float, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=2)
@@ -365,7 +458,14 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="keep the temporary instance")
     parser.add_argument("--fsync-delay-ms", type=float, default=0,
                         help="add this much to every fsync/fdatasync of both servers (an "
-                             "LD_PRELOAD shim built with gcc), to stand for a slower disk")
+                             "LD_PRELOAD shim built with gcc), to stand for a slower disk "
+                             "(SQLite only: PostgreSQL's server is not started here)")
+    parser.add_argument("--database-url", default=DEFAULT_DATABASE_URL,
+                        help="a PostgreSQL server where this account may create databases")
+    parser.add_argument("--workers", default="1,2",
+                        help="gunicorn worker counts to measure, comma-separated")
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"),
+                        help="gunicorn worker class, product and floor")
     parser.add_argument("--serve-floor", nargs=3, metavar=("DB", "PORT", "THREADS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -373,7 +473,16 @@ def main(argv=None) -> int:
         database, port, threads = args.serve_floor
         serve_floor(database, int(port), int(threads))
         return 0
+    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    status = 0
+    if args.backend in ("sqlite", "both"):
+        status |= run_sqlite(args)
+    if args.backend in ("postgresql", "both"):
+        status |= run_postgresql(args)
+    return status
 
+
+def run_sqlite(args) -> int:
     client = run_wrk if args.client == "wrk" else run_python_clients
     work = Path(tempfile.mkdtemp(prefix="tg-bench-"))
     instance = work / "instance"
@@ -435,7 +544,7 @@ def main(argv=None) -> int:
                                                                           "rate")
     ratio = floor_rate / product_rate
     command = results["teller_guard"][0]["command"]
-    print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    print("== SQLite, embedded: teller-guard serve (waitress, one process) ==")
     print(f"client:  {shlex.join(command) if args.client == 'wrk' else command[0]}")
     print(f"python {platform.python_version()}, {os.cpu_count()} cores, load average "
           f"{os.getloadavg()[0]:.2f}; waitress --threads {args.threads}; {args.connections} "
@@ -466,6 +575,218 @@ def main(argv=None) -> int:
     else:
         shutil.rmtree(work, ignore_errors=True)
     return 0 if stored >= acknowledged and not problems and integrity == "ok" else 1
+
+
+# --- PostgreSQL: gunicorn processes, product and floor ------------------------------------------
+
+def database_url(server_url: str, name: str) -> str:
+    """The server's URL naming another database (keeps ?host=… of a Unix socket)."""
+    parts = urlsplit(server_url)
+    query = f"?{parts.query}" if parts.query else ""
+    return f"{parts.scheme}://{parts.netloc}/{name}{query}"
+
+
+def create_database(server_url: str, prefix: str) -> str:
+    import psycopg
+
+    name = f"{prefix}_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return database_url(server_url, name)
+
+
+def drop_database(server_url: str, url: str) -> None:
+    import psycopg
+
+    name = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def tree_environment(extra: dict) -> dict:
+    """The environment of a server started here: this tree first on the path."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("TELLER_GUARD_", "PROMETHEUS_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return {**env, **extra}
+
+
+def prepare_postgresql(instance: Path, url: str) -> str:
+    """`teller-guard migrate` (as the README has it run before gunicorn), then branch settings,
+    one teller and an API token; returns the token."""
+    from teller_guard import api_tokens, create_app, db, settings, users
+
+    instance.mkdir(parents=True)
+    (instance / "config.toml").write_text("api_rate_limit_per_minute = 1000000000\n")
+    subprocess.run([sys.executable, "-c", "from teller_guard.cli import main; main()", "migrate",
+                    "--instance", str(instance)], check=True, stdout=subprocess.DEVNULL,
+                   env=tree_environment({"TELLER_GUARD_DATABASE_URL": url}))
+    app = create_app({"DATABASE_URL": url}, instance_path=instance)
+    database = db.connect(url)
+    try:
+        key = app.extensions["teller_guard"]["ledger_key"]
+        settings.save(database, key, settings.DEMO_SETTINGS)
+        users.create_user(database, key, "teller1", "teller-pass-1", "teller", "王柜员", "T001")
+        _, token = api_tokens.create(database, key, "bench", actor_id=None)
+    finally:
+        database.conn.close()
+    return token
+
+
+def gunicorn_command(args, workers: int, port: int, app: str) -> list[str]:
+    import gunicorn
+
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", args.worker_class,
+               "-b", f"127.0.0.1:{port}"]
+    if args.worker_class == "gthread":  # (sync with --threads > 1 would be gthread)
+        command += ["--threads", str(args.threads)]
+    if gunicorn.version_info >= (27,):
+        command.append("--no-control-socket")
+    return [*command, app]
+
+
+def wait_booted(server: Server, workers: int, timeout: float = 90) -> None:
+    """gunicorn answers once one worker is up: wait until it has all of them and they have
+    stopped importing (their CPU time stands still)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = children(server.process.pid)
+        before = tree_cpu(pids)
+        time.sleep(0.5)
+        after = tree_cpu(pids)
+        if len(pids) == workers and all(after.get(pid, 0) - before[pid] < 0.05 for pid in before):
+            return
+    raise SystemExit(f"{server.name}: {workers} workers not booted after {timeout} s")
+
+
+def backends_of(monitor, url: str):
+    """A function listing the PostgreSQL backend processes connected to `url`'s database."""
+    name = urlsplit(url).path.lstrip("/")
+
+    def pids() -> list[int]:
+        return [row[0] for row in monitor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s", [name]).fetchall()]
+
+    return pids
+
+
+def run_postgresql(args) -> int:
+    import psycopg
+
+    client = run_wrk if args.client == "wrk" else run_python_clients
+    work = Path(tempfile.mkdtemp(prefix="tg-bench-pg-"))
+    instance = work / "instance"
+    product_url = create_database(args.database_url, "tg_bench")
+    floor_url = create_database(args.database_url, "tg_bench_floor")
+    with psycopg.connect(floor_url, autocommit=True) as setup:
+        setup.execute("CREATE TABLE posts (id BIGSERIAL PRIMARY KEY, body TEXT)")
+    token = prepare_postgresql(instance, product_url)
+    monitor = psycopg.connect(args.database_url, autocommit=True)
+    counts = [int(n) for n in args.workers.split(",")]
+    results: dict[tuple[str, int], list[dict]] = {}
+    salt = 100
+    try:
+        for workers in counts:
+            servers = []
+            try:
+                port = free_port()
+                product = Server("teller_guard", gunicorn_command(
+                    args, workers, port, "teller_guard.wsgi:app"), "/healthz", port,
+                    work / f"product-{workers}.log", tree_environment({
+                        "TELLER_GUARD_INSTANCE": str(instance),
+                        "TELLER_GUARD_DATABASE_URL": product_url}))
+                servers.append(product)
+                port = free_port()
+                floor = Server("floor", [*gunicorn_command(
+                    args, workers, port, "bench_throughput:postgres_floor()")[:-1],
+                    "--chdir", str(Path(__file__).resolve().parent),
+                    "bench_throughput:postgres_floor()"], "/ready", port,
+                    work / f"floor-{workers}.log", tree_environment({"BENCH_FLOOR_URL": floor_url}))
+                servers.append(floor)
+                for server in servers:
+                    wait_booted(server, workers)
+                sample = json.loads(json.dumps(BENIGN).replace("ACCOUNT", "955800000000002"))
+                status, reply = post_one(product.base, token, sample)
+                if status != 201:
+                    raise SystemExit(f"pre-flight screening failed: {status} {reply}")
+                backends = {"floor": backends_of(monitor, floor_url),
+                            "teller_guard": backends_of(monitor, product_url)}
+                for server in (floor, product):  # warm-up: every thread opens its connection
+                    salt += 1
+                    measure(server, client, token, args.connections, max(args.warmup, 3), salt,
+                            work)
+                for _ in range(args.rounds):
+                    for server in (floor, product):
+                        salt += 1
+                        results.setdefault((server.name, workers), []).append(measure(
+                            server, client, token, args.connections, args.duration, salt, work,
+                            backends[server.name]))
+            finally:
+                for server in servers:
+                    server.stop()
+        return report_postgresql(args, results, counts, product_url, floor_url, instance)
+    finally:
+        monitor.close()
+        if args.keep:
+            print(f"kept: {work}, databases {product_url} and {floor_url}")
+        else:
+            drop_database(args.database_url, product_url)
+            drop_database(args.database_url, floor_url)
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def report_postgresql(args, results, counts, product_url, floor_url, instance) -> int:
+    import psycopg
+
+    from teller_guard import audit, db
+
+    database = db.connect(product_url)
+    try:
+        stored, assessed = database.execute(
+            "SELECT count(*), count(*) FILTER (WHERE level IS NOT NULL AND score IS NOT NULL) "
+            "FROM sessions").fetchone()
+        secret = (instance / "secret_key").read_text().strip()
+        checked, problems = audit.verify_chain(database, audit.chain_key(secret))
+    finally:
+        database.conn.close()
+    with psycopg.connect(floor_url) as floor_db:
+        floor_rows = floor_db.execute("SELECT count(*) FROM posts").fetchone()[0]
+    with psycopg.connect(product_url) as settings_db:
+        synchronous = settings_db.execute("SHOW synchronous_commit").fetchone()[0]
+    command = results[("teller_guard", counts[0])][0]["command"]
+    threads = f" --threads {args.threads}" if args.worker_class == "gthread" else ""
+    print(f"== PostgreSQL: gunicorn -k {args.worker_class}{threads}, teller_guard.wsgi:app "
+          "against the floor, same server ==")
+    print(f"client:  {shlex.join(command) if args.client == 'wrk' else command[0]}")
+    print(f"python {platform.python_version()}, {os.cpu_count()} cores (PostgreSQL on the same "
+          f"machine, synchronous_commit={synchronous}), load average "
+          f"{os.getloadavg()[0]:.2f}; {args.connections} connections; {args.rounds} rounds x "
+          f"{args.duration:g} s each (medians below)")
+    acknowledged = 0
+    for workers in counts:
+        for name in ("floor", "teller_guard"):
+            rs = results[(name, workers)]
+            rounds = ", ".join(f"{r['rate']:,.0f}" for r in rs)
+            print(f"{name:>13} -w {workers}: {median(rs, 'rate'):>7,.0f} req/s  "
+                  f"p50 {median(rs, 'p50_ms'):6.1f} ms  p99 {median(rs, 'p99_ms'):6.1f} ms  "
+                  f"CPU/req gunicorn {median(rs, 'cpu_ms'):.2f} ms + PostgreSQL "
+                  f"{median(rs, 'db_cpu_ms'):.2f} ms  errors {sum(r['errors'] for r in rs)}  "
+                  f"(rounds: {rounds})")
+        product, floor = results[("teller_guard", workers)], results[("floor", workers)]
+        acknowledged += sum(r["ok"] for r in product)
+        ratio = median(floor, "rate") / median(product, "rate")
+        cpu = (median(product, "cpu_ms") + median(product, "db_cpu_ms")) / \
+            (median(floor, "cpu_ms") + median(floor, "db_cpu_ms"))
+        verdict = "meets" if ratio <= GOAL_POSTGRESQL_RATIO else "ABOVE"
+        print(f"   -w {workers} cost per screening vs floor: {ratio:.2f}x by throughput, "
+              f"{cpu:.2f}x by CPU (gunicorn + PostgreSQL); goal <= {GOAL_POSTGRESQL_RATIO}x: "
+              f"{verdict}")
+    print(f"durability: {acknowledged:,} screenings answered 2xx in measured rounds; "
+          f"{stored:,} sessions stored, {assessed:,} with level and score (warm-up and "
+          f"pre-flight included); floor {floor_rows:,} rows; ledger {checked:,} rows, "
+          f"{'verifies' if not problems else f'{len(problems)} PROBLEMS'}")
+    return 0 if stored >= acknowledged and assessed == stored and not problems else 1
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ from . import (
     storage,
     users,
 )
-from .db import get_db
+from .db import get_db, is_postgresql
 from .risk import applicable_questions
 from .screening import inputs, service
 from .screening.context import branch as current_branch
@@ -40,11 +40,15 @@ UTF8_CHARSETS = {"utf-8", "utf8"}
 NOT_APPLICABLE = "该问题不适用于本笔交易，回答未采用"
 
 
-def rate_limiter() -> rate_limit.RateLimiter:
-    """One limiter per app, for all of the server's threads."""
+def rate_limiter() -> rate_limit.RateLimiter | rate_limit.DatabaseRateLimiter:
+    """One limiter per app, for all of the server's threads; on PostgreSQL counted in the
+    database, for all of the processes serving it."""
     cache = current_app.extensions["teller_guard"]
     if "rate_limiter" not in cache:
-        cache.setdefault("rate_limiter", rate_limit.RateLimiter())  # the first thread's wins
+        limiter = (rate_limit.DatabaseRateLimiter(get_db)
+                   if is_postgresql(current_app.config["DATABASE"])
+                   else rate_limit.RateLimiter())
+        cache.setdefault("rate_limiter", limiter)  # the first thread's wins
     return cache["rate_limiter"]
 
 

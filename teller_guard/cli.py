@@ -112,6 +112,17 @@ def init(app, admin_username, admin_password):
     click.echo(f"已创建管理员 {admin_username}，密码: {password}")
 
 
+@main.command()
+@instance_option
+def migrate(app):
+    """Create or upgrade the database schema and record the PII key (run once before starting
+    gunicorn, whose workers never change the schema)."""
+    from .storage import migrate as schema
+
+    prepare_database(app)
+    click.echo(f"数据库结构为最新版本 {schema.HEAD}: {db.describe(app.config['DATABASE'])}")
+
+
 def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[str, str, str]]:
     """Demo branch settings and one account per role, with fresh passwords each start.
     `accounts` receives each account as soon as it is stored (kept if a later write fails)."""

@@ -1,14 +1,20 @@
-"""Per-token API rate limit, counted in this process (SQLite mode serves a branch from one).
+"""Per-token API rate limit: a sliding one-minute window, estimated from this minute's and the
+last minute's counts (the last minute's count weighted by the share of it still inside the
+window): two numbers per token rather than a timestamp per request.
 
-A sliding one-minute window, estimated from this minute's and the last minute's counts (the
-last minute's count weighted by the share of it still inside the window): two numbers per
-token rather than a timestamp per request.
+SQLite mode serves a branch from one process, which counts in its memory (`RateLimiter`).
+On PostgreSQL several processes, on several hosts, serve one database, so the counts are kept
+in it (`DatabaseRateLimiter`, table api_rate_counts): one limit per token, whichever process
+answers.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+
+from .storage import api as api_store
 
 clock = time.time  # minutes start on the wall clock's minute, which fixed-clock tests rely on
 
@@ -67,3 +73,28 @@ class RateLimiter:
                 return None
             self._counts[token_id] = (minute, current, previous)
             return seconds_until_allowed(minute, current, previous, per_minute, now)
+
+
+class DatabaseRateLimiter:
+    """The same limit, counted in the database: every process serving it shares the counts.
+    `connection()` gives the database to count in (the request's connection); each count is
+    one statement of its own, outside any transaction of the request."""
+
+    def __init__(self, connection: Callable):
+        self.connection = connection
+
+    def allow(self, token_id: int, per_minute: int, now: float | None = None) -> bool:
+        return self.wait(token_id, per_minute, now) is None
+
+    def wait(self, token_id: int, per_minute: int, now: float | None = None) -> float | None:
+        now = clock() if now is None else now
+        minute = int(now // 60)
+        share_of_last_minute_in_window = 1 - (now / 60 - minute)
+        db = self.connection()
+        if api_store.count_request(db, token_id, minute, share_of_last_minute_in_window,
+                                   per_minute):
+            return None
+        # Refused (rare): read the counts as stored and say when one will be let through.
+        stored = api_store.request_counts(db, token_id) or (minute, 0, 0)
+        minute, current, previous, _ = advance(stored, max(now, stored[0] * 60))
+        return seconds_until_allowed(minute, current, previous, per_minute, now)

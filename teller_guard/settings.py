@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 
@@ -40,17 +41,34 @@ def load(db) -> BranchSettings:
     return replace(BranchSettings(), **values)
 
 
-_saves_in_this_process = 0
+_changes_seen = 0
+_changes_lock = threading.Lock()
 
 
-def saves_in_this_process() -> int:
-    """Grows with every save() here: a cache of the settings is stale once it has moved."""
-    return _saves_in_this_process
+def changes_seen() -> int:
+    """Grows with every save() in this process and, on PostgreSQL, with every save another
+    process commits (watch_other_processes): a cache of the settings is stale once it moved."""
+    return _changes_seen
+
+
+def _note_change() -> None:
+    global _changes_seen
+    with _changes_lock:
+        _changes_seen += 1
+
+
+def watch_other_processes(db) -> None:
+    """Have this connection report the saves other processes commit (PostgreSQL; once per
+    connection). Saves committed before it listened are unknown, so count one now."""
+    if getattr(db, "watching_settings", False) or db.conn.in_transaction:
+        return  # in a transaction LISTEN would wait for its commit: the next call listens
+    settings_store.listen_for_changes(db, _note_change)
+    db.watching_settings = True
+    _note_change()
 
 
 def save(db, key, new: BranchSettings, actor_id=None) -> dict:
     """Store the settings; returns {field: (before, after)} of what changed."""
-    global _saves_in_this_process
     with storage.transaction(db):
         before = load(db).to_json_dict()
         after = new.to_json_dict()
@@ -62,5 +80,6 @@ def save(db, key, new: BranchSettings, actor_id=None) -> dict:
             audit.append(db, key, audit.AuditEvent(
                 "settings.changed", actor_id,
                 data={name: {"before": b, "after": a} for name, (b, a) in changed.items()}))
-    _saves_in_this_process += 1
+        settings_store.announce_change(db)
+    _note_change()
     return changed

@@ -3,12 +3,15 @@
 The access log (logger ``teller_guard.access``) says method, route template, status, duration
 and who (user or API token id): never a URL with its values or query string, never personal
 data. Request latency and API errors are counted in the server process; the screening,
-outbox and ledger figures are read from the database at scrape time.
+outbox and ledger figures are read from the database at scrape time. Under gunicorn
+(teller_guard/wsgi.py) every worker writes its request counts to files in
+PROMETHEUS_MULTIPROC_DIR and a scrape adds up all of them, whichever worker answers it.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -16,9 +19,12 @@ from datetime import UTC, datetime
 from flask import g, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 
 from .storage import ops as stored
 
+# Read when prometheus_client was imported, as prometheus_client itself does (wsgi.py sets it).
+SHARED_BY_PROCESSES = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 ACCESS_LOGGER = "teller_guard.access"
 access_log = logging.getLogger(ACCESS_LOGGER)
 UNMATCHED = "<unmatched>"  # no route: the path itself could hold anything, so it is not logged
@@ -136,11 +142,12 @@ class DatabaseCollector:
         return max(0.0, (self.now - moment).total_seconds())
 
 
-
-
 def exposition(db) -> bytes:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(REQUEST_SECONDS)
-    registry.register(API_ERRORS)
+    if SHARED_BY_PROCESSES:
+        MultiProcessCollector(registry)  # every worker's counts, from their files
+    else:
+        registry.register(REQUEST_SECONDS)
+        registry.register(API_ERRORS)
     registry.register(DatabaseCollector(db))
     return generate_latest(registry)

@@ -178,3 +178,75 @@ class TestDatabase:
 
     def __getitem__(self, table: str) -> TableView:
         return TableView(self._database, table)
+
+
+class Cluster:
+    """A PostgreSQL server of one test's own: initdb in a temporary folder, listening only on a
+    Unix socket there, so the test can crash and restart it without touching the shared server.
+    Run as the `postgres` account when the tests run as root (PostgreSQL refuses root)."""
+
+    def __init__(self):
+        import pwd
+        import tempfile
+
+        self.bin = _postgres_bin()
+        self.as_user: list[str] = []
+        owner = None
+        if os.geteuid() == 0:
+            try:
+                owner = pwd.getpwnam("postgres")
+            except KeyError:
+                unavailable("the tests run as root and there is no postgres account for initdb")
+            self.as_user = ["runuser", "-u", "postgres", "--"]
+        self.folder = Path(tempfile.mkdtemp(prefix="tg-cluster-"))
+        if owner is not None:
+            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
+        self.data, self.port = self.folder / "data", 5432
+        self._run("initdb", "-D", str(self.data), "-U", "tg", "--auth=trust", "-E", "UTF8",
+                  "--no-sync")
+
+    def _run(self, program: str, *args: str) -> None:
+        import subprocess
+
+        result = subprocess.run([*self.as_user, str(self.bin / program), *args],
+                                capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise AssertionError(f"{program} failed: {result.stdout}{result.stderr}")
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://tg@/{database}?host={self.folder}&port={self.port}"
+
+    def start(self) -> Cluster:
+        # fsync on, as on a real server: what a crash keeps is what was acknowledged.
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses='' -c fsync=on "
+                   "-c synchronous_commit=on -c max_connections=60 -c shared_buffers=32MB")
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"),
+                  "-o", options, "-w", "-t", "60", "start")
+        return self
+
+    def crash(self) -> None:
+        """Stop at once, as a crash would (no checkpoint: the next start replays the WAL)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+
+    def remove(self) -> None:
+        import subprocess
+
+        subprocess.run([*self.as_user, str(self.bin / "pg_ctl"), "-D", str(self.data),
+                        "-m", "immediate", "-w", "stop"], capture_output=True, timeout=60)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _postgres_bin() -> Path:
+    """The server's programs: pg_config's bindir, else Debian's /usr/lib/postgresql/N/bin."""
+    import subprocess
+
+    candidates = []
+    if shutil.which("pg_config"):
+        found = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True)
+        candidates.append(Path(found.stdout.strip()))
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
+    for folder in candidates:
+        if (folder / "initdb").exists() and (folder / "pg_ctl").exists():
+            return folder
+    unavailable("initdb and pg_ctl were not found (Debian: apt-get install postgresql)")
+    raise AssertionError("unreachable")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -131,3 +132,89 @@ def post_json(url: str, body, token: str, timeout: float = 15) -> tuple[int, dic
             return error.code, json.loads(raw)
         except ValueError:
             return error.code, {"raw": raw.decode("utf-8", "replace")}
+
+
+def gunicorn_command(workers: int, threads: int, port: int) -> list[str]:
+    """gunicorn as the README runs it (`teller_guard.wsgi:app`), through this interpreter;
+    threaded workers (gthread), as waitress serves its threads."""
+    import gunicorn
+
+    command = [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
+               "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--graceful-timeout", "5"]
+    if gunicorn.version_info >= (27,):  # its control socket is one path per account
+        command.append("--no-control-socket")
+    return [*command, "teller_guard.wsgi:app"]
+
+
+class GunicornServer(LiveServer):
+    """`gunicorn -w N … teller_guard.wsgi:app` on an instance folder and a database URL, in a
+    session of its own so that the master and its workers can be killed at once."""
+
+    def __init__(self, instance: Path, database_url: str | None, workers: int = 2,
+                 threads: int = 8):
+        super().__init__(instance, threads)
+        self.database_url, self.workers = database_url, workers
+
+    def start(self, timeout: float = 60) -> GunicornServer:
+        self.port = free_port()
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("TELLER_GUARD_", "PROMETHEUS_"))}
+        env["TELLER_GUARD_INSTANCE"] = str(self.instance)
+        if self.database_url:
+            env["TELLER_GUARD_DATABASE_URL"] = self.database_url
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                gunicorn_command(self.workers, self.threads, self.port), stdout=log,
+                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"gunicorn exited with {self.process.returncode}:\n"
+                                     f"{self.log()}")
+            if len(self.worker_pids()) == self.workers and self._answers():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"gunicorn not ready after {timeout} s:\n{self.log()}")
+
+    def _answers(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/login", timeout=2) as response:
+                return response.status == 200
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def worker_pids(self) -> list[int]:
+        """The master's children (its workers), from /proc."""
+        master = self.process.pid
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == master:
+                found.append(int(entry.name))
+        return found
+
+    def kill_worker(self) -> int:
+        """kill -9 one worker (the master starts another); returns its pid."""
+        pid = self.worker_pids()[0]
+        os.kill(pid, signal.SIGKILL)
+        return pid
+
+    def kill(self) -> None:
+        """kill -9 the master and every worker at once: nothing shuts down."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()

@@ -1,17 +1,38 @@
-"""The API's per-token limit: a sliding minute, one count for all of the server's threads."""
+"""The API's per-token limit: a sliding minute, one count for all of the server's threads (in
+the process's memory), or for all processes on one PostgreSQL database (in the database; every
+thread with a connection of its own, as processes would have)."""
 
 import threading
 
 import pytest
 
-from teller_guard import rate_limit
+from teller_guard import db, rate_limit
 
 MINUTE = 60 * 29_000_000  # the start of a minute (a fixed clock: no test straddles two)
 
 
+@pytest.fixture(params=["memory", "postgresql"])
+def limiter(request):
+    if request.param == "memory":
+        return rate_limit.RateLimiter()
+    return request.getfixturevalue("database_limiter")
+
+
 @pytest.fixture
-def limiter():
-    return rate_limit.RateLimiter()
+def database_limiter(request):
+    server = request.getfixturevalue("postgres_template")
+    server.reset()
+    local, opened = threading.local(), []
+
+    def connection():
+        if not hasattr(local, "database"):
+            local.database = db.connect(server.url)
+            opened.append(local.database)
+        return local.database
+
+    yield rate_limit.DatabaseRateLimiter(connection)
+    for database in opened:
+        database.conn.close()
 
 
 def test_the_limit_holds_within_a_minute(limiter):
@@ -61,3 +82,10 @@ def test_threads_share_one_count(limiter):
     for thread in threads:
         thread.join()
     assert sum(allowed) == 100
+
+
+def test_a_clock_behind_the_stored_minute_counts_into_it(database_limiter):
+    """Processes on several hosts share the counts: one whose clock is behind another's does
+    not throw away the minute the other has counted into."""
+    assert [database_limiter.allow(8, 3, now=MINUTE + 61) for _ in range(2)] == [True, True]
+    assert [database_limiter.allow(8, 3, now=MINUTE + 59) for _ in range(2)] == [True, False]

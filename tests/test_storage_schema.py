@@ -139,3 +139,49 @@ def test_placeholders_become_psycopgs(sql, expected):
 def test_the_password_never_shows_in_messages():
     assert postgres.safe_url("postgresql://tg:s3cret@db.bank:5433/tg") == "postgresql://tg@db.bank:5433/tg"
     assert "s3cret" not in db.describe("postgresql://tg:s3cret@db.bank/tg")
+
+
+def rate_counts_persistence(url: str) -> str:
+    database = db.connect(url)
+    try:
+        return database.execute("SELECT relpersistence FROM pg_class "
+                                "WHERE relname = 'api_rate_counts'").fetchone()[0]
+    finally:
+        database.conn.close()
+
+
+def test_postgresql_rate_counts_are_unlogged_new_or_upgraded(postgres_url):
+    """Counting a request must not wait for a WAL flush, made from the metadata or by the
+    revision that adds the table to a database at the baseline."""
+    db.prepare(postgres_url)
+    assert rate_counts_persistence(postgres_url) == "u"
+    database = db.connect(postgres_url)
+    try:
+        database.execute("DROP TABLE api_rate_counts")
+        database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
+    finally:
+        database.conn.close()
+    assert db.prepare(postgres_url) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
+    assert rate_counts_persistence(postgres_url) == "u"
+
+
+def test_concurrent_prepares_of_one_postgresql_database_take_turns(postgres_url):
+    """Processes starting together (CLI commands, servers on several hosts) do not race to
+    create the schema: one creates it, the others find it done."""
+    import threading
+
+    results, errors = [], []
+
+    def prepare():
+        try:
+            results.append(db.prepare(postgres_url))
+        except Exception as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=prepare) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert not errors, errors
+    assert sorted(results) == [[], [], [], [f"schema {migrate.HEAD}"]]

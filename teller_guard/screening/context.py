@@ -26,15 +26,19 @@ def rules():
 
 
 def branch():
-    """The branch settings, read again after a save in this process and at least every
-    SETTINGS_RECHECK_SECONDS (a change made by another server process shows within that).
-    Reading them on every request was a query of its own on the API's hot path."""
+    """The branch settings, read again after a save (on PostgreSQL: a save in any process,
+    which the request's connection hears of before its first query returns) and at least every
+    SETTINGS_RECHECK_SECONDS (SQLite: a change made by another process, e.g. a CLI command,
+    shows within that). Reading them on every request was a query of its own on the API's hot
+    path."""
     cache = current_app.extensions["teller_guard"]
-    cached = cache.get("branch")  # (saves seen, when read, settings)
+    db = get_db()
+    settings.watch_other_processes(db)
+    cached = cache.get("branch")  # (changes seen, when read, settings)
     now = time.monotonic()
-    if cached is None or cached[0] != settings.saves_in_this_process() or \
+    if cached is None or cached[0] != settings.changes_seen() or \
             now - cached[1] > SETTINGS_RECHECK_SECONDS:
-        cached = cache["branch"] = (settings.saves_in_this_process(), now, settings.load(get_db()))
+        cached = cache["branch"] = (settings.changes_seen(), now, settings.load(db))
     return cached[2]
 
 

@@ -71,3 +71,34 @@ def remember_answer(db, token_id: int, key: str, request_hash: str, status: int,
         "ON CONFLICT (token_id, key) DO NOTHING RETURNING token_id",
         [token_id, key, request_hash, status, response, session_id, created_at]).fetchone()
     return stored is not None
+
+
+# --- rate limit counts (PostgreSQL: one count for every server process) -----------------------
+
+def count_request(db, token_id: int, minute: int, share_of_previous: float, limit: int) -> bool:
+    """Count one request of the token in `minute` (minutes since the epoch) unless the sliding
+    window's estimate (last minute's count times `share_of_previous`, plus this minute's) has
+    reached `limit`; True when counted. One statement, so concurrent requests from any process
+    serialize on the token's row and none is lost or let through twice. The stored counts are
+    moved on when their minute is older; a stored minute ahead of `minute` (another host's
+    clock is ahead) is taken as this minute, so counts never go back."""
+    counted = db.execute(
+        "INSERT INTO api_rate_counts AS c (token_id, minute, in_minute, in_previous_minute) "
+        "VALUES (?, ?, 1, 0) ON CONFLICT (token_id) DO UPDATE SET "
+        "minute = GREATEST(c.minute, excluded.minute), "
+        "in_minute = CASE WHEN c.minute >= excluded.minute THEN c.in_minute ELSE 0 END + 1, "
+        "in_previous_minute = CASE WHEN c.minute >= excluded.minute THEN c.in_previous_minute "
+        "  WHEN c.minute = excluded.minute - 1 THEN c.in_minute ELSE 0 END "
+        "WHERE (CASE WHEN c.minute >= excluded.minute THEN c.in_previous_minute "
+        "  WHEN c.minute = excluded.minute - 1 THEN c.in_minute ELSE 0 END) * ? "
+        "+ (CASE WHEN c.minute >= excluded.minute THEN c.in_minute ELSE 0 END) < ? "
+        "RETURNING token_id",
+        [token_id, minute, share_of_previous, limit]).fetchone()
+    return counted is not None
+
+
+def request_counts(db, token_id: int) -> tuple[int, int, int] | None:
+    """(minute, this minute's count, last minute's count) as stored for the token."""
+    found = db.execute("SELECT minute, in_minute, in_previous_minute FROM api_rate_counts "
+                       "WHERE token_id = ?", [token_id]).fetchone()
+    return tuple(found) if found else None

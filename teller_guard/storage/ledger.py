@@ -54,13 +54,18 @@ def head_for_append(db) -> Row | None:
 
 def append(db, rows: list[tuple], seal: str) -> None:
     """Store chained rows (id, at, actor_id, kind, session_id, data, prev_hash, hash) with one
-    INSERT and move the head to the last of them with its seal."""
-    db.execute(
-        "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) VALUES "  # noqa: S608 - placeholders only
-        + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)),
-        [value for row in rows for value in row],
-    )
+    INSERT and move the head to the last of them with its seal. Call after head_for_append."""
+    insert = ("INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
+              "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)))
+    values = [value for row in rows for value in row]
     last = rows[-1]
+    if db.dialect == "postgresql":
+        # One round trip, not two: every other appender waits on the head row from
+        # head_for_append (which made sure it exists) until this transaction commits.
+        db.execute("WITH moved AS (UPDATE ledger_head SET last_id = ?, last_hash = ?, seal = ? "  # noqa: S608 - placeholders only
+                   "WHERE id = 1) " + insert, [last[0], last[7], seal, *values])
+        return
+    db.execute(insert, values)
     db.execute(
         "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "

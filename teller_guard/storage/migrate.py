@@ -16,9 +16,10 @@ from pathlib import Path
 
 from . import postgres
 
-HEAD = "0001_baseline"  # tests/test_storage_schema.py checks it is Alembic's head
+HEAD = "0002_api_rate_counts"  # tests/test_storage_schema.py checks it is Alembic's head
 BASELINE = "0001_baseline"
 SCRIPT_LOCATION = Path(__file__).with_name("alembic")
+MIGRATION_LOCK = 0x7467_6D69_6772  # "tgmigr": the advisory lock of schema changes
 
 
 def stamped_revision(db) -> str | None:
@@ -94,6 +95,10 @@ def _create_or_upgrade(connection, config, stamp_first: str | None) -> list[str]
     from .schema import metadata
 
     config.attributes["connection"] = connection
+    if connection.dialect.name == "postgresql":
+        # Processes starting together (CLI commands, `serve` on several hosts) take turns;
+        # the next one finds the schema done. SQLite: BEGIN IMMEDIATE already serializes.
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     current = MigrationContext.configure(connection).get_current_revision()
     if current is None and stamp_first is None:
         metadata.create_all(connection)

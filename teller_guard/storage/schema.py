@@ -227,6 +227,21 @@ api_idempotency = Table(
     Index("idx_api_idempotency_created_at", "created_at"),
 )
 
+# The API's per-token rate limit when several processes serve one PostgreSQL database
+# (rate_limit.DatabaseRateLimiter): the sliding minute's two counts per token. SQLite mode
+# counts in its one server process and leaves this table empty. UNLOGGED on PostgreSQL: no WAL,
+# so the per-request update commits without waiting for a disk flush; after a server crash the
+# table comes back empty, as the counts of a restarted process do.
+api_rate_counts = Table(
+    "api_rate_counts", metadata,
+    Column("token_id", Id, primary_key=True, autoincrement=False),
+    Column("minute", Int, nullable=False),  # minutes since the epoch
+    Column("in_minute", Int, nullable=False),
+    Column("in_previous_minute", Int, nullable=False),
+)
+event.listen(api_rate_counts, "after_create",
+             DDL("ALTER TABLE api_rate_counts SET UNLOGGED").execute_if(dialect="postgresql"))
+
 login_sessions = Table(
     "login_sessions", metadata,
     _id(),

@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
+
+CHANGES_CHANNEL = "teller_guard_settings"
 
 
 def branch_settings(db) -> dict[str, Any]:
@@ -17,6 +20,23 @@ def save_branch_setting(db, name: str, value: Any) -> None:
     db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                [name, json.dumps(value, ensure_ascii=False)])
+
+
+def announce_change(db) -> None:
+    """PostgreSQL: tell the other processes' connections that the settings changed (delivered
+    when the caller's transaction commits, not at all if it rolls back)."""
+    if db.dialect == "postgresql":
+        db.execute(f"NOTIFY {CHANGES_CHANNEL}")
+
+
+def listen_for_changes(db, on_change: Callable[[], None]) -> None:
+    """PostgreSQL: call `on_change()` for every settings change another connection commits
+    from now on. psycopg hands the notice over while this connection runs any statement, so a
+    request sees every change committed before its first query. SQLite: nothing to listen to."""
+    if db.dialect != "postgresql":
+        return
+    db.execute(f"LISTEN {CHANGES_CHANNEL}")
+    db.conn.raw.add_notify_handler(lambda _notice: on_change())
 
 
 def instance_fact(db, name: str) -> str | None:
