@@ -265,7 +265,7 @@ def verify_chain(db, key: bytes, workers: int = 1) -> tuple[int, list[ChainProbl
     wrong (tampering right at its edge) is walked again here with the true state, so the
     answer is always the same as one sequential walk.
     """
-    with ledger.lenient_text(db):
+    with ledger.lenient_text(db), ledger.snapshot(db):
         head = ledger.head(db)
         head_hash = head["last_hash"] if head else None
         span = ledger.span(db)

@@ -3,8 +3,10 @@ import sqlite3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from verify_helpers import sqlite_only
 
-from teller_guard import audit, db, migrations
+from teller_guard import audit, db, migrations, storage
+from teller_guard.storage import copying
 
 pytestmark = pytest.mark.both_backends
 
@@ -13,10 +15,18 @@ KEY = b"k" * 32
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    path = tmp_path / "ledger.db"
-    database = db.connect(path)
-    migrations.apply(database)
+def ledger(tmp_path, backend, request):
+    """Ten chained rows and nothing else, on an SQLite file or the run's PostgreSQL database
+    (emptied here; the next test's app fixture puts it back)."""
+    if backend == "postgresql":
+        path = request.getfixturevalue("postgres_template").url
+        database = db.connect(path)
+        with storage.transaction(database):
+            copying.truncate_all(database)
+    else:
+        path = tmp_path / "ledger.db"
+        database = db.connect(path)
+        migrations.apply(database)
     for number in range(10):
         with db.write_transaction(database):
             audit.append(database, KEY, audit.AuditEvent(
@@ -26,6 +36,13 @@ def ledger(tmp_path):
 
 
 def tamper(path, sql, *params):
+    if db.is_postgresql(path):
+        database = db.connect(path)
+        try:
+            assert database.execute(sql, params).rowcount, "the tampering SQL must change a row"
+        finally:
+            database.conn.close()
+        return
     conn = sqlite3.connect(path)
     conn.execute(sql, params)
     assert conn.total_changes, "the tampering SQL must change the file"
@@ -96,10 +113,15 @@ TAMPERING = [
 ]
 
 
+WORKERS = "verify's worker processes read the SQLite file; PostgreSQL is walked in one"
+
+
 @pytest.mark.parametrize("sql", [case[0] for case in TAMPERING])
-def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monkeypatch, sql):
+def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monkeypatch, sql,
+                                                                    backend):
     """Two processes split the ids at 5|6: tampering right at the edge must not change the
     answer."""
+    sqlite_only(backend, WORKERS)
     database, path = ledger
     monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
     tamper(path, sql)
@@ -109,7 +131,8 @@ def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monk
     assert sequential[1], "the tampering must be found"
 
 
-def test_parallel_walk_of_an_untouched_chain(ledger, monkeypatch):
+def test_parallel_walk_of_an_untouched_chain(ledger, monkeypatch, backend):
+    sqlite_only(backend, WORKERS)
     database, _ = ledger
     monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
     assert audit.verify_chain(database, KEY, workers=3) == (10, [])

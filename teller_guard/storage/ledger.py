@@ -122,10 +122,45 @@ def span(db) -> Row:
 
 
 def chain_rows(db, low: int | None = None, high: int | None = None):
-    """Rows as tuples (CHAIN_COLUMNS) in id order: all, or those with low <= id <= high."""
+    """Rows as tuples (CHAIN_COLUMNS) in id order: all, or those with low <= id <= high.
+    PostgreSQL: call inside a transaction (snapshot below). `db` may be a worker's plain
+    sqlite3 connection (open_read_only)."""
     if low is None:
-        return db.execute(_CHAIN_ROWS + " ORDER BY id")
-    return db.execute(_CHAIN_ROWS + " WHERE id BETWEEN ? AND ? ORDER BY id", [low, high])
+        sql, params = _CHAIN_ROWS + " ORDER BY id", ()
+    else:
+        sql, params = _CHAIN_ROWS + " WHERE id BETWEEN ? AND ? ORDER BY id", [low, high]
+    if getattr(db, "dialect", "sqlite") == "postgresql":
+        return _streamed(db, sql, params)
+    return db.execute(sql, params)
+
+
+CHAIN_BATCH = 20_000  # rows per round trip of the server-side cursor
+
+
+def _streamed(db, sql: str, params):
+    """PostgreSQL: a server-side cursor, so millions of rows arrive in batches rather than all
+    at once into the client's memory (psycopg reads a plain cursor's whole result)."""
+    from .postgres import translate
+
+    with db.conn.raw.cursor(name="tg_chain_rows") as cursor:
+        cursor.itersize = CHAIN_BATCH
+        cursor.execute(translate(sql), params or None)
+        yield from cursor
+
+
+@contextmanager
+def snapshot(db):
+    """PostgreSQL: the head, the span and the rows read in one REPEATABLE READ transaction (the
+    caller's when it has one; a server-side cursor needs one anyway). SQLite: as before, each
+    statement on its own."""
+    if db.dialect != "postgresql" or db.conn.in_transaction:
+        yield db
+        return
+    db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    try:
+        yield db
+    finally:
+        db.execute("COMMIT")
 
 
 def row_before(db, row_id: int) -> Row | None:
