@@ -3,7 +3,6 @@ import sqlite3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from verify_helpers import sqlite_only
 
 from teller_guard import audit, db, migrations, storage
 from teller_guard.storage import copying
@@ -113,15 +112,10 @@ TAMPERING = [
 ]
 
 
-WORKERS = "verify's worker processes read the SQLite file; PostgreSQL is walked in one"
-
-
 @pytest.mark.parametrize("sql", [case[0] for case in TAMPERING])
-def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monkeypatch, sql,
-                                                                    backend):
+def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monkeypatch, sql):
     """Two processes split the ids at 5|6: tampering right at the edge must not change the
     answer."""
-    sqlite_only(backend, WORKERS)
     database, path = ledger
     monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
     tamper(path, sql)
@@ -131,8 +125,7 @@ def test_parallel_walk_finds_exactly_what_the_sequential_walk_finds(ledger, monk
     assert sequential[1], "the tampering must be found"
 
 
-def test_parallel_walk_of_an_untouched_chain(ledger, monkeypatch, backend):
-    sqlite_only(backend, WORKERS)
+def test_parallel_walk_of_an_untouched_chain(ledger, monkeypatch):
     database, _ = ledger
     monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
     assert audit.verify_chain(database, KEY, workers=3) == (10, [])
@@ -169,3 +162,23 @@ def test_canonical_is_the_json_encoding_it_always_was(row_id, actor_id, session_
 def test_the_keyed_row_hasher_is_row_hash(prev_hash, content):
     key = b"k" * 32
     assert audit.row_hasher(key)(prev_hash, content) == audit.row_hash(key, prev_hash, content)
+
+
+def test_parallel_walk_on_postgresql_reads_the_callers_snapshot(ledger, monkeypatch, backend):
+    # verify walks the chain inside its one snapshot; the workers join it (SET TRANSACTION
+    # SNAPSHOT), so a row changed after the snapshot was taken is not what they read.
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's workers open the file as it is when they start")
+    database, path = ledger
+    monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
+    walked_in_parallel = []
+    parallel = audit._walk_in_parallel
+    monkeypatch.setattr(audit, "_walk_in_parallel",
+                        lambda *args: walked_in_parallel.append(1) or parallel(*args))
+    database.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    assert database.execute("SELECT count(*) FROM ledger").fetchone()[0] == 10  # the snapshot
+    tamper(path, "UPDATE ledger SET data = '{}' WHERE id = 8")
+    assert audit.verify_chain(database, KEY, workers=2) == (10, [])
+    database.execute("COMMIT")
+    assert walked_in_parallel
+    assert problems(database)[1] == [(8, "edited")]  # a new snapshot sees it

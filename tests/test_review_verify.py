@@ -264,3 +264,45 @@ def test_verify_survives_any_tampering_of_the_head(runner, app, screened, sql, b
     result, summary = run_verify(runner, app)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "链头被改动" in result.output
+
+
+def test_verify_on_postgresql_reads_one_snapshot(app, screened, backend, monkeypatch):
+    # The chain walk, its workers, the sessions check (on its own connections) and the users,
+    # settings and anchors all read the state of the moment verify began: a screening written
+    # meanwhile is neither counted nor half seen (its events without its row, or the reverse).
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite the sessions check takes a snapshot of its own")
+    from teller_guard import db as databases
+    from teller_guard.storage import integrity as stored
+
+    ledger_rows = read_one(app, "SELECT count(*) FROM ledger")[0]
+    begin = stored.begin_snapshot
+
+    def begin_then_screen(database):
+        snapshot = begin(database)
+        other = databases.connect(app.config["DATABASE"])
+        try:
+            make_session(app, other, level="critical", outcome="police_called")
+        finally:
+            other.conn.close()
+        return snapshot
+
+    monkeypatch.setattr(stored, "begin_snapshot", begin_then_screen)
+    report = integrity.verify(app.config["DATABASE"], ledger_key(app))
+    assert report.ok, report.lines()
+    assert (report.ledger_rows, report.session_rows) == (ledger_rows, 4)
+    monkeypatch.undo()
+    report = integrity.verify(app.config["DATABASE"], ledger_key(app))
+    assert report.ok and report.session_rows == 5 and report.ledger_rows > ledger_rows
+
+
+def test_a_database_error_during_verify_is_a_message_not_a_traceback(runner, app, monkeypatch):
+    import psycopg
+
+    def server_gone(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(integrity, "verify", server_gone)
+    result = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "错误: 校验时数据库出错" in result.output and "server closed" in result.output

@@ -211,3 +211,36 @@ def test_a_dropped_ledger_is_reported_not_a_crash(runner, app, cases, backend):
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)
     assert "数据表 ledger 不存在，已被绕过系统删除 (missing)" in result.output
+
+
+def test_the_sessions_check_in_id_ranges_finds_the_same(app, cases, backend, monkeypatch):
+    # A large table is checked in id ranges on connections of their own (PostgreSQL; each
+    # joins the snapshot): cut into ranges even here, the findings are those of one statement.
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite checks the sessions in one statement")
+    from teller_guard.storage import integrity_postgresql
+
+    tamper(app, "UPDATE sessions SET level = 'low' WHERE id = ?", cases["critical"])
+    tamper(app, "UPDATE pii_vault SET value = '6217009999999999999' WHERE session_id = ? "
+                "AND field = 'payee_account'", cases["critical"])
+    tamper(app, "UPDATE sessions SET amount_fen = 100 WHERE id = ?", cases["low"])
+    tamper(app, "UPDATE sessions SET outcome = NULL WHERE id = ?", cases["medium"])
+    key = keys_of(app).ledger
+
+    def findings():
+        database = db.connect(app.config["DATABASE"])
+        try:
+            return integrity.check_sessions(database, key)
+        finally:
+            database.conn.close()
+
+    whole = findings()
+    statements = []
+    ranged = integrity_postgresql._range_rows
+    monkeypatch.setattr(integrity_postgresql, "_range_rows",
+                        lambda *args: statements.append(args[-2:]) or ranged(*args))
+    monkeypatch.setattr(integrity_postgresql, "PARALLEL_MIN_SESSIONS", 1)
+    assert findings() == whole
+    assert len(statements) > 1  # it did cut the ids into ranges
+    assert [problem.session_id for problem in whole[1]] == sorted(
+        [cases["critical"], cases["low"], cases["medium"]])

@@ -157,7 +157,7 @@ def session_mismatches(db, digest_key: bytes) -> tuple[int, list[Row], list[int]
         if own_transaction:
             integrity_postgresql.begin_snapshot(db)
         try:
-            rows = integrity_postgresql.session_rows(db, _grouped(), tuple(LATEST), digest_key)
+            rows = integrity_postgresql.session_rows(db, LATEST, ALERT_KINDS, digest_key)
             return _orphans_and_count(db, rows)
         finally:
             if own_transaction:
