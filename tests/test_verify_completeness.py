@@ -97,6 +97,9 @@ def test_real_screenings_verify_clean(runner, app, cases):
     ("draft", "UPDATE sessions SET amount_fen = 300000 WHERE id = ?", "content"),
     ("critical", "UPDATE sessions SET typology = 'fake_loan' WHERE id = ?", "typology"),
     ("critical", "UPDATE sessions SET typologies = '[\"fake_loan\"]' WHERE id = ?", "typologies"),
+    # not JSON: SQLite reads it as no value; PostgreSQL's fast statement stops and the guarded
+    # one runs
+    ("critical", "UPDATE sessions SET typologies = 'not json' WHERE id = ?", "typologies"),
     ("critical", "UPDATE sessions SET action = 'proceed' WHERE id = ?", "action"),
     ("critical", "UPDATE sessions SET rules_version = 'old' WHERE id = ?", "rules_version"),
     ("medium", "UPDATE sessions SET duration_seconds = 5 WHERE id = ?", "duration_seconds"),

@@ -1,22 +1,24 @@
 """The sessions check of `teller-guard verify` in PostgreSQL's words. storage/integrity.py has
 the SQLite form, says what the statement does and dispatches here; review/integrity.py states
-the rules.
+the rules. The findings are SQLite's for every genuine ledger row (the chain walk reports any
+other); where the dialects differ:
 
-Where the dialects differ, this form gives SQLite's answer for every genuine ledger row (and
-the chain walk reports any other):
-
-- `IS NOT` (null-safe) is `IS DISTINCT FROM`; json_extract is `->>` on the data cast to jsonb
-  once per event, and the value compares as text with the column (the ledger holds
-  json.dumps' integers, which read the same as the column's);
+- `IS NOT` (null-safe) is `IS DISTINCT FROM`; json_extract is `->>` on the event's data cast
+  to jsonb once per event, compared as text with the column (the ledger holds json.dumps'
+  integers, which read the same as the column's);
 - data that is not JSON (text rewritten around the app) ends the fast statement, as
   json_extract does on SQLite; the statement then runs again with each cast through a
   function that answers NULL instead (`pg_temp.tg_jsonb`, this connection's only: PostgreSQL
   15 has no json_valid, and an exception handler per row would slow down the usual case);
+- the newest event of each group comes out of one GROUP BY in session order (see _grouped)
+  rather than by id lookups, and a large table is checked in id ranges on connections that
+  join the caller's snapshot (session_rows);
 - the `state` digests are computed by the server with the built-in sha256() (digests.digest
-  is plain SHA-256 of the key, then the text's UTF-8 bytes; no extension needed). The key
-  reaches the server in a statement of its own, set_config(…, is_local), so it is never a
-  parameter of the long statement (which log_min_duration_statement would write to the
-  server's log with its parameters), and it is gone when the transaction ends.
+  is plain SHA-256 of the key, then the text's UTF-8 bytes; no extension needed). The digest
+  key (not the chain's key, which never leaves the client) reaches the server in a statement
+  of its own, set_config(…, is_local), so it is never a parameter of the long statement
+  (which log_min_duration_statement would write to the server's log with its parameters),
+  and it is gone when the transaction ends.
 """
 
 from __future__ import annotations

@@ -153,12 +153,12 @@ CHAIN_CHUNK = 1000  # rows per chunk of a streamed result
 
 def _streamed(db, sql: str, params):
     """PostgreSQL: the rows as the server sends them, in chunks (libpq 17's chunked mode),
-    rather than the whole result in the client's memory. Measured at 3.7M rows: 9–14 s where a
-    server-side cursor (FETCH after FETCH, server and client taking turns) took 23–25 s."""
+    rather than the whole result in the client's memory. Fetching 3.7M rows took 9–14 s this way
+    and 23–25 s through a server-side cursor (FETCH after FETCH: server and client take turns)."""
     from .postgres import psycopg, translate
 
-    cursor = db.conn.raw.cursor()
     if psycopg.pq.version() >= 170000:
+        cursor = db.conn.raw.cursor()
         yield from cursor.stream(translate(sql), params or None, size=CHAIN_CHUNK)
         return
     with db.conn.raw.cursor(name="tg_chain_rows") as named:  # an older libpq
@@ -170,8 +170,8 @@ def _streamed(db, sql: str, params):
 @contextmanager
 def snapshot(db):
     """PostgreSQL: the head, the span and the rows read in one REPEATABLE READ transaction (the
-    caller's when it has one; a server-side cursor needs one anyway). SQLite: as before, each
-    statement on its own."""
+    caller's when it has one), which worker processes can join (worker_source). SQLite: as
+    before, each statement on its own."""
     if db.dialect != "postgresql" or db.conn.in_transaction:
         yield db
         return
