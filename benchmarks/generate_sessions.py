@@ -1,6 +1,11 @@
 """Generate N synthetic screening sessions, with their ledger events, into an instance.
 
     python benchmarks/generate_sessions.py --instance /tmp/bench -n 1000000
+    python benchmarks/generate_sessions.py --instance /tmp/bench-pg -n 1000000 \
+        --database-url postgresql:///bench?host=/var/run/postgresql
+
+With --database-url the rows go into that PostgreSQL database (created beforehand, empty or
+made by an earlier run; the instance folder holds the keys), with COPY instead of INSERT.
 
 Rows follow docs/architecture.md: sessions columns, screening.started / .assessed /
 .supervisor_* / .outcome, print.slip / print.alert, review.transition / .assigned events, and
@@ -69,7 +74,8 @@ class Writer:
         self.db = database
         self.key = key
         head = database.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
-        self.last_id, self.last_hash = head if head else (0, audit.GENESIS)
+        # PostgreSQL's schema makes an empty head row
+        self.last_id, self.last_hash = head if head and head[0] else (0, audit.GENESIS)
         self.ledger: list[tuple] = []
         self.sessions: list[tuple] = []
         self.vault: list[tuple] = []
@@ -88,6 +94,9 @@ class Writer:
 
     def flush(self) -> None:
         # sessions before their events and vault rows (foreign keys)
+        if self.db.dialect == "postgresql":
+            self._copy()
+            return
         if self.sessions:
             marks = ", ".join("?" * len(self.sessions[0]))
             self.db.conn.executemany(
@@ -101,6 +110,17 @@ class Writer:
         self.sessions.clear()
         self.ledger.clear()
         self.vault.clear()
+
+    def _copy(self) -> None:
+        """PostgreSQL: COPY is about ten times as fast as multi-row INSERTs here."""
+        cursor = self.db.conn.raw.cursor()
+        for table, names, rows in (("sessions", SESSION_COLUMNS, self.sessions),
+                                   ("ledger", LEDGER_COLUMNS, self.ledger),
+                                   ("pii_vault", VAULT_COLUMNS, self.vault)):
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            rows.clear()
 
     def seal(self) -> None:
         self.db.execute(
@@ -119,6 +139,10 @@ SESSION_COLUMNS = (
 )
 
 
+LEDGER_COLUMNS = "id, at, actor_id, kind, session_id, data, prev_hash, hash"
+VAULT_COLUMNS = "session_id, field, value, stored_at"
+
+
 def ensure_users(database, key: bytes) -> dict[str, list[int]]:
     """Tellers, a supervisor and two security officers; reused when they exist. They share one
     hash of a random password nobody knows (hashing is deliberately slow)."""
@@ -135,8 +159,9 @@ def ensure_users(database, key: bytes) -> dict[str, list[int]]:
         if row is None:
             user_id = database.execute(
                 "INSERT INTO users (username, display_name, staff_no, role, password_hash, active, "
-                "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?)",
-                [username, name, staff_no, role, password_hash, now, now]).lastrowid
+                "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?) "
+                "RETURNING id",
+                [username, name, staff_no, role, password_hash, now, now]).fetchone()[0]
             audit.append(database, key, audit.AuditEvent(
                 "user.created", None, data={
                     "user_id": user_id, "username": username, "role": role,
@@ -282,14 +307,17 @@ def one_session(writer: Writer, rng: random.Random, session_id: int, started: da
 
 
 def generate(instance: Path, count: int, days: int = 730, seed: int = 7,
-             progress=None) -> dict:
-    """Add `count` sessions to the instance; returns counts and seconds taken."""
-    app = create_app(instance_path=instance)
+             progress=None, database_url: str | None = None) -> dict:
+    """Add `count` sessions to the instance (or to the PostgreSQL database at `database_url`,
+    with the instance's keys); returns counts and seconds taken."""
+    app = create_app({"DATABASE_URL": database_url} if database_url else None,
+                     instance_path=instance)
     path = app.config["DATABASE"]
     db.prepare(path)
     key = app.extensions["teller_guard"]["ledger_key"]
     database = db.connect(path)
-    database.execute("PRAGMA cache_size = -400000")  # 400 MB: the indexes stay in memory
+    if database.dialect == "sqlite":
+        database.execute("PRAGMA cache_size = -400000")  # 400 MB: the indexes stay in memory
     rng = random.Random(seed)
     started_clock = time.perf_counter()
     now = datetime.now().astimezone().replace(microsecond=0)
@@ -309,7 +337,10 @@ def generate(instance: Path, count: int, days: int = 730, seed: int = 7,
                         progress(offset + 1, count)
             writer.flush()
             writer.seal()
-        database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        if database.dialect == "sqlite":
+            database.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:  # fresh statistics for the planner, and the visibility map for index-only scans
+            database.execute("VACUUM ANALYZE")
     finally:
         database.conn.close()
     return {"sessions": count, "events": writer.events,
@@ -322,12 +353,15 @@ def main(argv=None) -> int:
     parser.add_argument("-n", "--count", type=int, default=1_000_000)
     parser.add_argument("--days", type=int, default=730, help="spread over the last N days")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--database-url", help="a PostgreSQL database instead of the instance's "
+                                               "SQLite file")
     args = parser.parse_args(argv)
 
     def progress(done, total):
         print(f"  {done:,} / {total:,}", file=sys.stderr, flush=True)
 
-    result = generate(args.instance, args.count, args.days, args.seed, progress)
+    result = generate(args.instance, args.count, args.days, args.seed, progress,
+                      args.database_url)
     print(f"generated {result['sessions']:,} sessions and {result['events']:,} ledger events "
           f"in {result['seconds']:.1f} s into {result['database']}")
     return 0

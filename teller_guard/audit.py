@@ -239,13 +239,13 @@ def _walk_range_in_worker() -> None:
     """Entry point of a verify worker process: arguments as JSON on stdin, result on stdout."""
     import sys
 
-    path, key_hex, low, high, start_hash, start_id, after_last = json.load(sys.stdin)
-    conn = ledger.open_read_only(path)
+    source, key_hex, low, high, start_hash, start_id, after_last = json.load(sys.stdin)
+    conn = ledger.open_read_only(source)
     try:
         count, problems, last_hash, last_id = _walk_range(
             conn, bytes.fromhex(key_hex), low, high, start_hash, start_id, after_last)
     finally:
-        conn.close()
+        ledger.close_read_only(conn)
     json.dump([count, [[p.row_id, p.problem] for p in problems], last_hash, last_id], sys.stdout)
 
 
@@ -255,22 +255,25 @@ PARALLEL_MIN_ROWS = 200_000
 def verify_chain(db, key: bytes, workers: int = 1) -> tuple[int, list[ChainProblem]]:
     """Walk the whole ledger; returns (rows checked, problems found).
 
-    With workers > 1 (and a large file ledger) id ranges are checked in parallel processes,
-    each assuming the row before its range is genuine; a range whose assumption turns out
-    wrong (tampering right at its edge) is walked again here with the true state, so the
-    answer is always the same as one sequential walk.
+    With workers > 1 (and a large ledger, not in memory) id ranges are checked in parallel
+    processes, each assuming the row before its range is genuine; a range whose assumption
+    turns out wrong (tampering right at its edge) is walked again here with the true state, so
+    the answer is always the same as one sequential walk. On PostgreSQL the workers read in this
+    walk's snapshot.
     """
-    with ledger.lenient_text(db):
+    with ledger.lenient_text(db), ledger.snapshot(db):
         head = ledger.head(db)
         head_hash = head["last_hash"] if head else None
         span = ledger.span(db)
-        path = ledger.database_file(db)
-        if workers <= 1 or span["total"] < PARALLEL_MIN_ROWS or path is None:
+        source = None
+        if workers > 1 and span["total"] >= PARALLEL_MIN_ROWS:
+            source = ledger.worker_source(db)
+        if source is None:
             count, problems, last_hash, last_id = _walk(
                 ledger.chain_rows(db), key, GENESIS, 0, head_hash)
         else:
             count, problems, last_hash, last_id = _walk_in_parallel(
-                db, path, key, span["low"], span["high"], workers, head_hash)
+                db, source, key, span["low"], span["high"], workers, head_hash)
     if head is None:
         if count:
             problems.append(ChainProblem(last_id, "head"))
@@ -285,7 +288,7 @@ def verify_chain(db, key: bytes, workers: int = 1) -> tuple[int, list[ChainProbl
     return count, problems
 
 
-def _walk_in_parallel(db, path: str, key: bytes, low: int, high: int, workers: int,
+def _walk_in_parallel(db, source, key: bytes, low: int, high: int, workers: int,
                       head_hash: str | None):
     import subprocess
     import sys
@@ -304,7 +307,7 @@ def _walk_in_parallel(db, path: str, key: bytes, low: int, high: int, workers: i
     children = []
     for (start, end), (assumed, after) in zip(ranges, edges, strict=True):
         child = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        child.stdin.write(json.dumps([path, key.hex(), start, end, *assumed, after]).encode())
+        child.stdin.write(json.dumps([source, key.hex(), start, end, *assumed, after]).encode())
         child.stdin.close()
         children.append(child)
     results = []

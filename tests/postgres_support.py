@@ -82,6 +82,10 @@ class PostgresTemplate:
         shutil.copytree(template_instance, instance)
         for leftover in instance.glob("teller_guard.db*"):
             leftover.unlink()
+        # The instance names its database, so commands run with --instance (verify, redact)
+        # use the same one as the test's app.
+        with open(instance / "config.toml", "a", encoding="utf-8") as handle:
+            handle.write(f'database_url = "{url}"\n')
         app = create_app({**TEST_CONFIG, "DATABASE_URL": url}, instance_path=instance)
         db.prepare(url)
         database = db.connect(url)

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teller_guard import audit, db, migrations
+from teller_guard import audit, db, migrations, storage
+from teller_guard.storage import copying
 
 pytestmark = pytest.mark.both_backends
 
@@ -13,10 +14,18 @@ KEY = b"k" * 32
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    path = tmp_path / "ledger.db"
-    database = db.connect(path)
-    migrations.apply(database)
+def ledger(tmp_path, backend, request):
+    """Ten chained rows and nothing else, on an SQLite file or the run's PostgreSQL database
+    (emptied here; the next test's app fixture puts it back)."""
+    if backend == "postgresql":
+        path = request.getfixturevalue("postgres_template").url
+        database = db.connect(path)
+        with storage.transaction(database):
+            copying.truncate_all(database)
+    else:
+        path = tmp_path / "ledger.db"
+        database = db.connect(path)
+        migrations.apply(database)
     for number in range(10):
         with db.write_transaction(database):
             audit.append(database, KEY, audit.AuditEvent(
@@ -26,6 +35,13 @@ def ledger(tmp_path):
 
 
 def tamper(path, sql, *params):
+    if db.is_postgresql(path):
+        database = db.connect(path)
+        try:
+            assert database.execute(sql, params).rowcount, "the tampering SQL must change a row"
+        finally:
+            database.conn.close()
+        return
     conn = sqlite3.connect(path)
     conn.execute(sql, params)
     assert conn.total_changes, "the tampering SQL must change the file"
@@ -146,3 +162,23 @@ def test_canonical_is_the_json_encoding_it_always_was(row_id, actor_id, session_
 def test_the_keyed_row_hasher_is_row_hash(prev_hash, content):
     key = b"k" * 32
     assert audit.row_hasher(key)(prev_hash, content) == audit.row_hash(key, prev_hash, content)
+
+
+def test_parallel_walk_on_postgresql_reads_the_callers_snapshot(ledger, monkeypatch, backend):
+    # verify walks the chain inside its one snapshot; the workers join it (SET TRANSACTION
+    # SNAPSHOT), so a row changed after the snapshot was taken is not what they read.
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite's workers open the file as it is when they start")
+    database, path = ledger
+    monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
+    walked_in_parallel = []
+    parallel = audit._walk_in_parallel
+    monkeypatch.setattr(audit, "_walk_in_parallel",
+                        lambda *args: walked_in_parallel.append(1) or parallel(*args))
+    database.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    assert database.execute("SELECT count(*) FROM ledger").fetchone()[0] == 10  # the snapshot
+    tamper(path, "UPDATE ledger SET data = '{}' WHERE id = 8")
+    assert audit.verify_chain(database, KEY, workers=2) == (10, [])
+    database.execute("COMMIT")
+    assert walked_in_parallel
+    assert problems(database)[1] == [(8, "edited")]  # a new snapshot sees it

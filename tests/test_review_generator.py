@@ -3,8 +3,12 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from teller_guard import audit, create_app, db
 from teller_guard.review import integrity, stats
+
+pytestmark = pytest.mark.both_backends  # PostgreSQL: the rows go in with COPY
 
 GENERATOR = Path(__file__).resolve().parent.parent / "benchmarks" / "generate_sessions.py"
 
@@ -18,7 +22,8 @@ def load_generator():
 
 def test_generated_sessions_verify_and_add_up(app):
     generator = load_generator()
-    result = generator.generate(Path(app.instance_path), 1000, days=60, seed=3)
+    url = app.config["DATABASE"] if db.is_postgresql(app.config["DATABASE"]) else None
+    result = generator.generate(Path(app.instance_path), 1000, days=60, seed=3, database_url=url)
     assert result["sessions"] == 1000 and result["events"] >= 3000
     database = db.connect(app.config["DATABASE"])
     try:
@@ -36,7 +41,7 @@ def test_generated_sessions_verify_and_add_up(app):
         assert fast.total == slow.total == 1000
         assert sorted(fast.durations) == sorted(slow.durations)
         # a second run adds to the same instance and still verifies
-        generator.generate(Path(app.instance_path), 50, days=5, seed=4)
+        generator.generate(Path(app.instance_path), 50, days=5, seed=4, database_url=url)
         assert integrity.check_sessions(database, key) == (1050, [])
         assert audit.verify_chain(database, key)[1] == []
     finally:

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 from test_review_support import ledger_key, make_session
-from verify_helpers import tamper
+from verify_helpers import read_one, sqlite_only, tamper
 
 from teller_guard import anchor, audit
 from teller_guard.cli import main
@@ -41,12 +41,8 @@ def run_verify(runner, app):
 
 
 def event_id(app, session_id, kind):
-    conn = sqlite3.connect(app.config["DATABASE"])
-    try:
-        return conn.execute("SELECT id FROM ledger WHERE session_id = ? AND kind = ?",
-                            [session_id, kind]).fetchone()[0]
-    finally:
-        conn.close()
+    return read_one(app, "SELECT id FROM ledger WHERE session_id = ? AND kind = ?",
+                    session_id, kind)[0]
 
 
 def test_untouched_database_verifies(runner, app, screened):
@@ -78,9 +74,7 @@ def test_deleted_ledger_row(runner, app, screened):
 
 
 def test_inserted_ledger_row(runner, app, screened):
-    conn = sqlite3.connect(app.config["DATABASE"])
-    last = conn.execute("SELECT max(id), hash FROM ledger").fetchone()
-    conn.close()
+    last = read_one(app, "SELECT id, hash FROM ledger ORDER BY id DESC LIMIT 1")
     tamper(app, "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
                 "VALUES (?, '2026-01-01T00:00:00+08:00', 1, 'review.note', ?, '{}', ?, 'forged')",
            last[0] + 1, screened[0], last[1])
@@ -170,9 +164,7 @@ def test_redact_command_then_verify(runner, app, screened):
     result = runner.invoke(main, ["redact", "--days", "100", "--instance", app.instance_path])
     assert result.exit_code == 0, result.output
     assert "已清除" in result.output and "审计日志" in result.output
-    conn = sqlite3.connect(app.config["DATABASE"])
-    emptied = conn.execute("SELECT count(*) FROM pii_vault WHERE value = ''").fetchone()[0]
-    conn.close()
+    emptied = read_one(app, "SELECT count(*) FROM pii_vault WHERE value = ''")[0]
     assert emptied >= 3  # January to March 2026 are older than 100 days from any day this year
     verified, summary = run_verify(runner, app)
     assert verified.exit_code == 0 and summary.group(1) == "通过"
@@ -198,7 +190,8 @@ def test_detail_page_shows_redaction_without_values(app, client, auth, database)
 
 
 def test_a_damaged_page_is_found_by_verify_pages_but_does_not_hold_up_serving(runner, app,
-                                                                              screened):
+                                                                              screened, backend):
+    sqlite_only(backend, "the pages of the database file")
     # Serving starts with a cheap check (header, schema, write lock): on years of data a full
     # page check took seconds warm and minutes cold, in every server process. verify --pages
     # reads every page.
@@ -223,6 +216,11 @@ def test_a_damaged_page_is_found_by_verify_pages_but_does_not_hold_up_serving(ru
 # Whatever is written around the app, verify finishes and names the damage: before, text a
 # hash never holds, a NULL, a blob, bytes that are not UTF-8 or data that is not JSON ended it
 # with a traceback (UnicodeEncodeError, TypeError, "malformed JSON", a decoding error).
+# Blobs and bytes that are not UTF-8: PostgreSQL refuses them on the way in (its columns are
+# typed text, always UTF-8), so they are SQLite's alone.
+NOT_TEXT = "a blob or bytes that are not UTF-8 in a text column"
+
+
 @pytest.mark.parametrize("sql, where", [
     ("UPDATE ledger SET prev_hash = 'ü' || substr(prev_hash, 2) WHERE id = ?", "chain"),
     ("UPDATE ledger SET hash = 'ü' || substr(hash, 2) WHERE id = ?", "chain"),
@@ -232,8 +230,15 @@ def test_a_damaged_page_is_found_by_verify_pages_but_does_not_hold_up_serving(ru
     ("UPDATE ledger SET kind = CAST(x'ff' AS TEXT) WHERE id = ?", "chain"),
     ("UPDATE ledger SET data = 'not json {' WHERE id = ?", "both"),
     ("UPDATE ledger SET data = CAST(x'7bff7d' AS TEXT) WHERE id = ?", "both"),
+    # U+0000 as JSON writes it, which PostgreSQL's jsonb cannot hold: the event's values still
+    # agree with the session (a review note may hold one in a genuine row)
+    ("UPDATE ledger SET data = replace(data, '\"level\"', '\"note\": \"\\u0000\", \"level\"') "
+     "WHERE id = ?", "chain only"),
 ])
-def test_verify_survives_any_tampering_of_a_ledger_row(runner, app, screened, sql, where):
+def test_verify_survives_any_tampering_of_a_ledger_row(runner, app, screened, sql, where,
+                                                       backend):
+    if "x'" in sql:
+        sqlite_only(backend, NOT_TEXT)
     row = event_id(app, screened[0], "screening.assessed")
     tamper(app, sql, row)
     result, summary = run_verify(runner, app)
@@ -243,6 +248,8 @@ def test_verify_survives_any_tampering_of_a_ledger_row(runner, app, screened, sq
     assert f"账本第 {row} 行" in result.output
     if where == "both":  # the session no longer agrees with an event that has no level
         assert f"业务 #{screened[0]} 与账本不一致" in result.output
+    if where == "chain only":
+        assert f"业务 #{screened[0]}" not in result.output
 
 
 @pytest.mark.parametrize("sql", [
@@ -250,8 +257,52 @@ def test_verify_survives_any_tampering_of_a_ledger_row(runner, app, screened, sq
     "UPDATE ledger_head SET last_hash = CAST(x'ff' AS TEXT)",
     "UPDATE ledger_head SET seal = NULL",
 ])
-def test_verify_survives_any_tampering_of_the_head(runner, app, screened, sql):
+def test_verify_survives_any_tampering_of_the_head(runner, app, screened, sql, backend):
+    if "x'" in sql:
+        sqlite_only(backend, NOT_TEXT)
     tamper(app, sql)
     result, summary = run_verify(runner, app)
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert "链头被改动" in result.output
+
+
+def test_verify_on_postgresql_reads_one_snapshot(app, screened, backend, monkeypatch):
+    # The chain walk, its workers, the sessions check (on its own connections) and the users,
+    # settings and anchors all read the state of the moment verify began: a screening written
+    # meanwhile is neither counted nor half seen (its events without its row, or the reverse).
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: on SQLite the sessions check takes a snapshot of its own")
+    from teller_guard import db as databases
+    from teller_guard.storage import integrity as stored
+
+    ledger_rows = read_one(app, "SELECT count(*) FROM ledger")[0]
+    begin = stored.begin_snapshot
+
+    def begin_then_screen(database):
+        snapshot = begin(database)
+        other = databases.connect(app.config["DATABASE"])
+        try:
+            make_session(app, other, level="critical", outcome="police_called")
+        finally:
+            other.conn.close()
+        return snapshot
+
+    monkeypatch.setattr(stored, "begin_snapshot", begin_then_screen)
+    report = integrity.verify(app.config["DATABASE"], ledger_key(app))
+    assert report.ok, report.lines()
+    assert (report.ledger_rows, report.session_rows) == (ledger_rows, 4)
+    monkeypatch.undo()
+    report = integrity.verify(app.config["DATABASE"], ledger_key(app))
+    assert report.ok and report.session_rows == 5 and report.ledger_rows > ledger_rows
+
+
+def test_a_database_error_during_verify_is_a_message_not_a_traceback(runner, app, monkeypatch):
+    import psycopg
+
+    def server_gone(*args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(integrity, "verify", server_gone)
+    result = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert "错误: 校验时数据库出错" in result.output and "server closed" in result.output

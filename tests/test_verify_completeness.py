@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import sqlite3
 from datetime import date
 
 import pytest
 from printing_web_helpers import keys_of, make_session, user_id
 from screening_helpers import BENIGN_FACTS
-from verify_helpers import tamper
+from verify_helpers import read_one, tamper
 
 from teller_guard import api_tokens, db, settings
 from teller_guard.cli import main
@@ -98,6 +97,9 @@ def test_real_screenings_verify_clean(runner, app, cases):
     ("draft", "UPDATE sessions SET amount_fen = 300000 WHERE id = ?", "content"),
     ("critical", "UPDATE sessions SET typology = 'fake_loan' WHERE id = ?", "typology"),
     ("critical", "UPDATE sessions SET typologies = '[\"fake_loan\"]' WHERE id = ?", "typologies"),
+    # not JSON: SQLite reads it as no value; PostgreSQL's fast statement stops and the guarded
+    # one runs
+    ("critical", "UPDATE sessions SET typologies = 'not json' WHERE id = ?", "typologies"),
     ("critical", "UPDATE sessions SET action = 'proceed' WHERE id = ?", "action"),
     ("critical", "UPDATE sessions SET rules_version = 'old' WHERE id = ?", "rules_version"),
     ("medium", "UPDATE sessions SET duration_seconds = 5 WHERE id = ?", "duration_seconds"),
@@ -148,9 +150,8 @@ def test_an_edited_role_or_password_is_found(runner, app, cases):
     tamper(app, "UPDATE users SET active = 0 WHERE username = 'security'")
     result = run_verify(runner, app)
     assert result.exit_code == 1, result.output
-    conn = sqlite3.connect(app.config["DATABASE"])
-    ids = dict(conn.execute("SELECT username, id FROM users").fetchall())
-    conn.close()
+    ids = {name: read_one(app, "SELECT id FROM users WHERE username = ?", name)[0]
+           for name in ("teller", "admin", "security")}
     assert f"[用户] 用户 #{ids['teller']} 与账本不一致（role），被绕过系统改动 (edited)" in result.output
     assert f"[用户] 用户 #{ids['admin']} 与账本不一致（password_hash）" in result.output
     assert f"[用户] 用户 #{ids['security']} 与账本不一致（active）" in result.output
@@ -200,9 +201,49 @@ def test_deleting_the_ledger_head_and_sessions_together_is_found(runner, app, ca
     assert "[账本] 账本为空，但实例中有 5 个用户、0 笔业务：账本已被绕过系统清空 (empty)" in result.output
 
 
-def test_a_dropped_ledger_is_reported_not_a_crash(runner, app, cases):
-    tamper(app, "DROP TABLE ledger")
-    result = run_verify(runner, app)
+def test_a_dropped_ledger_is_reported_not_a_crash(runner, app, cases, backend):
+    if backend == "postgresql":  # the run's test database is shared: moved away and back
+        tamper(app, "ALTER TABLE ledger RENAME TO ledger_dropped")
+        try:
+            result = run_verify(runner, app)
+        finally:
+            tamper(app, "ALTER TABLE ledger_dropped RENAME TO ledger")
+    else:
+        tamper(app, "DROP TABLE ledger")
+        result = run_verify(runner, app)
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit)
     assert "数据表 ledger 不存在，已被绕过系统删除 (missing)" in result.output
+
+
+def test_the_sessions_check_in_id_ranges_finds_the_same(app, cases, backend, monkeypatch):
+    # A large table is checked in id ranges on connections of their own (PostgreSQL; each
+    # joins the snapshot): cut into ranges even here, the findings are those of one statement.
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite checks the sessions in one statement")
+    from teller_guard.storage import integrity_postgresql
+
+    tamper(app, "UPDATE sessions SET level = 'low' WHERE id = ?", cases["critical"])
+    tamper(app, "UPDATE pii_vault SET value = '6217009999999999999' WHERE session_id = ? "
+                "AND field = 'payee_account'", cases["critical"])
+    tamper(app, "UPDATE sessions SET amount_fen = 100 WHERE id = ?", cases["low"])
+    tamper(app, "UPDATE sessions SET outcome = NULL WHERE id = ?", cases["medium"])
+    key = keys_of(app).ledger
+
+    def findings():
+        database = db.connect(app.config["DATABASE"])
+        try:
+            return integrity.check_sessions(database, key)
+        finally:
+            database.conn.close()
+
+    whole = findings()
+    statements = []
+    ranged = integrity_postgresql._range_rows
+    monkeypatch.setattr(integrity_postgresql, "_range_rows",
+                        lambda *args: statements.append(args[-2:]) or ranged(*args))
+    monkeypatch.setattr(integrity_postgresql, "PARALLEL_MIN_SESSIONS", 1)
+    assert findings() == whole
+    assert len(statements) > 1  # it did cut the ids into ranges
+    assert [problem.session_id for problem in whole[1]] == sorted(
+        [cases["critical"], cases["low"], cases["medium"]])

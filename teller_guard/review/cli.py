@@ -10,7 +10,9 @@ from pathlib import Path
 import click
 
 from .. import anchor as anchoring
+from .. import db
 from ..cli import damaged, fail, instance_option, prepare_database
+from ..storage import postgres
 from ..web_context import app_db
 from . import integrity, retention
 
@@ -53,6 +55,8 @@ def verify(app, pages):
                                   app.extensions["teller_guard"]["ledger_key"], directory)
     except sqlite3.DatabaseError as error:  # a damaged page: only --pages reads every page
         fail(damaged(app.config["DATABASE"], error))
+    except postgres.psycopg.Error as error:  # e.g. the server went away while verify read
+        fail(f"校验时数据库出错 {db.describe(app.config['DATABASE'])}: {error}")
     for line in report.lines():
         click.echo(line)
     click.echo(report.summary())

@@ -70,8 +70,7 @@ class SessionProblem:
 def check_sessions(db, key: bytes) -> tuple[int, list[SessionProblem]]:
     """Compare every sessions row with its events; returns (rows checked, problems). The
     ledger `key` checks the digests of content and personal data."""
-    count, rows, orphans = stored.session_mismatches(
-        db, digests.checker(digests.digest_key(key)))
+    count, rows, orphans = stored.session_mismatches(db, digests.digest_key(key))
     problems = []
     for row in rows:
         if row["started"] is None:
@@ -118,34 +117,41 @@ class Report:
                 f"用时 {self.seconds:.2f} 秒")
 
 
-def _check_sessions_at(path, key: bytes) -> tuple[int, list[SessionProblem]]:
+def _check_sessions_at(path, key: bytes, snapshot: str | None
+                       ) -> tuple[int, list[SessionProblem]]:
     database = connect(path)
     try:
+        stored.join_snapshot(database, snapshot)
         return check_sessions(database, key)
     finally:
-        database.conn.close()
+        database.conn.close()  # ends its transaction too: it only read
 
 
 def verify(path, key: bytes, anchor_dir=None) -> Report:
     """Check the chain and the sessions table side by side (the sessions check is one SQL
     statement on its own connection and thread; SQLite runs it without holding the GIL except
-    for the digest function), then users, settings and tokens, then the anchors in
-    `anchor_dir` (None: not configured, a warning)."""
+    for the digest function, PostgreSQL in its server process), then users, settings and
+    tokens, then the anchors in `anchor_dir` (None: not configured, a warning). On PostgreSQL
+    everything is read in one snapshot (a REPEATABLE READ transaction that the sessions check
+    joins), so appends while verify runs cannot make the parts disagree."""
     started = time.perf_counter()
     database = connect(path)
+    snapshot = None
     try:
+        snapshot = stored.begin_snapshot(database)
         missing = integrity_records.missing_tables(database)
         if missing:  # dropped around the app: nothing else can be checked reliably
             return Report(0, [], 0, [], time.perf_counter() - started,
                           integrity_records.missing_result(missing))
         with ThreadPoolExecutor(max_workers=1) as pool:
-            sessions_check = pool.submit(_check_sessions_at, path, key)
+            sessions_check = pool.submit(_check_sessions_at, path, key, snapshot)
             ledger_rows, chain_problems = audit.verify_chain(database, key,
                                                              workers=os.cpu_count() or 1)
             session_rows, session_problems = sessions_check.result()
         records = integrity_records.check(database, key, ledger_rows)
         anchors = anchor.check(database, key, anchor_dir)
     finally:
+        stored.end_snapshot(database, snapshot)
         database.conn.close()
     return Report(ledger_rows, chain_problems, session_rows, session_problems,
                   time.perf_counter() - started, records, anchors)

@@ -2,17 +2,18 @@
 sessions row against its own events in one statement, and the small tables read whole.
 
 The rules each check encodes are described in review/integrity.py. The sessions check is one
-pass: only the rows that disagree come back (as dicts); the digests of content and personal
-data are compared by a function the caller supplies (digests.checker), registered on the
-connection as tg_check_state.
+pass: only the rows that disagree come back (as dicts); on SQLite the digests of content and
+personal data are compared by digests.checker, registered on the connection as tg_check_state.
+PostgreSQL runs the same statement in its own words (storage/integrity_postgresql.py, digests
+computed by the server) in one REPEATABLE READ snapshot that the chain walk shares.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-from ..digests import DIGEST_CHARS, STATE_CONTENT, STATE_VAULT
-from . import Row, query
+from ..digests import DIGEST_CHARS, STATE_CONTENT, STATE_VAULT, checker
+from . import Row, integrity_postgresql, query
 from .ledger import SESSION_TEXT_SQL, VAULT_TEXT_SQL
 
 ALERT_KINDS = ("screening.supervisor_override", "print.alert", "alert.queued", "alert.sent")
@@ -145,13 +146,23 @@ REDACTED_BEFORE_SQL = (
 CHECKED_FIELDS = tuple(_checks(False))  # a mismatch row has bad_<field> for each
 
 
-def session_mismatches(db, check_state) -> tuple[int, list[Row], list[int]]:
+def session_mismatches(db, digest_key: bytes) -> tuple[int, list[Row], list[int]]:
     """Compare every sessions row with its events in one snapshot. Returns the number of
     sessions rows, the rows that disagree (id; started, the screening.started event's id, None
     when no event created the row; bad_<field> for each of CHECKED_FIELDS) in id order, and the
-    session ids that events name but no row has. `check_state` is digests.checker(...)."""
-    db.conn.create_function("tg_check_state", 3, check_state, deterministic=True)
+    session ids that events name but no row has. `digest_key` is digests.digest_key(…).
+    Inside a transaction (PostgreSQL: a snapshot joined with join_snapshot) it reads in that."""
     own_transaction = not db.conn.in_transaction
+    if db.dialect == "postgresql":
+        if own_transaction:
+            integrity_postgresql.begin_snapshot(db)
+        try:
+            rows = integrity_postgresql.session_rows(db, LATEST, ALERT_KINDS, digest_key)
+            return _orphans_and_count(db, rows)
+        finally:
+            if own_transaction:
+                db.execute("COMMIT")
+    db.conn.create_function("tg_check_state", 3, checker(digest_key), deterministic=True)
     if own_transaction:
         db.execute("BEGIN")  # one snapshot for all the queries
     try:
@@ -164,18 +175,45 @@ def session_mismatches(db, check_state) -> tuple[int, list[Row], list[int]]:
             # json_valid on every row makes it slower, so it runs only after the fast one
             # stopped on data that is not JSON.
             rows = query(db, _mismatches_sql(True), parameters)
-        orphans = [row[0] for row in db.execute(ORPHANS_SQL)]
-        count = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+        return _orphans_and_count(db, rows)
     finally:
         if own_transaction:
             db.execute("COMMIT")
+
+
+def _orphans_and_count(db, rows: list[Row]) -> tuple[int, list[Row], list[int]]:
+    orphans = [row[0] for row in db.execute(ORPHANS_SQL)]
+    count = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
     return count, rows, orphans
+
+
+def begin_snapshot(db) -> str | None:
+    """PostgreSQL: start the REPEATABLE READ transaction that all of verify reads in and return
+    its snapshot id for the other connections (join_snapshot). SQLite: None (the sessions check
+    takes a snapshot of its own)."""
+    if db.dialect != "postgresql":
+        return None
+    return integrity_postgresql.begin_snapshot(db)
+
+
+def join_snapshot(db, snapshot: str | None) -> None:
+    if snapshot is not None:
+        integrity_postgresql.join_snapshot(db, snapshot)
+
+
+def end_snapshot(db, snapshot: str | None) -> None:
+    if snapshot is not None and db.conn.in_transaction:
+        db.execute("COMMIT")
 
 
 # --- users, settings and API tokens against their events (integrity_records.py) -------------
 
 
 def table_names(db) -> set[str]:
+    if db.dialect == "postgresql":  # the tables of the schema the connection works in
+        return {row[0] for row in db.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = "
+            "current_schema() AND table_type = 'BASE TABLE'")}
     return {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
