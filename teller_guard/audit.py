@@ -35,6 +35,8 @@ KINDS = {
     "user.enabled": "启用用户",
     "user.password_reset": "重置密码",
     "user.role_changed": "修改角色",
+    "user.details_changed": "修改用户姓名或工号",
+    "user.password_changed": "本人修改密码",
     "settings.changed": "修改网点设置",
     "api_token.created": "创建接口令牌",
     "api_token.revoked": "吊销接口令牌",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import postgres
 
-HEAD = "0001_baseline"  # tests/test_storage_schema.py checks it is Alembic's head
+HEAD = "0002_account_password_change"  # tests/test_storage_schema.py checks it is Alembic's head
 BASELINE = "0001_baseline"
 SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 
