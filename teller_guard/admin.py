@@ -38,14 +38,15 @@ class ProfileFields(ChineseForm):
 
     display_name = StringField("姓名", validators=[
         Optional(), Length(max=users.MAX_NAME_LENGTH, message=f"姓名最多 {users.MAX_NAME_LENGTH} 个字")])
+    # Not Optional(): that would skip validate_staff_no for an empty 工号.
     staff_no = StringField("工号", validators=[
-        Optional(),
         Length(max=users.MAX_STAFF_NO_LENGTH, message=f"工号最多 {users.MAX_STAFF_NO_LENGTH} 个字符")])
     role = SelectField("角色", choices=choices(users.ROLES.items()))
 
     def validate_staff_no(self, field):
-        if self.role.data in users.STAFF_NO_ROLES and not (field.data or "").strip():
-            raise ValidationError("柜员和主管必须填写工号（风险提示单上打印工号）")
+        problem = users.staff_no_problem(self.role.data or "", field.data or "")
+        if problem:
+            raise ValidationError(problem)
 
 
 class AddUserForm(ProfileFields):

@@ -87,8 +87,15 @@ def check_profile(role: str, display_name: str, staff_no: str) -> None:
         raise UserError(f"姓名最多 {MAX_NAME_LENGTH} 个字")
     if len(staff_no) > MAX_STAFF_NO_LENGTH:
         raise UserError(f"工号最多 {MAX_STAFF_NO_LENGTH} 个字符")
-    if role in STAFF_NO_ROLES and not staff_no:
-        raise UserError(f"{ROLES[role]}必须填写工号（风险提示单上打印工号）")
+    problem = staff_no_problem(role, staff_no)
+    if problem:
+        raise UserError(problem)
+
+
+def staff_no_problem(role: str, staff_no: str) -> str | None:
+    if role in STAFF_NO_ROLES and not staff_no.strip():
+        return f"{ROLES[role]}必须填写工号（风险提示单上打印工号）"
+    return None
 
 
 def create_user(db, key, username, password, role, display_name="", staff_no="", actor_id=None,

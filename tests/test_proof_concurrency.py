@@ -47,7 +47,7 @@ def instance(tmp_path_factory, template_instance):
                       lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
         for number in range(TELLERS):
             users.create_user(database, key, f"t{number:02d}", PASSWORD, "teller",
-                              f"柜员{number:02d}", f"C{number:02d}")
+                              f"柜员{number:02d}", f"C{number:02d}", must_change=False)
     database.conn.close()
     return path
 

@@ -139,3 +139,43 @@ def test_placeholders_become_psycopgs(sql, expected):
 def test_the_password_never_shows_in_messages():
     assert postgres.safe_url("postgresql://tg:s3cret@db.bank:5433/tg") == "postgresql://tg@db.bank:5433/tg"
     assert "s3cret" not in db.describe("postgresql://tg:s3cret@db.bank/tg")
+
+
+def back_to_the_baseline(target) -> None:
+    """Undo revision 0002 by hand: a database as the baseline release left it, with a user."""
+    database = db.connect(target)
+    try:
+        database.execute("INSERT INTO users (username, role, password_hash) "
+                         "VALUES ('old', 'teller', 'x')")
+        database.execute("DROP INDEX idx_sessions_awaiting_supervisor")
+        database.execute("ALTER TABLE users DROP COLUMN must_change_password")
+        database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
+        if database.dialect == "sqlite":
+            database.conn.commit()
+    finally:
+        database.conn.close()
+
+
+def test_a_sqlite_database_at_the_baseline_is_upgraded(tmp_path):
+    path = tmp_path / "x.db"
+    db.prepare(path)
+    back_to_the_baseline(path)
+    assert db.prepare(path) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT must_change_password FROM users").fetchall() == [(0,)]
+    connection.close()
+
+
+def test_a_postgresql_database_at_the_baseline_is_upgraded(postgres_url):
+    db.prepare(postgres_url)
+    back_to_the_baseline(postgres_url)
+    assert db.prepare(postgres_url) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
+    assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    database = db.connect(postgres_url)
+    try:
+        assert database.execute("SELECT must_change_password FROM users").fetchall() == [(0,)]
+    finally:
+        database.conn.close()

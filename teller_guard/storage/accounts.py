@@ -111,8 +111,9 @@ def failures_per_scope(db, since: int) -> list[dict]:
     failures, name_key, actor_id, and the user names of the account and of the teller at the
     terminal when they exist (`username`, `actor`)."""
     return query(
+        # max() of the names: one per group, and PostgreSQL refuses a bare column there.
         db, "SELECT f.address, f.purpose, max(f.at) AS last_at, count(*) AS failures, "
-        "u.username, a.username AS actor, f.name_key, f.actor_id "
+        "max(u.username) AS username, max(a.username) AS actor, f.name_key, f.actor_id "
         "FROM login_failures f LEFT JOIN users u ON u.id = f.user_id "
         "LEFT JOIN users a ON a.id = f.actor_id WHERE f.at > ? "
         "GROUP BY f.name_key, f.address, f.purpose, f.actor_id ORDER BY last_at DESC LIMIT 100",
