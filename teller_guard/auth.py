@@ -132,8 +132,7 @@ def login():
             session["user_id"] = result.user.id
             session["role"] = result.user.role
             session["last_seen"] = int(time.time())
-            if result.user.must_change_password:
-                flash("您的密码由管理员设置，请先修改为只有您本人知道的密码")
+            if result.user.must_change_password:  # the page says why
                 return redirect(url_for("account.password"))
             if safe_next(next_url):
                 return redirect(next_url)
