@@ -4,7 +4,7 @@ else set (a new account, or one an admin or `teller-guard user reset-password` r
 While `must_change_password` is set, every page but this one (and 退出) leads here; the JSON
 API authenticates by token and never sees it. A change ends every other login session of the
 account — the users trigger ends them all when password_hash changes — and this browser goes
-on under a new session started in the same transaction.
+on under a new session started in the same transaction (users.change_own_password).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from flask import Blueprint, current_app, flash, g, redirect, render_template, r
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from . import login_sessions, login_throttle, storage, users
+from . import login_throttle, users
 from .db import get_db
 from .forms import ChineseForm
 from .web import guard_area, ledger_key
@@ -76,11 +76,8 @@ def password():
             form.current_password.errors.append(THROTTLED if checked.throttled else WRONG_PASSWORD)
             status = 429 if checked.throttled else 401
         else:
-            with storage.transaction(database):
-                users.change_own_password(database, ledger_key(), g.user, form.new_password.data)
-                # After the UPDATE: the trigger has ended every session, this one included.
-                token = login_sessions.start(database, g.user.id)
-            session["sid"] = token
+            session["sid"] = users.change_own_password(database, ledger_key(), g.user,
+                                                       form.new_password.data)
             flash("密码已修改，该账户在其他终端的登录已全部退出")
             return redirect(url_for("auth.home"))
     elif form.errors:

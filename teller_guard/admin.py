@@ -128,7 +128,8 @@ def add_user():
     return users_page(form, 400)
 
 
-def _target_or_redirect(user_id: int):
+def _user_or_flash(user_id: int):
+    """The account, or None after flashing 用户不存在 (the caller goes back to the list)."""
     target = users.get_user(get_db(), user_id)
     if target is None:
         flash("用户不存在")
@@ -137,7 +138,7 @@ def _target_or_redirect(user_id: int):
 
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 def edit_user(user_id: int):
-    target = _target_or_redirect(user_id)
+    target = _user_or_flash(user_id)
     if target is None:
         return redirect(url_for("admin.index"))
     own = target.id == g.user.id
@@ -167,15 +168,25 @@ def edit_user(user_id: int):
                            error=error, staff_no_hint=STAFF_NO_HINT), status
 
 
-@bp.route("/users/<int:user_id>/disable", methods=["GET"])
-def confirm_disable(user_id: int):
-    """The step before 停用: what it does, and a button that says so."""
-    target = _target_or_redirect(user_id)
+# One rule per path for GET and POST: with two, an id the converter refuses answered 405.
+@bp.route("/users/<int:user_id>/disable", methods=["GET", "POST"])
+def disable_user(user_id: int):
+    """GET: the step before 停用 (what it does, and a button that says so). POST from that
+    page (confirmed=1): disable; any other POST only leads to the question."""
+    if request.method == "POST":
+        UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
+    target = _user_or_flash(user_id)
     if target is None:
         return redirect(url_for("admin.index"))
     if target.id == g.user.id:
         flash("不能停用自己的账户")
         return redirect(url_for("admin.index"))
+    if request.method == "POST" and confirmed():
+        users.set_active(get_db(), ledger_key(), target.username, False, g.user.id)
+        flash(f"已停用用户 {target.username}")
+        return redirect(url_for("admin.index"))
+    if request.method == "POST":  # a form from before the confirmation step, or a crafted one
+        return redirect(url_for("admin.disable_user", user_id=user_id), 303)
     if not target.active:
         flash(f"用户 {target.username} 已停用")
         return redirect(url_for("admin.index"))
@@ -183,22 +194,16 @@ def confirm_disable(user_id: int):
                            action_form=UserActionForm())
 
 
-@bp.route("/users/<int:user_id>/<any(disable,enable,reset):action>", methods=["POST"])
+@bp.route("/users/<int:user_id>/<any(enable,reset):action>", methods=["POST"])
 def user_action(user_id: int, action: str):
     UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
     db = get_db()
-    target = _target_or_redirect(user_id)
+    target = _user_or_flash(user_id)
     if target is None:
         return redirect(url_for("admin.index"))
-    if action == "disable" and not confirmed():
-        # A form from before the confirmation step, or a crafted one: ask first.
-        return redirect(url_for("admin.confirm_disable", user_id=user_id), 303)
-    if action in ("disable", "enable"):
-        if target.id == g.user.id:
-            flash("不能停用自己的账户")
-        else:
-            users.set_active(db, ledger_key(), target.username, action == "enable", g.user.id)
-            flash(f"已{'启用' if action == 'enable' else '停用'}用户 {target.username}")
+    if action == "enable":
+        users.set_active(db, ledger_key(), target.username, True, g.user.id)
+        flash(f"已启用用户 {target.username}")
     else:
         password = users.reset_password(db, ledger_key(), target.username, actor_id=g.user.id)
         flash(f"已重置 {target.username} 的密码，新密码：{password}（请当面交给本人；本人登录后须修改）")
@@ -267,9 +272,19 @@ def _token(token_id: int) -> dict | None:
     return next((token for token in api_tokens.list_all(get_db()) if token["id"] == token_id), None)
 
 
-@bp.route("/api-tokens/<int:token_id>/revoke", methods=["GET"])
-def confirm_revoke(token_id: int):
-    """The step before 吊销: a revoked token cannot be brought back."""
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
+def revoke_token(token_id: int):
+    """GET: the step before 吊销 (a revoked token cannot be brought back). POST from that page
+    (confirmed=1): revoke; any other POST only leads to the question."""
+    if request.method == "POST":
+        UserActionForm().validate_on_submit()
+        if not confirmed():
+            return redirect(url_for("admin.revoke_token", token_id=token_id), 303)
+        if api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
+            flash("令牌已吊销，使用该令牌的系统将无法再调用接口")
+        else:
+            flash("令牌不存在或已吊销")
+        return redirect(url_for("admin.api_tokens_page"))
     token = _token(token_id)
     if token is None or token["revoked_at"]:
         flash("令牌不存在或已吊销")
@@ -277,15 +292,3 @@ def confirm_revoke(token_id: int):
     return render_template("admin/confirm_revoke.html", token=token,
                            scope=api_scope.Scope.of(token), read_scopes=api_scope.READ_SCOPES,
                            action_form=UserActionForm())
-
-
-@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"])
-def revoke_token(token_id: int):
-    UserActionForm().validate_on_submit()
-    if not confirmed():
-        return redirect(url_for("admin.confirm_revoke", token_id=token_id), 303)
-    if api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
-        flash("令牌已吊销，使用该令牌的系统将无法再调用接口")
-    else:
-        flash("令牌不存在或已吊销")
-    return redirect(url_for("admin.api_tokens_page"))

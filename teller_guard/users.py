@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, digests, login_throttle, storage
+from . import audit, digests, login_sessions, login_throttle, storage
 from .storage import accounts
 
 ROLES = {
@@ -192,10 +192,11 @@ def reset_password(db, key, username, new_password=None, actor_id=None, must_cha
     return new_password
 
 
-def change_own_password(db, key, user: User, new_password: str) -> None:
-    """The user's own new password (the caller has checked the current one): clears
-    must_change_password. Every login session of the account ends (by trigger) — call inside
-    the transaction that starts the one to keep."""
+def change_own_password(db, key, user: User, new_password: str) -> str:
+    """The user's own new password (the caller has checked the current one); clears
+    must_change_password. The users trigger ends every login session of the account; a new
+    one, started in the same transaction, keeps the browser that asked logged in. Returns its
+    token for the cookie."""
     check_password_rules(new_password)
     password_hash = generate_password_hash(new_password)  # slow: before the write lock
     with storage.transaction(db):
@@ -205,6 +206,7 @@ def change_own_password(db, key, user: User, new_password: str) -> None:
             "user_id": user.id, "username": user.username,
             "password": _password_digest(key, password_hash),
             "must_change_password": False}))
+        return login_sessions.start(db, user.id)  # after the UPDATE, so the trigger spares it
 
 
 def _password_digest(key: bytes, password_hash: str) -> str:
