@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -33,15 +33,40 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 guard_area(bp, "admin")
 
 
-class AddUserForm(ChineseForm):
-    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=64)])
-    display_name = StringField("姓名", validators=[Optional(), Length(max=64)])
-    staff_no = StringField("工号", validators=[Optional(), Length(max=32)])
+class ProfileFields(ChineseForm):
+    """Name, 工号 and role: what an admin sets when adding an account and may edit later."""
+
+    display_name = StringField("姓名", validators=[
+        Optional(), Length(max=users.MAX_NAME_LENGTH, message=f"姓名最多 {users.MAX_NAME_LENGTH} 个字")])
+    # Not Optional(): that would skip validate_staff_no for an empty 工号.
+    staff_no = StringField("工号", validators=[
+        Length(max=users.MAX_STAFF_NO_LENGTH, message=f"工号最多 {users.MAX_STAFF_NO_LENGTH} 个字符")])
     role = SelectField("角色", choices=choices(users.ROLES.items()))
+
+    def validate_staff_no(self, field):
+        problem = users.staff_no_problem(self.role.data or "", field.data or "")
+        if problem:
+            raise ValidationError(problem)
+
+
+class AddUserForm(ProfileFields):
+    username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=64)])
+
+
+class EditUserForm(ProfileFields):
+    pass
 
 
 class UserActionForm(ChineseForm):
     """CSRF-only form for the disable/enable/reset buttons."""
+
+
+def confirmed() -> bool:
+    """Whether the POST came from a confirmation page (停用, 吊销), which sends confirmed=1."""
+    return request.form.get("confirmed") == "1"
+
+
+STAFF_NO_HINT = "柜员和主管必填，打印在风险提示单上"
 
 
 class SettingsForm(ChineseForm):
@@ -77,7 +102,7 @@ def users_page(add_form, status=200):
     db = get_db()
     return render_template(
         "admin/index.html", users=users.list_users(db), add_form=add_form,
-        action_form=UserActionForm(), roles=users.ROLES,
+        action_form=UserActionForm(), roles=users.ROLES, staff_no_hint=STAFF_NO_HINT,
         failures=login_throttle.recent(db, login_throttle.Limits.from_config(current_app.config)),
     ), status
 
@@ -99,28 +124,91 @@ def add_user():
         except users.UserError as error:
             form.username.errors.append(str(error))
         else:
-            flash(f"已新增用户 {form.username.data.strip()}，初始密码：{password}（请当面交给本人）")
+            flash(f"已新增用户 {form.username.data.strip()}，初始密码：{password}（请当面交给本人；"
+                  "本人首次登录后须修改）")
             return redirect(url_for("admin.index"))
     return users_page(form, 400)
 
 
-@bp.route("/users/<int:user_id>/<any(disable,enable,reset):action>", methods=["POST"])
+def _user_or_flash(user_id: int):
+    """The account, or None after flashing 用户不存在 (the caller goes back to the list)."""
+    target = users.get_user(get_db(), user_id)
+    if target is None:
+        flash("用户不存在")
+    return target
+
+
+@bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
+def edit_user(user_id: int):
+    target = _user_or_flash(user_id)
+    if target is None:
+        return redirect(url_for("admin.index"))
+    own = target.id == g.user.id
+    form = EditUserForm(data={"display_name": target.display_name, "staff_no": target.staff_no,
+                              "role": target.role})
+    if own:
+        form.role.data = target.role  # not offered: an admin cannot change their own role
+    error = None
+    if form.validate_on_submit():
+        try:
+            changed = users.update_user(get_db(), ledger_key(), target.id, form.role.data,
+                                        form.display_name.data or "", form.staff_no.data or "",
+                                        actor_id=g.user.id)
+        except users.UserError as refused:
+            error = str(refused)
+        else:
+            if not changed:
+                flash(f"用户 {target.username} 的信息没有变化")
+            elif "role" in changed:
+                flash(f"已修改用户 {target.username} 的信息；角色已改为{users.ROLES[form.role.data]}，"
+                      "该用户须重新登录")
+            else:
+                flash(f"已修改用户 {target.username} 的信息")
+            return redirect(url_for("admin.index"))
+    status = 400 if form.errors or error else 200
+    return render_template("admin/edit_user.html", form=form, target=target, own=own,
+                           error=error, staff_no_hint=STAFF_NO_HINT), status
+
+
+# One rule per path for GET and POST: with two, an id the converter refuses answered 405.
+@bp.route("/users/<int:user_id>/disable", methods=["GET", "POST"])
+def disable_user(user_id: int):
+    """GET: the step before 停用 (what it does, and a button that says so). POST from that
+    page (confirmed=1): disable; any other POST only leads to the question."""
+    if request.method == "POST":
+        UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
+    target = _user_or_flash(user_id)
+    if target is None:
+        return redirect(url_for("admin.index"))
+    if target.id == g.user.id:
+        flash("不能停用自己的账户")
+        return redirect(url_for("admin.index"))
+    if request.method == "POST" and confirmed():
+        users.set_active(get_db(), ledger_key(), target.username, False, g.user.id)
+        flash(f"已停用用户 {target.username}")
+        return redirect(url_for("admin.index"))
+    if request.method == "POST":  # a form from before the confirmation step, or a crafted one
+        return redirect(url_for("admin.disable_user", user_id=user_id), 303)
+    if not target.active:
+        flash(f"用户 {target.username} 已停用")
+        return redirect(url_for("admin.index"))
+    return render_template("admin/confirm_disable.html", target=target,
+                           action_form=UserActionForm())
+
+
+@bp.route("/users/<int:user_id>/<any(enable,reset):action>", methods=["POST"])
 def user_action(user_id: int, action: str):
     UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
     db = get_db()
-    target = users.get_user(db, user_id)
+    target = _user_or_flash(user_id)
     if target is None:
-        flash("用户不存在")
         return redirect(url_for("admin.index"))
-    if action in ("disable", "enable"):
-        if target.id == g.user.id:
-            flash("不能停用自己的账户")
-        else:
-            users.set_active(db, ledger_key(), target.username, action == "enable", g.user.id)
-            flash(f"已{'启用' if action == 'enable' else '停用'}用户 {target.username}")
+    if action == "enable":
+        users.set_active(db, ledger_key(), target.username, True, g.user.id)
+        flash(f"已启用用户 {target.username}")
     else:
         password = users.reset_password(db, ledger_key(), target.username, actor_id=g.user.id)
-        flash(f"已重置 {target.username} 的密码，新密码：{password}（请当面交给本人）")
+        flash(f"已重置 {target.username} 的密码，新密码：{password}（请当面交给本人；本人登录后须修改）")
     return redirect(url_for("admin.index"))
 
 
@@ -183,11 +271,27 @@ def api_tokens_page():
                            new_token=new_token, action_form=UserActionForm()), status
 
 
-@bp.route("/api-tokens/<int:token_id>/revoke", methods=["POST"])
+def _token(token_id: int) -> dict | None:
+    return next((token for token in api_tokens.list_all(get_db()) if token["id"] == token_id), None)
+
+
+@bp.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
 def revoke_token(token_id: int):
-    UserActionForm().validate_on_submit()
-    if api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
-        flash("令牌已吊销，使用该令牌的系统将无法再调用接口")
-    else:
+    """GET: the step before 吊销 (a revoked token cannot be brought back). POST from that page
+    (confirmed=1): revoke; any other POST only leads to the question."""
+    if request.method == "POST":
+        UserActionForm().validate_on_submit()
+        if not confirmed():
+            return redirect(url_for("admin.revoke_token", token_id=token_id), 303)
+        if api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
+            flash("令牌已吊销，使用该令牌的系统将无法再调用接口")
+        else:
+            flash("令牌不存在或已吊销")
+        return redirect(url_for("admin.api_tokens_page"))
+    token = _token(token_id)
+    if token is None or token["revoked_at"]:
         flash("令牌不存在或已吊销")
-    return redirect(url_for("admin.api_tokens_page"))
+        return redirect(url_for("admin.api_tokens_page"))
+    return render_template("admin/confirm_revoke.html", token=token,
+                           scope=api_scope.Scope.of(token), read_scopes=api_scope.READ_SCOPES,
+                           action_form=UserActionForm())

@@ -120,12 +120,15 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.add_template_filter(_local_time, "local_time")
     app.add_template_global(labels, "labels")  # the glossary: one name per code everywhere
 
-    from . import admin, api, auth, ops, review, screening
+    from . import account, admin, api, auth, ops, review, screening, supervision
     from .watchlist import views as watchlist_views
 
     app.before_request(auth.load_logged_in_user)
+    app.before_request(account.require_password_change)  # after the user is known
     app.url_map.converters["int"] = RowIdConverter  # before any route is added
     app.register_blueprint(auth.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(supervision.bp)
     app.register_blueprint(screening.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
@@ -155,8 +158,9 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
         from flask import g
 
         from . import settings
+        from .supervision import menu_count
 
         branch = settings.load(db.get_db()) if g.get("user") else None
-        return {"current_user": g.get("user"), "branch": branch}
+        return {"current_user": g.get("user"), "branch": branch, "awaiting_count": menu_count()}
 
     return app

@@ -132,6 +132,8 @@ def login():
             session["user_id"] = result.user.id
             session["role"] = result.user.role
             session["last_seen"] = int(time.time())
+            if result.user.must_change_password:  # the page says why
+                return redirect(url_for("account.password"))
             if safe_next(next_url):
                 return redirect(next_url)
             return redirect(url_for(HOME_BY_ROLE[result.user.role]))

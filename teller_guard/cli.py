@@ -109,7 +109,7 @@ def init(app, admin_username, admin_password):
             users.create_user(database, key, admin_username, password, "admin", "管理员")
         except users.UserError as error:
             fail(str(error))
-    click.echo(f"已创建管理员 {admin_username}，密码: {password}")
+    click.echo(f"已创建管理员 {admin_username}，密码: {password}（首次登录后须修改）")
 
 
 @main.command()
@@ -130,13 +130,15 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
     with app_db(app) as (database, key):
         if not settings_store.branch_settings(database):
             settings.save(database, key, settings.DEMO_SETTINGS)
+        # Demo passwords are printed at every start and never need changing.
         for username, role, name, staff_no in DEMO_USERS:
             if users.find_user(database, username):
                 users.set_active(database, key, username, True)
-                password = users.reset_password(database, key, username)
+                password = users.reset_password(database, key, username, must_change=False)
             else:
                 password = users.generate_password()
-                users.create_user(database, key, username, password, role, name, staff_no)
+                users.create_user(database, key, username, password, role, name, staff_no,
+                                  must_change=False)
             accounts.append((users.ROLES[role], username, password))
         if not session_store.count(database):
             seed_demo_sessions(app, database, days)
@@ -213,7 +215,7 @@ def user_add(app, username, role, display_name, staff_no, password):
             users.create_user(database, key, username, password, role, display_name, staff_no)
         except users.UserError as error:
             fail(str(error))
-    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），密码: {password}")
+    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），密码: {password}（首次登录后须修改）")
 
 
 @user.command("disable")
@@ -240,7 +242,7 @@ def user_reset(app, username, password):
             password = users.reset_password(database, key, username, password)
         except users.UserError as error:
             fail(str(error))
-    click.echo(f"已重置 {username} 的密码，新密码: {password}")
+    click.echo(f"已重置 {username} 的密码，新密码: {password}（登录后须修改）")
 
 
 @main.command()

@@ -129,7 +129,7 @@ REVIEW_STATUSES = {
     "police_handled": "已报警",
 }
 OUTBOX_STATUSES = {"pending": "待发送", "sent": "已发送", "failed": "发送失败"}
-LOGIN_PURPOSES = {"login": "登录", "supervisor": "主管验证"}
+LOGIN_PURPOSES = {"login": "登录", "supervisor": "主管验证", "password": "修改密码时核对原密码"}
 SETTING_NAMES = {
     "bank_name": "银行名称",
     "branch_name": "网点名称",
@@ -152,6 +152,8 @@ EVENT_KINDS = {
     "user.enabled": "启用用户",
     "user.password_reset": "重置密码",
     "user.role_changed": "修改角色",
+    "user.details_changed": "修改用户姓名或工号",
+    "user.password_changed": "本人修改密码",
     "settings.changed": "修改网点设置",
     "api_token.created": "创建接口令牌",
     "api_token.revoked": "吊销接口令牌",

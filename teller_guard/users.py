@@ -8,11 +8,15 @@ from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, digests, labels, login_throttle, storage
+from . import audit, digests, labels, login_sessions, login_throttle, storage
 from .storage import accounts
 
 ROLES = labels.ROLES
+# The slip prints the teller's and the supervisor's 工号: those roles must have one.
+STAFF_NO_ROLES = ("teller", "supervisor")
 MIN_PASSWORD_LENGTH = 8
+MAX_NAME_LENGTH = 64
+MAX_STAFF_NO_LENGTH = 32
 
 
 class UserError(Exception):
@@ -27,6 +31,7 @@ class User:
     role: str
     staff_no: str
     active: bool
+    must_change_password: bool = False
 
     @property
     def role_label(self) -> str:
@@ -37,6 +42,7 @@ class User:
         return cls(
             id=row["id"], username=row["username"], display_name=row["display_name"] or "",
             role=row["role"], staff_no=row["staff_no"] or "", active=bool(row["active"]),
+            must_change_password=bool(row.get("must_change_password")),
         )
 
 
@@ -68,25 +74,87 @@ def check_password_rules(password: str) -> None:
         raise UserError(f"密码至少 {MIN_PASSWORD_LENGTH} 位")
 
 
-def create_user(db, key, username, password, role, display_name="", staff_no="", actor_id=None):
-    username = username.strip()
-    if not username:
-        raise UserError("用户名不能为空")
+def check_profile(role: str, display_name: str, staff_no: str) -> None:
+    """The rules for an account's role, name and 工号, whoever sets them (web or CLI)."""
     if role not in ROLES:
         raise UserError(f"角色无效: {role}")
+    if len(display_name) > MAX_NAME_LENGTH:
+        raise UserError(f"姓名最多 {MAX_NAME_LENGTH} 个字")
+    if len(staff_no) > MAX_STAFF_NO_LENGTH:
+        raise UserError(f"工号最多 {MAX_STAFF_NO_LENGTH} 个字符")
+    problem = staff_no_problem(role, staff_no)
+    if problem:
+        raise UserError(problem)
+
+
+def staff_no_problem(role: str, staff_no: str) -> str | None:
+    if role in STAFF_NO_ROLES and not staff_no.strip():
+        return f"{ROLES[role]}必须填写工号（风险提示单上打印工号）"
+    return None
+
+
+def create_user(db, key, username, password, role, display_name="", staff_no="", actor_id=None,
+                must_change=True):
+    """A new account. `must_change`: its owner must choose their own password at the first
+    login, since whoever created it knows this one (False only for demo accounts and tests)."""
+    username = username.strip()
+    display_name, staff_no = (display_name or "").strip(), (staff_no or "").strip()
+    if not username:
+        raise UserError("用户名不能为空")
+    check_profile(role, display_name, staff_no)
     check_password_rules(password)
     with storage.transaction(db):
         if find_user(db, username):
             raise UserError(f"用户名已存在: {username}")
         password_hash = generate_password_hash(password)
+        display_name = display_name or username
         user_id = accounts.add_user(
-            db, username=username, display_name=display_name or username,
-            staff_no=staff_no or "", role=role, password_hash=password_hash,
-            created_at=_now().isoformat(timespec="seconds"))
+            db, username=username, display_name=display_name, staff_no=staff_no, role=role,
+            password_hash=password_hash, created_at=_now().isoformat(timespec="seconds"),
+            must_change_password=must_change)
         audit.append(db, key, audit.AuditEvent(
-            "user.created", actor_id, data={"user_id": user_id, "username": username, "role": role,
-                                            "password": _password_digest(key, password_hash)}))
+            "user.created", actor_id, data={
+                "user_id": user_id, "username": username, "role": role,
+                "password": _password_digest(key, password_hash),
+                "display_name": display_name, "staff_no": staff_no,
+                "must_change_password": bool(must_change)}))
     return user_id
+
+
+def update_user(db, key, user_id: int, role: str, display_name: str, staff_no: str,
+                actor_id=None) -> list[str]:
+    """Change an account's role, name and 工号; returns the names of the fields changed (none:
+    nothing is written). A new role is a `user.role_changed` event (and ends the account's
+    login sessions, by trigger); a new name or 工号 a `user.details_changed` event with each
+    field's before and after. An admin may not change their own role (they would lose the
+    page they are on, and the branch perhaps its last admin)."""
+    display_name, staff_no = (display_name or "").strip(), (staff_no or "").strip()
+    check_profile(role, display_name, staff_no)
+    with storage.transaction(db):
+        row = accounts.user_by_id(db, user_id)
+        if row is None:
+            raise UserError("用户不存在")
+        display_name = display_name or row["username"]
+        before = {"role": row["role"], "display_name": row["display_name"] or "",
+                  "staff_no": row["staff_no"] or ""}
+        after = {"role": role, "display_name": display_name, "staff_no": staff_no}
+        changed = [name for name in after if after[name] != before[name]]
+        if not changed:
+            return []
+        if "role" in changed and user_id == actor_id:
+            raise UserError("不能修改自己的角色")
+        accounts.update_user(db, user_id, role=role, display_name=display_name,
+                             staff_no=staff_no)
+        who = {"user_id": user_id, "username": row["username"]}
+        if "role" in changed:
+            audit.append(db, key, audit.AuditEvent("user.role_changed", actor_id, data={
+                **who, "role": role, "previous_role": before["role"]}))
+        details = {name: {"before": before[name], "after": after[name]}
+                   for name in changed if name != "role"}
+        if details:
+            audit.append(db, key, audit.AuditEvent("user.details_changed", actor_id,
+                                                   data={**who, **details}))
+    return changed
 
 
 def set_active(db, key, username, active: bool, actor_id=None) -> None:
@@ -100,8 +168,9 @@ def set_active(db, key, username, active: bool, actor_id=None) -> None:
                                                                       "username": username}))
 
 
-def reset_password(db, key, username, new_password=None, actor_id=None) -> str:
-    """Set (or generate) a new password; also clears any lock. Returns the password."""
+def reset_password(db, key, username, new_password=None, actor_id=None, must_change=True) -> str:
+    """Set (or generate) a new password; also clears any lock. Returns the password.
+    `must_change`: its owner must replace it at the next login (whoever reset it knows it)."""
     new_password = new_password or generate_password()
     check_password_rules(new_password)
     with storage.transaction(db):
@@ -110,11 +179,29 @@ def reset_password(db, key, username, new_password=None, actor_id=None) -> str:
             raise UserError(f"用户不存在: {username}")
         password_hash = generate_password_hash(new_password)
         accounts.set_password(db, row["id"], password_hash,
-                              _now().isoformat(timespec="seconds"))
+                              _now().isoformat(timespec="seconds"), must_change)
         audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id, data={
             "user_id": row["id"], "username": username,
-            "password": _password_digest(key, password_hash)}))
+            "password": _password_digest(key, password_hash),
+            "must_change_password": bool(must_change)}))
     return new_password
+
+
+def change_own_password(db, key, user: User, new_password: str) -> str:
+    """The user's own new password (the caller has checked the current one); clears
+    must_change_password. The users trigger ends every login session of the account; a new
+    one, started in the same transaction, keeps the browser that asked logged in. Returns its
+    token for the cookie."""
+    check_password_rules(new_password)
+    password_hash = generate_password_hash(new_password)  # slow: before the write lock
+    with storage.transaction(db):
+        accounts.set_password(db, user.id, password_hash, _now().isoformat(timespec="seconds"),
+                              must_change_password=False)
+        audit.append(db, key, audit.AuditEvent("user.password_changed", user.id, data={
+            "user_id": user.id, "username": user.username,
+            "password": _password_digest(key, password_hash),
+            "must_change_password": False}))
+        return login_sessions.start(db, user.id)  # after the UPDATE, so the trigger spares it
 
 
 def _password_digest(key: bytes, password_hash: str) -> str:

@@ -83,7 +83,8 @@ def _seed(app, database) -> None:
     settings.save(database, key, settings.DEMO_SETTINGS)
     for username, password in PASSWORDS.items():
         users.create_user(database, key, username, password, ROLE_OF[username],
-                          display_name=f"{username}名", staff_no=username.upper())
+                          display_name=f"{username}名", staff_no=username.upper(),
+                          must_change=False)
 
 
 @pytest.fixture

@@ -32,7 +32,7 @@ def add_tellers(database, key: bytes, count: int, monkeypatch) -> None:
                         lambda password: generate_password_hash(password, "pbkdf2:sha256:1000"))
     for number in range(count):
         users.create_user(database, key, f"t{number:02d}", PASSWORD, "teller",
-                          f"柜员{number:02d}", f"C{number:02d}")
+                          f"柜员{number:02d}", f"C{number:02d}", must_change=False)
 
 
 class Failure(Exception):

@@ -9,6 +9,8 @@ from werkzeug.routing import IntegerConverter
 AREAS = {
     "auth": None,  # public
     "static": None,
+    "account": {"teller", "supervisor", "security", "admin"},  # 修改密码: every logged-in user
+    "supervision": {"supervisor"},  # 待主管处理
     "screening": {"teller", "supervisor"},
     "review": {"security", "admin", "supervisor"},
     "admin": {"admin"},
@@ -60,6 +62,22 @@ def test_route_by_role(app, client, auth, role):
             assert status != 500, f"{path} errored for {role}"
         else:
             assert status == 403, f"{role} reached {path} ({status})"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_password_somebody_else_set_leads_every_page_to_the_change(app, client, auth,
+                                                                     database, role):
+    """Until the user has chosen their own password, every page of every area (their own
+    included) sends them to 修改密码, which alone opens."""
+    database.execute("UPDATE users SET must_change_password = 1 WHERE username = ?", [role])
+    assert auth.login(role).headers["Location"] == "/account/password"
+    for endpoint, path in concrete_get_routes(app):
+        if AREAS[endpoint.split(".")[0]] in (None, "token") or endpoint == "account.password":
+            continue
+        response = client.get(path)
+        assert response.status_code == 302, f"{role} {path}: {response.status_code}"
+        assert response.headers["Location"] == "/account/password", path
+    assert client.get("/account/password").status_code == 200
 
 
 def test_anonymous_is_sent_to_login_everywhere(app, client):

@@ -23,7 +23,7 @@ def test_duplicate_username_is_refused_on_the_page(client, auth):
     auth.login("admin")
     token = csrf_token(client, "/admin/")
     response = client.post("/admin/users", data={"username": "teller", "role": "teller",
-                                                 "csrf_token": token})
+                                                 "staff_no": "T100", "csrf_token": token})
     assert response.status_code == 400
     assert "用户名已存在" in response.get_data(as_text=True)
 
@@ -32,7 +32,7 @@ def test_admin_disables_and_resets(client, auth, database):
     auth.login("admin")
     teller_id = users.find_user(database, "teller")["id"]
     token = csrf_token(client, "/admin/")
-    client.post(f"/admin/users/{teller_id}/disable", data={"csrf_token": token})
+    client.post(f"/admin/users/{teller_id}/disable", data={"csrf_token": token, "confirmed": "1"})
     assert users.find_user(database, "teller")["active"] == 0
     response = client.post(f"/admin/users/{teller_id}/reset", data={"csrf_token": token},
                            follow_redirects=True)
@@ -46,7 +46,7 @@ def test_admin_cannot_disable_self(client, auth, database):
     auth.login("admin")
     admin_id = users.find_user(database, "admin")["id"]
     token = csrf_token(client, "/admin/")
-    html = client.post(f"/admin/users/{admin_id}/disable", data={"csrf_token": token},
+    html = client.post(f"/admin/users/{admin_id}/disable", data={"csrf_token": token, "confirmed": "1"},
                        follow_redirects=True).get_data(as_text=True)
     assert "不能停用自己的账户" in html
     assert users.find_user(database, "admin")["active"] == 1

@@ -124,7 +124,8 @@ def test_admin_creates_and_revokes_tokens(client, auth):
     assert client.post("/api/v1/screenings", json={"teller": "teller"},
                        headers={"Authorization": f"Bearer {created}"}).status_code == 400
     token_id = re.search(r"/admin/api-tokens/(\d+)/revoke", html).group(1)
-    client.post(f"{path}/{token_id}/revoke", data={"csrf_token": csrf_token(client, path)})
+    client.post(f"{path}/{token_id}/revoke", data={"csrf_token": csrf_token(client, path),
+                                                   "confirmed": "1"})
     assert client.post("/api/v1/screenings", json={},
                        headers={"Authorization": f"Bearer {created}"}).status_code == 401
 

@@ -29,9 +29,9 @@ def test_user_add_disable_reset(runner, tmp_path):
     inst = ["--instance", str(tmp_path / "inst")]
     assert runner.invoke(main, ["init", *inst]).exit_code == 0
     added = runner.invoke(main, ["user", "add", "zhang", "--role", "teller", "--name", "张三",
-                                 *inst])
+                                 "--staff-no", "T01", *inst])
     assert added.exit_code == 0 and "已新增用户 zhang（柜员）" in added.output
-    duplicate = runner.invoke(main, ["user", "add", "zhang", "--role", "teller", *inst])
+    duplicate = runner.invoke(main, ["user", "add", "zhang", "--role", "security", *inst])
     assert duplicate.exit_code == 1 and "用户名已存在" in duplicate.output
     assert runner.invoke(main, ["user", "disable", "zhang", *inst]).exit_code == 0
     reset = runner.invoke(main, ["user", "reset-password", "zhang", *inst])

@@ -40,7 +40,7 @@ def test_a_shared_key_file_lets_one_branch_import_anothers_export(tmp_path):
     assert key_a == key_b and ledger_a != ledger_b  # only the hashing key is shared
 
     database_a = db.connect(branch_a.config["DATABASE"])
-    teller_id = users.create_user(database_a, ledger_a, "teller", "teller-pass-1", "teller")
+    teller_id = users.create_user(database_a, ledger_a, "teller", "teller-pass-1", "teller", staff_no="T01")
     database_a["sessions"].insert({
         "reference": "TG1", "teller_id": teller_id, "status": "finished", "level": "critical",
         "started_at": "2026-03-20T10:00:00+08:00", "payee_hash": pii.keyed_hash(key_a, ACCOUNT),
@@ -111,7 +111,7 @@ def upgraded_instance_with_a_screening(runner, tmp_path):
     app = create_app(TEST_CONFIG, instance_path=instance)
     pii_hash_key, ledger_key = keys_of(app)
     database = db.connect(app.config["DATABASE"])
-    teller_id = users.create_user(database, ledger_key, "teller", "teller-pass-1", "teller")
+    teller_id = users.create_user(database, ledger_key, "teller", "teller-pass-1", "teller", staff_no="T01")
     facts = inputs.parse_facts({"amount": "3000", "payee_account": ACCOUNT, "payee_known": "new",
                                 "customer_age": "40"}, service.now_local().date()).value
     service.start(database, service.Keys(ledger_key, pii_hash_key), teller_id, facts,

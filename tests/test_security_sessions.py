@@ -39,7 +39,7 @@ def admin_action(app, action: str, username: str) -> None:
 
         target = users.find_user(get_db(), username)["id"]
     response = admin.post(f"/admin/users/{target}/{action}",
-                          data={"csrf_token": csrf_token(admin, "/admin/")})
+                          data={"csrf_token": csrf_token(admin, "/admin/"), "confirmed": "1"})
     assert response.status_code == 302
 
 

@@ -51,7 +51,7 @@ def test_init_and_serving_create_private_files(tmp_path):
     assert mode(instance) == 0o700
     database = instance / "teller_guard.db"
     # A second process writes through the WAL, which SQLite creates then.
-    result = cli("user", "add", "zhang", "--role", "teller", "--instance", str(instance))
+    result = cli("user", "add", "zhang", "--role", "teller", "--staff-no", "T01", "--instance", str(instance))
     assert result.returncode == 0, result.stderr
     for path in (database, instance / "secret_key"):
         assert mode(path) == 0o600, path
@@ -80,7 +80,7 @@ def test_an_upgraded_instance_is_made_private(tmp_path):
     database = instance / "teller_guard.db"
     os.chmod(instance, 0o755)  # noqa: S103 - the old, too open mode under test
     os.chmod(database, 0o644)
-    assert cli("user", "add", "li", "--role", "teller", "--instance",
+    assert cli("user", "add", "li", "--role", "teller", "--staff-no", "T02", "--instance",
                str(instance)).returncode == 0
     assert mode(instance) == 0o700 and mode(database) == 0o600
 
@@ -318,11 +318,11 @@ def test_a_server_with_another_instance_secret_refuses_to_start(app, runner):
     (instance / "pii_secret").write_text(old_secret)
     (instance / "config.toml").write_text('pii_key_file = "pii_secret"\n')
     (instance / "secret_key").write_text("f" * 64)
-    result = runner.invoke(main, ["user", "add", "newteller", "--role", "teller",
+    result = runner.invoke(main, ["user", "add", "newteller", "--role", "teller", "--staff-no", "T03",
                                   "--password", "newteller-pass-1", "--instance", str(instance)])
     assert result.exit_code == 1
     assert "实例密钥" in result.output and "审计链不一致" in result.output
     (instance / "secret_key").write_text(old_secret)
-    result = runner.invoke(main, ["user", "add", "newteller", "--role", "teller",
+    result = runner.invoke(main, ["user", "add", "newteller", "--role", "teller", "--staff-no", "T03",
                                   "--password", "newteller-pass-1", "--instance", str(instance)])
     assert result.exit_code == 0, result.output

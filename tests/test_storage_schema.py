@@ -150,17 +150,29 @@ def rate_counts_persistence(url: str) -> str:
         database.conn.close()
 
 
+def back_to_the_baseline(target) -> None:
+    """Undo revisions 0002 and 0003 by hand: a database as the baseline release left it, with a
+    user."""
+    database = db.connect(target)
+    try:
+        database.execute("INSERT INTO users (username, role, password_hash) "
+                         "VALUES ('old', 'teller', 'x')")
+        database.execute("DROP INDEX idx_sessions_awaiting_supervisor")
+        database.execute("ALTER TABLE users DROP COLUMN must_change_password")
+        database.execute("DROP TABLE api_rate_counts")
+        database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
+        if database.dialect == "sqlite":
+            database.conn.commit()
+    finally:
+        database.conn.close()
+
+
 def test_postgresql_rate_counts_are_unlogged_new_or_upgraded(postgres_url):
     """Counting a request must not wait for a WAL flush, made from the metadata or by the
     revision that adds the table to a database at the baseline."""
     db.prepare(postgres_url)
     assert rate_counts_persistence(postgres_url) == "u"
-    database = db.connect(postgres_url)
-    try:
-        database.execute("DROP TABLE api_rate_counts")
-        database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
-    finally:
-        database.conn.close()
+    back_to_the_baseline(postgres_url)
     assert db.prepare(postgres_url) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
     assert rate_counts_persistence(postgres_url) == "u"
 
@@ -185,3 +197,28 @@ def test_concurrent_prepares_of_one_postgresql_database_take_turns(postgres_url)
         thread.join(120)
     assert not errors, errors
     assert sorted(results) == [[], [], [], [f"schema {migrate.HEAD}"]]
+
+
+def test_a_sqlite_database_at_the_baseline_is_upgraded(tmp_path):
+    path = tmp_path / "x.db"
+    db.prepare(path)
+    back_to_the_baseline(path)
+    assert db.prepare(path) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+    connection = sqlite3.connect(path)
+    assert connection.execute("SELECT must_change_password FROM users").fetchall() == [(0,)]
+    connection.close()
+
+
+def test_a_postgresql_database_at_the_baseline_is_upgraded(postgres_url):
+    db.prepare(postgres_url)
+    back_to_the_baseline(postgres_url)
+    assert db.prepare(postgres_url) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
+    assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    database = db.connect(postgres_url)
+    try:
+        assert database.execute("SELECT must_change_password FROM users").fetchall() == [(0,)]
+    finally:
+        database.conn.close()

@@ -5,9 +5,13 @@ These tables are small, so they are read whole and compared in Python:
 
 - users: a row per `user.created` (same id and username); role from the latest
   `user.created`/`user.role_changed`; active from the latest `user.disabled`/`user.enabled`;
-  password_hash against the digest in the latest `user.created`/`user.password_reset` (events
-  written before the digest existed carry none: such a password is not checked until its next
-  reset). Lockout counters and display names are not checked.
+  password_hash against the digest in the latest `user.created`/`user.password_reset`/
+  `user.password_changed` (events written before the digest existed carry none: such a
+  password is not checked until its next reset); display_name and staff_no from the latest
+  `user.created`/`user.details_changed`, and must_change_password from the latest
+  `user.created`/`user.password_reset`/`user.password_changed`, each once an event records it
+  (events from before 0002 do not: not checked until the next such event). Lockout counters
+  are not checked.
 - settings: each value equals the default overlaid with the `after` of every
   `settings.changed`.
 - api_tokens: a row per `api_token.created` (same id and name, created_by its actor),
@@ -25,8 +29,8 @@ from .. import digests, settings
 from ..api_scope import Scope
 from ..storage import integrity as stored
 
-RECORD_KINDS = ("user.created", "user.role_changed", "user.disabled", "user.enabled",
-                "user.password_reset", "settings.changed", "api_token.created",
+RECORD_KINDS = ("user.created", "user.role_changed", "user.details_changed", "user.disabled",
+                "user.enabled", "user.password_reset", "user.password_changed", "settings.changed", "api_token.created",
                 "api_token.revoked")
 REQUIRED_TABLES = ("ledger", "ledger_head", "sessions", "pii_vault", "users", "settings",
                    "api_tokens")
@@ -94,7 +98,11 @@ def _empty_ledger(db, ledger_rows: int) -> list[RecordProblem]:
                                     "账本已被绕过系统清空", "empty")]
 
 
-def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
+# Checked only once an event has recorded them (None: not known from the ledger).
+_PROFILE = ("display_name", "staff_no")
+
+
+def _expected_users(events) -> dict[int, dict]:
     expected: dict[int, dict] = {}
     for _, kind, _, data in events:
         user_id = data.get("user_id")
@@ -102,19 +110,34 @@ def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
             continue
         if kind == "user.created":
             expected[user_id] = {"username": data.get("username"), "role": data.get("role"),
-                                 "active": 1, "password": data.get("password")}
-        elif user_id in expected:
-            if kind == "user.role_changed":
-                expected[user_id]["role"] = data.get("role")
-            elif kind in ("user.disabled", "user.enabled"):
-                expected[user_id]["active"] = int(kind == "user.enabled")
-            elif kind == "user.password_reset":
-                expected[user_id]["password"] = data.get("password")
+                                 "active": 1, "password": data.get("password"),
+                                 "display_name": data.get("display_name"),
+                                 "staff_no": data.get("staff_no"),
+                                 "must_change": data.get("must_change_password")}
+            continue
+        wanted = expected.get(user_id)
+        if wanted is None:
+            continue
+        if kind == "user.role_changed":
+            wanted["role"] = data.get("role")
+        elif kind == "user.details_changed":
+            for name in _PROFILE:
+                if isinstance(data.get(name), dict):
+                    wanted[name] = data[name].get("after")
+        elif kind in ("user.disabled", "user.enabled"):
+            wanted["active"] = int(kind == "user.enabled")
+        elif kind in ("user.password_reset", "user.password_changed"):
+            wanted["password"] = data.get("password")
+            wanted["must_change"] = data.get("must_change_password")
+    return expected
+
+
+def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
+    expected = _expected_users(events)
     problems = []
     seen = set()
     for row in stored.users(db):
-        user_id, username, role = row["id"], row["username"], row["role"]
-        active, password_hash = row["active"], row["password_hash"]
+        user_id, password_hash = row["id"], row["password_hash"]
         seen.add(user_id)
         wanted = expected.get(user_id)
         if wanted is None:
@@ -122,12 +145,16 @@ def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
                 "users", f"用户 #{user_id} 在账本中没有创建记录，是绕过系统插入的", "inserted"))
             continue
         fields = [name for name, bad in (
-            ("username", username != wanted["username"]),
-            ("role", role != wanted["role"]),
-            ("active", active != wanted["active"]),
+            ("username", row["username"] != wanted["username"]),
+            ("role", row["role"] != wanted["role"]),
+            ("active", row["active"] != wanted["active"]),
             ("password_hash", wanted["password"] is not None and not (
                 isinstance(password_hash, str)
                 and digests.secret_hash(key, password_hash) == wanted["password"])),
+            *((name, wanted[name] is not None and (row[name] or "") != wanted[name])
+              for name in _PROFILE),
+            ("must_change_password", wanted["must_change"] is not None
+             and bool(row["must_change_password"]) != bool(wanted["must_change"])),
         ) if bad]
         if fields:
             problems.append(RecordProblem(

@@ -193,7 +193,8 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         purpose = labels.LOGIN_PURPOSES.get(data.get("purpose"), "登录")
         address = f"；来源地址 {data['address']}" if data.get("address") else ""
         return f"用户名 {_user(data)}；{purpose}{address}"
-    if kind == "logout" or kind in ("user.disabled", "user.enabled", "user.password_reset"):
+    if kind == "logout" or kind in ("user.disabled", "user.enabled", "user.password_reset",
+                                    "user.password_changed", "user.details_changed"):
         return f"用户名 {_user(data)}"
     if kind in ("user.created", "user.role_changed"):
         role = labels.ROLES.get(data.get("role"), data.get("role") or "")

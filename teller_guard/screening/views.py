@@ -175,11 +175,14 @@ def result(session_id: int):
 
 
 def result_page(row, errors=None, status=200, values=None):
+    is_owner = row["teller_id"] == g.user.id
     return render_template(
         "screening/result.html", row=row, a=row["assessment"], facts=row["form"]["facts"],
         errors=errors or {}, values=values or {}, outcomes=service.OUTCOMES,
         may_proceed=service.may_proceed(row), channels=inputs.CHANNEL_LABELS,
-        level_labels=service.LEVEL_LABELS, is_owner=row["teller_id"] == g.user.id,
+        level_labels=service.LEVEL_LABELS, is_owner=is_owner,
+        # A supervisor opening another teller's case (待主管处理) is told whose terminal it is.
+        teller=None if is_owner else users.get_user(get_db(), row["teller_id"]),
         follow_ups=follow_ups.changes(row["form"]),
     ), status
 

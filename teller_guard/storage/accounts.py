@@ -25,15 +25,23 @@ def all_users(db) -> list[dict]:
 
 
 def add_user(db, *, username: str, display_name: str, staff_no: str, role: str,
-             password_hash: str, created_at: str) -> int:
+             password_hash: str, created_at: str, must_change_password: bool) -> int:
     """An active account with no failed logins, its password set at `created_at`; returns
     its id."""
     return db.execute(
         "INSERT INTO users (username, display_name, staff_no, role, password_hash, active, "
-        "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?) "
-        "RETURNING id",
-        [username, display_name, staff_no, role, password_hash, created_at, created_at]
+        "failed_logins, created_at, password_changed_at, must_change_password) "
+        "VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?) RETURNING id",
+        [username, display_name, staff_no, role, password_hash, created_at, created_at,
+         int(must_change_password)]
     ).fetchone()[0]
+
+
+def update_user(db, user_id: int, *, role: str, display_name: str, staff_no: str) -> None:
+    """An account's role, name and 工号 (a trigger ends its login sessions when the role
+    changes)."""
+    db.execute("UPDATE users SET role = ?, display_name = ?, staff_no = ? WHERE id = ?",
+               [role, display_name, staff_no, user_id])
 
 
 def set_active(db, user_id: int, active: bool) -> None:
@@ -42,10 +50,13 @@ def set_active(db, user_id: int, active: bool) -> None:
                "WHERE id = ?", [int(active), user_id])
 
 
-def set_password(db, user_id: int, password_hash: str, changed_at: str) -> None:
-    """A new password hash, clearing any lock (a trigger ends the account's login sessions)."""
+def set_password(db, user_id: int, password_hash: str, changed_at: str,
+                 must_change_password: bool) -> None:
+    """A new password hash, clearing any lock (a trigger ends the account's login sessions);
+    `must_change_password`: whether its owner must replace it at the next login."""
     db.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, "
-               "password_changed_at = ? WHERE id = ?", [password_hash, changed_at, user_id])
+               "password_changed_at = ?, must_change_password = ? WHERE id = ?",
+               [password_hash, changed_at, int(must_change_password), user_id])
 
 
 # --- login sessions ----------------------------------------------------------------------------
@@ -100,8 +111,9 @@ def failures_per_scope(db, since: int) -> list[dict]:
     failures, name_key, actor_id, and the user names of the account and of the teller at the
     terminal when they exist (`username`, `actor`)."""
     return query(
+        # max() of the names: one per group, and PostgreSQL refuses a bare column there.
         db, "SELECT f.address, f.purpose, max(f.at) AS last_at, count(*) AS failures, "
-        "u.username, a.username AS actor, f.name_key, f.actor_id "
+        "max(u.username) AS username, max(a.username) AS actor, f.name_key, f.actor_id "
         "FROM login_failures f LEFT JOIN users u ON u.id = f.user_id "
         "LEFT JOIN users a ON a.id = f.actor_id WHERE f.at > ? "
         "GROUP BY f.name_key, f.address, f.purpose, f.actor_id ORDER BY last_at DESC LIMIT 100",

@@ -232,7 +232,8 @@ def users_and_sessions(db) -> Row:
 
 
 def users(db) -> list[Row]:
-    return query(db, "SELECT id, username, role, active, password_hash FROM users ORDER BY id")
+    return query(db, "SELECT id, username, role, active, password_hash, display_name, staff_no, "
+                 "must_change_password FROM users ORDER BY id")
 
 
 def api_tokens(db) -> list[Row]:

@@ -37,6 +37,13 @@ Id = BigInteger().with_variant(Integer(), "sqlite")
 Int = BigInteger().with_variant(Integer(), "sqlite")  # counts, money in fen, unix seconds
 
 
+# A 高/极高 screening whose assessment still waits for a supervisor's confirmation or written
+# override (storage/sessions.awaiting_supervisor): the partial index holds only those, so the
+# count in a supervisor's menu stays small however many screenings the database keeps (0003).
+AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
+                       "AND level IN ('high', 'critical')")
+
+
 def _id(**kwargs) -> Column:
     return Column("id", Id, primary_key=True, autoincrement=True, **kwargs)
 
@@ -54,6 +61,9 @@ users = Table(
     Column("locked_until", Text),
     Column("created_at", Text),
     Column("password_changed_at", Text),
+    # 1 while the password is one somebody else set (a new account, an admin's or the CLI's
+    # reset): every page leads to 修改密码 until the user has chosen their own (0003).
+    Column("must_change_password", Integer, nullable=False, server_default=text("0")),
     Index("idx_users_username", "username", unique=True),
 )
 
@@ -154,6 +164,8 @@ sessions = Table(
     Index("idx_sessions_api_token_id", "api_token_id", "id",
           sqlite_where=text("api_token_id IS NOT NULL"),
           postgresql_where=text("api_token_id IS NOT NULL")),
+    Index("idx_sessions_awaiting_supervisor", "updated_at", "id",
+          sqlite_where=text(AWAITING_SUPERVISOR), postgresql_where=text(AWAITING_SUPERVISOR)),
 )
 
 pii_vault = Table(

@@ -12,6 +12,7 @@ import json
 from datetime import date
 
 from . import query, query_one
+from .schema import AWAITING_SUPERVISOR
 
 # --- the session row ---------------------------------------------------------------------------
 
@@ -92,6 +93,34 @@ def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
         db, "SELECT id, reference, started_at, level, outcome, amount_fen, payee_masked "
         "FROM sessions WHERE teller_id = ? AND status = 'finished' ORDER BY id DESC LIMIT ?",
         [teller_id, limit])
+
+
+def awaiting_supervisor(db, supervisor_id: int, limit: int = 200) -> list[dict]:
+    """The 高/极高 screenings whose assessment waits for a supervisor's decision, newest
+    assessment first, except `supervisor_id`'s own (they may not approve those): id,
+    reference, level, score, amount_fen, payee_masked, customer_masked, assessed_at (the
+    assessment's updated_at), the teller's username, display_name and staff_no, and api_client
+    (the filing token's name, None for the web pages')."""
+    return query(
+        db, "SELECT s.id, s.reference, s.level, s.score, s.amount_fen, s.payee_masked, "  # noqa: S608 - a constant
+        "s.customer_masked, s.updated_at AS assessed_at, t.username AS teller_username, "
+        "t.display_name AS teller_name, t.staff_no AS teller_staff_no, k.name AS api_client "
+        "FROM sessions s JOIN users t ON t.id = s.teller_id "
+        "LEFT JOIN api_tokens k ON k.id = s.api_token_id "
+        f"WHERE {_AWAITING} AND s.teller_id != ? ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
+        [supervisor_id, limit])
+
+
+def awaiting_supervisor_count(db, supervisor_id: int) -> int:
+    """How many awaiting_supervisor() would list without a limit (the supervisor's menu shows it
+    on every page: the partial index holds only these rows)."""
+    return db.execute(f"SELECT count(*) FROM sessions s WHERE {_AWAITING} "  # noqa: S608 - a constant
+                      "AND s.teller_id != ?", [supervisor_id]).fetchone()[0]
+
+
+# The index's predicate with the table's alias: SQLite uses a partial index only when the query
+# repeats each of its terms.
+_AWAITING = " AND ".join(f"s.{term}" for term in AWAITING_SUPERVISOR.split(" AND "))
 
 
 # --- the vault ---------------------------------------------------------------------------------

@@ -105,6 +105,20 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     admin.click("form.grid-form button[type=submit]")
     expect(admin.locator("#new-token")).to_be_visible()
     checker.check(admin, "admin-api-tokens")
+    admin.get_by_role("link", name="吊销 核心系统柜面前端").first.click()
+    expect(admin.locator("#confirm-title")).to_be_visible()
+    checker.check(admin, "admin-revoke-confirm")
+    admin.goto("/admin/")
+    admin.get_by_role("link", name="编辑 teller2", exact=True).click()
+    checker.check(admin, "admin-user-edit")
+    admin.fill("#staff_no", "")
+    admin.click("main form button[type=submit]")
+    expect(admin.locator("#staff_no-error")).to_be_visible()
+    checker.check(admin, "admin-user-edit-errors")
+    admin.goto("/admin/")
+    admin.get_by_role("link", name="停用 teller2", exact=True).click()
+    expect(admin.locator("#confirm-title")).to_be_visible()
+    checker.check(admin, "admin-disable-confirm")
     if "watchlist.import_upload" in live_app.view_functions:
         admin.goto("/watchlist/import")
         checker.check(admin, "watchlist-import")
@@ -206,6 +220,20 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
         teller.wait_for_url("**/result")
         checker.check(teller, "result-watchlisted")
 
+    # The 高风险 case above waits for a supervisor: 待主管处理 lists it.
+    supervisor = open_page(new_context)
+    login(supervisor, "supervisor")
+    supervisor.goto("/supervision/")
+    expect(supervisor.locator("table.pending tbody tr")).not_to_have_count(0)
+    checker.check(supervisor, "supervisor-pending")
+
+    teller.goto("/account/password")
+    teller.fill("#current_password", "wrong-password")
+    teller.fill("#new_password", "short")
+    teller.click("main form button[type=submit]")
+    expect(teller.locator("#new_password-error")).to_be_visible()
+    checker.check(teller, "password-errors")
+
     teller.goto("/screening/")
     checker.check(teller, "my-screenings")
     teller.goto("/screening/999999/result")
@@ -214,9 +242,9 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     checker.check(admin, "error-403")
 
     # Every other GET page without URL parameters, as the first role allowed to see it.
-    others = {"security": open_page(new_context), "supervisor": open_page(new_context)}
-    pages = {"teller": teller, "admin": admin, **others}
-    logged_in = {"teller", "admin"}
+    pages = {"teller": teller, "admin": admin, "security": open_page(new_context),
+             "supervisor": supervisor}
+    logged_in = {"teller", "admin", "supervisor"}
     seen = {result["url"] for result in checker.results.values()}
     for rule in sorted(live_app.url_map.iter_rules(), key=lambda rule: rule.rule):
         if ("GET" not in rule.methods or rule.arguments or rule.endpoint == "static"
@@ -236,7 +264,8 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     assert not checker.blocking(), checker.report()
     assert {"login", "new-screening", "questions", "result-low", "result-critical",
             "supervisor-step-errors", "admin-users", "admin-settings",
-            "admin-api-tokens"} <= set(checker.results)
+            "admin-api-tokens", "admin-revoke-confirm", "admin-user-edit",
+            "admin-disable-confirm", "supervisor-pending", "password-errors"} <= set(checker.results)
 
 
 WATCHLIST_ROW = f"{WATCHLISTED.replace(' ', '')},市公安局反诈中心通报,2026-11-01,测试"
