@@ -59,7 +59,7 @@ def prepare_database(app, thorough: bool = False) -> None:
     except db.DatabaseUnavailable as error:
         fail(str(error))
     if applied:
-        click.echo(f"数据库已更新: {app.config['DATABASE']} ({len(applied)} 个迁移)")
+        click.echo(f"数据库已更新: {db.describe(app.config['DATABASE'])} ({len(applied)} 个迁移)")
     database = db.connect(app.config["DATABASE"])
     try:
         with storage.transaction(database):
