@@ -1,5 +1,6 @@
 """gunicorn's entry point (teller_guard/wsgi.py): what it refuses to serve, and that its
-workers answer as one server (request metrics summed over the workers, one API rate limit)."""
+workers answer as one server (request metrics summed over the workers, one API rate limit);
+and `teller-guard migrate`, run before it."""
 
 from __future__ import annotations
 
@@ -119,3 +120,17 @@ def test_two_workers_answer_as_one_server(tmp_path, template_instance, database_
         assert statuses.count(400) == 12 and statuses.count(429) == 8, statuses
     finally:
         server.stop()
+
+
+def test_migrate_never_prints_the_database_password(tmp_path, template_instance, database_url):
+    """The URL may carry a password (postgresql://user:secret@host/db): messages name the
+    database without it."""
+    with_password = database_url.replace("postgresql:///", "postgresql://root:s3cret-pw@/", 1)
+    instance = instance_for(tmp_path, template_instance)
+    env = {key: value for key, value in os.environ.items() if not key.startswith("TELLER_GUARD_")}
+    env["TELLER_GUARD_DATABASE_URL"] = with_password
+    result = subprocess.run(
+        [sys.executable, "-c", "from teller_guard.cli import main; main()", "migrate",
+         "--instance", str(instance)], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "数据库已更新" in result.stdout and "s3cret-pw" not in result.stdout + result.stderr
