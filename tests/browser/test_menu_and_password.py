@@ -72,8 +72,11 @@ def test_the_menu_stays_on_one_line_at_1366(new_context, artifacts):
                               "nav_height": round(found["nav"]["height"]),
                               "item_height": round(found["item_height"])}
             assert found["items"] == MENUS[role]
-            # One line: every item at the same height, the menu no taller than one item...
+            # One line: every item at the same height, each item's words on one line (27 px at
+            # 18 px type; squeezed, they stood one character a line, 108 px), the menu no
+            # taller than one item...
             assert len(found["tops"]) == 1, (role, found["tops"])
+            assert found["item_height"] < 40, (role, found)
             assert found["nav"]["height"] <= found["item_height"] + 1, (role, found)
             # ...on the same row as the names and the user, none of them overlapping.
             for other in ("brand", "whoami"):
