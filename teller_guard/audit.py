@@ -108,11 +108,10 @@ def _key_seals_head(db, key: bytes) -> bool:
             return True
     except (TypeError, ValueError):
         pass
-    high = ledger.span(db)["high"]
-    if high is None:
+    newest = ledger.newest_row(db)
+    if newest is None:
         return head is None
-    row_id, at, actor_id, kind, session_id, data, prev_hash, stored = \
-        ledger.chain_rows(db, high, high).fetchone()
+    row_id, at, actor_id, kind, session_id, data, prev_hash, stored = newest
     try:
         return same_hash(stored, row_hash(key, prev_hash,
                                           canonical(row_id, at, actor_id, kind, session_id, data)))

@@ -71,7 +71,8 @@ def test_create_and_revoke_append_the_events_the_admin_page_does(runner, app, cl
     path = "/admin/api-tokens"
     client.post(path, data={"name": "网页令牌", "csrf_token": csrf_token(client, path)})
     web_id = database.execute("SELECT id FROM api_tokens WHERE name = '网页令牌'").fetchone()[0]
-    client.post(f"{path}/{web_id}/revoke", data={"csrf_token": csrf_token(client, path)})
+    client.post(f"{path}/{web_id}/revoke", data={"csrf_token": csrf_token(client, path),
+                                                 "confirmed": "1"})
     cli_id, _ = create(runner, app, "脚本令牌", "--teller", "teller")
     assert run(runner, app, "revoke", str(cli_id)).exit_code == 0
     (_, web_created), (cli_actor, cli_created) = events(database, "api_token.created")

@@ -187,6 +187,12 @@ def snapshot(db):
         db.execute("COMMIT")
 
 
+def newest_row(db) -> tuple | None:
+    """The newest row as a tuple in CHAIN_COLUMNS order (None: the ledger is empty)."""
+    found = db.execute(_CHAIN_ROWS + " ORDER BY id DESC LIMIT 1").fetchone()
+    return tuple(found) if found else None
+
+
 def row_before(db, row_id: int) -> Row | None:
     """id and hash of the row just before id `row_id`."""
     return query_one(db, "SELECT id, hash FROM ledger WHERE id < ? ORDER BY id DESC LIMIT 1",
