@@ -105,7 +105,8 @@ def prepare(url: str, instance) -> str:
     try:
         key = app.extensions["teller_guard"]["ledger_key"]
         settings.save(database, key, settings.DEMO_SETTINGS)
-        users.create_user(database, key, "teller", "teller-pass-1", "teller", "柜员")
+        users.create_user(database, key, "teller", "teller-pass-1", "teller", "柜员", "T01",
+                          must_change=False)
         with storage.transaction(database):
             from teller_guard import pii_key
 

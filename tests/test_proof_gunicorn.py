@@ -102,7 +102,8 @@ def test_two_workers_answer_as_one_server(tmp_path, template_instance, database_
     key = app.extensions["teller_guard"]["ledger_key"]
     database = db.connect(database_url)
     try:
-        users.create_user(database, key, "teller", "teller-pass-1", "teller", "柜员")
+        users.create_user(database, key, "teller", "teller-pass-1", "teller", "柜员", "T01",
+                          must_change=False)
         _, token = api_tokens.create(database, key, "proof", actor_id=None)
     finally:
         database.conn.close()
