@@ -259,7 +259,8 @@ def test_an_interrupted_copy_is_refused_by_the_app_and_resumes_to_the_same_rows(
     for table, rows in half.items():
         assert set(rows) - set(before[table]) <= {row for row in rows if row[0] == copying.PROGRESS_FACT
                                                   or table == "ledger_head"}
-    served = runner.invoke(main, ["user", "add", "late", "--role", "teller", "--staff-no", "L01", "--instance", str(instance)],
+    served = runner.invoke(main, ["user", "add", "late", "--role", "teller", "--staff-no", "L01",
+                                  "--instance", str(instance)],
                            env={"TELLER_GUARD_DATABASE_URL": target})
     assert served.exit_code == 1 and "未完成的迁移副本" in served.output
 
