@@ -196,19 +196,34 @@ def disable_user(user_id: int):
                            action_form=UserActionForm())
 
 
-@bp.route("/users/<int:user_id>/<any(enable,reset):action>", methods=["POST"])
-def user_action(user_id: int, action: str):
-    UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
-    db = get_db()
+@bp.route("/users/<int:user_id>/reset", methods=["GET", "POST"])
+def reset_user_password(user_id: int):
+    """GET: the step before 重置密码 (the old password stops working at once). POST from that
+    page (confirmed=1): reset and show the new password once; any other POST only leads to the
+    question."""
+    if request.method == "POST":
+        UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
     target = _user_or_flash(user_id)
     if target is None:
         return redirect(url_for("admin.index"))
-    if action == "enable":
-        users.set_active(db, ledger_key(), target.username, True, g.user.id)
-        flash(f"已启用用户 {target.username}")
-    else:
-        password = users.reset_password(db, ledger_key(), target.username, actor_id=g.user.id)
+    if request.method == "POST" and confirmed():
+        password = users.reset_password(get_db(), ledger_key(), target.username,
+                                        actor_id=g.user.id)
         flash(f"已重置 {target.username} 的密码，新密码：{password}（请当面交给本人；本人登录后须修改）")
+        return redirect(url_for("admin.index"))
+    if request.method == "POST":
+        return redirect(url_for("admin.reset_user_password", user_id=user_id), 303)
+    return render_template("admin/confirm_reset.html", target=target,
+                           action_form=UserActionForm())
+
+
+@bp.route("/users/<int:user_id>/enable", methods=["POST"])
+def enable_user(user_id: int):
+    UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
+    target = _user_or_flash(user_id)
+    if target is not None:
+        users.set_active(get_db(), ledger_key(), target.username, True, g.user.id)
+        flash(f"已启用用户 {target.username}")
     return redirect(url_for("admin.index"))
 
 

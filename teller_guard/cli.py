@@ -17,6 +17,13 @@ from .storage import sessions as session_store
 from .storage import settings as settings_store
 from .web_context import app_db
 
+if __name__ == "__main__":
+    # `python -m teller_guard.cli` runs this file as __main__; the subcommand modules import
+    # `teller_guard.cli`, which would be a second, half-built copy. Run the imported one.
+    from teller_guard.cli import main as _imported_main
+
+    sys.exit(_imported_main())
+
 DEMO_USERS = (
     ("teller1", "teller", "王柜员", "T001"),
     ("supervisor1", "supervisor", "李主管", "S001"),
@@ -197,7 +204,7 @@ def serve(app, host, port, threads, demo):
 
 @main.group()
 def user():
-    """Manage accounts: add, disable, reset-password."""
+    """Manage accounts: add, edit, disable, enable, reset-password."""
 
 
 @user.command("add")
@@ -229,6 +236,46 @@ def user_disable(app, username):
         except users.UserError as error:
             fail(str(error))
     click.echo(f"已停用用户 {username}")
+
+
+@user.command("edit")
+@instance_option
+@click.argument("username")
+@click.option("--role", type=click.Choice(list(users.ROLES)), default=None)
+@click.option("--name", "display_name", default=None)
+@click.option("--staff-no", default=None)
+def user_edit(app, username, role, display_name, staff_no):
+    """Change an account's role, name or 工号 (options left out keep their value)."""
+    prepare_database(app)
+    with app_db(app) as (database, key):
+        row = users.find_user(database, username)
+        if row is None:
+            fail(f"用户不存在: {username}")
+        try:
+            changed = users.update_user(
+                database, key, row["id"], role or row["role"],
+                row["display_name"] if display_name is None else display_name,
+                (row["staff_no"] or "") if staff_no is None else staff_no)
+        except users.UserError as error:
+            fail(str(error))
+    if not changed:
+        click.echo(f"用户 {username} 没有变化")
+        return
+    names = {"role": "角色", "display_name": "姓名", "staff_no": "工号"}
+    click.echo(f"已修改用户 {username} 的" + "、".join(names[name] for name in changed))
+
+
+@user.command("enable")
+@instance_option
+@click.argument("username")
+def user_enable(app, username):
+    prepare_database(app)
+    with app_db(app) as (database, key):
+        try:
+            users.set_active(database, key, username, True)
+        except users.UserError as error:
+            fail(str(error))
+    click.echo(f"已启用用户 {username}")
 
 
 @user.command("reset-password")

@@ -142,7 +142,7 @@ def test_an_admin_reset_makes_the_user_change_it_again(app, client, auth, databa
     auth.login("admin")
     teller_id = users.find_user(database, "teller")["id"]
     response = client.post(f"/admin/users/{teller_id}/reset",
-                           data={"csrf_token": csrf_token(client, "/admin/")},
+                           data={"csrf_token": csrf_token(client, "/admin/"), "confirmed": "1"},
                            follow_redirects=True)
     html = response.get_data(as_text=True)
     password = re.search(r"新密码：(\w+)", html).group(1)

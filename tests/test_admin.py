@@ -34,8 +34,13 @@ def test_admin_disables_and_resets(client, auth, database):
     token = csrf_token(client, "/admin/")
     client.post(f"/admin/users/{teller_id}/disable", data={"csrf_token": token, "confirmed": "1"})
     assert users.find_user(database, "teller")["active"] == 0
-    response = client.post(f"/admin/users/{teller_id}/reset", data={"csrf_token": token},
-                           follow_redirects=True)
+    hash_before = users.find_user(database, "teller")["password_hash"]
+    asked = client.post(f"/admin/users/{teller_id}/reset", data={"csrf_token": token},
+                        follow_redirects=True)
+    assert "确认重置用户 teller 的密码" in asked.get_data(as_text=True)
+    assert users.find_user(database, "teller")["password_hash"] == hash_before
+    response = client.post(f"/admin/users/{teller_id}/reset",
+                           data={"csrf_token": token, "confirmed": "1"}, follow_redirects=True)
     new_password = re.search(r"新密码：(\w+)", response.get_data(as_text=True)).group(1)
     client.post(f"/admin/users/{teller_id}/enable", data={"csrf_token": token})
     auth.logout()

@@ -166,7 +166,7 @@ def test_verify_passes_after_edits_and_finds_an_edit_made_around_the_app(
     edit(client, user_id(database, "teller2"), display_name="李柜员", staff_no="T0108",
          role="supervisor")
     client.post(f"/admin/users/{user_id(database, 'security')}/reset",
-                data={"csrf_token": csrf_token(client, "/admin/")})
+                data={"csrf_token": csrf_token(client, "/admin/"), "confirmed": "1"})
     assert verify_problems(app, database, runner, backend) == []
 
     database.execute("UPDATE users SET staff_no = 'T9999' WHERE username = 'teller'")

@@ -1,6 +1,8 @@
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 
 from teller_guard import db
 from teller_guard.cli import main
@@ -38,6 +40,42 @@ def test_user_add_disable_reset(runner, tmp_path):
     assert reset.exit_code == 0 and "新密码" in reset.output
     missing = runner.invoke(main, ["user", "disable", "nobody", *inst])
     assert missing.exit_code == 1 and "用户不存在" in missing.output
+
+
+def test_user_edit_and_enable(runner, tmp_path):
+    inst = ["--instance", str(tmp_path / "inst")]
+    assert runner.invoke(main, ["init", *inst]).exit_code == 0
+    assert runner.invoke(main, ["user", "add", "zhang", "--role", "teller", "--name", "张三",
+                                "--staff-no", "T01", *inst]).exit_code == 0
+    edited = runner.invoke(main, ["user", "edit", "zhang", "--role", "supervisor",
+                                  "--staff-no", "S09", *inst])
+    assert edited.exit_code == 0 and "已修改用户 zhang 的角色、工号" in edited.output, edited.output
+    unchanged = runner.invoke(main, ["user", "edit", "zhang", "--name", "张三", *inst])
+    assert unchanged.exit_code == 0 and "没有变化" in unchanged.output
+    no_staff_no = runner.invoke(main, ["user", "edit", "zhang", "--staff-no", "", *inst])
+    assert no_staff_no.exit_code == 1 and "必须填写工号" in no_staff_no.output
+    missing = runner.invoke(main, ["user", "edit", "nobody", "--name", "某", *inst])
+    assert missing.exit_code == 1 and "用户不存在" in missing.output
+    assert runner.invoke(main, ["user", "disable", "zhang", *inst]).exit_code == 0
+    assert runner.invoke(main, ["user", "enable", "zhang", *inst]).exit_code == 0
+
+    database = db.connect(tmp_path / "inst" / "teller_guard.db")
+    row = database.execute("SELECT role, display_name, staff_no, active FROM users"
+                           " WHERE username = 'zhang'").fetchone()
+    kinds = [kind for (kind,) in database.execute("SELECT kind FROM ledger ORDER BY id")]
+    database.conn.close()
+    assert tuple(row) == ("supervisor", "张三", "S09", 1)
+    assert kinds.count("user.role_changed") == 1 and kinds.count("user.details_changed") == 1
+    assert kinds[-2:] == ["user.disabled", "user.enabled"]
+
+
+def test_python_dash_m_runs_the_command(tmp_path):
+    # `python -m teller_guard.cli` used to fail on a circular import (the module ran twice).
+    for module in ("teller_guard.cli", "teller_guard"):
+        done = subprocess.run([sys.executable, "-m", module, "user", "--help"],
+                              capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert "reset-password" in done.stdout
 
 
 def test_backup_is_consistent_and_checked(runner, tmp_path):

@@ -14,7 +14,9 @@ from screening_helpers import (
     session_id_from,
 )
 
+from teller_guard import users
 from teller_guard.screening import service
+from teller_guard.web_context import app_db
 
 pytestmark = pytest.mark.both_backends
 
@@ -161,6 +163,20 @@ def test_high_needs_supervisor_confirmation(client, auth, database):
         assert session_row(database, session_id)["supervisor_decision"] == "confirmed"
         assert client.post(f"/screening/{session_id}/outcome", data={
             "outcome": "proceeded", "csrf_token": token}).status_code == 302
+
+
+def test_a_supervisor_still_on_the_initial_password_cannot_sign(app, client, auth, database):
+    with app_db(app) as (connection, key):
+        users.reset_password(connection, key, "supervisor", "initial-pass-123")  # must change
+    auth.login("teller")
+    session_id = screen(client, SAFE_ACCOUNT_FACTS, SAFE_ACCOUNT_ANSWERS)
+    token = csrf_token(client, f"/screening/{session_id}/result")
+    refused = client.post(f"/screening/{session_id}/supervisor", data={
+        "supervisor_username": "supervisor", "supervisor_password": "initial-pass-123",
+        "supervisor_reason": "客户坚持", "csrf_token": token})
+    assert refused.status_code == 400
+    assert "须先登录并修改初始密码" in refused.get_data(as_text=True)
+    assert session_row(database, session_id)["supervisor_decision"] is None
 
 
 def test_follow_up_statement_rescores(client, auth, database):

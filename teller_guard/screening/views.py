@@ -240,6 +240,10 @@ def supervisor(session_id: int):
         message = ("主管验证尝试过于频繁，请稍后再试" if checked.throttled
                    else "主管用户名或密码错误（须为主管账户）")
         return result_page(row, {"supervisor_username": message}, 400, values)
+    if checked.user.must_change_password:
+        # The initial password is known to whoever set it: it must not sign for a supervisor.
+        return result_page(row, {"supervisor_username": "该主管须先登录并修改初始密码，才能确认或放行"},
+                           400, values)
     try:
         decision = service.supervise(db, keys(), session_id, checked.user.id, reason or None)
     except service.FlowError as error:

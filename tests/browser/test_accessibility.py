@@ -119,6 +119,10 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     admin.get_by_role("link", name="停用 teller2", exact=True).click()
     expect(admin.locator("#confirm-title")).to_be_visible()
     checker.check(admin, "admin-disable-confirm")
+    admin.goto("/admin/")
+    admin.get_by_role("link", name="重置密码 teller2", exact=True).click()
+    expect(admin.locator("#confirm-title")).to_be_visible()
+    checker.check(admin, "admin-reset-confirm")
     if "watchlist.import_upload" in live_app.view_functions:
         admin.goto("/watchlist/import")
         checker.check(admin, "watchlist-import")
@@ -265,7 +269,8 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     assert {"login", "new-screening", "questions", "result-low", "result-critical",
             "supervisor-step-errors", "admin-users", "admin-settings",
             "admin-api-tokens", "admin-revoke-confirm", "admin-user-edit",
-            "admin-disable-confirm", "supervisor-pending", "password-errors"} <= set(checker.results)
+            "admin-disable-confirm", "admin-reset-confirm", "supervisor-pending",
+            "password-errors"} <= set(checker.results)
 
 
 WATCHLIST_ROW = f"{WATCHLISTED.replace(' ', '')},市公安局反诈中心通报,2026-11-01,测试"
