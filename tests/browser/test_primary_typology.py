@@ -51,6 +51,11 @@ def test_result_names_one_primary_typology_and_folds_the_others(page, live_app, 
     assert task.name_zh not in others.all_inner_texts()
     expect(also.locator("article.typology").first).not_to_be_visible()  # folded until opened
 
+    # the follow-up questions fold under their count, below the outcome (issue 15, item 2)
+    folded = page.locator("details#follow-up-questions")
+    expect(folded).not_to_have_attribute("open", "")
+    expect(folded.locator("summary")).to_contain_text("请继续追问")
+    folded.locator("summary").click()
     follow_ups = page.locator("ol.followups > li")
     assert 1 <= follow_ups.count() <= 3
     task_questions = {rules.question_by_id[q].text_zh for q in task.follow_ups}
