@@ -27,8 +27,7 @@
     frame.id = FRAME_NAME;
     frame.className = "print-frame";
     frame.title = "风险提示单打印";
-    frame.tabIndex = -1;
-    frame.setAttribute("aria-hidden", "true");
+    frame.tabIndex = -1;  // visibility:hidden keeps it out of the accessibility tree as well
     return frame;
   }
 
@@ -41,14 +40,23 @@
     }
   }
 
+  var CANNOT = "无法在本页打印风险提示单（浏览器未能显示 PDF）。请按住 Ctrl 键点击“打印风险提示单”，在新标签页中打开后打印。";
+
   function printSlip(link, status) {
     var frame = newFrame();
     var giveBack = function () {
       link.focus();
     };
+    // A browser set to download PDFs instead of showing them may never fire load on the frame:
+    // after a while the button works again and the page says what to do.
+    var stuck = window.setTimeout(function () {
+      say(status, CANNOT, true);
+      link.removeAttribute("aria-disabled");
+    }, 15000);
     frame.addEventListener("load", function () {
+      window.clearTimeout(stuck);
       if (!pdfShown(frame)) {
-        say(status, "无法在本页打印风险提示单（浏览器未能显示 PDF）。请按住 Ctrl 键点击“打印风险提示单”，在新标签页中打开后打印。", true);
+        say(status, CANNOT, true);
         link.removeAttribute("aria-disabled");
         giveBack();
         return;
@@ -58,7 +66,7 @@
         frame.contentWindow.print();
         say(status, "风险提示单已送去打印；如未出现打印对话框，请按住 Ctrl 键点击按钮，在新标签页中打开。", false);
       } catch (error) {
-        say(status, "无法在本页打印风险提示单。请按住 Ctrl 键点击“打印风险提示单”，在新标签页中打开后打印。", true);
+        say(status, CANNOT, true);
       }
       link.removeAttribute("aria-disabled");
       giveBack();

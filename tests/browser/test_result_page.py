@@ -19,6 +19,7 @@ import sqlite3
 from contextlib import closing
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
 from .flow import KeyRecorder, expect_focus, login, session_id_of, tab_to, write_artifact
@@ -132,6 +133,7 @@ def test_result_leads_with_action_script_and_outcome_and_folds_the_rest(page, le
     expect(page.locator("#facts-summary dl.summary")).to_be_visible()
     page.locator("#follow-up-questions summary").click()
     expect(page.locator("#statement")).to_be_visible()
+    assert Axe().run(page).violations_count == 0  # everything unfolded
 
     MEASURED[level] = {"scroll_height_px": height, "tabs_from_banner_to_outcome": tabs,
                        "outcome_form_bottom_px": round(box["y"] + box["height"]),
@@ -190,6 +192,24 @@ def test_print_button_prints_the_slip_without_leaving_the_result(page, live_app,
     expect_focus(page, "#print-slip")
     assert ledger_prints(live_app, session_id) == [{"paper": "a5", "reprint": False},
                                                    {"paper": "a5", "reprint": True}]
+
+
+def test_a_slip_that_cannot_be_shown_in_the_page_says_so_and_prints_nothing(page, live_app):
+    """No PDF in the frame (here: the server's answer is replaced by an HTML page): nothing is
+    printed, the page says how to open the PDF in a tab, the button works again."""
+    page.add_init_script(COUNT_PRINTS)
+    login(page, "teller")
+    session_id = screen(page, "critical")
+    page.route(f"**/print/{session_id}/slip.pdf", lambda route: route.fulfill(
+        status=409, content_type="text/html; charset=utf-8",
+        body="<!doctype html><title>暂不能打印</title><p>暂不能打印</p>"))
+    page.locator("#print-slip").click()
+    expect(page.locator("#print-status")).to_contain_text("无法在本页打印风险提示单")
+    expect(page.locator("#print-status")).to_have_class("hint print-status error")
+    expect_focus(page, "#print-slip")
+    expect(page.locator("#print-slip")).not_to_have_attribute("aria-disabled", "true")
+    assert page.evaluate("window.__prints || []") == []
+    assert ledger_prints(live_app, session_id) == []
 
 
 @pytest.mark.browser_context_args(java_script_enabled=False)
