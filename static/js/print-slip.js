@@ -15,7 +15,7 @@
     status.classList.toggle("error", Boolean(isError));
   }
 
-  // A fresh frame per print: a frame still printing is never navigated away under the viewer.
+  // A fresh frame per print (the previous one removed): one request, one load event, one print.
   // Hidden by visibility and zero size, not display:none: Chromium prints nothing from an
   // undisplayed frame.
   function newFrame() {
@@ -79,7 +79,7 @@
     var status = document.getElementById("print-status");
     link.addEventListener("click", function (event) {
       // Ctrl/Shift/middle click: the user asked for the PDF in a tab or window of its own. (Alt
-      // is not checked: Alt+P, the access key, arrives as a click with the Alt key down.)
+      // is not checked: the click of the access key Alt+P may report the Alt key as down.)
       if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey) {
         return;
       }
