@@ -10,7 +10,8 @@ CSP = (
 def set_security_headers(response):
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["X-Frame-Options"] = "DENY"
+    # DENY unless a view chose SAMEORIGIN (the warning slip PDF, printed from a hidden frame).
+    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers["Referrer-Policy"] = "no-referrer"
     if response.mimetype == "text/html":
         # Pages show personal data: keep them out of shared caches and the back-button cache.

@@ -342,6 +342,23 @@ def test_result_page_links_to_the_pdfs(app, client, auth, database, critical):
     assert f"/print/{critical}/slip.pdf" in html and ALERT_FORM.format(id=critical) in html
 
 
+def test_only_the_slip_may_be_framed_and_only_by_this_site(client, auth, database, critical):
+    """The result page prints the slip from a hidden frame of its own (issue 15, item 7); the
+    police alert and every HTML page still refuse any frame."""
+    auth.login("supervisor")
+    slip = client.get(f"/print/{critical}/slip.pdf")
+    assert slip.status_code == 200
+    assert slip.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert "frame-ancestors 'self'" in slip.headers["Content-Security-Policy"]
+    alert = print_alert(client, critical)
+    assert alert.status_code == 200 and alert.mimetype == "application/pdf"
+    assert alert.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in alert.headers["Content-Security-Policy"]
+    page = client.get(f"/screening/{critical}/result")
+    assert page.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
+
+
 def test_review_detail_links_to_the_alert_for_security(app, client, auth, database, critical):
     auth.login("security")
     html = client.get(f"/review/{critical}").get_data(as_text=True)

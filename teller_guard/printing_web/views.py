@@ -49,6 +49,9 @@ ALERT_LEVELS = ("high", "critical")
 # A PDF viewer builds its own page around the document: give it what it needs, nothing more.
 PDF_CSP = ("default-src 'none'; object-src 'self'; style-src 'unsafe-inline'; "
            "img-src 'self' data:; frame-ancestors 'none'")
+# The slip alone may be framed by this site's own pages: the result page prints it from a hidden
+# frame (static/js/print-slip.js). The police alert, with its personal data, never.
+SLIP_CSP = PDF_CSP.replace("frame-ancestors 'none'", "frame-ancestors 'self'")
 
 
 def refuse(code: int, title: str, message: str):
@@ -92,7 +95,8 @@ def now_local() -> datetime:
     return datetime.now().astimezone().replace(microsecond=0)
 
 
-def pdf_response(pdf: bytes, title_zh: str, title_ascii: str, reference: str) -> Response:
+def pdf_response(pdf: bytes, title_zh: str, title_ascii: str, reference: str,
+                 frameable: bool = False) -> Response:
     response = Response(pdf, mimetype="application/pdf")
     filename = f"{title_zh}-{reference}.pdf"
     fallback = "".join(ch if ch.isascii() and (ch.isalnum() or ch in "-_.") else "_"
@@ -100,7 +104,9 @@ def pdf_response(pdf: bytes, title_zh: str, title_ascii: str, reference: str) ->
     response.headers["Content-Disposition"] = (
         f"inline; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}")
     response.headers["Cache-Control"] = "no-store"  # the alert holds personal data
-    response.headers["Content-Security-Policy"] = PDF_CSP
+    response.headers["Content-Security-Policy"] = SLIP_CSP if frameable else PDF_CSP
+    if frameable:
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"  # kept by set_security_headers
     return response
 
 
@@ -132,7 +138,7 @@ def slip(session_id: int):
     with storage.transaction(db):
         printed = print_store.slip_printed(db, session_id)
         _append(db, "print.slip", session_id, paper=paper, reprint=printed > 0)
-    return pdf_response(pdf, "风险提示单", "risk-warning", row["reference"])
+    return pdf_response(pdf, "风险提示单", "risk-warning", row["reference"], frameable=True)
 
 
 # --- police alert ----------------------------------------------------------------------------

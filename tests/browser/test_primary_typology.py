@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from teller_guard.risk import default_rules
 
-from .flow import login, session_id_of, session_row
+from .flow import KeyRecorder, expect_focus, login, session_id_of, session_row, tab_to
 
 pytestmark = pytest.mark.browser
 
@@ -37,13 +37,17 @@ def test_result_names_one_primary_typology_and_folds_the_others(page, live_app, 
     page.click("#questions-form button.primary")
     page.wait_for_url("**/result")
 
+    # with other scam types folded on the right, the outcome is still 3 Tabs from the banner
+    expect_focus(page, "#result-banner")
+    assert tab_to(KeyRecorder(page), "#outcome input[type=radio]:not(:disabled)", 3) <= 3
+
     rules = default_rules()
     task = rules.typology_by_id["task_rebate"]
     primary = page.locator("#primary-typology")
     expect(primary.locator("h2")).to_have_text(f"疑似诈骗类型：{task.name_zh}")
     # the primary's script is the first script on the page, before anything folded
     expect(primary.locator("p.say").first).to_have_text(task.teller_script_zh)
-    also = primary.locator("details.also")
+    also = page.locator("details.also")  # folded with the rest, after the outcome
     expect(also.locator("summary")).to_contain_text("也可能是")
     expect(also).not_to_have_attribute("open", "")
     others = also.locator("article.typology h3")
@@ -51,6 +55,11 @@ def test_result_names_one_primary_typology_and_folds_the_others(page, live_app, 
     assert task.name_zh not in others.all_inner_texts()
     expect(also.locator("article.typology").first).not_to_be_visible()  # folded until opened
 
+    # the follow-up questions fold under their count, below the outcome (issue 15, item 2)
+    folded = page.locator("details#follow-up-questions")
+    expect(folded).not_to_have_attribute("open", "")
+    expect(folded.locator("summary")).to_contain_text("请继续追问")
+    folded.locator("summary").click()
     follow_ups = page.locator("ol.followups > li")
     assert 1 <= follow_ups.count() <= 3
     task_questions = {rules.question_by_id[q].text_zh for q in task.follow_ups}
@@ -73,12 +82,18 @@ def test_result_names_one_primary_typology_and_folds_the_others(page, live_app, 
     page.get_by_role("button", name="记录回答并重新评估").click()
     record = page.locator("#follow-up-record")
     expect(record).to_be_visible()
-    expect(record.locator("dd.statement")).to_have_text(FOLLOW_UP_ANSWER)
-    assert record.locator("dl.follow-up ol > li").all_inner_texts() == asked
     level_after = page.locator(".level-word").inner_text()
     words = (f"等级未变（{level_after}）" if level_after == level_before
              else f"{level_before} → {level_after}")
     expect(record.locator("h2 .level-change")).to_have_text(words)
     expect(page.locator(".flash")).to_contain_text(words)
+    # the questions and the answer fold under the headline: the outcome stays on the first screen
+    detail = record.locator("details.follow-up-detail")
+    expect(detail).not_to_have_attribute("open", "")
+    outcome = page.locator("#record-outcome").bounding_box()
+    assert outcome["y"] + outcome["height"] <= 768
     page.screenshot(path=str(artifacts / "result-after-follow-up.png"))
+    detail.locator("summary").first.click()
+    expect(record.locator("dd.statement")).to_have_text(FOLLOW_UP_ANSWER)
+    assert record.locator("dl.follow-up ol > li").all_inner_texts() == asked
     assert Axe().run(page).violations_count == 0
