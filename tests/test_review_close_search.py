@@ -262,3 +262,15 @@ def test_the_record_names_each_answer_once_and_shows_no_stored_keys(app, client,
     assert all(labels.is_chinese_label(name) for name in names)
     assert "purpose_text" not in html and "legacy_field" not in html
     assert "<dd>警官说要转到安全账户</dd>" in answers
+
+
+def test_the_queue_csv_follows_the_search(client, auth, database, people):
+    auth.login("security")
+    post(client, "/review/search", {"surname": "欧"})
+    response = post(client, "/review/export/queue", {"search": "1"})
+    body = response.get_data().decode("utf-8-sig")
+    assert reference_of(database, people["ouyang"]) in body
+    assert reference_of(database, people["wang"]) not in body
+    exported = json.loads(database.execute(
+        "SELECT data FROM ledger WHERE kind = 'export.queue' ORDER BY id DESC").fetchone()[0])
+    assert exported == {"full": False, "filters": {"search": "1"}, "rows": 1}  # no term logged
