@@ -274,3 +274,44 @@ def test_the_queue_csv_follows_the_search(client, auth, database, people):
     exported = json.loads(database.execute(
         "SELECT data FROM ledger WHERE kind = 'export.queue' ORDER BY id DESC").fetchone()[0])
     assert exported == {"full": False, "filters": {"search": "1"}, "rows": 1}  # no term logged
+
+
+# Every POST route of the review area: who may use it (the rest get 403, anonymous the login).
+REVIEW_POSTS = {
+    "review.search": ({"supervisor", "security", "admin"}, {"account_tail": "1234"}),
+    "review.clear_search": ({"supervisor", "security", "admin"}, {}),
+    "review.close": ({"security", "admin"}, {"to": "dissuaded", "note": "已劝阻"}),
+    "review.transition": ({"security", "admin"}, {"to": "in_review"}),
+    "review.assign": ({"security", "admin"}, {}),
+    "review.add_note": ({"security", "admin"}, {"note": "备注"}),
+    "review.export_queue": ({"security", "admin"}, {}),
+    "review.export_statistics": ({"supervisor", "security", "admin"}, {}),
+}
+
+
+@pytest.mark.parametrize("role", ["teller", "supervisor", "security", "admin", None])
+def test_every_review_post_route_by_role(app, client, auth, database, role):
+    from flask import url_for
+
+    posts = {rule.endpoint: rule for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("review.") and "POST" in rule.methods}
+    assert set(posts) <= set(REVIEW_POSTS), f"add {set(posts) - set(REVIEW_POSTS)} here"
+    if role:
+        auth.login(role)
+    token = csrf_token(client, "/login" if role in (None, "teller") else "/review/")
+    for endpoint in posts:
+        allowed, form = REVIEW_POSTS[endpoint]
+        if endpoint == "review.assign":
+            form = {"assignee_id": str(user_id(database, "admin"))}
+        case = make_session(app, database, level="critical")
+        with app.test_request_context():
+            path = url_for(endpoint, **({"session_id": case} if "session_id" in
+                                        posts[endpoint].arguments else {}))
+        status = client.post(path, data={**form, "csrf_token": token}).status_code
+        where = f"{role} POST {path}: {status}"
+        if role is None:
+            assert status == 302, where
+        elif role in allowed:
+            assert status in (200, 303), where
+        else:
+            assert status == 403, where
