@@ -274,6 +274,8 @@ def test_the_queue_csv_follows_the_search(client, auth, database, people):
     exported = json.loads(database.execute(
         "SELECT data FROM ledger WHERE kind = 'export.queue' ORDER BY id DESC").fetchone()[0])
     assert exported == {"full": False, "filters": {"search": "1"}, "rows": 1}  # no term logged
+    html = client.get("/review/access-log").get_data(as_text=True)
+    assert "按账号尾号、客户姓氏或身份证号尾号查找 是" in html and "search" not in html.split("<main", 1)[1]
 
 
 # Every POST route of the review area: who may use it (the rest get 403, anonymous the login).
