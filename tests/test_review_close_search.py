@@ -317,3 +317,13 @@ def test_every_review_post_route_by_role(app, client, auth, database, role):
             assert status in (200, 303), where
         else:
             assert status == 403, where
+
+
+def test_a_refused_search_keeps_the_other_filters(client, auth, database, people):
+    auth.login("security")
+    response = post(client, "/review/search", {"account_tail": "12", "level": "critical"})
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert set(references(html)) == {reference_of(database, people[name])
+                                     for name in ("zhang", "ouyang")}
+    assert 'value="12"' in html  # what was typed is kept for correcting

@@ -71,11 +71,11 @@ def _parse_filters(db, args):
                          search=filters.search_from(session.get(SEARCH_KEY)))
 
 
-def _queue(search_errors: dict | None = None, search_values: dict | None = None,
+def _queue(args, search_errors: dict | None = None, search_values: dict | None = None,
            status: int = 200):
     db = get_db()
-    chosen, errors = _parse_filters(db, request.args)
-    after = filters.parse_cursor(request.args)
+    chosen, errors = _parse_filters(db, args)
+    after = filters.parse_cursor(args)
     page = review.queue_page(db, g.user, chosen, after)
     return render_template(
         "review/queue.html", page=page, filters=chosen, errors=errors, after=after,
@@ -90,7 +90,7 @@ def _queue(search_errors: dict | None = None, search_values: dict | None = None,
 
 @bp.route("/")
 def queue():
-    return _queue()
+    return _queue(request.args)
 
 
 @bp.route("/search", methods=["POST"])
@@ -100,7 +100,7 @@ def search():
     found, search_errors = filters.parse_search(request.form)
     if search_errors:
         values = {name: request.form.get(name, "")[:20] for name in filters.SEARCH_FIELDS}
-        return _queue(search_errors, values, status=400)
+        return _queue(request.form, search_errors, values, status=400)
     session[SEARCH_KEY] = found.as_dict()
     chosen, _ = _parse_filters(get_db(), request.form)
     return redirect(url_for("review.queue", **{**chosen.query_args(), "search": "1"}), 303)
