@@ -112,6 +112,22 @@ FACT_NAMES = {
 FACT_VALUES = {"channel": CHANNELS, "payee_type": PAYEE_TYPES, "payee_known": PAYEE_KNOWN,
                "occupation": OCCUPATIONS}
 
+# The answers of a screening, by their stored field (the review record): one short name each,
+# where the checklist lines are long and two of them begin alike.
+ANSWER_NAMES = {
+    "answers.purpose": "转账目的",
+    "answers.purpose_text": "客户原话",
+    "answers.use_confirmed": "大额：客户是否再次确认用途",
+    "answers.destination_text": "异地：资金流向",
+    "answers.knows_payee": "是否认识收款人",
+    "answers.relationship": "收款人与客户的关系",
+    "answers.verified_by_phone": "是否已用原号码电话或视频核实收款人",
+    "three_checks.paying_stranger": "是否给陌生人汇款",
+    "three_checks.possibly_scam": "是否可能遭遇上当受骗",
+    "three_checks.family_consulted": "年龄较大的客户是否和家人商量",
+}
+OTHER_ANSWER = "其他回答"  # an answer field this version does not know (an older record)
+
 # Full personal data fields a vault may hold (anything else is shown by its stored name).
 PII_FIELDS = {name: FACT_NAMES[name] for name in (
     "customer_name", "customer_id_number", "customer_phone", "payee_name", "payee_account")}

@@ -258,7 +258,54 @@ def test_transition_form(review_app, security, cases, pick, target, note, expect
     else:
         assert after == before
         html = response.get_data(as_text=True)
-        assert ERROR_BANNER in html and CHINESE.search(html.split(ERROR_BANNER, 1)[1][:200])
+        assert_refusal_shown(html)
+
+
+def assert_refusal_shown(html: str) -> None:
+    """A refused change is worded in Chinese on a banner, or at its field (which then has the
+    focus)."""
+    marker = ERROR_BANNER if ERROR_BANNER in html else FIELD_ERROR
+    assert marker in html and CHINESE.search(html.split(marker, 1)[1][:200])
+    if marker == FIELD_ERROR:
+        assert html.count("autofocus") == 1 and 'aria-invalid="true"' in html
+
+
+@FUZZ
+@given(pick=st.integers(0, 1), target=st.one_of(st.sampled_from(state.STATUSES), text),
+       note=notes, then=st.one_of(st.sampled_from(["next", "stay"]), text))
+@example(pick=0, target="dissuaded", note=f"客户已被劝阻 {XSS[3]}", then="next")
+@example(pick=1, target="false_alarm", note="", then="stay")
+def test_close_form(review_app, security, cases, pick, target, note, then):
+    session_id = cases.queued[pick]
+    before = review_status(review_app, session_id)
+    form = {"to": target, "note": note, "then": then}
+    response = security.post(f"/review/{session_id}/close", form)
+    no_server_error(response, form)
+    after = review_status(review_app, session_id)
+    assert response.status_code in (303, 409), response.status_code
+    if response.status_code == 303:
+        assert target in state.CLOSED and after == target and note.strip()
+        assert not state.is_closed(before)
+    else:
+        assert after == before
+        assert_refusal_shown(response.get_data(as_text=True))
+
+
+@FUZZ
+@given(account_tail=st.one_of(digits, nasty, text), surname=st.one_of(nasty, text),
+       id_tail=st.one_of(digits, nasty, text))
+def test_search_form(review_app, security, cases, account_tail, surname, id_tail):
+    form = {"account_tail": account_tail, "surname": surname, "id_tail": id_tail}
+    response = security.post("/review/search", form)
+    no_server_error(response, form)
+    assert response.status_code in (303, 400), response.status_code
+    if response.status_code == 303:
+        assert response.headers["Location"].endswith("search=1")
+        for value in form.values():
+            assert not value.strip() or value.strip() not in response.headers["Location"]
+    else:
+        html = response.get_data(as_text=True)
+        assert FIELD_ERROR in html and 'aria-invalid="true"' in html
 
 
 @FUZZ
@@ -279,7 +326,7 @@ def test_assign_form(review_app, security, cases, user_ids, pick, assignee):
         assert after in (user_ids["security"], user_ids["admin"])  # only reviewers are assigned
     else:
         assert after == before
-        assert ERROR_BANNER in response.get_data(as_text=True)
+        assert_refusal_shown(response.get_data(as_text=True))
 
 
 @FUZZ
@@ -298,7 +345,7 @@ def test_note_form(review_app, security, cases, pick, note):
     cleaned = note.strip()
     if session_id == cases.plain or not cleaned or len(cleaned) > state.MAX_NOTE_LENGTH:
         assert response.status_code == 409, response.status_code
-        assert ERROR_BANNER in response.get_data(as_text=True)
+        assert_refusal_shown(response.get_data(as_text=True))
         assert notes_after == notes_before
     else:
         assert response.status_code == 303, response.status_code

@@ -28,7 +28,7 @@ def test_detail_shows_the_whole_session(app, client, auth, database):
     assert "极高风险，风险评分 90" in html and "规则版本 test-1" in html
     assert "客户称要转到“安全账户”" in html and "+60 分" in html  # reasons
     assert "<li>办理时一直在通话</li><li>说对方要求保密</li>" in html  # observations
-    assert "<dt>转账汇款目的必问</dt><dd>转到“安全账户”、配合调查</dd>" in html  # answer, as asked
+    assert "<dt>转账目的</dt><dd>转到“安全账户”、配合调查</dd>" in html  # answer, short name
     assert "A4 纸（补打）" in html
     assert "主管书面放行" in html and "客户坚持" in html
     assert "张*" in html and "张三丰" not in html

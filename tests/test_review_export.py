@@ -58,7 +58,7 @@ def test_masked_queue_csv_opens_with_correct_chinese(client, auth, database, cas
     record = dict(zip(rows[0], rows[1], strict=True))
     assert record["风险等级"] == "极高风险" and record["办理结果"] == "已报警"
     assert record["复核状态"] == "待复核" and record["主要诈骗类型"] == "冒充公检法"
-    assert record["金额（元）"] == "50000.00" and record["客户（脱敏）"] == "张*"  # CSV: a plain number for Excel
+    assert record["金额（元）"] == "50000.00" and record["客户姓名（脱敏）"] == "张*"  # CSV: a plain number for Excel
     body = response.get_data(as_text=True)
     for value in FULL.values():
         assert value not in body
@@ -122,8 +122,8 @@ def test_statistics_csv(client, auth, database, cases):
     assert table["统计期间"] == ["2026-11-01 至 2026-11-30"]
     assert table["问询总数"] == ["3"]
     assert table["进入复核队列"] == ["2"]
-    assert table["保护金额（元，已取消或已报警）"] == ["100000.00"]
-    assert table["极高风险"] == ["1"] and table["冒充公检法"] == ["1"] and table["刷单返利"] == ["1"]
+    assert table["保护金额（元，高风险、极高风险中已取消或已报警）"] == ["100000.00"]
+    assert ["极高风险", "1"] in rows and table["冒充公检法"] == ["1"] and table["刷单返利"] == ["1"]
     assert table["teller名"] == ["2", "1"]
     assert events(database, "export.statistics") == [
         (None, {"date_from": "2026-11-01", "date_to": "2026-11-30"})]
@@ -134,3 +134,33 @@ def test_formula_like_cells_are_defused():
     text = export.statistics_text(figures, {1: "=cmd|' /C calc'!A0"}, {})
     assert "'=cmd" in text
     assert export.BOM == text[0]
+
+
+def test_queue_csv_columns_for_excel_masked_name_id_and_overrides(app, client, auth, database):
+    """Times as Excel reads a date and time (local, no T or zone), the masked name and the
+    masked ID number in columns of their own, and 主管书面放行 marked."""
+    form = {"facts": {"amount": "30000.00", "customer_name": "王**",
+                      "customer_id_number": "110***********123X"}}
+    make_session(app, database, level="critical", outcome="proceeded", override=True, form=form,
+                 customer_masked="王**", started_at="2026-11-10T09:30:05+08:00")
+    make_session(app, database, level="high", outcome="cancelled",
+                 started_at="2026-11-11T10:00:00+08:00")
+    auth.login("security")
+    rows = read_csv(export_queue(client))
+    records = [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+    plain, override = records  # newest first
+    assert override["开始时间"] == "2026-11-10 09:30:05"
+    assert (override["客户姓名（脱敏）"], override["客户身份证号（脱敏）"]) == ("王**", "110***********123X")
+    assert override["主管书面放行"] == "是" and plain["主管书面放行"] == "否"
+    assert (plain["客户姓名（脱敏）"], plain["客户身份证号（脱敏）"]) == ("张*", "")
+
+
+def test_statistics_csv_has_the_level_by_outcome_table(client, auth, database, cases):
+    auth.login("supervisor")
+    token = csrf_token(client, "/review/statistics")
+    rows = read_csv(client.post("/review/export/statistics", data={
+        "csrf_token": token, "date_from": "2026-11-01", "date_to": "2026-11-30"}))
+    start = rows.index(["风险等级 × 办理结果", "已办理", "已取消", "改为延时到账", "已报警", "暂缓", "合计"])
+    assert rows[start + 1:start + 4] == [["低风险", "1", "0", "0", "0", "0", "1"],
+                                         ["高风险", "0", "1", "0", "0", "0", "1"],
+                                         ["极高风险", "0", "0", "0", "1", "0", "1"]]

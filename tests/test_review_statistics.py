@@ -19,7 +19,7 @@ NOV = (date(2026, 11, 1), date(2026, 11, 30))
 
 def figures_equal(first: stats.Statistics, second: stats.Statistics) -> None:
     for name in ("per_day", "levels", "typologies", "tellers", "outcomes", "dispositions",
-                 "durations"):
+                 "durations", "level_outcomes"):
         assert sorted(getattr(first, name)) == sorted(getattr(second, name)), name
 
 
@@ -38,7 +38,11 @@ def november(app, database):
 
 def test_figures(database, november):
     figures = stats.compute(database, *NOV)
-    assert figures.per_day == [("2026-11-03", 2), ("2026-11-04", 1), ("2026-11-05", 1)]
+    # one day per day of the period, days without a screening as 0
+    assert len(figures.per_day) == 30 and figures.per_day[0] == ("2026-11-01", 0)
+    assert [item for item in figures.per_day if item[1]] == [
+        ("2026-11-03", 2), ("2026-11-04", 1), ("2026-11-05", 1)]
+    assert figures.per_day[-1] == ("2026-11-30", 0)
     assert dict(figures.levels) == {"critical": 1, "high": 1, "low": 1, "medium": 1}
     assert dict(figures.typologies) == {"gov_impersonation": 1, "task_rebate": 1}
     assert figures.protected_fen == 10_000_000 and figures.protected_count == 2
@@ -129,3 +133,42 @@ def test_yuan_and_duration_labels():
     assert labels.yuan(123456789) == "1,234,567.89" and labels.yuan(5) == "0.05"
     assert labels.yuan(None) == "" and labels.duration(59) == "59 秒"
     assert labels.duration(125.4) == "2 分 5 秒"
+
+
+def test_protected_amount_counts_only_high_and_critical_cancelled_or_reported(app, database,
+                                                                             november):
+    """A 低/中风险 transfer the customer dropped was not stopped by the screening."""
+    make_session(app, database, level="low", outcome="cancelled", amount_fen=70_000_000,
+                 started_at="2026-11-06T10:00:00+08:00")
+    make_session(app, database, level="medium", outcome="police_called", amount_fen=30_000_000,
+                 started_at="2026-11-07T10:00:00+08:00")
+    make_session(app, database, level="critical", outcome="proceeded", amount_fen=5_000_000,
+                 override=True, started_at="2026-11-08T10:00:00+08:00")
+    figures = stats.compute(database, *NOV)
+    assert figures.protected_fen == 10_000_000 and figures.protected_count == 2
+    table = {level: (cells, total) for level, cells, total in figures.level_outcome_table()}
+    outcomes = list(labels.OUTCOMES)
+    assert list(table) == ["low", "medium", "high", "critical"]
+    assert table["low"] == ([1, 1, 0, 0, 0], 2)
+    assert table["medium"][0][outcomes.index("police_called")] == 1
+    assert table["critical"] == ([1, 0, 0, 1, 0], 2)
+    figures_equal(figures, stats.compute_from_sessions(database, *NOV))
+
+
+def test_an_open_period_runs_from_the_first_to_the_last_day_found(database, november):
+    figures = stats.compute(database, None, None)
+    assert [day for day, _ in figures.per_day] == [
+        "2026-10-01", *(f"2026-10-{day:02d}" for day in range(2, 32)),
+        *(f"2026-11-{day:02d}" for day in range(1, 6))]
+    assert dict(figures.per_day)["2026-10-15"] == 0
+
+
+def test_the_page_shows_the_level_by_outcome_table_and_a_column_a_day(client, auth, november):
+    auth.login("supervisor")
+    html = client.get("/review/statistics?date_from=2026-11-01&date_to=2026-11-30").get_data(
+        as_text=True)
+    table = html.split('<table class="data level-outcome"', 1)[1].split("</table>", 1)[0]
+    assert [labels.OUTCOMES[code] in table for code in labels.OUTCOMES] == [True] * 5
+    assert '<th scope="row">极高风险</th><td class="num">0</td><td class="num">0</td>' in table
+    chart = html.split("每日问询量", 2)[2].split("</svg>", 1)[0]
+    assert chart.count("<rect") == 30  # one column per day of the period, zeros included

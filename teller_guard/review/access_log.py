@@ -16,7 +16,8 @@ KINDS = review.ACCESS_KINDS
 PAGE_SIZE = 50
 FILTER_LABELS = {"date_from": "开始日期", "date_to": "结束日期", "level": "风险等级",
                  "typology": "诈骗类型", "teller": "柜员", "status": "复核状态",
-                 "outcome": "办理结果", "reference": "业务编号"}
+                 "outcome": "办理结果", "reference": "业务编号",
+                 "search": "按账号尾号、客户姓氏或身份证号尾号查找"}
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,8 @@ def _filter_value(name: str, value, names: dict[int, str], typologies: dict[str,
         return state.label(value)
     if name == "outcome":
         return labels.OUTCOMES.get(value, str(value))
+    if name == "search":  # the terms are not logged: the search was applied
+        return "是"
     if name == "teller":
         user_id = int(value) if isinstance(value, str) and value.isascii() and value.isdigit() \
             else None

@@ -52,6 +52,27 @@ def change_status(db, key, actor, session_id: int, to_status: str, note: str = "
     return change
 
 
+def close(db, key, actor, session_id: int, to_status: str, note: str,
+          expected_status: str | None = None) -> list[state.Transition]:
+    """Close an open case in one step with a note: from 待复核 this writes 开始复核 and the
+    conclusion (two review.transition events) in one transaction."""
+    state.check_reviewer(actor.role)
+    with storage.transaction(db):
+        row = _queued_session(db, session_id)
+        current = state.current_status(row["review_status"])
+        if expected_status and state.current_status(expected_status) != current:
+            raise TransitionError(
+                f"该案件状态已被他人改为“{state.label(current)}”，请查看后重新操作")
+        steps = state.closing_steps(current, to_status, note)
+        for step in steps:
+            review.transition(db, session_id, step.to_status)
+            audit.append(db, key, audit.AuditEvent(
+                "review.transition", actor.id, session_id, step.event_data()))
+            if step.to_status == state.IN_REVIEW and row["assignee_id"] is None:
+                _assign(db, key, actor, session_id, actor.id)
+    return steps
+
+
 def assign(db, key, actor, session_id: int, assignee_id: int) -> None:
     state.check_reviewer(actor.role)
     with storage.transaction(db):
@@ -59,7 +80,7 @@ def assign(db, key, actor, session_id: int, assignee_id: int) -> None:
         assignee = _user(db, assignee_id)
         state.check_assignee(*(assignee or (None, False)))
         if row["assignee_id"] == assignee_id:
-            raise TransitionError("该案件已分配给此复核人")
+            raise TransitionError("该案件已分配给此复核人", "assignee_id")
         _assign(db, key, actor, session_id, assignee_id)
 
 
@@ -67,7 +88,7 @@ def add_note(db, key, actor, session_id: int, note: str) -> None:
     state.check_reviewer(actor.role)
     note = state.clean_note(note)
     if not note:
-        raise TransitionError("请填写备注内容")
+        raise TransitionError("请填写备注内容", "note")
     with storage.transaction(db):
         _queued_session(db, session_id)
         audit.append(db, key, audit.AuditEvent("review.note", actor.id, session_id, {"note": note}))

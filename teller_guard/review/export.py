@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Iterator
 
 from .. import labels
@@ -16,7 +17,31 @@ from .stats import Statistics
 BOM = "\ufeff"
 MAX_FULL_ROWS = 1000  # a full personal-data export is for one case file, not the whole queue
 QUEUE_HEADER = ["业务编号", "开始时间", "柜员", "风险等级", "风险评分", "主要诈骗类型", "金额（元）",
-                "收款账户（脱敏）", "客户（脱敏）", "办理结果", "复核状态", "复核人"]
+                "收款账户（脱敏）", "客户姓名（脱敏）", "客户身份证号（脱敏）", "主管书面放行",
+                "办理结果", "复核状态", "复核人"]
+
+
+def excel_time(iso: str | None) -> str:
+    """'2026-11-30T10:05:09+08:00' -> '2026-11-30 10:05:09': local time (as stored) in the
+    form Excel and WPS read as a date and time, not text."""
+    return labels.when(iso)
+
+
+def masked_customer(row: dict) -> tuple[str, str]:
+    """(masked name, masked ID number) from the stored form's facts; sessions.customer_masked
+    holds only one of them (the name when there is one)."""
+    form = row.get("form") or {}
+    try:
+        form = json.loads(form) if isinstance(form, (str, bytes)) else form
+    except ValueError:
+        form = {}
+    facts = form.get("facts") if isinstance(form, dict) else None
+    if not isinstance(facts, dict):
+        facts = {}
+    name, id_number = facts.get("customer_name") or "", facts.get("customer_id_number") or ""
+    if not name and not id_number:  # an older or odd form: the column is all there is
+        return row.get("customer_masked") or "", ""
+    return str(name), str(id_number)
 
 
 def _safe(value) -> str | int | float:
@@ -47,10 +72,12 @@ def queue_lines(rows: Iterable[dict], names: dict[int, str], typologies: dict[st
     yield BOM + _line(header)
     for row in rows:
         values = [
-            row["reference"], row["started_at"], names.get(row["teller_id"], row["teller_id"]),
+            row["reference"], excel_time(row["started_at"]),
+            names.get(row["teller_id"], row["teller_id"]),
             labels.LEVELS.get(row["level"], "未评估"), row["score"],
             typologies.get(row["typology"], row["typology"] or ""),
-            labels.yuan_plain(row["amount_fen"]), row["payee_masked"], row["customer_masked"],
+            labels.yuan_plain(row["amount_fen"]), row["payee_masked"], *masked_customer(row),
+            "是" if row["supervisor_decision"] == "override" else "否",
             labels.OUTCOMES.get(row["outcome"], row["outcome"] or "未记录"),
             state.label(row["review_status"]), names.get(row["assignee_id"], ""),
         ]
@@ -70,7 +97,7 @@ def statistics_text(stats: Statistics, names: dict[int, str], typologies: dict[s
         _line(["指标", "数值"]),
         _line(["问询总数", stats.total]),
         _line(["进入复核队列", stats.queued]),
-        _line(["保护金额（元，已取消或已报警）", labels.yuan_plain(stats.protected_fen)]),
+        _line(["保护金额（元，高风险、极高风险中已取消或已报警）", labels.yuan_plain(stats.protected_fen)]),
         _line(["保护笔数", stats.protected_count]),
         _line(["问询时长中位数（秒）", "" if median is None else round(median, 1)]),
         _line(["已结案", stats.closed]),
@@ -98,6 +125,10 @@ def statistics_text(stats: Statistics, names: dict[int, str], typologies: dict[s
         _line([]),
         _line(["复核状态", "案件数"]),
         *(_line([state.label(status), count]) for status, count in stats.dispositions),
+        _line([]),
+        _line(["风险等级 × 办理结果", *labels.OUTCOMES.values(), "合计"]),
+        *(_line([labels.LEVELS.get(level, "未评估"), *cells, total])
+          for level, cells, total in stats.level_outcome_table()),
     ]
     return BOM + "".join(lines)
 

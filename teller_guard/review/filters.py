@@ -6,6 +6,7 @@ Pure: no Flask. A bad value never fails the page; it is ignored and named in a m
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
@@ -15,6 +16,67 @@ from . import state
 
 REFERENCE_PATTERN = re.compile(r"^[A-Z0-9-]{1,32}$")
 MAX_RANGE_DAYS = 3660
+ACCOUNT_TAIL = re.compile(r"^[0-9]{4}$")
+ID_TAIL = re.compile(r"^[0-9]{3}[0-9X]$")
+SURNAME = re.compile(r"^[\u4e00-\u9fff]{1,2}$")  # 张, 欧阳: what a masked name (张*) still shows
+
+
+@dataclass(frozen=True)
+class Search:
+    """Find a case by what its masked columns still show: the payee account's last four
+    digits, the customer's surname and the last four characters of their ID number. The
+    terms never go into a URL (they travel in the signed session cookie; the URL says
+    `search=1`)."""
+    account_tail: str | None = None
+    surname: str | None = None
+    id_tail: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: value for name, value in (
+            ("account_tail", self.account_tail), ("surname", self.surname),
+            ("id_tail", self.id_tail)) if value}
+
+    def describe(self) -> str:
+        parts = []
+        if self.account_tail:
+            parts.append(f"收款账号尾号 {self.account_tail}")
+        if self.surname:
+            parts.append(f"客户姓氏“{self.surname}”")
+        if self.id_tail:
+            parts.append(f"客户身份证号尾号 {self.id_tail}")
+        return "，".join(parts)
+
+
+SEARCH_FIELDS = {  # field -> (pattern, message when it does not match)
+    "account_tail": (ACCOUNT_TAIL, "收款账号尾号应为 4 位数字"),
+    "surname": (SURNAME, "客户姓氏应为 1 至 2 个汉字"),
+    "id_tail": (ID_TAIL, "身份证号尾号应为 4 位，最后一位可以是 X"),
+}
+
+
+def parse_search(args: Mapping) -> tuple[Search | None, dict[str, str]]:
+    """The search form's terms; returns (search, {field: message}). Full-width digits and a
+    lower-case x are accepted as typed on a Chinese keyboard."""
+    values, errors = {}, {}
+    for name, (pattern, message) in SEARCH_FIELDS.items():
+        raw = unicodedata.normalize("NFKC", _text(args, name)).replace(" ", "").upper()
+        if not raw:
+            continue
+        if pattern.match(raw):
+            values[name] = raw
+        else:
+            errors[name] = message
+    if not values and not errors:
+        errors["account_tail"] = "请至少填写一项：收款账号尾号、客户姓氏或身份证号尾号"
+    return (Search(**values) if values and not errors else None), errors
+
+
+def search_from(stored) -> Search | None:
+    """The search kept in the session (a dict written by Search.as_dict), checked again."""
+    if not isinstance(stored, dict):
+        return None
+    search, errors = parse_search(stored)
+    return None if errors else search
 
 
 @dataclass(frozen=True)
@@ -27,6 +89,7 @@ class Filters:
     status: str | None = None
     outcome: str | None = None
     reference: str | None = None
+    search: Search | None = None
 
     def query_args(self) -> dict[str, str]:
         """The filters as query-string values (the inverse of parse)."""
@@ -36,6 +99,7 @@ class Filters:
             "level": self.level, "typology": self.typology,
             "teller": str(self.teller_id) if self.teller_id is not None else None,
             "status": self.status, "outcome": self.outcome, "reference": self.reference,
+            "search": "1" if self.search else None,
         }
         return {name: value for name, value in values.items() if value}
 
@@ -82,8 +146,10 @@ def parse_dates(args: Mapping, errors: list[str]) -> tuple[date | None, date | N
     return date_from, date_to
 
 
-def parse(args: Mapping, teller_ids=None, typologies=None) -> tuple[Filters, list[str]]:
-    """Read the queue filters; returns (filters, messages about ignored values)."""
+def parse(args: Mapping, teller_ids=None, typologies=None,
+          search: Search | None = None) -> tuple[Filters, list[str]]:
+    """Read the queue filters; returns (filters, messages about ignored values). `search`
+    (kept in the session) applies when the query string says search=1."""
     errors: list[str] = []
     date_from, date_to = parse_dates(args, errors)
     typologies = typologies if typologies is not None else labels.typology_labels()
@@ -107,6 +173,7 @@ def parse(args: Mapping, teller_ids=None, typologies=None) -> tuple[Filters, lis
         status=parse_choice(_text(args, "status"), state.STATUS_LABELS, "复核状态", errors),
         outcome=parse_choice(_text(args, "outcome"), labels.OUTCOMES, "办理结果", errors),
         reference=reference,
+        search=search if _text(args, "search") == "1" else None,
     )
     return filters, errors
 

@@ -34,7 +34,12 @@ MAX_NOTE_LENGTH = 2000
 
 
 class TransitionError(ValueError):
-    """A refused change; the message is Chinese and can be shown as is."""
+    """A refused change; the message is Chinese and can be shown as is. `field` names the
+    form field it is about ("to", "note", "assignee_id"), so the page can focus it."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -68,7 +73,7 @@ def clean_note(note: str | None) -> str:
     """The note as stored: account, ID and phone numbers in it masked."""
     note = (note or "").strip()
     if len(note) > MAX_NOTE_LENGTH:
-        raise TransitionError(f"备注不能超过 {MAX_NOTE_LENGTH} 字")
+        raise TransitionError(f"备注不能超过 {MAX_NOTE_LENGTH} 字", "note")
     return mask_numbers_in_text(note)
 
 
@@ -78,9 +83,9 @@ def transition(stored_status: str | None, to_status: str, note: str | None = "")
     if from_status not in STATUS_LABELS:
         raise TransitionError(f"当前复核状态无法识别：{from_status}")
     if not to_status:
-        raise TransitionError("请选择新的复核状态")
+        raise TransitionError("请选择新的复核状态", "to")
     if to_status not in STATUS_LABELS:
-        raise TransitionError(f"目标状态无效：{to_status[:20]}")
+        raise TransitionError(f"目标状态无效：{to_status[:20]}", "to")
     if to_status == from_status:
         raise TransitionError(f"案件已是“{STATUS_LABELS[to_status]}”状态")
     if to_status not in ALLOWED[from_status]:
@@ -90,12 +95,31 @@ def transition(stored_status: str | None, to_status: str, note: str | None = "")
     note = clean_note(note)
     if needs_note(from_status, to_status) and not note:
         action = "结案" if to_status in CLOSED else "重新打开"
-        raise TransitionError(f"{action}必须填写复核备注")
+        raise TransitionError(f"{action}必须填写复核备注", "note")
     return Transition(from_status, to_status, note)
 
 
 def allowed_targets(stored_status: str | None) -> tuple[str, ...]:
     return ALLOWED.get(current_status(stored_status), ())
+
+
+def can_close(stored_status: str | None) -> bool:
+    """An open case (待复核 or 复核中) can be closed in one step (开始复核 is then implied)."""
+    return current_status(stored_status) in (PENDING, IN_REVIEW)
+
+
+def closing_steps(stored_status: str | None, to_status: str, note: str | None) -> list[Transition]:
+    """The changes that close an open case in one step: from 待复核 it passes through 复核中
+    (so the ledger keeps the machine's path), then to the chosen conclusion with the note."""
+    if not to_status:
+        raise TransitionError("请选择复核结论", "to")
+    if to_status not in CLOSED:
+        raise TransitionError(f"复核结论无效：{to_status[:20]}", "to")
+    from_status = current_status(stored_status)
+    if not can_close(from_status):
+        raise TransitionError(f"案件已是“{label(from_status)}”状态，不能再结案", "to")
+    steps = [transition(from_status, IN_REVIEW)] if from_status == PENDING else []
+    return [*steps, transition(IN_REVIEW, to_status, note)]
 
 
 def check_reviewer(role: str) -> None:

@@ -81,8 +81,10 @@ def form_lines(form_json: str | None) -> tuple[list[Line], list[Line], list[str]
         for name, value in (given.get(part) or {}).items():
             if value in (None, ""):
                 continue
-            question, options = questions.get(f"{part}.{name}", (name, {}))
-            answers.append(Line(question, options.get(value, _text(value))))
+            field = f"{part}.{name}"
+            question, options = questions.get(field, (labels.OTHER_ANSWER, {}))
+            answers.append(Line(labels.ANSWER_NAMES.get(field, question),
+                                options.get(value, _text(value))))
     observations = [labels.OBSERVATIONS.get(flag, str(flag))
                     for flag in (given.get("observations") or [])]
     return facts, answers, observations

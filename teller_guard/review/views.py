@@ -19,6 +19,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     stream_with_context,
     url_for,
 )
@@ -61,16 +62,20 @@ def _filter_choices(db) -> dict:
     }
 
 
+SEARCH_KEY = "review_search"  # the session key of the queue's search terms (never the URL)
+
+
 def _parse_filters(db, args):
     teller_ids = {teller_id for teller_id, _ in queries.tellers(db)}
-    return filters.parse(args, teller_ids=teller_ids)
+    return filters.parse(args, teller_ids=teller_ids,
+                         search=filters.search_from(session.get(SEARCH_KEY)))
 
 
-@bp.route("/")
-def queue():
+def _queue(args, search_errors: dict | None = None, search_values: dict | None = None,
+           status: int = 200):
     db = get_db()
-    chosen, errors = _parse_filters(db, request.args)
-    after = filters.parse_cursor(request.args)
+    chosen, errors = _parse_filters(db, args)
+    after = filters.parse_cursor(args)
     page = review.queue_page(db, g.user, chosen, after)
     return render_template(
         "review/queue.html", page=page, filters=chosen, errors=errors, after=after,
@@ -78,10 +83,46 @@ def queue():
         choices=_filter_choices(db), labels=labels, state=state,
         typology_names=labels.typology_labels(), can_export=can_dispose(),
         is_admin=g.user.role == "admin", max_full_rows=export.MAX_FULL_ROWS,
-    )
+        search_errors=search_errors or {},
+        search_values=search_values or (chosen.search.as_dict() if chosen.search else {}),
+    ), status
 
 
-def _detail(session_id: int, error: str | None = None, note: str = "", status: int = 200):
+@bp.route("/")
+def queue():
+    return _queue(request.args)
+
+
+@bp.route("/search", methods=["POST"])
+def search():
+    """The search form posts here so the terms stay out of URLs and access logs; they are
+    kept in the session and the queue shows them while its URL says search=1."""
+    found, search_errors = filters.parse_search(request.form)
+    if search_errors:
+        values = {name: request.form.get(name, "")[:20] for name in filters.SEARCH_FIELDS}
+        return _queue(request.form, search_errors, values, status=400)
+    session[SEARCH_KEY] = found.as_dict()
+    chosen, _ = _parse_filters(get_db(), request.form)
+    return redirect(url_for("review.queue", **{**chosen.query_args(), "search": "1"}), 303)
+
+
+@bp.route("/search/clear", methods=["POST"])
+def clear_search():
+    session.pop(SEARCH_KEY, None)
+    chosen, _ = _parse_filters(get_db(), request.form)
+    args = chosen.query_args()
+    args.pop("search", None)
+    return redirect(url_for("review.queue", **args), 303)
+
+
+def _context(db, args):
+    """The queue filters a case was opened from (its URL carries them): 下一条 follows them."""
+    chosen, _ = _parse_filters(db, args)
+    return chosen
+
+
+def _detail(session_id: int, error: str | None = None, note: str = "", status: int = 200,
+            error_form: str | None = None, error_field: str | None = None, chosen_to: str = ""):
     db = get_db()
     row = review.case(db, g.user, session_id)
     if row is None:
@@ -90,20 +131,58 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
     typology_names = labels.typology_labels()
     facts, answers, observations = timeline.form_lines(row["form"])
     assessment = timeline.assessment_of(row["assessment"])
+    context = _context(db, request.values)
+    may_dispose = can_dispose() and bool(row["in_queue"])
+    targets = [target for target in state.allowed_targets(row["review_status"])
+               if not (state.can_close(row["review_status"]) and target in state.CLOSED)]
+    shown_forms = {"close": state.can_close(row["review_status"]), "transition": bool(targets),
+                   "assign": True, "note": True} if may_dispose else {}
+    if not shown_forms.get(error_form):
+        error_form = error_field = None  # the form is not on the page: the banner says it
     return render_template(
         "review/detail.html", row=row, error=error, note=note, names=names,
         facts=facts, answers=answers, observations=observations, assessment=assessment,
         reasons=timeline.reasons(assessment),
         events=timeline.timeline(queries.session_events(db, session_id), names, typology_names),
         vault_fields=review.vault_fields(db, session_id), typology_names=typology_names,
-        labels=labels, state=state, can_dispose=can_dispose() and bool(row["in_queue"]),
-        targets=state.allowed_targets(row["review_status"]), reviewers=queries.reviewers(db),
+        labels=labels, state=state, can_dispose=may_dispose, targets=targets,
+        reviewers=queries.reviewers(db), context=context.query_args(),
+        next_case=review.next_open(db, g.user, context, session_id),
+        error_form=error_form, error_field=error_field, chosen_to=chosen_to,
     ), status
 
 
 @bp.route("/<int:session_id>")
 def detail(session_id: int):
     return _detail(session_id)
+
+
+@bp.route("/<int:session_id>/close", methods=["POST"])
+@require_roles(*state.REVIEWER_ROLES)
+def close(session_id: int):
+    """结案 in one step with its note; then (then=next) straight on to 下一条."""
+    _visible_or_404(session_id)
+    db = get_db()
+    note = request.form.get("note", "")
+    target = request.form.get("to", "")
+    try:
+        steps = dispositions.close(db, ledger_key(), g.user, session_id, target, note,
+                                   expected_status=request.form.get("expected") or None)
+    except TransitionError as error:
+        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH],
+                       status=409, error_form="close", error_field=error.field or "to",
+                       chosen_to=target if target in state.CLOSED else "")
+    context = _context(db, request.form)
+    reference = review.case(db, g.user, session_id)["reference"]
+    flash(f"业务 {reference} 已结案：{state.label(steps[-1].to_status)}")
+    if request.form.get("then") == "next":
+        following = review.next_open(db, g.user, context, session_id)
+        if following is None:
+            flash("当前筛选条件下没有其他待处理的案件")
+            return redirect(url_for("review.queue", **context.query_args()), 303)
+        return redirect(url_for("review.detail", session_id=following["id"],
+                                **context.query_args()), 303)
+    return redirect(url_for("review.detail", session_id=session_id, **context.query_args()), 303)
 
 
 def _visible_or_404(session_id: int) -> None:
@@ -122,9 +201,11 @@ def transition(session_id: int):
             get_db(), ledger_key(), g.user, session_id, target, note,
             expected_status=request.form.get("expected") or None)
     except TransitionError as error:
-        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409)
+        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409,
+                       error_form="transition", error_field=error.field or "to")
     flash(f"复核状态已改为“{state.label(change.to_status)}”")
-    return redirect(url_for("review.detail", session_id=session_id), 303)
+    return redirect(url_for("review.detail", session_id=session_id,
+                            **_context(get_db(), request.form).query_args()), 303)
 
 
 @bp.route("/<int:session_id>/assign", methods=["POST"])
@@ -137,9 +218,11 @@ def assign(session_id: int):
             raise TransitionError("请选择复核人")
         dispositions.assign(get_db(), ledger_key(), g.user, session_id, assignee_id)
     except TransitionError as error:
-        return _detail(session_id, error=str(error), status=409)
+        return _detail(session_id, error=str(error), status=409, error_form="assign",
+                       error_field="assignee_id")
     flash(f"已分配给 {review.user_names(get_db()).get(assignee_id, '')}")
-    return redirect(url_for("review.detail", session_id=session_id), 303)
+    return redirect(url_for("review.detail", session_id=session_id,
+                            **_context(get_db(), request.form).query_args()), 303)
 
 
 @bp.route("/<int:session_id>/note", methods=["POST"])
@@ -150,9 +233,11 @@ def add_note(session_id: int):
     try:
         dispositions.add_note(get_db(), ledger_key(), g.user, session_id, note)
     except TransitionError as error:
-        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409)
+        return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409,
+                       error_form="note", error_field="note")
     flash("已添加复核备注")
-    return redirect(url_for("review.detail", session_id=session_id), 303)
+    return redirect(url_for("review.detail", session_id=session_id,
+                            **_context(get_db(), request.form).query_args()), 303)
 
 
 def _stats_range(args) -> tuple[date, date, list[str]]:

@@ -71,6 +71,33 @@ def filter_conditions(filters: Filters) -> tuple[list[str], list]:
         # a whole reference or its beginning (TG20261130 finds that day's sessions)
         conditions.append("reference >= ? AND reference < ?")
         params.extend([filters.reference, filters.reference + "\uffff"])
+    if filters.search:
+        search_conditions, search_params = _search_conditions(filters.search)
+        conditions += search_conditions
+        params += search_params
+    return conditions, params
+
+
+# How the screening service writes the masked ID number into sessions.form (json.dumps with
+# its default separators): 3 digits, stars, the last four; 18 or 15 characters long.
+_ID_IN_FORM = '%"customer_id_number": "{}{}"%'
+
+
+def _search_conditions(search) -> tuple[list[str], list]:
+    """Conditions on the masked columns. The terms are checked by filters.parse_search
+    (digits, X, Chinese characters only), so they hold no LIKE wildcards."""
+    conditions, params = [], []
+    if search.account_tail:
+        conditions.append("payee_masked LIKE ?")
+        params.append(f"%{search.account_tail}")
+    if search.surname:
+        conditions.append("customer_masked LIKE ?")
+        params.append(f"{search.surname}%")
+    if search.id_tail:
+        # customer_masked holds the masked ID when no name was given; otherwise only the form
+        conditions.append("(customer_masked LIKE ? OR form LIKE ? OR form LIKE ?)")
+        params += [f"%{search.id_tail}", _ID_IN_FORM.format("_" * 14, search.id_tail),
+                   _ID_IN_FORM.format("_" * 11, search.id_tail)]
     return conditions, params
 
 
@@ -92,7 +119,7 @@ class QueuePage:
 
 
 def queue_page(db, user, filters: Filters, after: int | None = None,
-               limit: int = PAGE_SIZE) -> QueuePage:
+               limit: int = PAGE_SIZE, columns: str = QUEUE_COLUMNS) -> QueuePage:
     """Newest first, keyset by id: the page is as fast deep in the queue as at its head."""
     where, params = queue_where(user, filters)
     if after is not None:
@@ -100,7 +127,7 @@ def queue_page(db, user, filters: Filters, after: int | None = None,
         params.append(after)
     rows = query(
         db,
-        f"SELECT {QUEUE_COLUMNS} FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+        f"SELECT {columns} FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
         f"WHERE {where} ORDER BY id DESC LIMIT ?",
         [*params, limit + 1],
     )
@@ -109,11 +136,15 @@ def queue_page(db, user, filters: Filters, after: int | None = None,
     return QueuePage(rows, rows[-1]["id"] if more and rows else None)
 
 
+# The CSV also shows the masked name and masked ID number apart, which only the form holds.
+EXPORT_COLUMNS = QUEUE_COLUMNS + ", form"
+
+
 def iter_queue(db, user, filters: Filters, batch: int = 2000):
     """Every queued session under the filters, newest first (for the CSV export)."""
     after = None
     while True:
-        page = queue_page(db, user, filters, after, limit=batch)
+        page = queue_page(db, user, filters, after, limit=batch, columns=EXPORT_COLUMNS)
         yield from page.rows
         if page.next_after is None:
             return
@@ -154,7 +185,7 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
     others = filters.without_status()
     counts = dict.fromkeys(state.STATUSES, 0)
     daily = (visibility(user) == ("1 = 1", []) and others.level is None and others.teller_id is None
-             and others.outcome is None and others.reference is None)
+             and others.outcome is None and others.reference is None and others.search is None)
     if daily:
         rows = _counts_from_daily_table(db, others)
     else:
@@ -166,6 +197,23 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
         key = state.current_status(status)
         counts[key] = counts.get(key, 0) + count
     return counts
+
+
+_OPEN_STATUS = "(review_status IS NULL OR review_status IN ('pending', 'in_review'))"
+
+
+def next_open(db, user, filters: Filters, current_id: int) -> Row | None:
+    """id and reference of the case to take after `current_id` (下一条): the next older open
+    case (待复核 or 复核中) under the filters, else the newest one; None when there is none.
+    A filter on a closed status is dropped: the next case to work on is an open one."""
+    if filters.status not in (state.PENDING, state.IN_REVIEW):
+        filters = filters.without_status()
+    where, params = queue_where(user, filters)
+    where += f" AND {_OPEN_STATUS} AND id != ?"
+    sql = (f"SELECT id, reference FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+           f"WHERE {where} AND id {{}} ? ORDER BY id DESC LIMIT 1")
+    return (query_one(db, sql.format("<"), [*params, current_id, current_id])
+            or query_one(db, sql.format(">"), [*params, current_id, current_id]))
 
 
 # --- one case --------------------------------------------------------------------------------
@@ -314,6 +362,18 @@ def statistics_from_sessions(db, date_from: date | None,
     conditions, params = _started_between(*day_bounds(date_from, date_to))
     conditions.insert(0, "1 = 1")
     return _figures(db, _SESSION_FIGURES, conditions, params)
+
+
+def level_outcomes(db, date_from: date | None, date_to: date | None) -> list[Row]:
+    """level ('' when not assessed), outcome, count and amount_fen of the sessions started in
+    the range with an outcome: the level x outcome table and 保护金额. No daily table keeps
+    level and outcome together, so this reads sessions (by idx_sessions_started_at)."""
+    conditions, params = _started_between(*day_bounds(date_from, date_to))
+    where = " AND ".join(["outcome IS NOT NULL", *conditions])
+    return query(
+        db, "SELECT COALESCE(level, '') AS level, outcome, count(*) AS count, "  # noqa: S608
+            f"COALESCE(sum(amount_fen), 0) AS amount_fen FROM sessions WHERE {where} "
+            "GROUP BY 1, 2 ORDER BY 1, 2", params)
 
 
 # --- retention (call inside storage.transaction, with the ledger event) ------------------------

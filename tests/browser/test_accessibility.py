@@ -245,10 +245,24 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     admin.goto(f"/screening/{critical_id}/result")  # admins have no screening area
     checker.check(admin, "error-403")
 
+    # The 极高风险 case in 待复核 (a page with a parameter): the record, then a close refused
+    # for want of a conclusion, its message at the field.
+    reviewer = open_page(new_context)
+    login(reviewer, "security")
+    reviewer.goto(f"/review/{critical_id}")
+    checker.check(reviewer, "review-detail", scroll_to="#close-form")
+    reviewer.click("#close-next")
+    expect(reviewer.locator("#close-to-error")).to_be_visible()
+    checker.check(reviewer, "review-close-errors", scroll_to="#close-form")
+    reviewer.goto("/review/")
+    reviewer.click("#search-form button[type=submit]")
+    expect(reviewer.locator("#account_tail-error")).to_be_visible()
+    checker.check(reviewer, "review-search-errors")
+
     # Every other GET page without URL parameters, as the first role allowed to see it.
-    pages = {"teller": teller, "admin": admin, "security": open_page(new_context),
+    pages = {"teller": teller, "admin": admin, "security": reviewer,
              "supervisor": supervisor}
-    logged_in = {"teller", "admin", "supervisor"}
+    logged_in = {"teller", "admin", "supervisor", "security"}
     seen = {result["url"] for result in checker.results.values()}
     for rule in sorted(live_app.url_map.iter_rules(), key=lambda rule: rule.rule):
         if ("GET" not in rule.methods or rule.arguments or rule.endpoint == "static"
@@ -270,7 +284,8 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
             "supervisor-step-errors", "admin-users", "admin-settings",
             "admin-api-tokens", "admin-revoke-confirm", "admin-user-edit",
             "admin-disable-confirm", "admin-reset-confirm", "supervisor-pending",
-            "password-errors"} <= set(checker.results)
+            "password-errors", "review-detail", "review-close-errors",
+            "review-search-errors"} <= set(checker.results)
 
 
 WATCHLIST_ROW = f"{WATCHLISTED.replace(' ', '')},市公安局反诈中心通报,2026-11-01,测试"
