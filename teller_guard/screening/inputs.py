@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from .. import labels, pii
+from ..printing.capitals import amount_in_capitals
 from ..regions import PROVINCES, is_other_region
 from ..risk import model
 from . import validation
@@ -137,6 +138,10 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
     elif values.get("customer_age") is None and "customer_age" not in result.errors \
             and "customer_id_number" not in result.errors:
         result.fail("customer_age", "请输入客户年龄、出生年份或身份证号", "required")
+    if values.get("amount") is not None and values["amount"] > validation.HUGE_AMOUNT \
+            and not validation.confirmed(get("amount_confirmed")):
+        result.fail("amount_confirmed", huge_amount_message(values["amount"]),
+                    "confirmation_required")
     if "payee_account" in values:
         warning = validation.account_warning(values["payee_account"])
         if warning:
@@ -144,6 +149,12 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
     if not result.errors:
         result.value = Facts(**values)
     return result
+
+
+def huge_amount_message(amount: Decimal) -> str:
+    line = f"{validation.HUGE_AMOUNT / 10000:,.0f}万"
+    return (f"金额 {labels.amount(amount)} 元（{amount_in_capitals(amount)}）超过 {line}元，"
+            "请与客户逐位核对后勾选确认")
 
 
 def _age_from(raw, today: date) -> int | None:
