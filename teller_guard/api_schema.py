@@ -148,7 +148,7 @@ def facts_schema() -> dict:
     }
     assert tuple(properties) == inputs.FACT_FIELDS, "facts schema out of step with FACT_FIELDS"
     huge = f"{validation.HUGE_AMOUNT:f}"
-    properties["amount_confirmed"] = {
+    properties[inputs.CONFIRMATION_FIELDS[0]] = {
         "type": ["boolean", "null"],
         "description": f"true: the amount was checked with the customer. Required for an amount "
                        f"above {huge} yuan (else `confirmation_required` on this field), "

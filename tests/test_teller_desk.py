@@ -128,6 +128,19 @@ def test_only_the_own_teller_discards_and_never_an_assessed_screening(app, clien
     assert status_of(database, draft) == "draft"
 
 
+def test_verify_finds_a_row_marked_discarded_behind_the_apps_back(app, client, auth, database):
+    auth.login("teller")
+    kept, dropped = start_draft(client), start_draft(client)
+    discard(client, dropped, reason="duplicate")
+    key = ledger_key(app)
+    assert integrity.check_sessions(database, key)[1] == []
+    database.execute("UPDATE sessions SET status = 'discarded' WHERE id = ?", [kept])
+    database.execute("UPDATE sessions SET status = 'draft' WHERE id = ?", [dropped])
+    problems = integrity.check_sessions(database, key)[1]
+    assert sorted((p.session_id, p.fields) for p in problems) == [
+        (kept, ("status",)), (dropped, ("status",))]
+
+
 def test_a_discarded_screening_counts_in_no_statistics(client, auth, database):
     auth.login("teller")
     kept, dropped = start_draft(client), start_draft(client)
@@ -202,6 +215,11 @@ def test_the_api_names_the_confirmation_field(app, client):
     assert accepted.status_code == 201, accepted.get_json()
     assert accepted.get_json()["status"] == "draft"
     assert post(client, token, body(BENIGN, facts__amount_confirmed="yes")).status_code == 400
+    # The largest amount taken at all has no capitals (printing/capitals.py stops below it).
+    largest = post(client, token, body(BENIGN, facts__amount=1_000_000_000_000))
+    assert largest.status_code == 400
+    assert largest.get_json()["error"]["field_codes"] == {
+        "facts.amount_confirmed": "confirmation_required"}
 
 
 # --- search and 今日 --------------------------------------------------------------------------

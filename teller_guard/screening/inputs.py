@@ -28,6 +28,9 @@ FACT_FIELDS = (
     "payee_city", "payee_type", "payee_known", "customer_id_number", "customer_age",
     "customer_name", "customer_phone", "occupation",
 )
+# Flags that confirm a fact rather than state one (not part of Facts): an amount above
+# validation.HUGE_AMOUNT is taken only with amount_confirmed.
+CONFIRMATION_FIELDS = ("amount_confirmed",)
 # Personal data: kept in full only in the vault, masked everywhere else.
 PERSONAL_FIELDS = ("payee_account", "payee_name", "customer_id_number", "customer_name",
                    "customer_phone")
@@ -153,7 +156,11 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
 
 def huge_amount_message(amount: Decimal) -> str:
     line = f"{validation.HUGE_AMOUNT / 10000:,.0f}万"
-    return (f"金额 {labels.amount(amount)} 元（{amount_in_capitals(amount)}）超过 {line}元，"
+    try:
+        capitals = f"（{amount_in_capitals(amount)}）"
+    except ValueError:  # the capitals stop just below MAX_AMOUNT (1 万亿元 itself)
+        capitals = ""
+    return (f"金额 {labels.amount(amount)} 元{capitals}超过 {line}元，"
             "请与客户逐位核对后勾选确认")
 
 
