@@ -125,10 +125,14 @@ def search_own(db, teller_id: int, *, reference: str | None = None, low: str | N
 def day_summary(db, teller_id: int, low: str, high: str) -> dict:
     """A teller's screenings started in [low, high) (text bounds of a day), discarded ones
     left out: how many, how many 高/极高, and the warning slips printed for them."""
+    # SQLite without ANALYZE statistics prefers the teller's index, i.e. the teller's whole
+    # history (19 ms for 12,000 sessions, against 0.03 ms on the day's rows); PostgreSQL's
+    # planner has the statistics to choose.
+    hint = "" if db.dialect == "postgresql" else "INDEXED BY idx_sessions_started_at"
     row = query_one(
-        db, "SELECT count(*) AS screenings, "
+        db, "SELECT count(*) AS screenings, "  # noqa: S608 - a constant hint
         "COALESCE(sum(CASE WHEN level IN ('high', 'critical') THEN 1 ELSE 0 END), 0) AS high_risk, "
-        "COALESCE(sum(slips_printed), 0) AS slips FROM sessions WHERE teller_id = ? "
+        f"COALESCE(sum(slips_printed), 0) AS slips FROM sessions {hint} WHERE teller_id = ? "
         "AND started_at >= ? AND started_at < ? AND status != 'discarded'",
         [teller_id, low, high])
     return {name: int(value or 0) for name, value in row.items()}
