@@ -72,6 +72,10 @@ def test_discarding_asks_for_a_reason_then_records_it(client, auth, database):
     assert refused.status_code == 400 and "请选择作废原因" in refused.get_data(as_text=True)
     refused = discard(client, session_id, reason="other")
     assert refused.status_code == 400 and "请写明原因" in refused.get_data(as_text=True)
+    refused = discard(client, session_id, reason="duplicate", note="重复\x07")
+    assert refused.status_code == 400 and "控制字符" in refused.get_data(as_text=True)
+    refused = discard(client, session_id, reason="duplicate", note="长" * 201)
+    assert refused.status_code == 400 and "说明过长（最多 200 字）" in refused.get_data(as_text=True)
     assert status_of(database, session_id) == "draft"
 
     response = discard(client, session_id, reason="other", note="客户改天再来，卡号 6222021234567890")

@@ -14,7 +14,7 @@ from decimal import Decimal
 from .. import audit, digests, group_commit, labels, pii, storage
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from ..storage import sessions
-from . import follow_ups
+from . import follow_ups, validation
 from .inputs import (
     Facts,
     engine_input,
@@ -430,8 +430,10 @@ def discard_problem(reason: str, note: str) -> str | None:
         return "请选择作废原因"
     if reason == "other" and not note:
         return "选择“其他原因”时请写明原因"
-    if len(note) > DISCARD_NOTE_LIMIT:
-        return f"说明过长（最多 {DISCARD_NOTE_LIMIT} 字）"
+    try:
+        validation.clean_text(note, "note", DISCARD_NOTE_LIMIT, "说明")
+    except validation.FieldError as error:
+        return error.message
     return None
 
 
