@@ -6,7 +6,7 @@ import re
 from datetime import date
 
 import pytest
-from api_helpers import BENIGN, body, new_token, post
+from api_helpers import BENIGN, body, call, new_token, post
 from conftest import csrf_token
 from screening_helpers import BENIGN_ANSWERS, BENIGN_FACTS, post_facts, screen, session_id_from
 from test_review_support import ledger_key
@@ -224,6 +224,21 @@ def test_the_api_names_the_confirmation_field(app, client):
     assert largest.status_code == 400
     assert largest.get_json()["error"]["field_codes"] == {
         "facts.amount_confirmed": "confirmation_required"}
+
+
+def test_the_api_cannot_continue_a_discarded_screening(app, client, auth):
+    _, token = new_token(app)
+    created = post(client, token, {"teller": "teller", "facts": BENIGN["facts"]})
+    assert created.status_code == 201 and created.get_json()["status"] == "draft"
+    session_id = created.get_json()["id"]
+    auth.login("teller")
+    assert discard(client, session_id, reason="duplicate").status_code == 302
+    answers = {part: BENIGN[part] for part in ("answers", "three_checks")}
+    refused = call(client, token, "put", f"/api/v1/screenings/{session_id}/answers", answers)
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["field_codes"] == {"$": "wrong_state"}
+    shown = call(client, token, "get", f"/api/v1/screenings/{session_id}").get_json()
+    assert shown["status"] == "discarded" and "questions" not in shown
 
 
 # --- search and 今日 --------------------------------------------------------------------------
