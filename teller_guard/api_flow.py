@@ -58,7 +58,7 @@ def signals_of(row: dict) -> dict:
 
 def questions_of(row: dict, found: dict | None = None):
     """The 五必问/三是否 questions that apply, while the screening is not finished."""
-    if row["status"] == "finished":
+    if row["status"] in ("finished", "discarded"):
         return None
     return service.questions_for(get_db(), row, current_branch(), rules(),
                                  signals_of(row) if found is None else found)
@@ -129,6 +129,8 @@ def start_change(session_id: int, schema_of) -> tuple[dict, dict, str | None, st
         raise Answered(problems_error(problems))
     if row["status"] == "finished":
         raise Answered(wrong_state(FINISHED))
+    if row["status"] == "discarded":  # by its teller on 我的问询
+        raise Answered(wrong_state(service.DISCARDED))
     return row, body, key, digest
 
 

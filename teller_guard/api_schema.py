@@ -34,6 +34,8 @@ FIELD_CODES = {
     "out_of_scope": "the token may not do this: file for this teller, change a screening "
                     "another system filed, or assert a supervisor's authorisation",
     "four_eyes": "the supervisor named is the person who screened it (approver ≠ screener)",
+    "confirmation_required": "the value needs an explicit confirmation flag (an amount above "
+                             "the huge-amount line needs facts.amount_confirmed true)",
     "wrong_state": "not allowed in the screening's current state (finished, not yet assessed, "
                    "no supervisor step needed, or 已办理 before the supervisor step)",
 }
@@ -145,6 +147,12 @@ def facts_schema() -> dict:
                               defaults["occupation"]),
     }
     assert tuple(properties) == inputs.FACT_FIELDS, "facts schema out of step with FACT_FIELDS"
+    huge = f"{validation.HUGE_AMOUNT:f}"
+    properties[inputs.CONFIRMATION_FIELDS[0]] = {
+        "type": ["boolean", "null"],
+        "description": f"true: the amount was checked with the customer. Required for an amount "
+                       f"above {huge} yuan (else `confirmation_required` on this field), "
+                       "as the teller's form asks for a tick there."}
     return _object(properties, ("amount", "payee_account", "payee_known"),
                    description="The transaction and customer, as on the 新建问询 form. null is "
                                "the same as leaving a field out.")

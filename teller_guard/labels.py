@@ -31,8 +31,18 @@ ACTIONS = {
     "supervisor_hold": "暂缓办理，请主管核实",
     "stop_and_report": "停止办理，立即报警",
 }
-SESSION_STATUS = {"draft": "问询中", "assessed": "已评估", "finished": "已完成"}
-STEPS = {"facts": "交易信息", "questions": "问询", "result": "结果", "done": "完成"}
+SESSION_STATUS = {"draft": "问询中", "assessed": "已评估", "finished": "已完成",
+                  "discarded": "已作废"}
+STEPS = {"facts": "交易信息", "questions": "问询", "result": "结果", "done": "完成",
+         "discarded": "已作废"}
+# Why a teller discards an unfinished screening (screening.discarded); 其他 needs words.
+DISCARD_REASONS = {
+    "customer_left": "客户放弃办理或已离开",
+    "duplicate": "重复录入",
+    "entry_error": "录入错误，已重新问询",
+    "test": "操作练习或测试",
+    "other": "其他原因",
+}
 # 极高风险 is released only with the supervisor's written reason: 书面放行 says what it is.
 SUPERVISOR_DECISIONS = {"confirmed": "主管确认", "override": "主管书面放行"}
 CHANNELS = {
@@ -179,6 +189,7 @@ EVENT_KINDS = {
     "screening.supervisor_confirmed": SUPERVISOR_DECISIONS["confirmed"],
     "screening.supervisor_override": SUPERVISOR_DECISIONS["override"],
     "screening.outcome": "记录结果",
+    "screening.discarded": "作废未完成的问询",
     "print.slip": "打印风险提示单",
     "print.alert": "打印警情通报单",
     "alert.queued": "警情待发送",

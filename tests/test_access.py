@@ -105,6 +105,8 @@ OWNER_ROUTES = {
     "screening.statement": ("POST", {"statement": ""}),
     "screening.supervisor": ("POST", {}),
     "screening.outcome": ("POST", {"outcome": ""}),
+    "screening.discard": ("GET", None),
+    "screening.discard/post": ("POST", {}),
     "printing.slip": ("GET", None),
     "printing.alert": ("GET", None),
     "printing.alert_pdf": ("POST", {}),

@@ -365,8 +365,13 @@ TODAY = date(2026, 6, 1)
 def test_facts_in_the_schema_are_what_the_parser_reads():
     recording = Recording({**FACTS, "customer_id_number": "11010519491231002X"})
     inputs.parse_facts(recording, TODAY)
-    assert recording.read == set(FACTS_SCHEMA["properties"]) == set(inputs.FACT_FIELDS)
+    assert recording.read == set(inputs.FACT_FIELDS)
+    assert set(FACTS_SCHEMA["properties"]) == {*inputs.FACT_FIELDS, *inputs.CONFIRMATION_FIELDS}
     assert set(inputs.FACT_FIELDS) == set(inputs.Facts.__dataclass_fields__)
+    # The confirmation flags are read for the values that need them (an amount above the line).
+    huge = Recording({**FACTS, "amount": "2000万", "amount_confirmed": True})
+    assert inputs.parse_facts(huge, TODAY).ok
+    assert huge.read == {*inputs.FACT_FIELDS, *inputs.CONFIRMATION_FIELDS}
 
 
 def test_answers_in_the_schema_are_what_the_parser_and_engine_take():

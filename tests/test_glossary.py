@@ -110,7 +110,7 @@ def test_every_observation_and_question_has_words_for_customers():
 
 def test_labels_of_people_are_chinese():
     tables = [labels.LEVELS, labels.OUTCOMES, labels.ACTIONS, labels.SESSION_STATUS,
-              labels.STEPS, labels.SUPERVISOR_DECISIONS, labels.CHANNELS, labels.PAYEE_TYPES,
+              labels.STEPS, labels.DISCARD_REASONS, labels.SUPERVISOR_DECISIONS, labels.CHANNELS, labels.PAYEE_TYPES,
               labels.PAYEE_KNOWN, labels.OCCUPATIONS, labels.OBSERVATIONS, labels.FACT_NAMES,
               labels.PII_FIELDS, labels.PII_PURPOSES, labels.PAPERS, labels.REVIEW_STATUSES,
               labels.OUTBOX_STATUSES, labels.LOGIN_PURPOSES, labels.SETTING_NAMES,
@@ -254,6 +254,7 @@ SAMPLES = {
                                       "api_token": "核心系统"},
     "screening.outcome": {"outcome": "police_called", "amount_fen": 50_000_000,
                           "duration_seconds": 320},
+    "screening.discarded": {"reason": "other", "note": "客户改日再来"},
     "print.slip": {"paper": "roll80", "reprint": False},
     "print.alert": {"paper": "a4", "reprint": True},
     "alert.queued": {"outbox_id": 4, "idempotency_key": "inst-TG20261130-000123-alert-1"},

@@ -70,6 +70,8 @@ def test_the_daily_tables_follow_every_kind_of_write(app, database, november):
         ("amount_fen", lambda: rng.randint(0, 10**7)),
         ("duration_seconds", lambda: rng.choice([None, rng.randint(1, 999)])),
         ("typology", lambda: rng.choice(["fake_loan", None])),
+        # discarded and back (0006): the row leaves its day's figures and returns
+        ("status", lambda: rng.choice(["draft", "finished", "discarded", "discarded"])),
         ("started_at", lambda: f"2026-{rng.choice(['10', '11', '12'])}-0{rng.randint(1, 9)}T08:00:00+08:00"),
     ]
     for session_id in rng.sample(ids, 30):

@@ -222,3 +222,63 @@ def test_a_postgresql_database_at_the_baseline_is_upgraded(postgres_url):
         assert database.execute("SELECT must_change_password FROM users").fetchall() == [(0,)]
     finally:
         database.conn.close()
+
+
+# --- 0006: the statistics triggers leave discarded screenings out --------------------------------
+
+def _insert_session(connection) -> int:
+    connection.execute("INSERT INTO users (username, role, password_hash) VALUES ('t', 'teller', 'x')")
+    teller = connection.execute("SELECT id FROM users WHERE username = 't'").fetchone()[0]
+    return connection.execute(
+        "INSERT INTO sessions (reference, teller_id, started_at, status) VALUES "
+        "('TG20261202-000001', ?, '2026-12-02T09:00:00+08:00', 'draft') RETURNING id",
+        [teller]).fetchone()[0]
+
+
+def _unassessed_that_day(connection) -> int:
+    found = connection.execute("SELECT COALESCE(sum(n), 0) FROM stats_day_level "
+                               "WHERE day = '2026-12-02' AND level = ''").fetchone()[0]
+    return int(found)
+
+
+def _discarding_leaves_the_statistics(connection) -> None:
+    session_id = _insert_session(connection)
+    assert _unassessed_that_day(connection) == 1
+    connection.execute("UPDATE sessions SET status = 'discarded' WHERE id = ?", [session_id])
+    assert _unassessed_that_day(connection) == 0
+    connection.execute("UPDATE sessions SET status = 'draft' WHERE id = ?", [session_id])
+    assert _unassessed_that_day(connection) == 1
+
+
+def test_a_1x_sqlite_file_gets_the_0006_triggers(tmp_path):
+    old = tmp_path / "old.db"
+    legacy_db = sqlite_utils.Database(old)
+    legacy_db["users"].exists()
+    legacy.migrations.apply(legacy_db, stop_before="m015_watchlist_id")  # m007's triggers
+    legacy_db.conn.close()
+    db.prepare(old)
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    sql = ("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'stats%' "
+           "ORDER BY name")
+    with sqlite3.connect(old) as upgraded, sqlite3.connect(new) as created:
+        assert upgraded.execute(sql).fetchall() == created.execute(sql).fetchall()
+        _discarding_leaves_the_statistics(upgraded)
+
+
+def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        # As before 0006: the trigger did not watch status.
+        connection.execute("DROP TRIGGER stats_sessions_change ON sessions")
+        connection.execute(
+            "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
+            + ", ".join(legacy.STATS_WATCHED_COLUMNS)
+            + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
+        connection.execute("UPDATE alembic_version SET version_num = '0003_account_password_change'")
+        assert db.prepare(postgres_url) != []
+        assert migrate.stamped_revision(connection) == migrate.HEAD
+        _discarding_leaves_the_statistics(connection)
+    finally:
+        connection.conn.close()

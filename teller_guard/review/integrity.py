@@ -13,7 +13,9 @@ compared with its own events (the newest event of each kind):
 - supervisor_id, supervisor_decision (from the event kind) and supervisor_reason equal the
   latest supervisor event when it came after the latest assessment, else they are empty;
 - outcome and duration_seconds equal the latest `screening.outcome`, amount_fen too once there
-  is one, and status is `finished` exactly when there is one;
+  is one, and status is `finished` exactly when there is one, `discarded` exactly when
+  there is a `screening.discarded` event (a row marked discarded by hand would drop out of
+  the statistics and signals);
 - review_status equals `to` of the latest `review.transition` (pending or empty if none);
   assignee_id equals the latest `review.assigned`;
 - slips_printed and alerts_printed count the `print.slip` and `print.alert` events;

@@ -173,6 +173,9 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         return (f"{labels.OUTCOMES.get(data.get('outcome'), data.get('outcome'))}；"
                 f"金额 {labels.yuan(data.get('amount_fen'))} 元；"
                 f"用时 {labels.duration(data.get('duration_seconds'))}")
+    if kind == "screening.discarded":
+        reason = labels.DISCARD_REASONS.get(data.get("reason"), _text(data.get("reason")))
+        return f"原因：{reason}" + (f"；说明：{data['note']}" if data.get("note") else "")
     if kind in ("print.slip", "print.alert"):
         paper = PAPERS.get(data.get("paper"), data.get("paper") or "")
         return paper + ("（补打）" if data.get("reprint") else "")

@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from .. import labels, pii
+from ..printing.capitals import amount_in_capitals
 from ..regions import PROVINCES, is_other_region
 from ..risk import model
 from . import validation
@@ -27,6 +28,9 @@ FACT_FIELDS = (
     "payee_city", "payee_type", "payee_known", "customer_id_number", "customer_age",
     "customer_name", "customer_phone", "occupation",
 )
+# Flags that confirm a fact rather than state one (not part of Facts): an amount above
+# validation.HUGE_AMOUNT is taken only with amount_confirmed.
+CONFIRMATION_FIELDS = ("amount_confirmed",)
 # Personal data: kept in full only in the vault, masked everywhere else.
 PERSONAL_FIELDS = ("payee_account", "payee_name", "customer_id_number", "customer_name",
                    "customer_phone")
@@ -137,6 +141,10 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
     elif values.get("customer_age") is None and "customer_age" not in result.errors \
             and "customer_id_number" not in result.errors:
         result.fail("customer_age", "请输入客户年龄、出生年份或身份证号", "required")
+    if values.get("amount") is not None and values["amount"] > validation.HUGE_AMOUNT \
+            and not validation.confirmed(get("amount_confirmed")):
+        result.fail("amount_confirmed", huge_amount_message(values["amount"]),
+                    "confirmation_required")
     if "payee_account" in values:
         warning = validation.account_warning(values["payee_account"])
         if warning:
@@ -144,6 +152,16 @@ def parse_facts(raw: Mapping, today: date) -> Checked:
     if not result.errors:
         result.value = Facts(**values)
     return result
+
+
+def huge_amount_message(amount: Decimal) -> str:
+    line = f"{validation.HUGE_AMOUNT / 10000:,.0f}万"
+    try:
+        capitals = f"（{amount_in_capitals(amount)}）"
+    except ValueError:  # the capitals stop just below MAX_AMOUNT (1 万亿元 itself)
+        capitals = ""
+    return (f"金额 {labels.amount(amount)} 元{capitals}超过 {line}元，"
+            "请与客户逐位核对后勾选确认")
 
 
 def _age_from(raw, today: date) -> int | None:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from .. import audit, digests, group_commit, labels, pii, storage
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from ..storage import sessions
-from . import follow_ups
+from . import follow_ups, validation
 from .inputs import (
     Facts,
     engine_input,
@@ -147,11 +147,17 @@ def get(db, session_id: int) -> dict | None:
     return sessions.load(db, session_id)
 
 
+DISCARDED = "该问询已作废，不能继续。如客户仍要办理，请新建问询。"
+DISCARD_NOTE_LIMIT = 200
+
+
 def _require_open(row) -> None:
     if row is None:
         raise FlowError("问询不存在")
     if row["status"] == "finished":
         raise FlowError("该问询已记录结果，不能再修改。如需更正，请新建问询或联系主管。")
+    if row["status"] == "discarded":
+        raise FlowError(DISCARDED)
 
 
 def update_facts(db, keys: Keys, session_id: int, facts: Facts, branch, actor_id: int) -> None:
@@ -409,3 +415,47 @@ def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
 
 def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
     return sessions.recent_finished_for(db, teller_id, limit)
+
+
+def today_for(db, teller_id: int, day) -> dict:
+    """我的问询's 今日 summary: screenings started on `day` (local date), 高/极高 among them,
+    warning slips printed for them; discarded ones left out."""
+    return sessions.day_summary(db, teller_id, day.isoformat(),
+                                (day + timedelta(days=1)).isoformat())
+
+
+def discard_problem(reason: str, note: str) -> str | None:
+    """What is wrong with a discard reason and its note (None: nothing)."""
+    if reason not in labels.DISCARD_REASONS:
+        return "请选择作废原因"
+    if reason == "other" and not note:
+        return "选择“其他原因”时请写明原因"
+    try:
+        validation.clean_text(note, "note", DISCARD_NOTE_LIMIT, "说明")
+    except validation.FieldError as error:
+        return error.message
+    return None
+
+
+def discard(db, keys: Keys, session_id: int, actor_id: int, reason: str, note: str = "",
+            moment: datetime | None = None) -> str:
+    """Give up a screening that was never assessed (the customer left, a duplicate, a typing
+    mistake): it stays in the ledger and the table, marked `discarded`, and from then on counts
+    in no statistics and feeds no cross-session signal. Returns its reference."""
+    note = pii.mask_numbers_in_text((note or "").strip()) or ""
+    problem = discard_problem(reason, note)
+    if problem:
+        raise FlowError(problem)
+    moment = moment or now_local()
+    with storage.transaction(db):
+        row = get(db, session_id)
+        _require_open(row)
+        if row["teller_id"] != actor_id:
+            raise FlowError("只有办理该问询的柜员本人可以作废它")
+        if row["status"] != "draft":
+            raise FlowError("已评估的问询不能作废，请查看评估结果并记录办理结果")
+        sessions.discarded(db, session_id, {"status": "discarded", "step": "discarded",
+                                            "updated_at": _iso(moment)})
+        _append(db, keys, "screening.discarded", actor_id, session_id, reason=reason,
+                note=note)
+    return row["reference"]

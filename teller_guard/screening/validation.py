@@ -13,6 +13,10 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 MAX_AMOUNT = Decimal("1000000000000")  # 1e12 CNY
+# Above this (1,000万元) an amount is more often a slip of the keyboard (an extra 0, 万 typed
+# after a full number) than a counter transfer: the teller (or the calling system) must confirm
+# it explicitly (amount_confirmed), having seen it in capitals.
+HUGE_AMOUNT = Decimal("10000000")
 # Limits the JSON API's schema states too (api_schema.py reads these, so they exist once).
 ACCOUNT_DIGITS = (8, 30)
 PHONE_DIGITS = (5, 20)
@@ -65,6 +69,13 @@ def parse_amount(raw, field: str = "amount") -> Decimal:
     if amount != amount.quantize(Decimal("0.01")):
         raise FieldError(field, "金额最多保留两位小数（到分）")
     return amount.quantize(Decimal("0.01"))
+
+
+def confirmed(raw) -> bool:
+    """A confirmation flag: JSON true, or a ticked checkbox's value."""
+    if isinstance(raw, bool):
+        return raw
+    return isinstance(raw, str) and raw.strip().lower() in ("1", "on", "true", "yes")
 
 
 def account_digits(raw, field: str = "payee_account") -> str:

@@ -32,6 +32,10 @@ def own_session(session_id: int, edit: bool = False) -> dict:
             abort(404)
         if edit:
             abort(403, NOT_OWNER)
+    if edit and row["status"] == "discarded":
+        # Every step of a discarded screening leads back to 我的问询, which says why.
+        flash(service.DISCARDED)
+        abort(redirect(url_for("screening.mine")))
     return row
 
 
@@ -42,6 +46,7 @@ def mine():
         "screening/mine.html",
         unfinished=service.unfinished_for(db, g.user.id),
         finished=service.recent_finished_for(db, g.user.id),
+        today=service.today_for(db, g.user.id, service.now_local().date()),
         level_labels=service.LEVEL_LABELS, outcome_labels=service.OUTCOMES)
 
 

@@ -44,7 +44,8 @@ def _grouped() -> str:
     return (f"SELECT s.id AS id, {latest}, "  # noqa: S608 - our constants
             f"COALESCE(max({_case_kind(ALERT_KINDS, '1')}), 0) AS alerted, "
             f"count({_case_kind(['print.slip'], '1')}) AS slips, "
-            f"count({_case_kind(['print.alert'], '1')}) AS alerts "
+            f"count({_case_kind(['print.alert'], '1')}) AS alerts, "
+            f"count({_case_kind(['screening.discarded'], '1')}) AS discards "
             "FROM sessions s LEFT JOIN ledger e ON e.session_id = s.id GROUP BY s.id")
 
 
@@ -101,7 +102,8 @@ def _checks(guarded: bool) -> dict[str, str]:
         "outcome": f"{value('o', '$.outcome')} IS NOT s.outcome",
         "amount_fen": f"g.o IS NOT NULL AND {value('o', '$.amount_fen')} IS NOT s.amount_fen",
         "duration_seconds": f"{value('o', '$.duration_seconds')} IS NOT s.duration_seconds",
-        "status": "(g.o IS NOT NULL) != (s.status IS 'finished')",
+        "status": "(g.o IS NOT NULL) != (s.status IS 'finished') "
+                  "OR (g.discards > 0) != (s.status IS 'discarded')",
         "review_status": f"COALESCE({value('t', '$.to')}, 'pending') IS NOT "
                          "COALESCE(s.review_status, 'pending')",
         "assignee_id": f"{value('ag', '$.assignee_id')} IS NOT s.assignee_id",

@@ -95,7 +95,8 @@ def _grouped(latest: dict, alert_kinds) -> str:
             "WHERE session_id BETWEEN ? AND ? ORDER BY session_id OFFSET 0")
     return (f"SELECT e.session_id, {newest}, max(CASE e.kind {whens} END) AS alerted, "  # noqa: S608
             "count(CASE e.kind WHEN 'print.slip' THEN 1 END) AS slips, "
-            "count(CASE e.kind WHEN 'print.alert' THEN 1 END) AS alerts "
+            "count(CASE e.kind WHEN 'print.alert' THEN 1 END) AS alerts, "
+            "count(CASE e.kind WHEN 'screening.discarded' THEN 1 END) AS discards "
             f"FROM ({rows}) e GROUP BY e.session_id")
 
 
@@ -177,7 +178,8 @@ def _checks() -> dict[str, str]:
                       f"{number('amount_fen')}",
         "duration_seconds": f"j.o ->> 'duration_seconds' IS DISTINCT FROM "
                             f"{number('duration_seconds')}",
-        "status": "(g.o IS NOT NULL) <> (s.status IS NOT DISTINCT FROM 'finished')",
+        "status": "(g.o IS NOT NULL) <> (s.status IS NOT DISTINCT FROM 'finished') "
+                  "OR (COALESCE(g.discards, 0) > 0) <> (s.status IS NOT DISTINCT FROM 'discarded')",
         "review_status": "COALESCE(j.t ->> 'to', 'pending') IS DISTINCT FROM "
                          "COALESCE(s.review_status, 'pending')",
         "assignee_id": f"j.ag ->> 'assignee_id' IS DISTINCT FROM {number('assignee_id')}",

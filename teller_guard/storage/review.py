@@ -14,6 +14,7 @@ from ..migrations import ACCESS_EVENT_KINDS, ACCESS_EVENTS_CONDITION, ACCESS_EVE
 from ..review import state
 from ..review.filters import Filters, day_bounds
 from . import Row, query, query_one, rows_of
+from .stats_triggers import NOT_DISCARDED
 
 PAGE_SIZE = 50
 ACCESS_KINDS = ACCESS_EVENT_KINDS
@@ -360,7 +361,8 @@ def statistics_from_sessions(db, date_from: date | None,
     """The same rows straight from the sessions table (slow at scale; the tests check the
     daily tables against it)."""
     conditions, params = _started_between(*day_bounds(date_from, date_to))
-    conditions.insert(0, "1 = 1")
+    # As the daily tables' triggers do: a discarded screening counts nowhere (0006).
+    conditions.insert(0, f"({NOT_DISCARDED})")
     return _figures(db, _SESSION_FIGURES, conditions, params)
 
 

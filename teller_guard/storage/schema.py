@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 
 from .. import migrations as legacy
+from . import stats_triggers
 
 metadata = MetaData()
 
@@ -294,29 +295,10 @@ for _name, (_keys, _values, _, _) in legacy.STATS_TABLES.items():
     _stats_table(_name, _keys, _values)
 
 
-def _postgresql_stats_changes(row: str, sign: str) -> str:
-    """SQLite's trigger statements in PostgreSQL's words: COALESCE, TRUE, and the table named
-    in ON CONFLICT's SET (PostgreSQL finds a bare `n` ambiguous there)."""
-    statements = []
-    for name, (keys, values, expressions, condition) in legacy.STATS_TABLES.items():
-        statement = legacy._stats_change(name, keys, values, expressions, condition, row, sign)
-        for value in values:
-            statement = statement.replace(f"{value} = {value} + excluded.",
-                                          f"{value} = {name}.{value} + excluded.")
-        statements.append(statement.replace("IFNULL(", "COALESCE(")
-                          .replace("WHERE 1 ", "WHERE TRUE ").replace("AND 1;", "AND TRUE;"))
-    return "\n".join(statements)
-
-
 POSTGRESQL_TRIGGERS = (
-    # Statistics: one function for the three events, as SQLite's three triggers do.
-    "CREATE FUNCTION stats_sessions_change() RETURNS trigger LANGUAGE plpgsql AS $$\nBEGIN\n"
-    "IF TG_OP IN ('UPDATE', 'DELETE') THEN\n" + _postgresql_stats_changes("OLD", "-")
-    + "\nEND IF;\nIF TG_OP IN ('UPDATE', 'INSERT') THEN\n" + _postgresql_stats_changes("NEW", "+")
-    + "\nEND IF;\nRETURN NULL;\nEND $$",
-    "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
-    + ", ".join(legacy.STATS_WATCHED_COLUMNS)
-    + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()",
+    # Statistics: one function for the three events, as SQLite's three triggers do (0006).
+    stats_triggers.postgresql_function(),
+    stats_triggers.postgresql_trigger(),
     # Whatever changes an account's password, role or active flag ends its browser sessions.
     "CREATE FUNCTION users_change_ends_sessions() RETURNS trigger LANGUAGE plpgsql AS $$\n"
     "BEGIN\nIF OLD.password_hash IS DISTINCT FROM NEW.password_hash OR OLD.role IS DISTINCT FROM "
@@ -330,8 +312,7 @@ POSTGRESQL_TRIGGERS = (
 
 
 def _sqlite_triggers() -> list[str]:
-    statements = [s for s in legacy.review_statements() if s.startswith("CREATE TRIGGER")]
-    return statements + [legacy.USERS_CHANGE_TRIGGER]
+    return [*stats_triggers.sqlite_statements(), legacy.USERS_CHANGE_TRIGGER]
 
 
 for _statement in _sqlite_triggers():

@@ -81,11 +81,61 @@ def count(db) -> int:
     return db.execute("SELECT count(*) FROM sessions").fetchone()[0]
 
 
+def discarded(db, session_id: int, values: dict) -> None:
+    """The teller gave up an unfinished screening: status `discarded` and when."""
+    _set(db, session_id, values)
+
+
 def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
     return query(
         db, "SELECT id, reference, started_at, updated_at, step, status, level, amount_fen, "
-        "payee_masked FROM sessions WHERE teller_id = ? AND status != 'finished' "
-        "ORDER BY id DESC LIMIT ?", [teller_id, limit])
+        "payee_masked, customer_masked FROM sessions WHERE teller_id = ? "
+        "AND status IN ('draft', 'assessed') ORDER BY id DESC LIMIT ?", [teller_id, limit])
+
+
+def search_own(db, teller_id: int, *, reference: str | None = None, low: str | None = None,
+               high: str | None = None, payee_tail: str | None = None,
+               before_id: int | None = None, limit: int = 20) -> list[dict]:
+    """A teller's own screenings, newest first, a page at a time (keyset: ids below
+    `before_id`). `reference`: part of the reference (letters, digits and '-' only, so no LIKE
+    wildcard); `low`/`high`: started_at bounds as text (low <= started_at < high);
+    `payee_tail`: the last digits of the payee account, which its mask keeps."""
+    conditions, params = ["teller_id = ?"], [teller_id]
+    if reference:
+        conditions.append("reference LIKE ?")
+        params.append(f"%{reference}%")
+    if low:
+        conditions.append("started_at >= ?")
+        params.append(low)
+    if high:
+        conditions.append("started_at < ?")
+        params.append(high)
+    if payee_tail:
+        conditions.append("payee_masked LIKE ?")
+        params.append(f"%{payee_tail}")
+    if before_id is not None:
+        conditions.append("id < ?")
+        params.append(before_id)
+    return query(
+        db, "SELECT id, reference, started_at, status, level, outcome, amount_fen, "  # noqa: S608 - fixed conditions
+        "payee_masked, customer_masked FROM sessions WHERE " + " AND ".join(conditions)
+        + " ORDER BY id DESC LIMIT ?", [*params, limit])
+
+
+def day_summary(db, teller_id: int, low: str, high: str) -> dict:
+    """A teller's screenings started in [low, high) (text bounds of a day), discarded ones
+    left out: how many, how many 高/极高, and the warning slips printed for them."""
+    # SQLite without ANALYZE statistics prefers the teller's index, i.e. the teller's whole
+    # history (19 ms for 12,000 sessions, against 0.03 ms on the day's rows); PostgreSQL's
+    # planner has the statistics to choose.
+    hint = "" if db.dialect == "postgresql" else "INDEXED BY idx_sessions_started_at"
+    row = query_one(
+        db, "SELECT count(*) AS screenings, "  # noqa: S608 - a constant hint
+        "COALESCE(sum(CASE WHEN level IN ('high', 'critical') THEN 1 ELSE 0 END), 0) AS high_risk, "
+        f"COALESCE(sum(slips_printed), 0) AS slips FROM sessions {hint} WHERE teller_id = ? "
+        "AND started_at >= ? AND started_at < ? AND status != 'discarded'",
+        [teller_id, low, high])
+    return {name: int(value or 0) for name, value in row.items()}
 
 
 def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:

@@ -110,7 +110,9 @@ def high_risk_payees(db) -> list[dict]:
 def _started_between(db, column: str, value: str, low: str, high: str,
                      exclude_session_id: int | None, columns: str) -> list[dict]:
     sql = (f"SELECT started_at, {columns} FROM sessions "  # noqa: S608 - fixed names
-           f"WHERE {column} = ? AND started_at >= ? AND started_at < ?")
+           f"WHERE {column} = ? AND started_at >= ? AND started_at < ? "
+           # A discarded screening never happened as far as the signals go.
+           "AND status != 'discarded'")
     params: list = [value, low, high]
     if exclude_session_id is not None:
         sql += " AND id != ?"

@@ -238,8 +238,29 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     expect(teller.locator("#new_password-error")).to_be_visible()
     checker.check(teller, "password-errors")
 
+    # 我的问询's desk tools (issue 15 items 5 and 7): the huge-amount tick, a screening left
+    # unfinished and its 作废 page with and without errors, a search with a wrong field.
+    teller.goto("/screening/new")
+    fill(teller, {**BENIGN, "#amount": "2000万"})
+    teller.check("#payee_known-2")
+    teller.click("#facts-form button[type=submit]")
+    expect(teller.locator("#amount_confirmed-error")).to_be_visible()
+    checker.check(teller, "new-screening-huge-amount")
+    teller.check("#amount_confirmed")
+    teller.click("#facts-form button[type=submit]")
+    teller.wait_for_url("**/questions")
+    draft_id = session_id_of(teller)
+
     teller.goto("/screening/")
     checker.check(teller, "my-screenings")
+    teller.goto(f"/screening/{draft_id}/discard")
+    checker.check(teller, "discard-confirm")
+    teller.click("#confirm-discard")
+    expect(teller.locator("#reason-error")).to_be_visible()
+    checker.check(teller, "discard-errors")
+    teller.goto("/screening/search?payee_tail=12a")
+    expect(teller.locator("#payee_tail-error")).to_be_visible()
+    checker.check(teller, "search-errors")
     teller.goto("/screening/999999/result")
     checker.check(teller, "error-404")
     admin.goto(f"/screening/{critical_id}/result")  # admins have no screening area
