@@ -27,7 +27,7 @@ def test_head_is_alembics_head():
 
 def sqlite_shape(path) -> dict:
     """Tables with their columns (name, type affinity, not null, default, pk), indexes with
-    their columns, uniqueness and predicate, and trigger names."""
+    their columns, uniqueness and predicate, and triggers."""
     conn = sqlite3.connect(path)
     shape = {}
     tables = [row[0] for row in conn.execute(
@@ -49,8 +49,10 @@ def sqlite_shape(path) -> dict:
             predicate = sql.split(" WHERE ", 1)[1].strip() if partial else None
             indexes[name] = (index_columns, bool(unique), predicate)
         shape[table] = (columns, indexes)
-    shape["triggers"] = sorted(row[0] for row in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+    # Each trigger's statement too, spaces folded: a new database once had the users trigger
+    # with strftime('{}') where `%s` was meant (SQLAlchemy's DDL %-formats its text).
+    shape["triggers"] = sorted((name, " ".join(sql.split())) for name, sql in conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger'"))
     conn.close()
     return shape
 
@@ -282,3 +284,27 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
         _discarding_leaves_the_statistics(connection)
     finally:
         connection.conn.close()
+
+
+# --- 0007: the users trigger's time ------------------------------------------------------------
+
+
+def test_0007_mends_the_users_trigger_of_a_database_created_from_the_metadata(tmp_path):
+    path = tmp_path / "x.db"
+    db.prepare(path)
+    connection = sqlite3.connect(path)
+    # As a new database was created before 0007: the trigger's '%s' had become '{}'.
+    broken = legacy.USERS_CHANGE_TRIGGER.replace("'%s'", "'{}'")
+    connection.executescript(f"DROP TRIGGER users_change_ends_sessions; {broken};"
+                             "UPDATE alembic_version SET version_num = '0006_discarded_screenings';")
+    connection.close()
+    assert db.prepare(path) == [f"alembic 0006_discarded_screenings -> {migrate.HEAD}"]
+    connection = sqlite3.connect(path)
+    connection.execute("INSERT INTO users (username, display_name, role, password_hash,"
+                       " created_at, active) VALUES ('u', 'u', 'teller', 'h', '2026-12-02', 1)")
+    connection.execute("INSERT INTO login_sessions (token_hash, user_id, started_at)"
+                       " VALUES ('t', 1, 1)")
+    connection.execute("UPDATE users SET active = 0")
+    ended_at, why = connection.execute("SELECT ended_at, ended_why FROM login_sessions").fetchone()
+    connection.close()
+    assert why == "account_changed" and ended_at > 1_700_000_000

@@ -315,10 +315,15 @@ def _sqlite_triggers() -> list[str]:
     return [*stats_triggers.sqlite_statements(), legacy.USERS_CHANGE_TRIGGER]
 
 
+def _ddl(statement: str) -> DDL:
+    # DDL %-formats its text: a literal % (strftime('%s', …)) must be doubled or it is lost.
+    return DDL(statement.replace("%", "%%"))
+
+
 for _statement in _sqlite_triggers():
-    event.listen(metadata, "after_create", DDL(_statement).execute_if(dialect="sqlite"))
+    event.listen(metadata, "after_create", _ddl(_statement).execute_if(dialect="sqlite"))
 for _statement in POSTGRESQL_TRIGGERS:
-    event.listen(metadata, "after_create", DDL(_statement).execute_if(dialect="postgresql"))
+    event.listen(metadata, "after_create", _ddl(_statement).execute_if(dialect="postgresql"))
 # The chain head exists from the start, so the first appenders have a row to lock.
 event.listen(metadata, "after_create",
              DDL("INSERT INTO ledger_head (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
