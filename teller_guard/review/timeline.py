@@ -168,9 +168,11 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         return (f"主管 {name(data.get('supervisor_id'))}" + (f"；理由：{reason}" if reason else "")
                 + via)
     if kind == "screening.outcome":
+        police = data.get("police") if isinstance(data.get("police"), dict) else None
         return (f"{labels.OUTCOMES.get(data.get('outcome'), data.get('outcome'))}；"
                 f"金额 {labels.yuan(data.get('amount_fen'))} 元；"
-                f"用时 {labels.duration(data.get('duration_seconds'))}")
+                f"用时 {labels.duration(data.get('duration_seconds'))}"
+                + (f"；{labels.police_response(police)}" if police else ""))
     if kind in ("print.slip", "print.alert"):
         paper = PAPERS.get(data.get("paper"), data.get("paper") or "")
         return paper + ("（补打）" if data.get("reprint") else "")

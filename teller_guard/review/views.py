@@ -26,6 +26,7 @@ from flask import (
 from .. import audit, labels, storage
 from ..db import get_db
 from ..forms import ascii_int
+from ..screening import police, service
 from ..storage import review
 from ..web import guard_area, ledger_key
 from . import access_log, dispositions, export, filters, queries, state, stats, svg, timeline
@@ -98,6 +99,8 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
         vault_fields=review.vault_fields(db, session_id), typology_names=typology_names,
         labels=labels, state=state, can_dispose=can_dispose() and bool(row["in_queue"]),
         targets=state.allowed_targets(row["review_status"]), reviewers=queries.reviewers(db),
+        police_response=police.describe(service.police_response(db, session_id))
+        if row["outcome"] == "police_called" else "",
     ), status
 
 
