@@ -244,8 +244,9 @@ def answers_request_schema(whole: dict) -> dict:
 def outcome_request_schema() -> dict:
     return _object({"outcome": {"type": "string", "enum": list(labels.OUTCOMES),
                                 "description": "已办理 (proceeded) on 高/极高 needs the supervisor "
-                                               "step first. No police receipt is asked: the web "
-                                               "flow asks none either."}},
+                                               "step first. No police receipt is asked here (the "
+                                               "web page asks for it unless the case's police "
+                                               "alert was printed)."}},
                    ("outcome",), description="Finish the screening with what the customer did.")
 
 
