@@ -228,7 +228,7 @@ def alert_pdf(session_id: int):
         supervisor=person(row["supervisor_id"]), printed_by=me(), printed_at=printed_at,
         channel_labels=inputs.CHANNEL_LABELS, outcome_labels=service.OUTCOMES,
         police=service.police_response(db, session_id),
-        watchlist_entry=watchlist_entry_of(db, row))
+        watchlist_entry=watchlist_store.entry_that_stopped(db, row))
     pdf = printing.build_police_alert(alert_content)
     queued = None
     with storage.transaction(db):
@@ -245,14 +245,6 @@ def alert_pdf(session_id: int):
         if sender is not None:
             sender.wake()
     return pdf_response(pdf, "警情通报单", "police-alert", row["reference"])
-
-
-def watchlist_entry_of(db, row):
-    """The watchlist entry of a screening stopped by it (None when the payee was not listed
-    when it was assessed, or has been removed since)."""
-    if not ((row.get("form") or {}).get("cross_session") or {}).get("payee_watchlisted"):
-        return None
-    return watchlist_store.find(db, row["payee_hash"])
 
 
 def _record_alert(db, row, current, vault, alert_content, printed_at) -> int | None:

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from .. import labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
+from ..watchlist import store as watchlist_store
 from ..web import guard_area, ledger_key
 from . import follow_ups, inputs, police, service
 from .context import branch, keys, rules, signals
@@ -173,8 +174,8 @@ def questions_page(row, asked, found, values, errors, status=200):
         outcome_labels=service.OUTCOMES,
         watchlisted=found["facts"]["payee_watchlisted"],
         has_three=any(question.section == "three" for question in asked),
-        watchlist_entry=watchlist_entry({**row, "form": {
-            "cross_session": {"payee_watchlisted": found["facts"]["payee_watchlisted"]}}}),
+        watchlist_entry=watchlist_store.find(get_db(), row["payee_hash"])
+        if found["facts"]["payee_watchlisted"] else None,
     ), status
 
 
@@ -202,18 +203,8 @@ def result_page(row, errors=None, status=200, values=None):
         # The teller's alert button asks for the customer's details first when they are missing.
         customer_missing=police.missing_customer_fields(service.vault_values(get_db(), row["id"]))
         if is_owner and row["level"] in ("high", "critical") else [],
-        watchlist_entry=watchlist_entry(row),
+        watchlist_entry=watchlist_store.entry_that_stopped(get_db(), row),
     ), status
-
-
-def watchlist_entry(row):
-    """The watchlist entry that stopped this screening: source, date and note for the teller
-    (None when the payee was not listed, or has been removed from the list since)."""
-    from ..watchlist import store as watchlist_store
-
-    if not ((row.get("form") or {}).get("cross_session") or {}).get("payee_watchlisted"):
-        return None
-    return watchlist_store.find(get_db(), row["payee_hash"])
 
 
 @bp.route("/<int:session_id>/statement", methods=["POST"])
