@@ -11,7 +11,7 @@ the screener. Only the token that filed a screening changes it (api_scope.py).
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime
 
 from flask import g, jsonify, request
 
@@ -32,7 +32,7 @@ from .api import (
     screening_json,
 )
 from .db import get_db
-from .screening import inputs, service
+from .screening import inputs, police, service
 from .screening.context import branch as current_branch
 from .screening.context import cross_session, keys, rules
 from .storage import api_flow as stored_flow
@@ -174,12 +174,38 @@ def record_outcome(session_id: int):
     if outcome == "proceeded" and not service.may_proceed(row):
         return wrong_state("高风险需主管确认、极高风险需主管书面理由后，才能记录为已办理"
                            "（POST …/supervisor）", "outcome")
+    response, problem = police_response_of(body.get("police"), outcome, row)
+    if problem is not None:
+        return problem
 
     def work(db):
-        service.record_outcome(db, keys(), session_id, outcome, row["teller_id"])
+        service.record_outcome(db, keys(), session_id, outcome, row["teller_id"],
+                               police=response)
         return session_id, screening_json(stored_flow.screening(db, session_id))
 
     return remembered_change(work, key, digest, 200)
+
+
+def police_response_of(given: dict | None, outcome: str, row: dict):
+    """(the police response to keep, None) or (None, the 400): checked as the result page
+    checks it, but optional, since a calling system cannot print the alert instead."""
+    if not given or not any(given.values()):
+        return None, None
+    if outcome != "police_called":
+        return None, field_error("police", "invalid_value", "报警信息只在 outcome 为 police_called 时填写")
+    form = {police.RECEIPT_FIELD: given.get("receipt_no"),
+            police.OFFICER_FIELD: given.get("officer"),
+            police.TIME_FIELD: (given.get("reported_at") or "").replace("T", " ", 1)}
+    checked = police.parse_police_response(
+        form, alert_printed=True, started_at=datetime.fromisoformat(row["started_at"]),
+        now=service.now_local())
+    if not checked.ok:
+        names = {police.RECEIPT_FIELD: "police.receipt_no", police.OFFICER_FIELD: "police.officer",
+                 police.TIME_FIELD: "police.reported_at"}
+        return None, error(400, "请求无效",
+                           {names[name]: message for name, message in checked.errors.items()},
+                           {names[name]: code for name, code in checked.codes.items()})
+    return checked.value, None
 
 
 @bp.route("/screenings/<int:session_id>/supervisor", methods=["POST"])

@@ -64,6 +64,8 @@ PATTERN_MESSAGES = {
     "facts.customer_id_number": "身份证号应为 18 位（最后一位可为 X）",
     "facts.customer_phone": "电话号码应为 {} 至 {} 位数字，可以 + 开头".format(
         *validation.PHONE_DIGITS),
+    "police.receipt_no": "接警回执号为 3 至 40 位字母、数字（可含 - _ /），请核对",
+    "police.reported_at": "接警时间应为“2026-12-02T10:15”这样的日期和时间",
 }
 
 
@@ -250,10 +252,26 @@ def answers_request_schema(whole: dict) -> dict:
 
 @functools.cache
 def outcome_request_schema() -> dict:
+    police = _object({
+        "receipt_no": {"type": ["string", "null"], "maxLength": 40,
+                       "pattern": "^[0-9A-Za-z][0-9A-Za-z_/-]{2,39}$",
+                       "description": "接警回执号: 3-40 letters and digits (- _ / allowed)"},
+        "officer": _text(30, "出警民警: the officer's name"),
+        "reported_at": {"type": ["string", "null"], "maxLength": 40,
+                        "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}"
+                                   "(:[0-9]{2})?([+-][0-9]{2}:[0-9]{2}|Z)?$",
+                        "description": "接警时间: ISO 8601 local date and time "
+                                       "(2026-12-02T10:15 or with an offset); not in the future"},
+    }, nullable=True, description=(
+        "What the police gave back, with `police_called` only (optional here: the calling "
+        "system cannot print the police alert the web page would accept instead). Kept with "
+        "the outcome and shown on the result, the review page and the police alert."))
     return _object({"outcome": {"type": "string", "enum": list(labels.OUTCOMES),
                                 "description": "已办理 (proceeded) on 高/极高 needs the supervisor "
-                                               "step first. No police receipt is asked: the web "
-                                               "flow asks none either."}},
+                                               "step first. 已报警 (police_called) may carry "
+                                               "`police`; the web page asks for it unless the "
+                                               "case's police alert was printed."},
+                    "police": police},
                    ("outcome",), description="Finish the screening with what the customer did.")
 
 

@@ -34,7 +34,7 @@ ACTIONS = {
 SESSION_STATUS = {"draft": "问询中", "assessed": "已评估", "finished": "已完成",
                   "discarded": "已作废"}
 STEPS = {"facts": "交易信息", "questions": "问询", "result": "结果", "done": "完成",
-         "discarded": "已作废"}
+         "discarded": "已作废", "customer": "补录客户信息"}  # customer: in screening.step_saved only
 # Why a teller discards an unfinished screening (screening.discarded); 其他 needs words.
 DISCARD_REASONS = {
     "customer_left": "客户放弃办理或已离开",
@@ -145,6 +145,8 @@ PII_FIELDS = {name: FACT_NAMES[name] for name in (
 # shown as it is; codes are named here.
 PII_PURPOSES = {"police_alert": "打印警情通报单"}
 
+# The police response 已报警 records (screening.outcome `police`), in the order shown.
+POLICE_FIELDS = {"receipt_no": "接警回执号", "officer": "出警民警", "reported_at": "接警时间"}
 PAPERS = {"a5": "A5 纸", "roll80": "80 毫米热敏卷纸", "a4": "A4 纸"}
 REVIEW_STATUSES = {
     "pending": "待复核",
@@ -332,6 +334,16 @@ def local_when(iso: str | None, seconds: bool = False) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone()
     return when(moment.isoformat(), seconds)
+
+
+def police_response(police) -> str:
+    """What 已报警 recorded of the police (the screening.outcome event's `police`), one line:
+    接警回执号 …；出警民警 …；接警时间 … (empty when nothing was recorded)."""
+    if not isinstance(police, dict):
+        return ""
+    parts = [f"{POLICE_FIELDS[name]} {when(police[name], seconds=False) if name == 'reported_at' else police[name]}"
+             for name in POLICE_FIELDS if police.get(name)]
+    return "；".join(parts)
 
 
 def when(iso: str | None, seconds: bool = True) -> str:

@@ -22,7 +22,6 @@ AREAS = {
 ROLES = ["teller", "supervisor", "security", "admin"]
 # Routes open to fewer roles than the rest of their area.
 ENDPOINT_ROLES = {
-    "printing.alert": {"supervisor", "security", "admin"},
     "printing.outbox": {"security", "admin"},
     "review.access_log_page": {"security", "admin"},
 }
@@ -110,6 +109,7 @@ OWNER_ROUTES = {
     "printing.slip": ("GET", None),
     "printing.alert": ("GET", None),
     "printing.alert_pdf": ("POST", {}),
+    "printing.alert_customer": ("POST", {}),
 }
 # Reading the result and printing are open to supervisors for the branch's screenings; every
 # other screening route belongs to the screening's own teller.
@@ -120,8 +120,12 @@ def expected_access(role: str, route: str, owner: str) -> str:
     """'ok', 'forbidden' (403) or 'hidden' (404, another teller's screening does not exist)."""
     endpoint = route.split("/")[0]
     own = owner == role
+    if endpoint == "printing.alert_customer":
+        # the customer is at the screening's own counter: its teller alone adds their details
+        return "ok" if own else "forbidden"
     if endpoint.startswith("printing.alert"):
-        return "forbidden" if role == "teller" else "ok"
+        # a teller prints the alert of their own screening; another teller's stays a 403
+        return "forbidden" if role == "teller" and not own else "ok"
     if endpoint == "printing.slip":
         return "hidden" if role == "teller" and not own else "ok"
     if role not in ("teller", "supervisor"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -255,6 +256,37 @@ def test_nothing_changes_once_finished(client, token):
 def test_no_outcome_before_the_assessment(client, token):
     created = draft(client, token, BENIGN)
     refused(outcome(client, token, created["id"], "cancelled"), 409, "$", "wrong_state")
+
+
+def test_police_called_may_carry_the_police_response(app, client, token):
+    first = assessed(client, token, BENIGN)
+    path = f"/api/v1/screenings/{first['id']}/outcome"
+    later = (datetime.now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    refused(call(client, token, "post", path, {"outcome": "police_called",
+                                               "police": {"reported_at": later}}),
+            400, "police.reported_at", "out_of_range")
+    refused(call(client, token, "post", path, {"outcome": "police_called",
+                                               "police": {"receipt_no": "回执"}}),
+            400, "police.receipt_no", "invalid_value")
+    refused(call(client, token, "post", path, {"outcome": "police_called",
+                                               "police": {"receipt": "JJ-1"}}),
+            400, "police.receipt", "unknown_field")
+    refused(call(client, token, "post", path, {"outcome": "cancelled",
+                                               "police": {"receipt_no": "JJ-1"}}),
+            400, "police", "invalid_value")
+    at = (datetime.now() - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M")
+    reply = call(client, token, "post", path, {"outcome": "police_called", "police": {
+        "receipt_no": "JJ20261202-0031", "officer": "张警官", "reported_at": at}})
+    assert reply.status_code == 200, reply.get_json()
+    police = events(app, first["id"], "screening.outcome")[0]["police"]
+    assert police["receipt_no"] == "JJ20261202-0031" and police["officer"] == "张警官"
+    assert police["reported_at"].startswith(at)
+
+
+def test_police_called_without_the_police_response_is_still_accepted(app, client, token):
+    first = assessed(client, token, BENIGN)
+    assert outcome(client, token, first["id"], "police_called").status_code == 200
+    assert "police" not in events(app, first["id"], "screening.outcome")[0]
 
 
 @pytest.mark.parametrize("value", ["paused", "", None, 1, "已办理"])

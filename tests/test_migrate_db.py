@@ -30,7 +30,8 @@ WATCHLIST_CSV = "账号,来源,日期,备注\n6222020000111122223,公安通报,2
 def _outcome(client, session_id: int, outcome: str) -> None:
     token = csrf_token(client, f"/screening/{session_id}/result")
     response = client.post(f"/screening/{session_id}/outcome",
-                           data={"outcome": outcome, "csrf_token": token})
+                           data={"outcome": outcome, "csrf_token": token,
+                                 "police_receipt_no": "JJ20261202-0031"})
     assert response.status_code == 302
 
 

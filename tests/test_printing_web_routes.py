@@ -228,7 +228,8 @@ def test_every_alert_print_and_reprint_is_logged(client, auth, database, critica
     assert database["outbox"].count == 0
 
 
-def test_tellers_may_not_print_the_alert(client, auth, database, critical):
+def test_a_teller_may_not_print_another_tellers_alert(app, client, auth, database):
+    critical = make_session(app, database, "critical", teller="teller2")
     auth.login("teller")
     assert client.get(f"/print/{critical}/alert").status_code == 403
     token = csrf_token(client, "/screening/")

@@ -183,6 +183,30 @@ def test_outcome_form(fuzz_app, teller, outcome, missing):
     assert response.status_code in (302, 400)
 
 
+@FUZZ
+@given(form=st.fixed_dictionaries({"outcome": st.just("police_called")}, optional={
+    "police_receipt_no": text, "police_officer": text,
+    "police_time": st.one_of(text, st.sampled_from(["10:15", "23:59", "2026-12-02 10:15",
+                                                    "2026-12-02T10:15+08:00", "9999-12-31 00:00",
+                                                    "0001-01-01 00:00", "24:00"]))}))
+def test_police_response_form(fuzz_app, teller, form):
+    """已报警 with anything in the police response fields: recorded or refused, never a 5xx."""
+    session_id = screen(teller.client, BENIGN_FACTS, BENIGN_ANSWERS)
+    response = teller.post(f"/screening/{session_id}/outcome", form)
+    no_server_error(response, form)
+    assert response.status_code in (302, 400)
+
+
+@FEW
+@given(form=st.fixed_dictionaries({}, optional={
+    "customer_name": text, "customer_phone": text, "customer_id_number": text}))
+def test_alert_customer_form(teller, assessed, form):
+    """The customer's details before the police alert: saved or refused, never a 5xx."""
+    response = teller.post(f"/print/{assessed}/alert/customer", form)
+    no_server_error(response, form)
+    assert response.status_code in (302, 400)
+
+
 @FEW
 @given(form=st.fixed_dictionaries({}, optional={"username": not_a_user, "password": text}))
 def test_login_form(fuzz_app, form):

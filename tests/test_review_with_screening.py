@@ -16,7 +16,8 @@ def test_screened_case_is_reviewed_and_verifies(app, client, auth, database, run
     case = screen(client, SAFE_ACCOUNT_FACTS, SAFE_ACCOUNT_ANSWERS)
     token = csrf_token(client, f"/screening/{case}/result")
     assert client.post(f"/screening/{case}/outcome",
-                       data={"outcome": "police_called", "csrf_token": token}).status_code == 302
+                       data={"outcome": "police_called", "police_receipt_no": "JJ-0031",
+                             "csrf_token": token}).status_code == 302
     benign = screen(client, BENIGN_FACTS, BENIGN_ANSWERS)
     token = csrf_token(client, f"/screening/{benign}/result")
     client.post(f"/screening/{benign}/outcome", data={"outcome": "proceeded", "csrf_token": token})

@@ -137,7 +137,8 @@ def test_stopping_counts_as_protected(client, auth, database):
     session_id = screen(client, SAFE_ACCOUNT_FACTS, SAFE_ACCOUNT_ANSWERS)
     token = csrf_token(client, f"/screening/{session_id}/result")
     client.post(f"/screening/{session_id}/outcome",
-                data={"outcome": "police_called", "csrf_token": token})
+                data={"outcome": "police_called", "police_receipt_no": "JJ20261202-0031",
+                      "csrf_token": token})
     row = session_row(database, session_id)
     assert row["outcome"] in service.PROTECTED_OUTCOMES and row["amount_fen"] == 20_000_000
     assert row["review_status"] == "pending"
@@ -271,7 +272,7 @@ def test_references_are_unique_and_readable(client, auth, database):
     assert references[0] != references[1]
 
 
-def test_watchlisted_payee_stops_before_any_question(app, client, auth, database):
+def test_watchlisted_payee_is_critical_before_any_question(app, client, auth, database):
     from teller_guard import pii
 
     key = app.extensions["teller_guard"]["pii_key"]
@@ -279,6 +280,9 @@ def test_watchlisted_payee_stops_before_any_question(app, client, auth, database
                                   "account_masked": "6222 **** **** 7890", "source": "公安"})
     auth.login("teller")
     response = post_facts(client, BENIGN_FACTS)
-    assert response.headers["Location"].endswith("/result")
-    html = client.get(response.headers["Location"]).get_data(as_text=True)
+    # 极高 at once; then only the short set the police alert needs (tests/test_police_path.py)
+    assert response.headers["Location"].endswith("/questions")
+    session_id = int(response.headers["Location"].split("/")[-2])
+    assert session_row(database, session_id)["level"] == "critical"
+    html = client.get(f"/screening/{session_id}/result").get_data(as_text=True)
     assert "极高风险" in html and "收款账户在涉诈名单中" in html

@@ -182,7 +182,20 @@ def reasons(row: Mapping) -> tuple[str, ...]:
               for rule in mitigations)
 
 
-def actions_taken(row: Mapping, supervisor: Person, outcome_labels: Mapping) -> tuple[str, ...]:
+def watchlist_line(entry) -> str:
+    """The watchlist entry that stopped the transfer: where it came from, when, and its note."""
+    if entry is None:
+        return ""
+    parts = [f"来源：{entry.source or '未注明'}"]
+    if entry.listed_on:
+        parts.append(f"列入日期：{entry.listed_on}")
+    if entry.note:
+        parts.append(f"备注：{entry.note}")
+    return "涉诈名单记录（" + "，".join(parts) + "）"
+
+
+def actions_taken(row: Mapping, supervisor: Person, outcome_labels: Mapping,
+                  police: Mapping | None = None) -> tuple[str, ...]:
     actions = []
     action = _assessment(row).get("action") or {}
     if action.get("label_zh"):
@@ -197,6 +210,8 @@ def actions_taken(row: Mapping, supervisor: Person, outcome_labels: Mapping) -> 
     outcome = row.get("outcome")
     if outcome:
         actions.append(f"办理结果：{outcome_labels.get(outcome, outcome)}")
+        if outcome == "police_called" and police:
+            actions.append(f"警方接警：{labels.police_response(police)}")
     else:
         actions.append("办理结果：尚未记录（正在处置）")
     return tuple(actions)
@@ -204,8 +219,11 @@ def actions_taken(row: Mapping, supervisor: Person, outcome_labels: Mapping) -> 
 
 def alert_content(row: Mapping, vault: Mapping, branch, rules, *, teller: Person,
                   supervisor: Person, printed_by: Person, printed_at: datetime,
-                  channel_labels: Mapping, outcome_labels: Mapping) -> AlertContent:
-    """The police alert: personal data in full from the vault, as the teller recorded it."""
+                  channel_labels: Mapping, outcome_labels: Mapping,
+                  police: Mapping | None = None, watchlist_entry=None) -> AlertContent:
+    """The police alert: personal data in full from the vault, as the teller recorded it.
+    `police`: the police response recorded with 已报警; `watchlist_entry`: the watchlist entry
+    (watchlist.store.Entry) that stopped the transfer."""
     facts = _facts(row)
     assessment = _assessment(row)
     region = "".join(part for part in (facts.get("payee_province"), facts.get("payee_city"))
@@ -231,9 +249,9 @@ def alert_content(row: Mapping, vault: Mapping, branch, rules, *, teller: Person
         typologies=tuple(name for name in (primary_typology_name(row),) if name),
         answers=answer_rows(row, rules),
         observations=observation_labels(row, rules),
-        reasons=reasons(row),
+        reasons=reasons(row) + tuple(line for line in (watchlist_line(watchlist_entry),) if line),
         customer_statement=str(_answers(row).get("answers", {}).get("purpose_text") or ""),
-        actions_taken=actions_taken(row, supervisor, outcome_labels),
+        actions_taken=actions_taken(row, supervisor, outcome_labels, police),
         printed_by=printed_by.label,
         printed_at=printed_at,
     )

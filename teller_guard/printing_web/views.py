@@ -3,8 +3,11 @@
 Who may do what:
 
 - 风险提示单 (slip): tellers for their own screenings, supervisors, security and admins for any;
-- 警情通报单 (police alert): supervisors, security and admins, for 高/极高 screenings only; a
-  POST with a CSRF token (the GET page only shows the button);
+- 警情通报单 (police alert): for 高/极高 screenings only, supervisors, security and admins for
+  any, and the teller who ran the screening for their own (another teller's is a 403); a POST
+  with a CSRF token (the GET page only shows the button). The screening's own teller is first
+  asked for the customer's name, phone and ID number when step 1 left them out
+  (alert_customer), so the alert names the customer;
 - 警情外发 (outbox status, retry): security and admins.
 
 Every print is a ledger event written together with its counter; the alert also logs the
@@ -33,9 +36,10 @@ from flask import (
 from .. import audit, labels, printing, storage, users
 from ..db import DatabaseUnavailable, get_db
 from ..forms import ascii_int
-from ..screening import inputs, service
-from ..screening.context import branch, rules
+from ..screening import inputs, police, service
+from ..screening.context import branch, keys, rules
 from ..storage import printing as print_store
+from ..watchlist import store as watchlist_store
 from ..web import guard_area, ledger_key
 from . import content, outbox
 
@@ -43,7 +47,7 @@ bp = Blueprint("printing", __name__, url_prefix="/print")
 guard_area(bp, "teller", "supervisor", "security", "admin")
 
 SLIP_ROLES = ("teller", "supervisor", "security", "admin")
-ALERT_ROLES = ("supervisor", "security", "admin")
+ALERT_ROLES = ("supervisor", "security", "admin")  # any screening of the branch
 OUTBOX_ROLES = ("security", "admin")
 ALERT_LEVELS = ("high", "critical")
 # A PDF viewer builds its own page around the document: give it what it needs, nothing more.
@@ -151,32 +155,86 @@ def _alert_refusal(row):
     return None
 
 
+def alert_session(session_id: int) -> dict:
+    """Supervisors, security and admins print any screening's alert; a teller only their own
+    (another teller's stays a 403, as before tellers could print alerts at all)."""
+    require_role(("teller", *ALERT_ROLES))
+    row = service.get(get_db(), session_id)
+    if row is None:
+        abort(404)
+    if g.user.role == "teller" and row["teller_id"] != g.user.id:
+        abort(403)
+    return row
+
+
+def customer_missing(row) -> list[str]:
+    """The customer fields the alert still lacks, asked of the screening's own teller (who has
+    the customer at the counter); others print what was recorded."""
+    if row["teller_id"] != g.user.id:
+        return []
+    return police.missing_customer_fields(service.vault_values(get_db(), row["id"]))
+
+
+def alert_page(row, missing, errors=None, values=None, status=200):
+    return render_template(
+        "printing/alert.html", row=row, missing=missing, errors=errors or {},
+        values=values or {}, fact_names=labels.FACT_NAMES,
+        queues=bool(current_app.config.get("ALERT_ENDPOINT")) and not row["alerts_printed"],
+    ), status
+
+
 @bp.route("/<int:session_id>/alert")
 def alert(session_id: int):
     """The page with the print button. Printing reads the vault, is logged and queues the first
     alert for the police, so it is a POST (alert_pdf) with a CSRF token: a link, a prefetch or
     a page on another site can only bring the user here."""
-    row = session_for(session_id, ALERT_ROLES)
+    row = alert_session(session_id)
     refusal = _alert_refusal(row)
     if refusal:
         return refusal
-    return render_template("printing/alert.html", row=row,
-                           queues=bool(current_app.config.get("ALERT_ENDPOINT"))
-                           and not row["alerts_printed"])
+    return alert_page(row, customer_missing(row))
+
+
+@bp.route("/<int:session_id>/alert/customer", methods=["POST"])
+def alert_customer(session_id: int):
+    """The customer's details the alert lacks, from the screening's own teller: into the vault
+    (masked everywhere else), then back to the print button."""
+    row = alert_session(session_id)
+    if row["teller_id"] != g.user.id:
+        abort(403)  # the customer is at the teller's counter: they alone add the details
+    refusal = _alert_refusal(row)
+    if refusal:
+        return refusal
+    missing = customer_missing(row)
+    checked = police.parse_customer(request.form, missing, service.now_local().date())
+    if not checked.ok:
+        # Kept for the teller to correct; never echoed in full in a log or URL (POST body only).
+        kept = {name: (request.form.get(name) or "").strip()[:60] for name in missing}
+        return alert_page(row, missing, checked.errors, kept, 400)
+    if missing:
+        service.add_customer_details(get_db(), keys(), session_id, checked.value,
+                                     g.user.id)
+        flash("已补录客户信息，可以打印警情通报单")
+    return redirect(url_for("printing.alert", session_id=session_id))
 
 
 @bp.route("/<int:session_id>/alert.pdf", methods=["POST"])
 def alert_pdf(session_id: int):
-    row = session_for(session_id, ALERT_ROLES)
+    row = alert_session(session_id)
     refusal = _alert_refusal(row)
     if refusal:
         return refusal
+    if customer_missing(row):
+        return alert_page(row, customer_missing(row), {
+            "customer": "请先补录客户的姓名、电话和身份证号，再打印警情通报单"}, status=409)
     db, printed_at = get_db(), now_local()
     vault = service.vault_values(db, session_id)
     alert_content = content.alert_content(
         row, vault, branch(), rules(), teller=person(row["teller_id"]),
         supervisor=person(row["supervisor_id"]), printed_by=me(), printed_at=printed_at,
-        channel_labels=inputs.CHANNEL_LABELS, outcome_labels=service.OUTCOMES)
+        channel_labels=inputs.CHANNEL_LABELS, outcome_labels=service.OUTCOMES,
+        police=service.police_response(db, session_id),
+        watchlist_entry=watchlist_store.entry_that_stopped(db, row))
     pdf = printing.build_police_alert(alert_content)
     queued = None
     with storage.transaction(db):

@@ -170,9 +170,11 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         return (f"主管 {name(data.get('supervisor_id'))}" + (f"；理由：{reason}" if reason else "")
                 + via)
     if kind == "screening.outcome":
+        police = data.get("police") if isinstance(data.get("police"), dict) else None
         return (f"{labels.OUTCOMES.get(data.get('outcome'), data.get('outcome'))}；"
                 f"金额 {labels.yuan(data.get('amount_fen'))} 元；"
-                f"用时 {labels.duration(data.get('duration_seconds'))}")
+                f"用时 {labels.duration(data.get('duration_seconds'))}"
+                + (f"；{labels.police_response(police)}" if police else ""))
     if kind == "screening.discarded":
         reason = labels.DISCARD_REASONS.get(data.get("reason"), _text(data.get("reason")))
         return f"原因：{reason}" + (f"；说明：{data['note']}" if data.get("note") else "")

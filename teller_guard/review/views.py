@@ -27,6 +27,7 @@ from flask import (
 from .. import audit, labels, storage
 from ..db import get_db
 from ..forms import ascii_int
+from ..screening import police, service
 from ..storage import review
 from ..web import guard_area, ledger_key
 from . import access_log, dispositions, export, filters, queries, state, stats, svg, timeline
@@ -149,6 +150,8 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
         reviewers=queries.reviewers(db), context=context.query_args(),
         next_case=review.next_open(db, g.user, context, session_id),
         error_form=error_form, error_field=error_field, chosen_to=chosen_to,
+        police_response=police.describe(service.police_response(db, session_id))
+        if row["outcome"] == "police_called" else "",
     ), status
 
 

@@ -31,6 +31,12 @@ MAX_TYPOLOGIES = 3  # the primary and at most two "也可能是"
 # they behave (on the phone, in a hurry), which many scams share.
 STORY_WEIGHT = 3
 
+# A watchlisted payee is 极高风险 whatever the customer says: the full checklist would only
+# delay the stop. What is still asked is what the police alert's interview record needs: the
+# purpose and who asked for it (客户原话), whether and how the customer knows the payee, and
+# the signs of a scammer on the line (on the phone, told to keep it secret, remote app).
+WATCHLIST_QUESTIONS = ("purpose", "knows_payee", "relationship", "observe_customer")
+
 NOTE_WORDS_CEILING = {
     "medium": "仅凭客户用词，未发现需要核实的情形（回答、观察、名单等），最高评为中风险。",
     "high": "客户用了诈骗专用说法，但未发现需要核实的情形，评为高风险：请主管核实。",
@@ -186,13 +192,16 @@ def _follow_ups(rules: RuleSet, typology_ids: list[str]) -> tuple[Question, ...]
 def applicable_questions(
     screening: ScreeningInput, policy: Policy = DEFAULT_POLICY, rules: RuleSet | None = None
 ) -> tuple[Question, ...]:
-    """The 五必问 / 三是否 questions this transaction calls for, in checklist order."""
+    """The 五必问 / 三是否 questions this transaction calls for, in checklist order; for a
+    watchlisted payee only the short set the police alert needs (WATCHLIST_QUESTIONS)."""
     if rules is None:
         rules = default_rules()
     ctx = EvalContext(screening, policy, rules.phrases)
+    short = screening.cross_session.payee_watchlisted
     return tuple(
         definition.question
         for definition in rules.questions
         if definition.question.section != "follow_up"
+        and (not short or definition.question.id in WATCHLIST_QUESTIONS)
         and (definition.applies is None or definition.applies(ctx))
     )

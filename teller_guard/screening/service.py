@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from .. import audit, digests, group_commit, labels, pii, storage
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
+from ..storage import ledger as ledger_store
 from ..storage import sessions
 from . import follow_ups, validation
 from .inputs import (
@@ -385,7 +386,9 @@ def may_proceed(row: dict) -> bool:
 
 
 def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
-                   moment: datetime | None = None) -> None:
+                   moment: datetime | None = None, police: dict | None = None) -> None:
+    """`police`: what 已报警 records of the police response (police.parse_police_response),
+    kept in the screening.outcome event; None or {} adds nothing to the event."""
     if outcome not in OUTCOMES:
         raise FlowError("请选择办理结果")
     moment = moment or now_local()
@@ -405,8 +408,53 @@ def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
             "updated_at": _iso(moment), "in_queue": in_queue,
             "review_status": row["review_status"] or ("pending" if in_queue else None),
         })
+        extra = {"police": police} if police and outcome == "police_called" else {}
         _append(db, keys, "screening.outcome", actor_id, session_id, outcome=outcome,
-                amount_fen=row["amount_fen"], duration_seconds=duration)
+                amount_fen=row["amount_fen"], duration_seconds=duration, **extra)
+
+
+def police_response(db, session_id: int) -> dict:
+    """The police response recorded with 已报警 ({} when none was recorded)."""
+    data = ledger_store.newest_data(db, session_id, "screening.outcome") or {}
+    police = data.get("police") if data.get("outcome") == "police_called" else None
+    return police if isinstance(police, dict) else {}
+
+
+def add_customer_details(db, keys: Keys, session_id: int, details: dict[str, str],
+                         actor_id: int, moment: datetime | None = None) -> list[str]:
+    """The customer's name, phone or ID number asked before the police alert: each field the
+    vault does not hold yet goes into the vault, its masked form into the stored facts, and the
+    customer's hash and mask follow (as update_facts would set them). A step_saved event
+    (step "customer") pins the row. Returns the names of the fields added."""
+    moment = moment or now_local()
+    with storage.transaction(db):
+        row = get(db, session_id)
+        if row is None:
+            raise FlowError("问询不存在")
+        vault = sessions.vault(db, session_id)
+        added = {name: value for name, value in details.items()
+                 if name in MASKS and value and not vault.get(name)}
+        if not added:
+            return []
+        full = {**vault, **added}
+        form = row["form"]
+        facts = form.setdefault("facts", {})
+        for name, value in added.items():
+            facts[name] = MASKS[name](value)
+        customer_key = full.get("customer_id_number") or (
+            f"{full['customer_name']}|{full['customer_phone']}"
+            if full.get("customer_name") and full.get("customer_phone") else None)
+        sessions.save_step(db, session_id, {
+            "form": json.dumps(form, ensure_ascii=False),
+            "customer_hash": pii.keyed_hash(keys.pii, customer_key) if customer_key else None,
+            "customer_masked": facts.get("customer_name") or facts.get("customer_id_number")
+            or "",
+            "updated_at": _iso(moment),
+        })
+        sessions.save_vault(db, session_id, added, _iso(moment))
+        _append(db, keys, "screening.step_saved", actor_id, session_id, step="customer",
+                fields=sorted(added), state=_state(db, keys, session_id))
+    return sorted(added)
 
 
 def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:

@@ -9,14 +9,17 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from .. import labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
+from ..watchlist import store as watchlist_store
 from ..web import guard_area, ledger_key
-from . import follow_ups, inputs, service
+from . import follow_ups, inputs, police, service
 from .context import branch, keys, rules, signals
 
 bp = Blueprint("screening", __name__, url_prefix="/screening")
 guard_area(bp, "teller", "supervisor")
 
 
+WATCHLIST_STATEMENT_REQUIRED = ("收款账户在涉诈名单中：请记录客户原话——谁让转账、对方自称什么身份"
+                                "（如公安、客服）、怎么联系的；客户不愿说也请记下")
 NOT_OWNER = "只有办理该问询的柜员本人可以修改答案、记录结果或提交主管确认；主管可以查看评估结果。"
 
 
@@ -85,14 +88,15 @@ def new():
 
 
 def after_facts(session_id: int):
-    """A watchlisted payee stops the screening at once, before anything else is asked."""
+    """A watchlisted payee makes the screening 极高风险 at once (it is in the supervisor's and
+    security's lists from this moment); the teller then asks the short set of questions the
+    police alert needs (risk.engine.WATCHLIST_QUESTIONS)."""
     db = get_db()
     row = service.get(db, session_id)
     found = signals(row)
     if found["facts"]["payee_watchlisted"]:
         service.assess(db, keys(), session_id, branch(), rules(), found["facts"], g.user.id,
                        answers=row["form"].get("answers") or {})
-        return redirect(url_for("screening.result", session_id=session_id))
     return redirect(url_for("screening.questions", session_id=session_id))
 
 
@@ -136,6 +140,11 @@ def questions(session_id: int):
     if request.method == "GET":
         return questions_page(row, asked, found, answers_as_form(row["form"].get("answers")), {})
     checked = inputs.parse_answers(request.form, asked)
+    if found["facts"]["payee_watchlisted"] and \
+            not checked.value["answers"].get("purpose_text") and \
+            inputs.STATEMENT_FIELD not in checked.errors:
+        # For the police: who asked for the transfer, in the customer's own words.
+        checked.fail(inputs.STATEMENT_FIELD, WATCHLIST_STATEMENT_REQUIRED, "required")
     if request.form.get("action") == "save":
         service.save_answers(db, keys(), session_id, checked.value, g.user.id)
         flash(f"问询 {row['reference']} 已保存，可在“未完成的问询”中继续")
@@ -168,6 +177,10 @@ def questions_page(row, asked, found, values, errors, status=200):
         option_text=inputs._option_text, facts=row["form"]["facts"],
         channels=inputs.CHANNEL_LABELS, level_labels=service.LEVEL_LABELS,
         outcome_labels=service.OUTCOMES,
+        watchlisted=found["facts"]["payee_watchlisted"],
+        has_three=any(question.section == "three" for question in asked),
+        watchlist_entry=watchlist_store.find(get_db(), row["payee_hash"])
+        if found["facts"]["payee_watchlisted"] else None,
     ), status
 
 
@@ -189,6 +202,13 @@ def result_page(row, errors=None, status=200, values=None):
         # A supervisor opening another teller's case (待主管处理) is told whose terminal it is.
         teller=None if is_owner else users.get_user(get_db(), row["teller_id"]),
         follow_ups=follow_ups.changes(row["form"]),
+        police_labels=police.POLICE_LABELS,
+        police_response=police.describe(service.police_response(get_db(), row["id"]))
+        if row["outcome"] == "police_called" else "",
+        # The teller's alert button asks for the customer's details first when they are missing.
+        customer_missing=police.missing_customer_fields(service.vault_values(get_db(), row["id"]))
+        if is_owner and row["level"] in ("high", "critical") else [],
+        watchlist_entry=watchlist_store.entry_that_stopped(get_db(), row),
     ), status
 
 
@@ -260,9 +280,22 @@ def supervisor(session_id: int):
 @bp.route("/<int:session_id>/outcome", methods=["POST"])
 def outcome(session_id: int):
     row = own_session(session_id, edit=True)
+    chosen = request.form.get("outcome", "")
+    response = None
+    if chosen == "police_called" and row["status"] == "assessed":
+        # 已报警 needs the case's printed alert, or what the police gave back (receipt number,
+        # or the officer and the time); what was typed is kept on an error.
+        checked = police.parse_police_response(
+            request.form, alert_printed=bool(row["alerts_printed"]),
+            started_at=datetime.fromisoformat(row["started_at"]), now=service.now_local())
+        if not checked.ok:
+            typed = {name: (request.form.get(name) or "").strip()[:60]
+                     for name in police.POLICE_LABELS}
+            return result_page(row, checked.errors, 400, {"outcome": chosen, **typed})
+        response = checked.value
     try:
-        service.record_outcome(get_db(), keys(), session_id, request.form.get("outcome", ""),
-                               g.user.id)
+        service.record_outcome(get_db(), keys(), session_id, chosen, g.user.id,
+                               police=response)
     except service.FlowError as error:
         return result_page(row, {"outcome": str(error)}, 400)
     flash(f"问询 {row['reference']} 已记录：{service.OUTCOMES[request.form['outcome']]}")

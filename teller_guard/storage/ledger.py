@@ -6,6 +6,7 @@ only stores and reads what it computes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from contextlib import contextmanager
 
@@ -22,6 +23,20 @@ def events_of(db, session_id: int) -> list[Row]:
         db, f"SELECT id, {as_bytes.format('at')} AS at, actor_id, {as_bytes.format('kind')} AS "  # noqa: S608
             f"kind, {as_bytes.format('data')} AS data FROM ledger WHERE session_id = ? ORDER BY id",
         [session_id])
+
+
+def newest_data(db, session_id: int, kind: str) -> dict | None:
+    """The data of a session's newest event of this kind, decoded (None: no such event, or data
+    that is not a JSON object)."""
+    found = query_one(db, "SELECT data FROM ledger WHERE session_id = ? AND kind = ? "
+                          "ORDER BY id DESC LIMIT 1", [session_id, kind])
+    if found is None:
+        return None
+    try:
+        data = json.loads(found["data"])
+    except (TypeError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def bytes_of(db) -> str:

@@ -85,6 +85,14 @@ def find(db, account_hash_value: str) -> Entry | None:
     return _entry(row) if row else None
 
 
+def entry_that_stopped(db, screening: dict) -> Entry | None:
+    """The entry behind a screening assessed with its payee on the list (its stored form's
+    `cross_session` says so), for the teller and the police: source, date and note. None when
+    the payee was not listed then, or has been removed from the list since."""
+    cross_session = (screening.get("form") or {}).get("cross_session") or {}
+    return find(db, screening["payee_hash"]) if cross_session.get("payee_watchlisted") else None
+
+
 def get(db, entry_id: int) -> Entry | None:
     row = watchlist_store.entry(db, entry_id)
     return _entry(row) if row else None

@@ -196,6 +196,18 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
     expect(teller.locator("#supervisor .ok")).to_be_visible()
     checker.check(teller, "supervisor-step-done", scroll_to="#outcome")
     critical_id = session_id_of(teller)
+    # 已报警 without a printed alert or the police response: the errors beside the fields.
+    teller.check("#outcome-police_called")
+    teller.click("#record-outcome")
+    expect(teller.locator("#police_receipt_no-error")).to_be_visible()
+    checker.check(teller, "outcome-police-errors", scroll_to="#outcome")
+    # The teller's police alert asks for the customer's details step 1 left out.
+    teller.goto(f"/print/{critical_id}/alert")
+    expect(teller.locator("#alert-customer-form")).to_be_visible()
+    checker.check(teller, "alert-customer")
+    teller.click("#alert-customer-form button[type=submit]")
+    expect(teller.locator("#customer_name-error")).to_be_visible()
+    checker.check(teller, "alert-customer-errors")
 
     # An investment for a friend met in person: 中风险 (slip) when the customer is unsure, 高风险
     # when they are also in a hurry.
@@ -221,7 +233,16 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
         fill(teller, {**BENIGN, "#payee_account": WATCHLISTED})
         teller.check("#payee_known-1")
         teller.click("#facts-form button[type=submit]")
+        teller.wait_for_url("**/questions")  # 极高 already: the short set the alert needs
+        checker.check(teller, "questions-watchlisted")
+        for name, value in (("answers.purpose", "refund_claim"),
+                            ("answers.knows_payee", "phone_only"),
+                            ("answers.relationship", "stranger")):
+            teller.check(f"input[name='{name}'][value='{value}']")
+        teller.fill("#purpose_text", "自称客服的人让转的")
+        teller.click("#questions-form button.primary")
         teller.wait_for_url("**/result")
+        expect(teller.locator("#watchlist-entry")).to_contain_text("市公安局反诈中心通报")
         checker.check(teller, "result-watchlisted")
 
     # The 高风险 case above waits for a supervisor: 待主管处理 lists it.
