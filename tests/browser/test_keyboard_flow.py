@@ -174,11 +174,11 @@ def test_safe_account_case_by_keyboard_with_supervisor_override(page, live_app):
     expect(page.locator("#proceed-blocked")).to_contain_text("主管书面放行")
 
     # The supervisor comes to this terminal and types: first forgetting the reason. From the
-    # level banner, where the page opens: 跳到记录办理结果, the print button, the outcome and
-    # 记录结果并结束 (the supervisor step is below the outcome).
+    # level banner, where the page opens: 跳到记录办理结果, the print button, the outcome, the
+    # folded 报警信息, 记录结果并结束 and the teller's 打印警情通报单 (the supervisor step is below).
     expect_focus(page, "#result-banner")
     prints = page.locator(".result-act .button-row a").count()
-    to_supervisor = tab_to(keys, "#supervisor_username", 4 + prints)
+    to_supervisor = tab_to(keys, "#supervisor_username", 6 + prints)
     keys.type("supervisor")
     tab_to(keys, "#supervisor_password", 1)
     keys.type("supervisor-pass")

@@ -90,9 +90,12 @@ def test_the_tellers_police_path(page, live_app, artifacts):
 
     # 已报警, with the receipt the police gave.
     page.goto(f"/screening/{session_id}/result")
+    # The fields fold (the outcome form stays on the first screen) until 已报警 is chosen.
+    expect(page.locator("#police-response-fields")).not_to_have_attribute("open", "")
+    expect(page.locator("#police_receipt_no")).not_to_be_visible()
+    page.check("#outcome-police_called")
     expect(page.locator("#police-response-fields")).to_have_attribute("open", "")
     expect(page.locator("#police-response-fields")).to_contain_text("本案已打印警情通报单")
-    page.check("#outcome-police_called")
     page.fill("#police_receipt_no", RECEIPT)
     page.locator("#outcome").scroll_into_view_if_needed()
     page.screenshot(path=str(artifacts / "police-path-4-outcome.png"))
