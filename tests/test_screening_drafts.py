@@ -163,6 +163,17 @@ def test_a_new_screenings_draft_opens_only_on_the_way_back_from_the_login(client
     assert draft_rows(database) == []
 
 
+def test_coming_back_to_an_empty_new_screening_restores_no_later_draft(client, auth, database):
+    auth.login("teller")
+    client.get("/screening/new")
+    make_idle(client)
+    assert client.get("/screening/new").headers["Location"] == "/login"
+    assert auth.login("teller").headers["Location"] == "/screening/new"
+    client.get("/screening/new")  # the way back: nothing was typed
+    post_draft(client, "/screening/new/draft", {"amount": "7777"})
+    assert "7777" not in client.get("/screening/new").get_data(as_text=True)
+
+
 # --- the idle logout -------------------------------------------------------------------------------
 
 def test_answers_posted_after_the_idle_limit_return_after_the_login(client, auth, database):

@@ -101,8 +101,9 @@ def _new_draft() -> drafts.Draft | None:
     after the idle logout. Otherwise it may be another customer's, so it is dropped: opening
     新建问询 is always a new customer."""
     db = get_db()
+    resuming = session.pop("resuming", None) == request.path
     draft = drafts.load(db, draft_secret(), g.user.id, None, "new")
-    if draft is not None and session.pop("resuming", None) != request.path:
+    if draft is not None and not resuming:
         drafts.discard(db, g.user.id, None, "new")
         return None
     return draft
