@@ -279,3 +279,19 @@ def test_the_warning_is_on_every_page_of_a_login(client, auth, app):
     html = client.get("/screening/").get_data(as_text=True)
     assert 'role="alertdialog"' in html and 'data-idle-seconds="900"' in html
     assert 'data-warn-seconds="90"' in html and "js/idle.js" in html
+
+
+@pytest.mark.parametrize("role, home", [("teller", "/screening/"), ("supervisor", "/screening/"),
+                                        ("security", "/review/"), ("admin", "/admin/")])
+def test_keepalive_and_new_draft_by_role(client, auth, database, role, home):
+    token = csrf_token(client, "/login")
+    response = client.post("/session/keepalive", headers={"X-CSRFToken": token})
+    assert response.status_code == 401  # no login
+    response = client.post("/screening/new/draft", data={"amount": "1", "csrf_token": token})
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    auth.login(role)
+    token = csrf_token(client, home)
+    assert client.post("/session/keepalive", headers={"X-CSRFToken": token}).status_code == 200
+    response = client.post("/screening/new/draft", data={"amount": "1", "csrf_token": token})
+    assert response.status_code == (200 if role in ("teller", "supervisor") else 403)
+    assert len(draft_rows(database)) == (1 if role in ("teller", "supervisor") else 0)
