@@ -10,10 +10,10 @@
   if (!box || !window.fetch) {
     return;
   }
-  // The server counts from its own clock, in whole seconds, from before this page arrived:
-  // ending a little early here means 继续工作 is never pressed after the server's end.
-  var MARGIN_MS = 2000;
-  var idleMs = Number(box.getAttribute("data-idle-seconds")) * 1000 - MARGIN_MS;
+  // Counted from when this page (or the last save) arrived: the server counts from before,
+  // so its end never comes after ours, and 重新登录 always finds the login page. 继续工作
+  // pressed in the last moment may find the login ended: the dialog then says so.
+  var idleMs = Number(box.getAttribute("data-idle-seconds")) * 1000;
   // A lead as long as the limit itself (a short test limit) would warn at once.
   var warnMs = Math.min(Number(box.getAttribute("data-warn-seconds")) * 1000, idleMs / 2);
   var title = document.getElementById("idle-warning-title");
