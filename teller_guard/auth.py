@@ -10,12 +10,14 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
     session,
     url_for,
 )
+from flask_wtf.csrf import ValidationError, validate_csrf
 from werkzeug.exceptions import HTTPException
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -55,31 +57,60 @@ def load_logged_in_user() -> None:
     now = time.time()
     idle_limit = current_app.config["SESSION_IDLE_MINUTES"] * 60
     if now - session.get("last_seen", 0) > idle_limit:
-        return _session_ended("idle")
+        user = _valid_user(user_id, now)[0] if request.method == "POST" else None
+        g.kept_next = _keep_typed_form(user) if user is not None else None
+        return _session_ended("idle_kept" if g.kept_next else "idle", user_id)
+    user, why = _valid_user(user_id, now)
+    if user is None:
+        return _session_ended(why)
+    g.user = user
+    session["last_seen"] = int(now)
+
+
+def _valid_user(user_id: int, now: float) -> tuple[users.User | None, str]:
+    """The cookie's user if its login session is still open on the server, else why not."""
     token = session.get("sid")
     found = login_sessions.find(get_db(), token) if isinstance(token, str) else None
     if found is None or found.ended or found.user["id"] != user_id:
-        return _session_ended("revoked")  # logged out, or the account changed: see m012
+        return None, "revoked"  # logged out, or the account changed: see m012
     if now - found.started_at > current_app.config["SESSION_MAX_HOURS"] * 3600:
-        return _session_ended("max_age")  # polling cannot keep a session alive past this
+        return None, "max_age"  # polling cannot keep a session alive past this
     user = users.User.from_row(found.user)
     if not user.active or session.get("role") != user.role:
-        return _session_ended("revoked")
-    g.user = user
-    session["last_seen"] = int(now)
+        return None, "revoked"
+    return user, ""
+
+
+def _keep_typed_form(user: users.User) -> str | None:
+    """A form posted just after the idle limit (the customer took long to talk out of a scam)
+    is not thrown away: a screening step keeps it as the teller's draft (screening/draft_views)
+    and names its page, to open after the next login. Only for a login still valid but for the
+    idle limit, and a form with that login's CSRF token; nothing is shown before the login."""
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        return None
+    for keeper in current_app.extensions["teller_guard"].get("idle_keepers", ()):
+        kept = keeper(user)
+        if kept:
+            return kept
+    return None
 
 
 THROTTLED = "登录尝试过于频繁，请稍后再试"
 ENDED_MESSAGES = {
     "idle": "长时间未操作，已自动退出，请重新登录",
+    "idle_kept": "长时间未操作，已自动退出。刚才填写的内容已保存，重新登录后回到原页面继续",
     "max_age": "登录已超过 {hours} 小时，已自动退出，请重新登录",
     "revoked": "登录已失效（已退出，或账户的密码、角色、状态已变更），请重新登录",
 }
 
 
-def _session_ended(why: str) -> None:
+def _session_ended(why: str, user_id: int | None = None) -> None:
     session.clear()
     session["ended"] = why
+    if user_id is not None:  # the page to return to is only for the same user (login)
+        session["ended_user"] = user_id
 
 
 def safe_next(target: str | None) -> str | None:
@@ -123,6 +154,8 @@ def login():
             limits=login_throttle.Limits.from_config(current_app.config))
         if result.user:
             next_url = session.get("next")
+            if session.get("ended_user") not in (None, result.user.id):
+                next_url = None  # another teller at this terminal: their own home page
             database = get_db()
             with storage.transaction(database):
                 token = login_sessions.start(database, result.user.id)
@@ -135,6 +168,7 @@ def login():
             if result.user.must_change_password:  # the page says why
                 return redirect(url_for("account.password"))
             if safe_next(next_url):
+                session["resuming"] = urlsplit(next_url).path  # screening/views._new_draft
                 return redirect(next_url)
             return redirect(url_for(HOME_BY_ROLE[result.user.role]))
         # The same words whatever the account: unknown, disabled or wrong password.
@@ -143,6 +177,15 @@ def login():
     if error and request.method == "POST":
         status = 429 if error == THROTTLED else 401
     return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.route("/session/keepalive", methods=["POST"])
+def keepalive():
+    """The idle warning's 继续工作 (static/js/idle.js): this request itself is the activity
+    that restarts the idle limit (load_logged_in_user)."""
+    if g.user is None:
+        return jsonify(error="登录已失效，请重新登录"), 401
+    return jsonify(idle_seconds=int(current_app.config["SESSION_IDLE_MINUTES"] * 60))
 
 
 @bp.route("/logout", methods=["POST"])

@@ -18,6 +18,8 @@ DEFAULTS = {
     # postgresql://user@host/dbname selects PostgreSQL (bank-wide); unset: the SQLite file.
     "DATABASE_URL": None,
     "SESSION_IDLE_MINUTES": 15,
+    # How long before the idle logout a dialog offers one key to stay logged in (idle.js).
+    "SESSION_IDLE_WARNING_SECONDS": 120,
     # However active, a browser session ends this long after its login (login_sessions.py).
     "SESSION_MAX_HOURS": 12,
     # Failed logins from one address for one name within the window before that pair waits

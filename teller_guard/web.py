@@ -35,7 +35,9 @@ def guard_area(blueprint, *roles: str) -> None:
     def _guard():
         user = current_user()
         if user is None:
-            session["next"] = request.full_path.rstrip("?") if request.method == "GET" else None
+            # A POST's page to return to: the step whose form the idle logout kept (auth.py).
+            session["next"] = (request.full_path.rstrip("?") if request.method == "GET"
+                               else g.get("kept_next"))
             return redirect(url_for("auth.login"))
         if user.role not in roles:
             abort(403)

@@ -101,6 +101,8 @@ OWNER_ROUTES = {
     "screening.result": ("GET", None),
     "screening.facts/post": ("POST", {}),
     "screening.questions/post": ("POST", {}),
+    "screening.facts_draft": ("POST", {}),
+    "screening.questions_draft": ("POST", {}),
     "screening.statement": ("POST", {"statement": ""}),
     "screening.supervisor": ("POST", {}),
     "screening.outcome": ("POST", {"outcome": ""}),

@@ -47,6 +47,9 @@ def _seed_branch(instance) -> dict:
     _outcome(client, case, "police_called")
     benign = screen(client, BENIGN_FACTS, BENIGN_ANSWERS)
     _outcome(client, benign, "proceeded")
+    token = csrf_token(client, "/screening/new")  # a 新建问询 typed but not submitted yet
+    assert client.post("/screening/new/draft", data={"amount": "5000", "csrf_token": token}
+                       ).status_code == 200
     auth.logout()
 
     auth.login("security")

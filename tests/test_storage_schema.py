@@ -153,7 +153,7 @@ def rate_counts_persistence(url: str) -> str:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 and 0003 by hand: a database as the baseline release left it, with a
+    """Undo revisions 0002 to 0004 by hand: a database as the baseline release left it, with a
     user."""
     database = db.connect(target)
     try:
@@ -162,6 +162,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("DROP INDEX idx_sessions_awaiting_supervisor")
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
+        database.execute("DROP TABLE screening_drafts")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
         if database.dialect == "sqlite":
             database.conn.commit()

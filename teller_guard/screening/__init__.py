@@ -1,6 +1,7 @@
 """The teller's screening flow."""
 
-from . import desk  # noqa: F401 - adds 作废 and 查询 to the blueprint
+# Imported for their routes on bp: 作废 and 查询 (desk), the drafts (draft_views).
+from . import desk, draft_views  # noqa: F401
 from .views import bp
 
 __all__ = ["bp"]

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.datastructures import MultiDict
 
 from .. import labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..watchlist import store as watchlist_store
 from ..web import guard_area, ledger_key
-from . import follow_ups, inputs, police, service
+from . import drafts, follow_ups, inputs, police, service
 from .context import branch, keys, rules, signals
 
 bp = Blueprint("screening", __name__, url_prefix="/screening")
@@ -53,9 +65,10 @@ def mine():
         level_labels=service.LEVEL_LABELS, outcome_labels=service.OUTCOMES)
 
 
-def facts_page(values: dict, errors: dict, warnings: dict, row=None, status=200):
+def facts_page(values: dict, errors: dict, warnings: dict, row=None, status=200, draft=None):
     return render_template(
         "screening/facts.html", values=values, errors=errors, warnings=warnings, row=row,
+        draft=draft,
         provinces=[(name, name) for name in PROVINCES], province_pinyin=PROVINCE_PINYIN,
         channels=inputs.CHANNEL_LABELS,
         occupations=inputs.OCCUPATION_LABELS, payee_types=inputs.PAYEE_TYPE_LABELS,
@@ -75,16 +88,48 @@ def _opened_at(raw: str | None) -> datetime | None:
 @bp.route("/new", methods=["GET", "POST"])
 def new():
     if request.method == "GET":
-        return facts_page({"channel": "counter_transfer", "payee_type": "personal"}, {}, {})
+        values = {"channel": "counter_transfer", "payee_type": "personal"}
+        draft = _new_draft()
+        return facts_page(draft.as_dict() if draft else values, {}, {}, draft=draft)
     checked = inputs.parse_facts(request.form, service.now_local().date())
     if not checked.ok:
+        keep_draft(None, "new", request.form)
         return facts_page(request.form.to_dict(), checked.errors, checked.warnings, status=400)
     db = get_db()
     session_id = service.start(db, keys(), g.user.id, checked.value, branch(),
                                opened_at=_opened_at(request.form.get("opened_at")))
+    drafts.discard(db, g.user.id, None, "new")
     for warning in checked.warnings.values():
         flash(warning)
     return after_facts(session_id)
+
+
+def _new_draft() -> drafts.Draft | None:
+    """The unsubmitted 新建问询 form, only when the teller comes back to it by logging in again
+    after the idle logout. Otherwise it may be another customer's, so it is dropped: opening
+    新建问询 is always a new customer."""
+    db = get_db()
+    resuming = session.pop("resuming", None) == request.path
+    draft = drafts.load(db, draft_secret(), g.user.id, None, "new")
+    if draft is not None and not resuming:
+        drafts.discard(db, g.user.id, None, "new")
+        return None
+    return draft
+
+
+def draft_secret() -> str:
+    return current_app.config["SECRET_KEY"]
+
+
+def keep_draft(session_id: int | None, step: str, form, user_id: int | None = None) -> int | None:
+    """Keep a posted form as the step's draft; returns when, or None for input no real form
+    sends (drafts.DraftError), which the step's own validation reports."""
+    try:
+        pairs = drafts.form_pairs(step, form)
+    except drafts.DraftError:
+        return None
+    return drafts.save(get_db(), draft_secret(), user_id or g.user.id, session_id, step, pairs,
+                       current_app.config["SESSION_MAX_HOURS"])
 
 
 def after_facts(session_id: int):
@@ -107,6 +152,9 @@ def facts(session_id: int):
         flash("该问询已记录结果，不能再修改")
         return redirect(url_for("screening.result", session_id=session_id))
     if request.method == "GET":
+        draft = drafts.load(get_db(), draft_secret(), g.user.id, session_id, "facts")
+        if draft is not None:
+            return facts_page(draft.as_dict(), {}, {}, row=row, draft=draft)
         values = dict(row["form"]["facts"])
         values["amount"] = labels.amount(values.get("amount"))  # as every page shows it
         for name in inputs.PERSONAL_FIELDS:
@@ -116,8 +164,10 @@ def facts(session_id: int):
     kept = _kept_personal_values(session_id, form)
     checked = inputs.parse_facts({**form, **kept}, service.now_local().date())
     if not checked.ok:
+        keep_draft(session_id, "facts", request.form)
         return facts_page(form, checked.errors, checked.warnings, row=row, status=400)
     service.update_facts(get_db(), keys(), session_id, checked.value, branch(), g.user.id)
+    drafts.discard(get_db(), g.user.id, session_id, "facts")
     return after_facts(session_id)
 
 
@@ -138,6 +188,9 @@ def questions(session_id: int):
     db, found, current_branch = get_db(), signals(row), branch()
     asked = service.questions_for(db, row, current_branch, rules(), found["facts"])
     if request.method == "GET":
+        draft = drafts.load(db, draft_secret(), g.user.id, session_id, "questions")
+        if draft is not None:
+            return questions_page(row, asked, found, MultiDict(draft.pairs), {}, draft=draft)
         return questions_page(row, asked, found, answers_as_form(row["form"].get("answers")), {})
     checked = inputs.parse_answers(request.form, asked)
     if found["facts"]["payee_watchlisted"] and \
@@ -147,13 +200,16 @@ def questions(session_id: int):
         checked.fail(inputs.STATEMENT_FIELD, WATCHLIST_STATEMENT_REQUIRED, "required")
     if request.form.get("action") == "save":
         service.save_answers(db, keys(), session_id, checked.value, g.user.id)
+        drafts.discard(db, g.user.id, session_id, "questions")
         flash(f"问询 {row['reference']} 已保存，可在“未完成的问询”中继续")
         return redirect(url_for("screening.mine"))
     if not checked.ok:
         service.save_answers(db, keys(), session_id, checked.value, g.user.id)
+        keep_draft(session_id, "questions", request.form)  # with what failed validation
         return questions_page(row, asked, found, request.form, checked.errors, status=400)
     service.assess(db, keys(), session_id, current_branch, rules(), found["facts"], g.user.id,
                    answers=checked.value)
+    drafts.discard(db, g.user.id, session_id, "questions")
     return redirect(url_for("screening.result", session_id=session_id))
 
 
@@ -167,13 +223,13 @@ def answers_as_form(answers: dict | None) -> dict:
     return values
 
 
-def questions_page(row, asked, found, values, errors, status=200):
+def questions_page(row, asked, found, values, errors, status=200, draft=None):
     selected_observations = (values.getlist("observations") if hasattr(values, "getlist")
                              else values.get("observations") or [])
     return render_template(
         "screening/questions.html", row=row, found=found, values=values,
         asked=[labels.shown_question(question.to_dict()) for question in asked],
-        errors=errors, selected_observations=selected_observations,
+        errors=errors, selected_observations=selected_observations, draft=draft,
         option_text=inputs._option_text, facts=row["form"]["facts"],
         channels=inputs.CHANNEL_LABELS, level_labels=service.LEVEL_LABELS,
         outcome_labels=service.OUTCOMES,
@@ -298,5 +354,6 @@ def outcome(session_id: int):
                                police=response)
     except service.FlowError as error:
         return result_page(row, {"outcome": str(error)}, 400)
+    drafts.discard_screening(get_db(), session_id)
     flash(f"问询 {row['reference']} 已记录：{service.OUTCOMES[request.form['outcome']]}")
     return redirect(url_for("screening.mine"))

@@ -268,6 +268,22 @@ login_sessions = Table(
     Index("idx_login_sessions_started_at", "started_at"),
 )
 
+# What a teller has typed on a screening step but not yet submitted (screening/drafts.py): saved
+# as they type, so an idle logout loses nothing. One row per teller and step ("new", or
+# "<session id>/facts|questions"); the form is sealed (AES-GCM), since it may hold an ID number or
+# phone. Never read by scoring or the ledger; deleted when the step is submitted.
+screening_drafts = Table(
+    "screening_drafts", metadata,
+    Column("teller_id", Id, ForeignKey("users.id"), nullable=False),
+    Column("slot", Text, nullable=False),
+    Column("session_id", Id, ForeignKey("sessions.id")),
+    Column("sealed", Text, nullable=False),
+    Column("saved_at", Int, nullable=False),  # unix seconds
+    PrimaryKeyConstraint("teller_id", "slot"),
+    Index("idx_screening_drafts_session_id", "session_id"),
+    Index("idx_screening_drafts_saved_at", "saved_at"),
+)
+
 login_failures = Table(
     "login_failures", metadata,
     _id(),

@@ -6,7 +6,7 @@ The statistics triggers are replaced by ones whose every condition also requires
 No row is discarded before this revision runs, so the tables need no recount.
 
 Revision ID: 0006_discarded_screenings
-Revises: 0003_account_password_change
+Revises: 0004_screening_drafts
 """
 
 from alembic import op
@@ -14,7 +14,7 @@ from alembic import op
 from teller_guard.storage import stats_triggers
 
 revision = "0006_discarded_screenings"
-down_revision = "0003_account_password_change"
+down_revision = "0004_screening_drafts"
 branch_labels = None
 depends_on = None
 
