@@ -14,7 +14,8 @@ REASON = "已与客户子女视频核实，系其本人购房定金"
 @pytest.fixture
 def second_supervisor(app, database):
     key = app.extensions["teller_guard"]["ledger_key"]
-    users.create_user(database, key, "supervisor2", "supervisor-pass-2", "supervisor", "周主管", "S02")
+    users.create_user(database, key, "supervisor2", "supervisor-pass-2", "supervisor", "周主管", "S02",
+                      must_change=False)
     return "supervisor2", "supervisor-pass-2"
 
 

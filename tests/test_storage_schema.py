@@ -279,7 +279,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
-        connection.execute("UPDATE alembic_version SET version_num = '0003_account_password_change'")
+        connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
         assert migrate.stamped_revision(connection) == migrate.HEAD
         _discarding_leaves_the_statistics(connection)
