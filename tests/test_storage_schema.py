@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 from teller_guard import db
 from teller_guard import migrations as legacy
-from teller_guard.storage import migrate, postgres
+from teller_guard.storage import migrate, postgres, stats_triggers
 from teller_guard.storage.schema import metadata
 
 
@@ -153,8 +153,8 @@ def rate_counts_persistence(url: str) -> str:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0004 by hand: a database as the baseline release left it, with a
-    user."""
+    """Undo revisions 0002 to 0008 by hand (their tables, column and index; the triggers are
+    replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
         database.execute("INSERT INTO users (username, role, password_hash) "
@@ -163,6 +163,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        database.execute("DROP TABLE stats_day_level_outcome")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
         if database.dialect == "sqlite":
             database.conn.commit()
@@ -279,6 +280,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
+        connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
         assert migrate.stamped_revision(connection) == migrate.HEAD
@@ -297,6 +299,7 @@ def test_0007_mends_the_users_trigger_of_a_database_created_from_the_metadata(tm
     # As a new database was created before 0007: the trigger's '%s' had become '{}'.
     broken = legacy.USERS_CHANGE_TRIGGER.replace("'%s'", "'{}'")
     connection.executescript(f"DROP TRIGGER users_change_ends_sessions; {broken};"
+                             "DROP TABLE stats_day_level_outcome;"  # made by 0008
                              "UPDATE alembic_version SET version_num = '0006_discarded_screenings';")
     connection.close()
     assert db.prepare(path) == [f"alembic 0006_discarded_screenings -> {migrate.HEAD}"]
@@ -309,3 +312,75 @@ def test_0007_mends_the_users_trigger_of_a_database_created_from_the_metadata(tm
     ended_at, why = connection.execute("SELECT ended_at, ended_why FROM login_sessions").fetchone()
     connection.close()
     assert why == "account_changed" and ended_at > 1_700_000_000
+
+
+# --- 0008: level x outcome a day -----------------------------------------------------------------
+
+def _level_outcome_rows(connection) -> list[tuple]:
+    return [tuple(row) for row in connection.execute(
+        "SELECT day, level, outcome, n, amount_fen FROM stats_day_level_outcome ORDER BY 1, 2, 3")]
+
+
+def _sessions_with_outcomes(connection) -> None:
+    connection.execute("INSERT INTO users (username, role, password_hash) VALUES ('t', 'teller', 'x')")
+    teller = connection.execute("SELECT id FROM users WHERE username = 't'").fetchone()[0]
+    for number, (level, outcome, amount, status) in enumerate([
+            ("high", "cancelled", 500, "finished"), ("high", "cancelled", 700, "finished"),
+            (None, "proceeded", 100, "finished"), ("low", None, 100, "assessed"),
+            (None, None, 900, "discarded")], start=1):
+        connection.execute(
+            "INSERT INTO sessions (reference, teller_id, started_at, status, level, outcome,"
+            " amount_fen) VALUES (?, ?, '2026-12-02T09:00:00+08:00', ?, ?, ?, ?)",
+            [f"TG20261202-{number:06d}", teller, status, level, outcome, amount])
+
+
+def _triggers_before_0008(monkeypatch) -> tuple[list[str], str]:
+    """SQLite's statements and PostgreSQL's function as 0006 left them (no level x outcome)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(stats_triggers, "TABLES", {
+            name: table for name, table in stats_triggers.TABLES.items()
+            if name != "stats_day_level_outcome"})
+        return stats_triggers.sqlite_statements(), stats_triggers.postgresql_function()
+
+
+LEVEL_OUTCOME_ROWS = [("2026-12-02", "", "proceeded", 1, 100),
+                      ("2026-12-02", "high", "cancelled", 2, 1200)]
+
+
+def test_0008_fills_the_level_outcome_table_and_keeps_it(tmp_path, monkeypatch):
+    path = tmp_path / "x.db"
+    db.prepare(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    connection.executescript("DROP TABLE stats_day_level_outcome;"
+                             "UPDATE alembic_version SET version_num = '0007_users_trigger_time';")
+    for name in stats_triggers.SQLITE_TRIGGER_NAMES:
+        connection.execute(f"DROP TRIGGER {name}")
+    for statement in _triggers_before_0008(monkeypatch)[0]:
+        connection.execute(statement)
+    _sessions_with_outcomes(connection)
+    connection.close()
+    assert db.prepare(path) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
+    connection = sqlite3.connect(path, isolation_level=None)
+    assert _level_outcome_rows(connection) == LEVEL_OUTCOME_ROWS
+    connection.execute("UPDATE sessions SET outcome = 'police_called' WHERE amount_fen = 700")
+    assert _level_outcome_rows(connection)[1:] == [("2026-12-02", "high", "cancelled", 1, 500),
+                                                   ("2026-12-02", "high", "police_called", 1, 700)]
+    connection.close()
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+
+
+def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        connection.execute(_triggers_before_0008(monkeypatch)[1])
+        connection.execute("DROP TABLE stats_day_level_outcome")
+        connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
+        _sessions_with_outcomes(connection)  # no table yet: the old function must not need it
+        assert db.prepare(postgres_url) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
+        assert _level_outcome_rows(connection) == LEVEL_OUTCOME_ROWS
+        assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    finally:
+        connection.conn.close()

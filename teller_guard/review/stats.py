@@ -122,20 +122,18 @@ def every_day(per_day: list[tuple[str, int]], date_from: date | None,
     return [(day, counts.get(day, 0)) for day in span]
 
 
-def _compute(db_rows: dict[str, list[dict]], level_outcomes: list[dict],
-             date_from: date | None, date_to: date | None) -> Statistics:
+def _compute(db_rows: dict[str, list[dict]], date_from: date | None,
+             date_to: date | None) -> Statistics:
     figures = _figures(db_rows)
     figures["per_day"] = every_day(figures["per_day"], date_from, date_to)
-    return Statistics(date_from=date_from, date_to=date_to,
-                      level_outcomes=[tuple(row.values()) for row in level_outcomes], **figures)
+    return Statistics(date_from=date_from, date_to=date_to, **figures)
 
 
 def compute(db, date_from: date | None, date_to: date | None) -> Statistics:
     """Read the daily tables the triggers keep (migration m007): fast at any range."""
     from ..storage import review  # here, so the figures and export.py import without Flask
 
-    return _compute(review.statistics(db, date_from, date_to),
-                    review.level_outcomes(db, date_from, date_to), date_from, date_to)
+    return _compute(review.statistics(db, date_from, date_to), date_from, date_to)
 
 
 def compute_from_sessions(db, date_from: date | None, date_to: date | None) -> Statistics:
@@ -143,5 +141,4 @@ def compute_from_sessions(db, date_from: date | None, date_to: date | None) -> S
     daily tables in tests)."""
     from ..storage import review
 
-    return _compute(review.statistics_from_sessions(db, date_from, date_to),
-                    review.level_outcomes(db, date_from, date_to), date_from, date_to)
+    return _compute(review.statistics_from_sessions(db, date_from, date_to), date_from, date_to)

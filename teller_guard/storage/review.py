@@ -316,6 +316,9 @@ _DAILY_FIGURES = {
                     "GROUP BY review_status HAVING sum(n) > 0",
     "durations": "SELECT seconds, sum(n) AS count FROM stats_day_duration WHERE {where} "
                  "GROUP BY seconds HAVING sum(n) > 0",
+    "level_outcomes": "SELECT level, outcome, sum(n) AS count, sum(amount_fen) AS amount_fen "
+                      "FROM stats_day_level_outcome WHERE {where} GROUP BY level, outcome "
+                      "HAVING sum(n) > 0 ORDER BY 1, 2",
 }
 # the same figures straight from sessions ({where} takes started_at conditions)
 _SESSION_FIGURES = {
@@ -334,6 +337,9 @@ _SESSION_FIGURES = {
                     "FROM sessions WHERE {where} AND in_queue = 1 GROUP BY 1",
     "durations": "SELECT duration_seconds AS seconds, count(*) AS count FROM sessions "
                  "WHERE {where} AND duration_seconds IS NOT NULL GROUP BY duration_seconds",
+    "level_outcomes": "SELECT COALESCE(level, '') AS level, outcome, count(*) AS count, "
+                      "COALESCE(sum(amount_fen), 0) AS amount_fen FROM sessions "
+                      "WHERE {where} AND outcome IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2",
 }
 
 
@@ -344,8 +350,8 @@ def _figures(db, sqls: dict[str, str], conditions: list[str], params: list) -> d
 
 def statistics(db, date_from: date | None, date_to: date | None) -> dict[str, list[Row]]:
     """The rows of each figure of review.stats.Statistics (per_day, levels, typologies, tellers,
-    outcomes, dispositions, durations), from the daily tables the triggers keep: fast at any
-    range."""
+    outcomes, dispositions, durations, level_outcomes), from the daily tables the triggers
+    keep: fast at any range."""
     conditions, params = ["1 = 1"], []
     if date_from:
         conditions.append("day >= ?")
@@ -364,18 +370,6 @@ def statistics_from_sessions(db, date_from: date | None,
     # As the daily tables' triggers do: a discarded screening counts nowhere (0006).
     conditions.insert(0, f"({NOT_DISCARDED})")
     return _figures(db, _SESSION_FIGURES, conditions, params)
-
-
-def level_outcomes(db, date_from: date | None, date_to: date | None) -> list[Row]:
-    """level ('' when not assessed), outcome, count and amount_fen of the sessions started in
-    the range with an outcome: the level x outcome table and 保护金额. No daily table keeps
-    level and outcome together, so this reads sessions (by idx_sessions_started_at)."""
-    conditions, params = _started_between(*day_bounds(date_from, date_to))
-    where = " AND ".join(["outcome IS NOT NULL", *conditions])
-    return query(
-        db, "SELECT COALESCE(level, '') AS level, outcome, count(*) AS count, "  # noqa: S608
-            f"COALESCE(sum(amount_fen), 0) AS amount_fen FROM sessions WHERE {where} "
-            "GROUP BY 1, 2 ORDER BY 1, 2", params)
 
 
 # --- retention (call inside storage.transaction, with the ledger event) ------------------------

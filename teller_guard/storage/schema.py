@@ -307,7 +307,7 @@ def _stats_table(name: str, keys, values) -> Table:
     return Table(name, metadata, *columns, sqlite_with_rowid=False)
 
 
-for _name, (_keys, _values, _, _) in legacy.STATS_TABLES.items():
+for _name, (_keys, _values, _, _) in stats_triggers.TABLES.items():
     _stats_table(_name, _keys, _values)
 
 

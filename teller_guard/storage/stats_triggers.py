@@ -1,4 +1,4 @@
-"""The triggers that keep the daily statistics tables (m007) current, as of revision 0006.
+"""The triggers that keep the daily statistics tables (m007; 0008) current, as of revision 0008.
 
 m007's triggers (teller_guard/migrations.py, frozen) count every sessions row. Since 0006 a
 screening the teller discarded (status `discarded`) counts in none of the tables, not even as
@@ -22,8 +22,15 @@ def _condition(condition: str) -> str:
     return kept if condition == "1" else f"{kept} AND {condition}"
 
 
+# Since 0008 also level x outcome a day (the statistics page's table and 保护金额), which no
+# m007 table keeps together.
+LEVEL_OUTCOME = (("day", "level", "outcome"), ("n", "amount_fen"),
+                 {"day": "substr(R.started_at, 1, 10)", "level": "IFNULL(R.level, '')",
+                  "outcome": "R.outcome", "n": "1", "amount_fen": "IFNULL(R.amount_fen, 0)"},
+                 "R.outcome IS NOT NULL")
 TABLES = {name: (keys, values, expressions, _condition(condition))
-          for name, (keys, values, expressions, condition) in legacy.STATS_TABLES.items()}
+          for name, (keys, values, expressions, condition)
+          in {**legacy.STATS_TABLES, "stats_day_level_outcome": LEVEL_OUTCOME}.items()}
 
 
 def _changes(row: str, sign: str) -> list[str]:
