@@ -229,13 +229,17 @@ def user_add(app, username, role, display_name, staff_no, password):
 @instance_option
 @click.argument("username")
 def user_disable(app, username):
+    _set_active(app, username, False)
+
+
+def _set_active(app, username: str, active: bool) -> None:
     prepare_database(app)
     with app_db(app) as (database, key):
         try:
-            users.set_active(database, key, username, False)
+            users.set_active(database, key, username, active)
         except users.UserError as error:
             fail(str(error))
-    click.echo(f"已停用用户 {username}")
+    click.echo(f"已{'启用' if active else '停用'}用户 {username}")
 
 
 @user.command("edit")
@@ -269,13 +273,7 @@ def user_edit(app, username, role, display_name, staff_no):
 @instance_option
 @click.argument("username")
 def user_enable(app, username):
-    prepare_database(app)
-    with app_db(app) as (database, key):
-        try:
-            users.set_active(database, key, username, True)
-        except users.UserError as error:
-            fail(str(error))
-    click.echo(f"已启用用户 {username}")
+    _set_active(app, username, True)
 
 
 @user.command("reset-password")

@@ -32,17 +32,23 @@ def _assign(db, key, actor, session_id: int, assignee_id: int) -> None:
         "review.assigned", actor.id, session_id, {"assignee_id": assignee_id}))
 
 
+def _case_as_seen(db, session_id: int, expected_status: str | None) -> tuple[dict, str]:
+    """The queued case and its status, refused if it is no longer the status the reviewer saw
+    (someone else changed it meanwhile)."""
+    row = _queued_session(db, session_id)
+    current = state.current_status(row["review_status"])
+    if expected_status and state.current_status(expected_status) != current:
+        raise TransitionError(f"该案件状态已被他人改为“{state.label(current)}”，请查看后重新操作")
+    return row, current
+
+
 def change_status(db, key, actor, session_id: int, to_status: str, note: str = "",
                   expected_status: str | None = None) -> state.Transition:
     """Move a case to `to_status`. `expected_status` is the status the reviewer saw: if someone
     else changed it meanwhile the change is refused rather than silently applied."""
     state.check_reviewer(actor.role)
     with storage.transaction(db):
-        row = _queued_session(db, session_id)
-        current = state.current_status(row["review_status"])
-        if expected_status and state.current_status(expected_status) != current:
-            raise TransitionError(
-                f"该案件状态已被他人改为“{state.label(current)}”，请查看后重新操作")
+        row, current = _case_as_seen(db, session_id, expected_status)
         change = state.transition(current, to_status, note)
         review.transition(db, session_id, to_status)
         audit.append(db, key, audit.AuditEvent(
@@ -58,11 +64,7 @@ def close(db, key, actor, session_id: int, to_status: str, note: str,
     conclusion (two review.transition events) in one transaction."""
     state.check_reviewer(actor.role)
     with storage.transaction(db):
-        row = _queued_session(db, session_id)
-        current = state.current_status(row["review_status"])
-        if expected_status and state.current_status(expected_status) != current:
-            raise TransitionError(
-                f"该案件状态已被他人改为“{state.label(current)}”，请查看后重新操作")
+        row, current = _case_as_seen(db, session_id, expected_status)
         steps = state.closing_steps(current, to_status, note)
         for step in steps:
             review.transition(db, session_id, step.to_status)
