@@ -152,8 +152,24 @@ def rate_counts_persistence(url: str) -> str:
         database.conn.close()
 
 
+# Undo 0009 by hand: a database as 0008 left it.
+UNDO_0009 = ["DROP INDEX idx_sessions_branch_id_id",
+             *(f"ALTER TABLE {table} DROP COLUMN branch_id"
+               for table in ("users", "api_tokens", "sessions")),
+             "DROP TABLE branches"]
+
+
+def sqlite_at(path, revision: str) -> None:
+    """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
+    then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
+    legacy_db = sqlite_utils.Database(path)
+    legacy.migrations.apply(legacy_db)
+    legacy_db.conn.close()
+    migrate._with_alembic(str(path), migrate.BASELINE, to=revision)
+
+
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0008 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0009 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -163,6 +179,8 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        for statement in UNDO_0009:  # before 0008's table goes: SQLite reparses the triggers
+            database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
         if database.dialect == "sqlite":
@@ -205,8 +223,10 @@ def test_concurrent_prepares_of_one_postgresql_database_take_turns(postgres_url)
 
 def test_a_sqlite_database_at_the_baseline_is_upgraded(tmp_path):
     path = tmp_path / "x.db"
-    db.prepare(path)
-    back_to_the_baseline(path)
+    sqlite_at(path, migrate.BASELINE)
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO users (username, role, password_hash) "
+                           "VALUES ('old', 'teller', 'x')")
     assert db.prepare(path) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
     new = tmp_path / "new.db"
     db.prepare(new)
@@ -281,6 +301,8 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
+        for statement in UNDO_0009:
+            connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
         assert migrate.stamped_revision(connection) == migrate.HEAD
@@ -294,13 +316,11 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
 
 def test_0007_mends_the_users_trigger_of_a_database_created_from_the_metadata(tmp_path):
     path = tmp_path / "x.db"
-    db.prepare(path)
+    sqlite_at(path, "0006_discarded_screenings")
     connection = sqlite3.connect(path)
     # As a new database was created before 0007: the trigger's '%s' had become '{}'.
     broken = legacy.USERS_CHANGE_TRIGGER.replace("'%s'", "'{}'")
-    connection.executescript(f"DROP TRIGGER users_change_ends_sessions; {broken};"
-                             "DROP TABLE stats_day_level_outcome;"  # made by 0008
-                             "UPDATE alembic_version SET version_num = '0006_discarded_screenings';")
+    connection.executescript(f"DROP TRIGGER users_change_ends_sessions; {broken};")
     connection.close()
     assert db.prepare(path) == [f"alembic 0006_discarded_screenings -> {migrate.HEAD}"]
     connection = sqlite3.connect(path)
@@ -349,10 +369,8 @@ LEVEL_OUTCOME_ROWS = [("2026-12-02", "", "proceeded", 1, 100),
 
 def test_0008_fills_the_level_outcome_table_and_keeps_it(tmp_path, monkeypatch):
     path = tmp_path / "x.db"
-    db.prepare(path)
+    sqlite_at(path, "0007_users_trigger_time")
     connection = sqlite3.connect(path, isolation_level=None)
-    connection.executescript("DROP TABLE stats_day_level_outcome;"
-                             "UPDATE alembic_version SET version_num = '0007_users_trigger_time';")
     for name in stats_triggers.SQLITE_TRIGGER_NAMES:
         connection.execute(f"DROP TRIGGER {name}")
     for statement in _triggers_before_0008(monkeypatch)[0]:
@@ -377,6 +395,8 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         connection.execute("DROP TABLE stats_day_level_outcome")
+        for statement in UNDO_0009:
+            connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it
         assert db.prepare(postgres_url) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
