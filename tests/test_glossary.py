@@ -236,7 +236,11 @@ SAMPLES = {
     "user.password_changed": {"user_id": 7, "username": "zhang", "password": "f" * 16,
                               "must_change_password": False},
     "settings.changed": {"large_amount": {"before": "50000.00", "after": "60000.00"},
-                         "slip_paper": {"before": "a5", "after": "roll80"}},
+                         "slip_paper": {"before": "a5", "after": "roll80"}, "branch": 2},
+    "branch.created": {"branch": 2, "code": "0002", "settings": {
+        "bank_name": "示例银行", "branch_name": "桥东支行", "province": "河北省", "city": "邢台市",
+        "large_amount": "50000", "elderly_age": 60, "slip_paper": "a5"}},
+    "user.branch_changed": {"user_id": 7, "username": "zhang", "branch": 2, "previous_branch": 1},
     "api_token.created": {"token_id": 3, "name": "核心系统", "token_hash": "cd" * 32,
                           "scope": {"tellers": ["teller1"], "read": "all",
                                     "may_supervise": True}},
