@@ -152,8 +152,14 @@ def rate_counts_persistence(url: str) -> str:
         database.conn.close()
 
 
+# Undoes 0010 (the watchlist's category, expiry and proposals) on either backend.
+UNDO_0010 = ["DROP INDEX idx_watchlist_proposed",
+             *(f"ALTER TABLE watchlist DROP COLUMN {column}" for column in
+               ("category", "expires_on", "status", "session_id", "proposed_by"))]
+
+
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0008 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0010 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -163,6 +169,8 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        for statement in UNDO_0010:  # before 0008's table goes: SQLite re-reads its triggers
+            database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
         if database.dialect == "sqlite":
@@ -280,6 +288,8 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
+        for statement in UNDO_0010:
+            connection.execute(statement)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
@@ -298,7 +308,8 @@ def test_0007_mends_the_users_trigger_of_a_database_created_from_the_metadata(tm
     connection = sqlite3.connect(path)
     # As a new database was created before 0007: the trigger's '%s' had become '{}'.
     broken = legacy.USERS_CHANGE_TRIGGER.replace("'%s'", "'{}'")
-    connection.executescript(f"DROP TRIGGER users_change_ends_sessions; {broken};"
+    connection.executescript("".join(f"{statement};" for statement in UNDO_0010)
+                             + f"DROP TRIGGER users_change_ends_sessions; {broken};"
                              "DROP TABLE stats_day_level_outcome;"  # made by 0008
                              "UPDATE alembic_version SET version_num = '0006_discarded_screenings';")
     connection.close()
@@ -351,7 +362,8 @@ def test_0008_fills_the_level_outcome_table_and_keeps_it(tmp_path, monkeypatch):
     path = tmp_path / "x.db"
     db.prepare(path)
     connection = sqlite3.connect(path, isolation_level=None)
-    connection.executescript("DROP TABLE stats_day_level_outcome;"
+    connection.executescript("".join(f"{statement};" for statement in UNDO_0010)
+                             + "DROP TABLE stats_day_level_outcome;"
                              "UPDATE alembic_version SET version_num = '0007_users_trigger_time';")
     for name in stats_triggers.SQLITE_TRIGGER_NAMES:
         connection.execute(f"DROP TRIGGER {name}")
@@ -376,6 +388,8 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     connection = db.connect(postgres_url)
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
+        for statement in UNDO_0010:
+            connection.execute(statement)
         connection.execute("DROP TABLE stats_day_level_outcome")
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it

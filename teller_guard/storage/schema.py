@@ -45,6 +45,9 @@ AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
                        "AND level IN ('high', 'critical')")
 
 
+WATCHLIST_PROPOSED = "status = 'proposed'"
+
+
 def _id(**kwargs) -> Column:
     return Column("id", Id, primary_key=True, autoincrement=True, **kwargs)
 
@@ -188,7 +191,18 @@ watchlist = Table(
     Column("note", Text),
     Column("import_id", Id),
     Column("added_at", Text),
+    # 0010: one list for the whole bank. category: labels.WATCHLIST_CATEGORIES (NULL on entries
+    # from before); expires_on: YYYY-MM-DD, the last day it matches; status: active, or proposed
+    # by a branch from a confirmed case (session_id, proposed_by) until head office approves.
+    Column("category", Text),
+    Column("expires_on", Text),
+    Column("status", Text, nullable=False, server_default=text("'active'")),
+    Column("session_id", Id),
+    Column("proposed_by", Id),
     Index("idx_watchlist_account_hash", "account_hash", unique=True),
+    # The 待审批 list reads only these few rows, however long the list grows.
+    Index("idx_watchlist_proposed", "id", sqlite_where=text(WATCHLIST_PROPOSED),
+          postgresql_where=text(WATCHLIST_PROPOSED)),
 )
 
 outbox = Table(
