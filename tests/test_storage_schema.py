@@ -398,3 +398,51 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
         assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
     finally:
         connection.conn.close()
+
+
+# --- 0010: one watchlist for the bank ------------------------------------------------------------
+
+def _entry_before_0010(connection) -> None:
+    for statement in UNDO_0010:
+        connection.execute(statement)
+    connection.execute("UPDATE alembic_version SET version_num = '0008_stats_level_outcome'")
+    connection.execute("INSERT INTO watchlist (account_hash, account_masked, source, listed_on, note,"
+                       " added_at) VALUES ('h', '6222 **** 1234', '市反诈中心', '2026-01-01', '',"
+                       " '2026-01-01T09:00:00+08:00')")
+
+
+def _listed_after_0010(connection) -> None:
+    from teller_guard.storage import watchlist
+
+    found = connection.execute("SELECT source, category, expires_on, status FROM watchlist"
+                               ).fetchall()
+    assert [tuple(row) for row in found] == [("市反诈中心", None, None, "active")]
+    assert watchlist.is_listed(connection, "h", "2026-12-02")
+
+
+def test_0010_keeps_existing_entries_listed(tmp_path):
+    path = tmp_path / "x.db"
+    db.prepare(path)
+    connection = db.connect(path)
+    with db.write_transaction(connection):
+        _entry_before_0010(connection)
+    connection.conn.close()
+    assert db.prepare(path) == [f"alembic 0008_stats_level_outcome -> {migrate.HEAD}"]
+    connection = db.connect(path)
+    _listed_after_0010(connection)
+    connection.conn.close()
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+
+
+def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        _entry_before_0010(connection)
+        assert db.prepare(postgres_url) == [f"alembic 0008_stats_level_outcome -> {migrate.HEAD}"]
+        _listed_after_0010(connection)
+        assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    finally:
+        connection.conn.close()

@@ -145,7 +145,8 @@ def reject(db, ledger_key: bytes, actor, entry_id: int, reason: str) -> store.En
 
 def history(db, entry: store.Entry, names: dict[int, str]) -> list[timeline.TimelineEntry]:
     """How the entry came onto the list, oldest first: its import (or the form it was typed
-    into), then the proposal's ledger events on the case it came from."""
+    into), then the proposal events of the case it came from, earlier rejected proposals of
+    that case (the same payee) included."""
     lines = []
     found = watchlist_store.import_record(db, entry.import_id) if entry.import_id else None
     if found is not None:
@@ -159,7 +160,7 @@ def history(db, entry: store.Entry, names: dict[int, str]) -> list[timeline.Time
             kind))
     if entry.session_id is not None:
         events = [event for event in queries.session_events(db, entry.session_id)
-                  if event.kind in EVENT_KINDS and event.data.get("entry_id") == entry.id]
+                  if event.kind in EVENT_KINDS]
         lines += timeline.timeline(events, names, labels.typology_labels())
     return lines
 
