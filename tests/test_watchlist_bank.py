@@ -385,3 +385,13 @@ def test_import_page_takes_the_category_and_the_expiry_column(app, client, auth,
     assert (entry.category, entry.expires_on) == ("peer", "2099-12-31")
     history = client.get(f"/watchlist/{entry.id}").get_data(as_text=True)
     assert "导入涉诈名单" in history and "同业（某行）" in history
+
+
+def test_the_teller_and_the_police_alert_see_the_category():
+    from teller_guard.printing_web import content
+
+    entry = store.Entry(1, "h", MASKED, "某行 3 月通报", "2026-03-01", "", None, "", "peer",
+                        "2026-12-31")
+    assert content.watchlist_line(entry) == "涉诈名单记录（来源：同业（某行 3 月通报），列入日期：2026-03-01）"
+    assert store.Entry(2, "h", MASKED, "", "", "", None, "", "own").origin == "本行发现"
+    assert store.Entry(3, "h", MASKED, "市反诈中心", "", "", None, "").origin == "市反诈中心"
