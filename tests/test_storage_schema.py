@@ -153,7 +153,7 @@ def rate_counts_persistence(url: str) -> str:
 
 
 # Undoes 0010 (the watchlist's category, expiry and proposals) on either backend.
-UNDO_0010 = ["DROP INDEX idx_watchlist_proposed",
+UNDO_0010 = ["DROP INDEX idx_watchlist_proposed", "DROP INDEX idx_watchlist_expires_on",
              *(f"ALTER TABLE watchlist DROP COLUMN {column}" for column in
                ("category", "expires_on", "status", "session_id", "proposed_by"))]
 

@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from .. import migrations as legacy
 from . import stats_triggers
+from .watchlist import EXPIRES_CONDITION, PROPOSED_CONDITION
 
 metadata = MetaData()
 
@@ -45,7 +46,6 @@ AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
                        "AND level IN ('high', 'critical')")
 
 
-WATCHLIST_PROPOSED = "status = 'proposed'"
 
 
 def _id(**kwargs) -> Column:
@@ -201,8 +201,11 @@ watchlist = Table(
     Column("proposed_by", Id),
     Index("idx_watchlist_account_hash", "account_hash", unique=True),
     # The 待审批 list reads only these few rows, however long the list grows.
-    Index("idx_watchlist_proposed", "id", sqlite_where=text(WATCHLIST_PROPOSED),
-          postgresql_where=text(WATCHLIST_PROPOSED)),
+    Index("idx_watchlist_proposed", "id", sqlite_where=text(PROPOSED_CONDITION),
+          postgresql_where=text(PROPOSED_CONDITION)),
+    # ... and the count of expired entries only the few that have an expiry date.
+    Index("idx_watchlist_expires_on", "expires_on", "status",
+          sqlite_where=text(EXPIRES_CONDITION), postgresql_where=text(EXPIRES_CONDITION)),
 )
 
 outbox = Table(

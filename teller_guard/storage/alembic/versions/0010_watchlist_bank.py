@@ -18,7 +18,9 @@ branch_labels = None
 depends_on = None
 
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # as schema.py's ids
-PROPOSED = "status = 'proposed'"  # schema.WATCHLIST_PROPOSED, written out as it ran
+# storage.watchlist's PROPOSED_CONDITION and EXPIRES_CONDITION, written out as they ran
+PROPOSED = "status = 'proposed'"
+EXPIRES = "expires_on IS NOT NULL"
 
 
 def upgrade() -> None:
@@ -30,6 +32,8 @@ def upgrade() -> None:
     op.add_column("watchlist", sa.Column("proposed_by", Id))
     op.create_index("idx_watchlist_proposed", "watchlist", ["id"],
                     sqlite_where=sa.text(PROPOSED), postgresql_where=sa.text(PROPOSED))
+    op.create_index("idx_watchlist_expires_on", "watchlist", ["expires_on", "status"],
+                    sqlite_where=sa.text(EXPIRES), postgresql_where=sa.text(EXPIRES))
 
 
 def downgrade() -> None:
