@@ -227,13 +227,23 @@ def enable_user(user_id: int):
     return redirect(url_for("admin.index"))
 
 
+def branch_of_page() -> int:
+    """The branch an admin page works on: a branch admin's own; a head-office admin names it
+    (`branch`, default branch 1) until the head-office pages list branches."""
+    if not g.user.head_office:
+        return g.user.branch_id
+    return request.args.get("branch", settings.DEFAULT_BRANCH_ID, type=int)
+
+
 @bp.route("/settings", methods=["GET", "POST"])
 def branch_settings():
     db = get_db()
-    current = settings.load(db)
+    branch_id = branch_of_page()
+    current = settings.load(db, branch_id)
     form = SettingsForm(data={**current.to_json_dict(), "large_amount": current.large_amount})
     if form.validate_on_submit():
-        changed = settings.save(db, ledger_key(), form.to_settings(), actor_id=g.user.id)
+        changed = settings.save(db, ledger_key(), form.to_settings(), actor_id=g.user.id,
+                                branch_id=branch_id)
         flash("网点设置已保存" if changed else "设置没有变化")
         return redirect(url_for("admin.branch_settings"))
     status = 400 if form.errors else 200

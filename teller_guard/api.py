@@ -325,7 +325,7 @@ def create_screening():
     if step == "facts":
         return api_flow.create_draft(teller_row, checked, moment, warnings, key, digest)
 
-    branch = current_branch()
+    branch = current_branch(teller_row["branch_id"])
     stored_facts = inputs.masked_facts(checked.value, service.MASKS)
     preview = inputs.engine_input(stored_facts, inputs.other_region_of(stored_facts, branch))
     asked = applicable_questions(preview, service.policy_of(branch), rules())

@@ -60,14 +60,14 @@ def questions_of(row: dict, found: dict | None = None):
     """The 五必问/三是否 questions that apply, while the screening is not finished."""
     if row["status"] in ("finished", "discarded"):
         return None
-    return service.questions_for(get_db(), row, current_branch(), rules(),
+    return service.questions_for(get_db(), row, current_branch(row["branch_id"]), rules(),
                                  signals_of(row) if found is None else found)
 
 
 def create_draft(teller_row: dict, checked, moment, warnings: dict, key, digest):
     """Step "facts": save the facts as the 新建问询 page does and answer with the questions that
     apply. A watchlisted payee is assessed at once (极高), as the web flow skips to the result."""
-    session_keys, branch = keys(), current_branch()
+    session_keys, branch = keys(), current_branch(teller_row["branch_id"])
     # Read before the write lock; the session does not exist yet, so it cannot count itself.
     found = cross_session(*service.party_hashes(session_keys, checked.value))
 
@@ -145,7 +145,7 @@ def answer_screening(session_id: int):
         return field_error("$", "required",
                            "请提交回答（answers、three_checks、observations）或客户陈述（statement）")
     found = signals_of(row)
-    branch = current_branch()
+    branch = current_branch(row["branch_id"])
     asked = service.questions_for(get_db(), row, branch, rules(), found)
     given_answers, warnings = None, {}
     if given or row["status"] == "draft":

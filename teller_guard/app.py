@@ -157,10 +157,10 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     def inject_globals():
         from flask import g
 
-        from . import settings
+        from .screening.context import branch as branch_settings
         from .supervision import menu_count
 
-        branch = settings.load(db.get_db()) if g.get("user") else None
+        branch = branch_settings() if g.get("user") else None
         return {"current_user": g.get("user"), "branch": branch, "awaiting_count": menu_count()}
 
     return app

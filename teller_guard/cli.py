@@ -14,7 +14,6 @@ from . import audit, config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
 from .storage import copying
 from .storage import sessions as session_store
-from .storage import settings as settings_store
 from .web_context import app_db
 
 if __name__ == "__main__":
@@ -135,7 +134,7 @@ def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[s
     `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
     accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
-        if not settings_store.branch_settings(database):
+        if settings.load(database) == settings.BranchSettings():
             settings.save(database, key, settings.DEMO_SETTINGS)
         # Demo passwords are printed at every start and never need changing.
         for username, role, name, staff_no in DEMO_USERS:

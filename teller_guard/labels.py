@@ -14,7 +14,12 @@ import re
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
-ROLES = {"teller": "柜员", "supervisor": "主管", "security": "安保", "admin": "管理员"}
+ROLES = {"teller": "柜员", "supervisor": "主管", "security": "安保", "admin": "管理员",
+         "ho_security": "总行反诈", "ho_admin": "总行管理员"}
+# Head-office roles belong to no branch and act on every branch (issue 16).
+HEAD_OFFICE_ROLES = ("ho_security", "ho_admin")
+# The branch role whose pages a head-office role opens (on every branch's data).
+BRANCH_ROLE_OF = {"ho_security": "security", "ho_admin": "admin"}
 LEVELS = {"low": "低风险", "medium": "中风险", "high": "高风险", "critical": "极高风险"}
 OUTCOMES = {
     "proceeded": "已办理",
@@ -183,6 +188,8 @@ EVENT_KINDS = {
     "user.details_changed": "修改用户姓名或工号",
     "user.password_changed": "本人修改密码",
     "settings.changed": "修改网点设置",
+    "branch.created": "新增网点",
+    "user.branch_changed": "调整用户所属网点",
     "api_token.created": "创建接口令牌",
     "api_token.revoked": "吊销接口令牌",
     "screening.started": "开始问询",

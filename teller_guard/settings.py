@@ -1,4 +1,5 @@
-"""Branch settings: stored as JSON values, every change logged with who, when, before and after."""
+"""Branch settings: each branch's row in `branches`, every change logged with who, when, before
+and after."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 
 from . import audit, storage
+from .storage import branches as branch_store
 from .storage import settings as settings_store
+
+DEFAULT_BRANCH_ID = branch_store.DEFAULT_BRANCH_ID
+# BranchSettings field -> branches column (the rest have the same name)
+COLUMN_OF = {"branch_name": "name"}
 
 
 @dataclass(frozen=True)
@@ -31,14 +37,24 @@ DEMO_SETTINGS = BranchSettings(
 )
 
 
-def load(db) -> BranchSettings:
-    found = settings_store.branch_settings(db)
+def load(db, branch_id: int = DEFAULT_BRANCH_ID) -> BranchSettings:
+    """The branch's settings (the defaults for a branch that does not exist)."""
+    return of_row(branch_store.get(db, branch_id))
+
+
+def of_row(row: dict | None) -> BranchSettings:
+    if row is None:
+        return BranchSettings()
     values = {}
     for name, default in asdict(BranchSettings()).items():
-        if name in found:
-            value = found[name]
-            values[name] = Decimal(value) if isinstance(default, Decimal) else value
+        value = row[COLUMN_OF.get(name, name)]
+        values[name] = Decimal(value) if isinstance(default, Decimal) else type(default)(value)
     return replace(BranchSettings(), **values)
+
+
+def columns_of(values: dict) -> dict:
+    """BranchSettings.to_json_dict() values under their branches column names."""
+    return {COLUMN_OF.get(name, name): value for name, value in values.items()}
 
 
 _changes_seen = 0
@@ -67,19 +83,47 @@ def watch_other_processes(db) -> None:
     _note_change()
 
 
-def save(db, key, new: BranchSettings, actor_id=None) -> dict:
-    """Store the settings; returns {field: (before, after)} of what changed."""
+def save(db, key, new: BranchSettings, actor_id=None,
+         branch_id: int = DEFAULT_BRANCH_ID) -> dict:
+    """Store the branch's settings; returns {field: (before, after)} of what changed. The
+    event names the branch (`branch`) unless it is branch 1, whose events always looked so."""
     with storage.transaction(db):
-        before = load(db).to_json_dict()
+        before = load(db, branch_id).to_json_dict()
         after = new.to_json_dict()
         changed = {name: (before[name], after[name]) for name in after
                    if before[name] != after[name]}
-        for name, value in after.items():
-            settings_store.save_branch_setting(db, name, value)
         if changed:
-            audit.append(db, key, audit.AuditEvent(
-                "settings.changed", actor_id,
-                data={name: {"before": b, "after": a} for name, (b, a) in changed.items()}))
+            branch_store.update_settings(db, branch_id, columns_of(
+                {name: value for name, (_, value) in changed.items()}))
+            data = {name: {"before": b, "after": a} for name, (b, a) in changed.items()}
+            if branch_id != DEFAULT_BRANCH_ID:
+                data["branch"] = branch_id
+            audit.append(db, key, audit.AuditEvent("settings.changed", actor_id, data=data))
         settings_store.announce_change(db)
     _note_change()
     return changed
+
+
+class BranchError(ValueError):
+    """A user-facing problem with a branch (message in Chinese)."""
+
+
+def create_branch(db, key, code: str, values: BranchSettings, actor_id=None,
+                  created_at: str | None = None) -> int:
+    """A new branch with its settings; a `branch.created` event records them (verify starts
+    the branch's settings from it). Returns the branch id."""
+    from datetime import datetime
+
+    code = code.strip()
+    if not code:
+        raise BranchError("请填写网点代码")
+    created_at = created_at or datetime.now().astimezone().isoformat(timespec="seconds")
+    with storage.transaction(db):
+        if branch_store.by_code(db, code) is not None:
+            raise BranchError(f"网点代码已存在: {code}")
+        branch_id = branch_store.create(db, code, columns_of(values.to_json_dict()), created_at)
+        audit.append(db, key, audit.AuditEvent("branch.created", actor_id, data={
+            "branch": branch_id, "code": code, "settings": values.to_json_dict()}))
+        settings_store.announce_change(db)
+    _note_change()
+    return branch_id

@@ -10,8 +10,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import audit, digests, labels, login_sessions, login_throttle, storage
 from .storage import accounts
+from .storage import branches as branch_store
+from .storage.branches import DEFAULT_BRANCH_ID
 
 ROLES = labels.ROLES
+HEAD_OFFICE_ROLES = labels.HEAD_OFFICE_ROLES
 # The slip prints the teller's and the supervisor's 工号: those roles must have one.
 STAFF_NO_ROLES = ("teller", "supervisor")
 MIN_PASSWORD_LENGTH = 8
@@ -32,6 +35,15 @@ class User:
     staff_no: str
     active: bool
     must_change_password: bool = False
+    branch_id: int | None = DEFAULT_BRANCH_ID  # None: a head-office account
+
+    @property
+    def head_office(self) -> bool:
+        return self.role in HEAD_OFFICE_ROLES
+
+    def has_role(self, *roles: str) -> bool:
+        """One of `roles`, a head-office role counting as its branch role (labels)."""
+        return self.role in roles or labels.BRANCH_ROLE_OF.get(self.role) in roles
 
     @property
     def role_label(self) -> str:
@@ -43,6 +55,7 @@ class User:
             id=row["id"], username=row["username"], display_name=row["display_name"] or "",
             role=row["role"], staff_no=row["staff_no"] or "", active=bool(row["active"]),
             must_change_password=bool(row.get("must_change_password")),
+            branch_id=row.get("branch_id"),
         )
 
 
@@ -94,27 +107,32 @@ def staff_no_problem(role: str, staff_no: str) -> str | None:
 
 
 def create_user(db, key, username, password, role, display_name="", staff_no="", actor_id=None,
-                must_change=True):
+                must_change=True, branch_id: int | None = DEFAULT_BRANCH_ID):
     """A new account. `must_change`: its owner must choose their own password at the first
-    login, since whoever created it knows this one (False only for demo accounts and tests)."""
+    login, since whoever created it knows this one (False only for demo accounts and tests).
+    `branch_id`: the branch of a branch role; head-office roles have none (ignored)."""
     username = username.strip()
     display_name, staff_no = (display_name or "").strip(), (staff_no or "").strip()
     if not username:
         raise UserError("用户名不能为空")
     check_profile(role, display_name, staff_no)
     check_password_rules(password)
+    branch_id = None if role in HEAD_OFFICE_ROLES else branch_id
     with storage.transaction(db):
         if find_user(db, username):
             raise UserError(f"用户名已存在: {username}")
+        if role not in HEAD_OFFICE_ROLES and (
+                branch_id is None or branch_store.get(db, branch_id) is None):
+            raise UserError("请选择用户所属网点")
         password_hash = generate_password_hash(password)
         display_name = display_name or username
         user_id = accounts.add_user(
             db, username=username, display_name=display_name, staff_no=staff_no, role=role,
             password_hash=password_hash, created_at=_now().isoformat(timespec="seconds"),
-            must_change_password=must_change)
+            must_change_password=must_change, branch_id=branch_id)
         audit.append(db, key, audit.AuditEvent(
             "user.created", actor_id, data={
-                "user_id": user_id, "username": username, "role": role,
+                "user_id": user_id, "username": username, "role": role, "branch": branch_id,
                 "password": _password_digest(key, password_hash),
                 "display_name": display_name, "staff_no": staff_no,
                 "must_change_password": bool(must_change)}))
@@ -141,6 +159,8 @@ def update_user(db, key, user_id: int, role: str, display_name: str, staff_no: s
         changed = [name for name in after if after[name] != before[name]]
         if not changed:
             return []
+        if "role" in changed and (role in HEAD_OFFICE_ROLES) != (row["role"] in HEAD_OFFICE_ROLES):
+            raise UserError("总行角色与网点角色不能互相转换（总行账户不属于任何网点），请另建账户")
         if "role" in changed and user_id == actor_id:
             raise UserError("不能修改自己的角色")
         accounts.update_user(db, user_id, role=role, display_name=display_name,

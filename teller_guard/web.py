@@ -39,7 +39,7 @@ def guard_area(blueprint, *roles: str) -> None:
             session["next"] = (request.full_path.rstrip("?") if request.method == "GET"
                                else g.get("kept_next"))
             return redirect(url_for("auth.login"))
-        if user.role not in roles:
+        if not user.has_role(*roles):
             abort(403)
 
 

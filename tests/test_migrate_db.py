@@ -77,8 +77,9 @@ def _seed_branch(instance) -> dict:
     finally:
         database.conn.close()
     # No ALERT_ENDPOINT: nothing is queued for delivery; SQLite counts API requests in the
-    # server process, not in api_rate_counts.
-    assert empty == ["api_rate_counts", "outbox"]
+    # server process, not in api_rate_counts; branch settings live in `branches` since 0009
+    # (`settings` is kept for bank-wide ones, none yet).
+    assert empty == ["api_rate_counts", "outbox", "settings"]
     return {"case": case, "reference": reference}
 
 

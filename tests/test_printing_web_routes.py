@@ -108,9 +108,7 @@ def test_admin_can_make_a4_the_branch_slip_paper(client, auth, database, critica
 
 
 def test_slip_paper_defaults_to_the_branch_setting(app, client, auth, database, critical):
-    database.execute("INSERT INTO settings (key, value) VALUES ('slip_paper', ?) "
-                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                     [json.dumps("roll80")])
+    database.execute("UPDATE branches SET slip_paper = 'roll80' WHERE id = 1")
     auth.login("supervisor")
     assert client.get(f"/print/{critical}/slip").status_code == 200
     assert events(database, critical, "print.slip")[0]["paper"] == "roll80"

@@ -49,8 +49,8 @@ def test_untouched_database_verifies(runner, app, screened):
     result, summary = run_verify(runner, app)
     assert result.exit_code == 0, result.output
     assert summary.group(1) == "通过" and summary.group(4) == "4"
-    # 5 users and the 7 branch settings; no ANCHOR_DIR here, so a warning and no anchors
-    assert summary.group(6, 7, 8, 9) == ("12", "0", "0", "0")
+    # 5 users and the one branch (its settings); no ANCHOR_DIR here, so a warning, no anchors
+    assert summary.group(6, 7, 8, 9) == ("6", "0", "0", "0")
     assert result.output.strip().splitlines() == [f"[提示] {anchor.NOT_ANCHORED}", summary.group(0)]
 
 

@@ -152,10 +152,24 @@ def rate_counts_persistence(url: str) -> str:
         database.conn.close()
 
 
-# Undoes 0010 (the watchlist's category, expiry and proposals) on either backend.
+# Undo 0009 by hand: a database as 0008 left it.
+UNDO_0009 = ["DROP INDEX idx_sessions_branch_id_id",
+             *(f"ALTER TABLE {table} DROP COLUMN branch_id"
+               for table in ("users", "api_tokens", "sessions")),
+             "DROP TABLE branches"]
+# Undo 0010 (the watchlist's category, expiry and proposals): a database as 0009 left it.
 UNDO_0010 = ["DROP INDEX idx_watchlist_proposed", "DROP INDEX idx_watchlist_expires_on",
              *(f"ALTER TABLE watchlist DROP COLUMN {column}" for column in
                ("category", "expires_on", "status", "session_id", "proposed_by"))]
+
+
+def sqlite_at(path, revision: str) -> None:
+    """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
+    then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
+    legacy_db = sqlite_utils.Database(path)
+    legacy.migrations.apply(legacy_db)
+    legacy_db.conn.close()
+    migrate._with_alembic(str(path), migrate.BASELINE, to=revision)
 
 
 def back_to_the_baseline(target) -> None:
@@ -169,7 +183,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
-        for statement in UNDO_0010:  # before 0008's table goes: SQLite re-reads its triggers
+        for statement in UNDO_0010 + UNDO_0009:  # before 0008's table: SQLite reparses triggers
             database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
@@ -213,8 +227,10 @@ def test_concurrent_prepares_of_one_postgresql_database_take_turns(postgres_url)
 
 def test_a_sqlite_database_at_the_baseline_is_upgraded(tmp_path):
     path = tmp_path / "x.db"
-    db.prepare(path)
-    back_to_the_baseline(path)
+    sqlite_at(path, migrate.BASELINE)
+    with sqlite3.connect(path) as connection:
+        connection.execute("INSERT INTO users (username, role, password_hash) "
+                           "VALUES ('old', 'teller', 'x')")
     assert db.prepare(path) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
     new = tmp_path / "new.db"
     db.prepare(new)
@@ -288,9 +304,9 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
-        for statement in UNDO_0010:
-            connection.execute(statement)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
+        for statement in UNDO_0010 + UNDO_0009:
+            connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
         assert migrate.stamped_revision(connection) == migrate.HEAD
@@ -304,14 +320,11 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
 
 def test_0007_mends_the_users_trigger_of_a_database_created_from_the_metadata(tmp_path):
     path = tmp_path / "x.db"
-    db.prepare(path)
+    sqlite_at(path, "0006_discarded_screenings")
     connection = sqlite3.connect(path)
     # As a new database was created before 0007: the trigger's '%s' had become '{}'.
     broken = legacy.USERS_CHANGE_TRIGGER.replace("'%s'", "'{}'")
-    connection.executescript("".join(f"{statement};" for statement in UNDO_0010)
-                             + f"DROP TRIGGER users_change_ends_sessions; {broken};"
-                             "DROP TABLE stats_day_level_outcome;"  # made by 0008
-                             "UPDATE alembic_version SET version_num = '0006_discarded_screenings';")
+    connection.executescript(f"DROP TRIGGER users_change_ends_sessions; {broken};")
     connection.close()
     assert db.prepare(path) == [f"alembic 0006_discarded_screenings -> {migrate.HEAD}"]
     connection = sqlite3.connect(path)
@@ -360,11 +373,8 @@ LEVEL_OUTCOME_ROWS = [("2026-12-02", "", "proceeded", 1, 100),
 
 def test_0008_fills_the_level_outcome_table_and_keeps_it(tmp_path, monkeypatch):
     path = tmp_path / "x.db"
-    db.prepare(path)
+    sqlite_at(path, "0007_users_trigger_time")
     connection = sqlite3.connect(path, isolation_level=None)
-    connection.executescript("".join(f"{statement};" for statement in UNDO_0010)
-                             + "DROP TABLE stats_day_level_outcome;"
-                             "UPDATE alembic_version SET version_num = '0007_users_trigger_time';")
     for name in stats_triggers.SQLITE_TRIGGER_NAMES:
         connection.execute(f"DROP TRIGGER {name}")
     for statement in _triggers_before_0008(monkeypatch)[0]:
@@ -388,9 +398,9 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     connection = db.connect(postgres_url)
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
-        for statement in UNDO_0010:
-            connection.execute(statement)
         connection.execute("DROP TABLE stats_day_level_outcome")
+        for statement in UNDO_0010 + UNDO_0009:
+            connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it
         assert db.prepare(postgres_url) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
@@ -403,9 +413,6 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
 # --- 0010: one watchlist for the bank ------------------------------------------------------------
 
 def _entry_before_0010(connection) -> None:
-    for statement in UNDO_0010:
-        connection.execute(statement)
-    connection.execute("UPDATE alembic_version SET version_num = '0008_stats_level_outcome'")
     connection.execute("INSERT INTO watchlist (account_hash, account_masked, source, listed_on, note,"
                        " added_at) VALUES ('h', '6222 **** 1234', '市反诈中心', '2026-01-01', '',"
                        " '2026-01-01T09:00:00+08:00')")
@@ -422,12 +429,12 @@ def _listed_after_0010(connection) -> None:
 
 def test_0010_keeps_existing_entries_listed(tmp_path):
     path = tmp_path / "x.db"
-    db.prepare(path)
+    sqlite_at(path, "0009_branches")
     connection = db.connect(path)
     with db.write_transaction(connection):
         _entry_before_0010(connection)
     connection.conn.close()
-    assert db.prepare(path) == [f"alembic 0008_stats_level_outcome -> {migrate.HEAD}"]
+    assert db.prepare(path) == [f"alembic 0009_branches -> {migrate.HEAD}"]
     connection = db.connect(path)
     _listed_after_0010(connection)
     connection.conn.close()
@@ -440,8 +447,11 @@ def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        for statement in UNDO_0010:
+            connection.execute(statement)
+        connection.execute("UPDATE alembic_version SET version_num = '0009_branches'")
         _entry_before_0010(connection)
-        assert db.prepare(postgres_url) == [f"alembic 0008_stats_level_outcome -> {migrate.HEAD}"]
+        assert db.prepare(postgres_url) == [f"alembic 0009_branches -> {migrate.HEAD}"]
         _listed_after_0010(connection)
         assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
     finally:

@@ -168,10 +168,30 @@ def test_an_inserted_or_deleted_user_is_found(runner, app, cases):
 
 
 def test_an_edited_setting_is_found(runner, app, cases):
-    tamper(app, "UPDATE settings SET value = '\"5000000\"' WHERE key = 'large_amount'")
+    tamper(app, "UPDATE branches SET large_amount = '5000000' WHERE id = 1")
     result = run_verify(runner, app)
     assert result.exit_code == 1
-    assert "[设置] 网点设置 large_amount 与账本不一致，被绕过系统改动 (edited)" in result.output
+    assert "[网点设置] 网点 0001 的设置 large_amount 与账本不一致，被绕过系统改动 (edited)" \
+        in result.output
+
+
+def test_a_branch_added_outside_the_app_is_found(runner, app, cases):
+    tamper(app, "INSERT INTO branches (code, name, bank_name, province, city, large_amount, "
+                "elderly_age, slip_paper) VALUES ('0099', '影子支行', '示例银行', '河北省', "
+                "'邢台市', '50000', 60, 'a5')")
+    result = run_verify(runner, app)
+    assert result.exit_code == 1
+    assert "[网点设置] 网点 0099 没有创建记录，被绕过系统添加 (edited)" in result.output
+
+
+def test_a_user_moved_to_another_branch_outside_the_app_is_found(runner, app, cases):
+    tamper(app, "INSERT INTO branches (id, code, name, bank_name, province, city, large_amount, "
+                "elderly_age, slip_paper) VALUES (7, '0007', '别的支行', '示例银行', '河北省', "
+                "'邢台市', '50000', 60, 'a5')")
+    tamper(app, "UPDATE users SET branch_id = 7 WHERE username = 'security'")
+    result = run_verify(runner, app)
+    assert result.exit_code == 1
+    assert "与账本不一致（branch_id），被绕过系统改动 (edited)" in result.output
 
 
 def test_a_setting_changed_through_the_app_verifies(runner, app, cases):

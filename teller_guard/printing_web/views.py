@@ -129,7 +129,8 @@ def slip(session_id: int):
         return refuse(403, "无法打印", "请从本系统的问询页面打开打印链接。")
     paper = request.args.get("paper")
     if paper is None:
-        paper = branch().slip_paper if branch().slip_paper in printing.PAPERS else "a5"
+        paper = branch(row["branch_id"]).slip_paper
+        paper = paper if paper in printing.PAPERS else "a5"
     elif paper not in printing.PAPERS:
         return refuse(400, "纸张类型无效",
                       f"纸张类型只能是 a5（{labels.PAPERS['a5']}）、a4（{labels.PAPERS['a4']}）或 "
@@ -137,7 +138,8 @@ def slip(session_id: int):
     if row["assessment"] is None or not row["level"]:
         return refuse(409, "暂不能打印", "该问询尚未完成风险评估，完成问询后才能打印风险提示单。")
     pdf = printing.build_slip(
-        content.slip_content(row, branch(), person(row["teller_id"]), now_local()), paper)
+        content.slip_content(row, branch(row["branch_id"]), person(row["teller_id"]), now_local()),
+        paper)
     db = get_db()
     with storage.transaction(db):
         printed = print_store.slip_printed(db, session_id)
@@ -230,7 +232,7 @@ def alert_pdf(session_id: int):
     db, printed_at = get_db(), now_local()
     vault = service.vault_values(db, session_id)
     alert_content = content.alert_content(
-        row, vault, branch(), rules(), teller=person(row["teller_id"]),
+        row, vault, branch(row["branch_id"]), rules(), teller=person(row["teller_id"]),
         supervisor=person(row["supervisor_id"]), printed_by=me(), printed_at=printed_at,
         channel_labels=inputs.CHANNEL_LABELS, outcome_labels=service.OUTCOMES,
         police=service.police_response(db, session_id),

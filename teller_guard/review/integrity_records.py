@@ -12,8 +12,9 @@ These tables are small, so they are read whole and compared in Python:
   `user.created`/`user.password_reset`/`user.password_changed`, each once an event records it
   (events from before 0002 do not: not checked until the next such event). Lockout counters
   are not checked.
-- settings: each value equals the default overlaid with the `after` of every
-  `settings.changed`.
+- branches (their settings): each branch's values equal where it started (branch 1: the
+  defaults; another branch: its `branch.created` event) overlaid with the `after` of every
+  `settings.changed` naming it (`branch`; none: branch 1). A branch with no event is reported.
 - api_tokens: a row per `api_token.created` (same id and name, created_by its actor),
   revoked exactly when there is an `api_token.revoked`, token_hash against the digest in the
   created event (when it has one), and the scope (tellers, read_scope, may_supervise) against
@@ -30,11 +31,12 @@ from ..api_scope import Scope
 from ..storage import integrity as stored
 
 RECORD_KINDS = ("user.created", "user.role_changed", "user.details_changed", "user.disabled",
-                "user.enabled", "user.password_reset", "user.password_changed", "settings.changed", "api_token.created",
-                "api_token.revoked")
-REQUIRED_TABLES = ("ledger", "ledger_head", "sessions", "pii_vault", "users", "settings",
+                "user.enabled", "user.password_reset", "user.password_changed", "user.branch_changed",
+                "settings.changed",
+                "branch.created", "api_token.created", "api_token.revoked")
+REQUIRED_TABLES = ("ledger", "ledger_head", "sessions", "pii_vault", "users", "branches",
                    "api_tokens")
-AREAS = {"users": "用户", "settings": "设置", "api_tokens": "令牌", "ledger": "账本"}
+AREAS = {"users": "用户", "settings": "网点设置", "api_tokens": "令牌", "ledger": "账本"}
 
 
 @dataclass(frozen=True)
@@ -113,13 +115,17 @@ def _expected_users(events) -> dict[int, dict]:
                                  "active": 1, "password": data.get("password"),
                                  "display_name": data.get("display_name"),
                                  "staff_no": data.get("staff_no"),
-                                 "must_change": data.get("must_change_password")}
+                                 "must_change": data.get("must_change_password"),
+                                 "branch": data.get("branch", settings.DEFAULT_BRANCH_ID)}
             continue
         wanted = expected.get(user_id)
         if wanted is None:
             continue
         if kind == "user.role_changed":
             wanted["role"] = data.get("role")
+            wanted["branch"] = data.get("branch", wanted["branch"])
+        elif kind == "user.branch_changed":
+            wanted["branch"] = data.get("branch")
         elif kind == "user.details_changed":
             for name in _PROFILE:
                 if isinstance(data.get(name), dict):
@@ -147,6 +153,7 @@ def _users(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
         fields = [name for name, bad in (
             ("username", row["username"] != wanted["username"]),
             ("role", row["role"] != wanted["role"]),
+            ("branch_id", row["branch_id"] != wanted["branch"]),
             ("active", row["active"] != wanted["active"]),
             ("password_hash", wanted["password"] is not None and not (
                 isinstance(password_hash, str)
@@ -219,22 +226,24 @@ def _scope_of(tellers, read_scope, may_supervise) -> dict | None:
 
 
 def _settings(db, events) -> tuple[int, list[RecordProblem]]:
-    defaults = settings.BranchSettings().to_json_dict()
-    expected = dict(defaults)
+    expected = {settings.DEFAULT_BRANCH_ID: settings.BranchSettings().to_json_dict()}
     for _, kind, _, data in events:
-        if kind != "settings.changed":
+        branch_id = data.get("branch", settings.DEFAULT_BRANCH_ID)
+        if kind == "branch.created" and isinstance(data.get("settings"), dict):
+            expected[branch_id] = dict(data["settings"])
+        elif kind == "settings.changed" and branch_id in expected:
+            for name, change in data.items():
+                if isinstance(change, dict) and "after" in change:
+                    expected[branch_id][name] = change["after"]
+    rows = stored.branches(db)
+    problems = []
+    for row in rows:
+        found = settings.of_row(row).to_json_dict()
+        if row["id"] not in expected:
+            problems.append(RecordProblem(
+                "settings", f"网点 {row['code']} 没有创建记录，被绕过系统添加", "edited"))
             continue
-        for name, change in data.items():
-            if isinstance(change, dict) and "after" in change:
-                expected[name] = change["after"]
-    found = {}
-    for row in stored.settings(db):
-        try:
-            found[row["key"]] = json.loads(row["value"])
-        except (TypeError, ValueError):
-            found[row["key"]] = ValueError  # no event ever stores this
-    # A setting with no row reads as its default (settings.load).
-    problems = [RecordProblem("settings", f"网点设置 {name} 与账本不一致，被绕过系统改动", "edited")
-                for name in sorted(set(expected) | set(found))
-                if found.get(name, defaults.get(name)) != expected.get(name, ValueError)]
-    return len(found), problems
+        problems += [RecordProblem(
+            "settings", f"网点 {row['code']} 的设置 {name} 与账本不一致，被绕过系统改动", "edited")
+            for name in sorted(found) if found[name] != expected[row["id"]].get(name)]
+    return len(rows), problems

@@ -140,6 +140,11 @@ def _settings(data: dict) -> str:
         for name, change in data.items() if isinstance(change, dict))
 
 
+def _settings_values(values: dict) -> str:
+    return "；".join(f"{labels.SETTING_NAMES.get(name, name)}：{_setting_value(name, value)}"
+                    for name, value in values.items())
+
+
 def _delivery(data: dict) -> str:
     attempts, status = data.get("attempts"), data.get("http_status")
     details = "，".join(([f"第 {attempts} 次尝试"] if attempts else [])
@@ -208,7 +213,10 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         role = labels.ROLES.get(data.get("role"), data.get("role") or "")
         return f"用户名 {_user(data)}；角色：{role}"
     if kind == "settings.changed":
-        return _settings(data)
+        where = f"网点 #{data['branch']}；" if isinstance(data.get("branch"), int) else ""
+        return where + _settings(data)
+    if kind == "branch.created":
+        return f"网点代码 {data.get('code', '')}；{_settings_values(data.get('settings') or {})}"
     if kind in ("api_token.created", "api_token.revoked"):
         return _token(data)
     if kind == "export.queue":

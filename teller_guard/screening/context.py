@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from flask import current_app
+from flask import current_app, g
 
 from .. import settings
 from ..db import get_db
@@ -25,20 +25,30 @@ def rules():
     return current_app.extensions["teller_guard"]["rules"] or default_rules()
 
 
-def branch():
-    """The branch settings, read again after a save (on PostgreSQL: a save in any process,
-    which the request's connection hears of before its first query returns) and at least every
+def branch_id() -> int:
+    """The signed-in user's branch (head-office accounts, which have none: branch 1's
+    settings until a page names the branch it works on)."""
+    user = g.get("user")
+    found = getattr(user, "branch_id", None)
+    return found if found is not None else settings.DEFAULT_BRANCH_ID
+
+
+def branch(of_branch: int | None = None):
+    """The settings of branch `of_branch` (default: the signed-in user's), read again after a
+    save (on PostgreSQL: a save in any process, which the request's connection hears of before
+    its first query returns) and at least every
     SETTINGS_RECHECK_SECONDS (SQLite: a change made by another process, e.g. a CLI command,
     shows within that). Reading them on every request was a query of its own on the API's hot
     path."""
-    cache = current_app.extensions["teller_guard"]
+    wanted = branch_id() if of_branch is None else of_branch
+    cache = current_app.extensions["teller_guard"].setdefault("branches", {})
     db = get_db()
     settings.watch_other_processes(db)
-    cached = cache.get("branch")  # (changes seen, when read, settings)
+    cached = cache.get(wanted)  # (changes seen, when read, settings)
     now = time.monotonic()
     if cached is None or cached[0] != settings.changes_seen() or \
             now - cached[1] > SETTINGS_RECHECK_SECONDS:
-        cached = cache["branch"] = (settings.changes_seen(), now, settings.load(db))
+        cached = cache[wanted] = (settings.changes_seen(), now, settings.load(db, wanted))
     return cached[2]
 
 

@@ -140,7 +140,8 @@ def after_facts(session_id: int):
     row = service.get(db, session_id)
     found = signals(row)
     if found["facts"]["payee_watchlisted"]:
-        service.assess(db, keys(), session_id, branch(), rules(), found["facts"], g.user.id,
+        service.assess(db, keys(), session_id, branch(row["branch_id"]), rules(), found["facts"],
+                       g.user.id,
                        answers=row["form"].get("answers") or {})
     return redirect(url_for("screening.questions", session_id=session_id))
 
@@ -166,7 +167,8 @@ def facts(session_id: int):
     if not checked.ok:
         keep_draft(session_id, "facts", request.form)
         return facts_page(form, checked.errors, checked.warnings, row=row, status=400)
-    service.update_facts(get_db(), keys(), session_id, checked.value, branch(), g.user.id)
+    service.update_facts(get_db(), keys(), session_id, checked.value, branch(row["branch_id"]),
+                         g.user.id)
     drafts.discard(get_db(), g.user.id, session_id, "facts")
     return after_facts(session_id)
 
@@ -185,7 +187,7 @@ def questions(session_id: int):
     row = own_session(session_id, edit=True)
     if row["status"] == "finished":
         return redirect(url_for("screening.result", session_id=session_id))
-    db, found, current_branch = get_db(), signals(row), branch()
+    db, found, current_branch = get_db(), signals(row), branch(row["branch_id"])
     asked = service.questions_for(db, row, current_branch, rules(), found["facts"])
     if request.method == "GET":
         draft = drafts.load(db, draft_secret(), g.user.id, session_id, "questions")
@@ -281,7 +283,8 @@ def statement(session_id: int):
         return result_page(row, {"statement": f"客户陈述过长（最多 {inputs.STATEMENT_LIMIT} 字）"},
                            400, {"statement": text})
     try:
-        service.assess(get_db(), keys(), session_id, branch(), rules(), signals(row)["facts"],
+        service.assess(get_db(), keys(), session_id, branch(row["branch_id"]), rules(),
+                       signals(row)["facts"],
                        g.user.id, statement=text)
     except service.FlowError as error:  # finished by another request meanwhile
         flash(str(error))

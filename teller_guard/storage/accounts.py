@@ -25,15 +25,16 @@ def all_users(db) -> list[dict]:
 
 
 def add_user(db, *, username: str, display_name: str, staff_no: str, role: str,
-             password_hash: str, created_at: str, must_change_password: bool) -> int:
+             password_hash: str, created_at: str, must_change_password: bool,
+             branch_id: int | None) -> int:
     """An active account with no failed logins, its password set at `created_at`; returns
     its id."""
     return db.execute(
         "INSERT INTO users (username, display_name, staff_no, role, password_hash, active, "
-        "failed_logins, created_at, password_changed_at, must_change_password) "
-        "VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?) RETURNING id",
+        "failed_logins, created_at, password_changed_at, must_change_password, branch_id) "
+        "VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?, ?) RETURNING id",
         [username, display_name, staff_no, role, password_hash, created_at, created_at,
-         int(must_change_password)]
+         int(must_change_password), branch_id]
     ).fetchone()[0]
 
 

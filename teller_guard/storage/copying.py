@@ -12,8 +12,8 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from . import postgres
-from .schema import metadata
+from . import branches, postgres
+from .schema import DEFAULT_BRANCH, metadata
 
 # Tables in an order where every row's foreign keys point at rows already copied.
 TABLES = tuple(table.name for table in metadata.sorted_tables)
@@ -90,6 +90,8 @@ def insert_rows(db, table: str, rows: Iterable[tuple]) -> int:
     else:
         if table == "ledger_head":
             db.execute("DELETE FROM ledger_head")  # the schema's empty head row
+        if table == "branches" and any(row[0] == DEFAULT_BRANCH["id"] for row in rows):
+            db.execute("DELETE FROM branches WHERE id = ?", [DEFAULT_BRANCH["id"]])  # the schema's
         db.executemany(insert, rows)
     return len(rows)
 
@@ -99,12 +101,15 @@ def count(db, table: str) -> int:
 
 
 def data_tables_empty(db) -> bool:
-    """No row in any table (PostgreSQL's empty chain head row does not count)."""
+    """No row in any table (PostgreSQL's empty chain head row and the branch 1 the schema
+    starts with do not count)."""
     for table in TABLES:
         found = count(db, table)
         if table == "ledger_head" and found:
             row = db.execute("SELECT last_id FROM ledger_head").fetchone()
             found = 0 if row[0] is None else found
+        if table == "branches" and found == 1:
+            found = 0 if branches.is_unchanged_default(db) else found
         if found:
             return False
     return True
@@ -128,6 +133,7 @@ def truncate_all(db) -> None:
     the chain head row."""
     db.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
     db.execute("INSERT INTO ledger_head (id) VALUES (1)")
+    branches.insert_default(db)
 
 
 def table_names(db) -> set[str]:

@@ -235,7 +235,7 @@ def users_and_sessions(db) -> Row:
 
 def users(db) -> list[Row]:
     return query(db, "SELECT id, username, role, active, password_hash, display_name, staff_no, "
-                 "must_change_password FROM users ORDER BY id")
+                 "must_change_password, branch_id FROM users ORDER BY id")
 
 
 def api_tokens(db) -> list[Row]:
@@ -243,5 +243,5 @@ def api_tokens(db) -> list[Row]:
                      "may_supervise FROM api_tokens ORDER BY id")
 
 
-def settings(db) -> list[Row]:
-    return query(db, "SELECT key, value FROM settings")
+def branches(db) -> list[Row]:
+    return query(db, "SELECT * FROM branches ORDER BY id")

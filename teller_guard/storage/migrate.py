@@ -55,7 +55,8 @@ def upgrade(db, target: str) -> list[str]:
     return done
 
 
-def _with_alembic(target: str, stamp_first: str | None) -> list[str]:
+def _with_alembic(target: str, stamp_first: str | None, to: str = "head") -> list[str]:
+    """Alembic's part of upgrade(); `to` an earlier revision only in the schema tests."""
     from alembic.config import Config
     from sqlalchemy import create_engine, event
     from sqlalchemy.exc import DBAPIError
@@ -80,7 +81,7 @@ def _with_alembic(target: str, stamp_first: str | None) -> list[str]:
     done: list[str] = []
     try:
         with engine.begin() as connection:
-            done += _create_or_upgrade(connection, config, stamp_first)
+            done += _create_or_upgrade(connection, config, stamp_first, to)
     except DBAPIError as exc:
         raise exc.orig from exc  # the driver's own error, as the caller knows them
     finally:
@@ -88,7 +89,7 @@ def _with_alembic(target: str, stamp_first: str | None) -> list[str]:
     return done
 
 
-def _create_or_upgrade(connection, config, stamp_first: str | None) -> list[str]:
+def _create_or_upgrade(connection, config, stamp_first: str | None, to: str) -> list[str]:
     from alembic import command
     from alembic.migration import MigrationContext
 
@@ -107,6 +108,6 @@ def _create_or_upgrade(connection, config, stamp_first: str | None) -> list[str]
     if current is None:
         command.stamp(config, stamp_first)
         current = stamp_first
-    command.upgrade(config, "head")
+    command.upgrade(config, to)
     after = MigrationContext.configure(connection).get_current_revision()
     return [f"alembic {current} -> {after}"] if after != current else []

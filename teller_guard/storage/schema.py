@@ -52,6 +52,30 @@ def _id(**kwargs) -> Column:
     return Column("id", Id, primary_key=True, autoincrement=True, **kwargs)
 
 
+# Branch 1 as a new database starts with it (and as 0009 made it from a single-branch
+# instance's 网点设置): settings.BranchSettings' defaults, tests/test_branches.py checks.
+DEFAULT_BRANCH = {"id": 1, "code": "0001", "name": "示例支行", "bank_name": "示例银行",
+                  "province": "河北省", "city": "邢台市", "large_amount": "50000",
+                  "elderly_age": 60, "slip_paper": "a5"}
+
+# A bank's branches (issue 16): each with the settings 网点设置 edits (settings.BranchSettings).
+# Users, screenings and API tokens belong to one; head-office accounts have none.
+branches = Table(
+    "branches", metadata,
+    _id(),
+    Column("code", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("bank_name", Text, nullable=False),
+    Column("province", Text, nullable=False),
+    Column("city", Text, nullable=False),
+    Column("large_amount", Text, nullable=False),  # yuan, decimal text (Decimal in the app)
+    Column("elderly_age", Integer, nullable=False),
+    Column("slip_paper", Text, nullable=False),
+    Column("created_at", Text),  # NULL: the row the schema starts with
+    Index("idx_branches_code", "code", unique=True),
+)
+
+
 users = Table(
     "users", metadata,
     _id(),
@@ -68,6 +92,7 @@ users = Table(
     # 1 while the password is one somebody else set (a new account, an admin's or the CLI's
     # reset): every page leads to 修改密码 until the user has chosen their own (0003).
     Column("must_change_password", Integer, nullable=False, server_default=text("0")),
+    Column("branch_id", Id, ForeignKey("branches.id")),  # NULL: a head-office account (0009)
     Index("idx_users_username", "username", unique=True),
 )
 
@@ -89,6 +114,7 @@ api_tokens = Table(
     Column("tellers", Text),
     Column("read_scope", Text, nullable=False, server_default=text("'own'")),
     Column("may_supervise", Integer, nullable=False, server_default=text("0")),
+    Column("branch_id", Id, ForeignKey("branches.id")),  # the branch it files for (0009)
     Index("idx_api_tokens_token_hash", "token_hash", unique=True),
 )
 
@@ -155,7 +181,9 @@ sessions = Table(
     Column("slips_printed", Integer, server_default=text("0")),
     Column("alerts_printed", Integer, server_default=text("0")),
     Column("api_token_id", Id),
+    Column("branch_id", Id, ForeignKey("branches.id")),  # the teller's branch (0009)
     Index("idx_sessions_reference", "reference", unique=True),
+    Index("idx_sessions_branch_id_id", "branch_id", "id"),
     Index("idx_sessions_teller_id_status_id", "teller_id", "status", "id"),
     Index("idx_sessions_started_at", "started_at"),
     Index("idx_sessions_in_queue_id", "in_queue", "id"),
@@ -357,6 +385,12 @@ for _statement in _sqlite_triggers():
     event.listen(metadata, "after_create", _ddl(_statement).execute_if(dialect="sqlite"))
 for _statement in POSTGRESQL_TRIGGERS:
     event.listen(metadata, "after_create", _ddl(_statement).execute_if(dialect="postgresql"))
+_BRANCH_1_VALUES = ", ".join(repr(value) for value in DEFAULT_BRANCH.values())  # ints, plain text
+event.listen(branches, "after_create", DDL(
+    f"INSERT INTO branches ({', '.join(DEFAULT_BRANCH)}) VALUES ({_BRANCH_1_VALUES})"))  # noqa: S608
+# …and the id sequence moves past it, so the next branch an admin adds is 2.
+event.listen(branches, "after_create", DDL(
+    "SELECT setval(pg_get_serial_sequence('branches', 'id'), 1)").execute_if(dialect="postgresql"))
 # The chain head exists from the start, so the first appenders have a row to lock.
 event.listen(metadata, "after_create",
              DDL("INSERT INTO ledger_head (id) VALUES (1) ON CONFLICT (id) DO NOTHING")

@@ -19,8 +19,9 @@ from .schema import AWAITING_SUPERVISOR
 
 def start(db, day: date, values: dict) -> tuple[int, str]:
     """Insert a session with the day's next reference (TG20261130-000001, …), computed in the
-    same statement; returns (id, reference). Call inside a transaction (the write lock keeps two
-    writers from taking the same number)."""
+    same statement, and the branch of its teller (`values["teller_id"]`) as it is now; returns
+    (id, reference). Call inside a transaction (the write lock keeps two writers from taking the
+    same number)."""
     prefix = f"TG{day:%Y%m%d}-"
     names = ", ".join(values)
     marks = ", ".join("?" * len(values))
@@ -34,9 +35,11 @@ def start(db, day: date, values: dict) -> tuple[int, str]:
     next_number = number.format("COALESCE((SELECT CAST(substr(max(reference), ?) AS INTEGER) "
                                 "FROM sessions WHERE reference >= ? AND reference < ?), 0) + 1")
     rows = db.execute(
-        f"INSERT INTO sessions (reference, {names}) VALUES "  # noqa: S608 - our column names
-        f"(? || {next_number}, {marks}) RETURNING id, reference",
-        [prefix, len(prefix) + 1, prefix, prefix[:-1] + ".", *values.values()],
+        f"INSERT INTO sessions (reference, branch_id, {names}) VALUES "  # noqa: S608 - our names
+        f"(? || {next_number}, (SELECT branch_id FROM users WHERE id = ?), {marks}) "
+        "RETURNING id, reference",
+        [prefix, len(prefix) + 1, prefix, prefix[:-1] + ".", values["teller_id"],
+         *values.values()],
     ).fetchall()
     return rows[0]
 

@@ -1,25 +1,12 @@
-"""Branch settings (`settings`: one JSON value per name) and facts about the instance itself
-(`instance_facts`, e.g. the fingerprint of the key that hashes personal data)."""
+"""Settings changes across processes (the values are each branch's row, storage/branches.py)
+and facts about the instance itself (`instance_facts`, e.g. the fingerprint of the key that
+hashes personal data)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from typing import Any
 
 CHANGES_CHANNEL = "teller_guard_settings"
-
-
-def branch_settings(db) -> dict[str, Any]:
-    """Every stored setting, decoded from JSON (names never stored are missing)."""
-    return {name: json.loads(value)
-            for name, value in db.execute("SELECT key, value FROM settings").fetchall()}
-
-
-def save_branch_setting(db, name: str, value: Any) -> None:
-    db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
-               "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-               [name, json.dumps(value, ensure_ascii=False)])
 
 
 def announce_change(db) -> None:

@@ -6,14 +6,14 @@ listed before, which keep their free-text source), an optional last day they mat
 (session_id, proposed_by) until head office approves it. Existing entries stay active.
 
 Revision ID: 0010_watchlist_bank
-Revises: 0008_stats_level_outcome
+Revises: 0009_branches
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_watchlist_bank"
-down_revision = "0008_stats_level_outcome"
+down_revision = "0009_branches"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,58 @@
+"""A bank's branches (`branches`): each row holds the branch's code, name and the settings
+网点设置 edits (settings.BranchSettings). Branch 1 exists from the schema's creation."""
+
+from __future__ import annotations
+
+from . import query, query_one
+from .schema import DEFAULT_BRANCH
+
+DEFAULT_BRANCH_ID = DEFAULT_BRANCH["id"]  # a single-branch instance's branch
+SETTING_COLUMNS = ("name", "bank_name", "province", "city", "large_amount", "elderly_age",
+                   "slip_paper")
+
+
+def get(db, branch_id: int) -> dict | None:
+    return query_one(db, "SELECT * FROM branches WHERE id = ?", [branch_id])
+
+
+def by_code(db, code: str) -> dict | None:
+    return query_one(db, "SELECT * FROM branches WHERE code = ?", [code])
+
+
+def all_branches(db) -> list[dict]:
+    return query(db, "SELECT * FROM branches ORDER BY code, id")
+
+
+def create(db, code: str, values: dict, created_at: str) -> int:
+    """A new branch with these settings (SETTING_COLUMNS); returns its id."""
+    names = ", ".join(SETTING_COLUMNS)
+    marks = ", ".join("?" * len(SETTING_COLUMNS))
+    return db.execute(
+        f"INSERT INTO branches (code, {names}, created_at) VALUES (?, {marks}, ?) "  # noqa: S608
+        "RETURNING id", [code, *(values[name] for name in SETTING_COLUMNS), created_at],
+    ).fetchone()[0]
+
+
+def update_settings(db, branch_id: int, values: dict) -> None:
+    """Set the given SETTING_COLUMNS of the branch."""
+    assignments = ", ".join(f"{name} = ?" for name in values if name in SETTING_COLUMNS)
+    db.execute(f"UPDATE branches SET {assignments} WHERE id = ?",  # noqa: S608 - our names
+               [*(value for name, value in values.items() if name in SETTING_COLUMNS),
+                branch_id])
+
+
+def insert_default(db) -> None:
+    """Branch 1 as the schema creates it (PostgreSQL's reset between tests needs it back)."""
+    names = ", ".join(DEFAULT_BRANCH)
+    marks = ", ".join("?" * len(DEFAULT_BRANCH))
+    db.execute(f"INSERT INTO branches ({names}) VALUES ({marks})",  # noqa: S608 - schema names
+               list(DEFAULT_BRANCH.values()))
+    if db.dialect == "postgresql":
+        db.execute("SELECT setval(pg_get_serial_sequence('branches', 'id'), 1)")
+
+
+def is_unchanged_default(db) -> bool:
+    """Only the branch 1 a new schema starts with, as it started (nothing to lose)."""
+    row = get(db, DEFAULT_BRANCH["id"])
+    return row is not None and row["created_at"] is None and all(
+        str(row[name]) == str(value) for name, value in DEFAULT_BRANCH.items())
