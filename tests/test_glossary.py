@@ -277,7 +277,7 @@ SAMPLES = {
     "watchlist.added": {"entry_id": 4, "import_id": 3, "account_masked": "6222 **** **** 1234",
                         "category": "peer", "expires_on": "2026-12-31"},
     "watchlist.proposed": {"entry_id": 5, "account_masked": "6222 **** **** 1234",
-                           "note": "已确认诈骗"},
+                           "note": "已确认诈骗", "branch_id": 1},
     "watchlist.approved": {"entry_id": 5, "account_masked": "6222 **** **** 1234",
                            "expires_on": ""},
     "watchlist.rejected": {"entry_id": 5, "account_masked": "6222 **** **** 1234",

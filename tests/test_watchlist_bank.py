@@ -50,9 +50,13 @@ def events(database, kind_prefix="watchlist."):
 def confirmed_case(app, database, payee_hash="payee-1", status="confirmed_fraud") -> int:
     session_id = make_session(app, database, level="critical", outcome="police_called")
     with db.write_transaction(database):
-        database.execute("UPDATE sessions SET review_status = ?, payee_hash = ? WHERE id = ?",
-                         [status, payee_hash, session_id])
+        database.execute("UPDATE sessions SET review_status = ?, payee_hash = ?, branch_id = 1 "
+                         "WHERE id = ?", [status, payee_hash, session_id])
     return session_id
+
+
+def branch_1(database) -> str:
+    return database.execute("SELECT name FROM branches WHERE id = 1").fetchone()[0]
 
 
 def actor(database, username):
@@ -195,8 +199,9 @@ def test_a_proposal_waits_then_approval_lists_it_as_the_banks_own(app, database)
     assert tuple(row) == ("payee-1", "6222 **** **** 1234", "proposed", case,
                           user_id(database, "security"), "确认诈骗，收款账号 6222 **** **** 0123 已冻结", "own")
     assert not store.is_listed(database, "payee-1")
-    assert [proposal.reference for proposal in proposals.pending(database)] == [
-        database.execute("SELECT reference FROM sessions WHERE id = ?", [case]).fetchone()[0]]
+    assert [(proposal.reference, proposal.branch_name) for proposal in proposals.pending(database)] == [
+        (database.execute("SELECT reference FROM sessions WHERE id = ?", [case]).fetchone()[0],
+         branch_1(database))]
 
     with pytest.raises(proposals.ProposalError, match="总行"):
         proposals.approve(database, key, actor(database, "security"), entry_id)
@@ -212,6 +217,7 @@ def test_a_proposal_waits_then_approval_lists_it_as_the_banks_own(app, database)
 
     assert [(kind, session_id, data.get("entry_id")) for kind, session_id, data in events(database)] == [
         ("watchlist.proposed", case, entry_id), ("watchlist.approved", case, entry_id)]
+    assert events(database)[0][2]["branch_id"] == 1  # the proposing branch
     names = {user_id(database, "security"): "安保甲", user_id(database, "admin"): "管理员乙"}
     history = proposals.history(database, store.get(database, entry_id), names)
     assert [(line.label, line.actor) for line in history] == [
@@ -294,6 +300,7 @@ def test_case_page_proposes_and_head_office_approves_through_the_pages(app, clie
     entry_id = store.find(database, "payee-1").id
     waiting = client.get("/watchlist/proposals").get_data(as_text=True)
     assert "已确认诈骗，受害人报案" in waiting and "批准列入名单" not in waiting  # security reads only
+    assert branch_1(database) in waiting
     assert post(client, f"/watchlist/proposals/{entry_id}/approve", {}, "/watchlist/proposals"
                 ).status_code == 403
     auth.logout()

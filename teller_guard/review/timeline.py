@@ -237,7 +237,8 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         expiry = f"；到期日 {data['expires_on']}" if data.get("expires_on") else ""
         return f"{data.get('account_masked', '')}；{category or '来源未分类'}{expiry}"
     if kind == "watchlist.proposed":
-        return f"{data.get('account_masked', '')}；理由：{data.get('note', '')}"
+        where = f"网点 #{data['branch_id']}；" if isinstance(data.get("branch_id"), int) else ""
+        return f"{where}{data.get('account_masked', '')}；理由：{data.get('note', '')}"
     if kind == "watchlist.approved":
         expiry = f"到期日 {data['expires_on']}" if data.get("expires_on") else "长期有效"
         return f"{data.get('account_masked', '')}；{labels.WATCHLIST_CATEGORIES['own']}，{expiry}"

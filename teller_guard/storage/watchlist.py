@@ -86,10 +86,10 @@ def remove(db, entry_id: int) -> None:
 
 
 def case_payee(db, session_id: int) -> dict | None:
-    """id, payee_hash, payee_masked and review_status of a session; read inside the write that
-    proposes its payee, so a case reopened meanwhile is seen."""
-    return query_one(db, "SELECT id, payee_hash, payee_masked, review_status FROM sessions "
-                         "WHERE id = ?", [session_id])
+    """id, payee_hash, payee_masked, review_status and branch_id of a session; read inside the
+    write that proposes its payee, so a case reopened meanwhile is seen."""
+    return query_one(db, "SELECT id, payee_hash, payee_masked, review_status, branch_id "
+                         "FROM sessions WHERE id = ?", [session_id])
 
 
 def propose(db, account_hash: str, account_masked: str, note: str, session_id: int,
@@ -106,12 +106,14 @@ def propose(db, account_hash: str, account_masked: str, note: str, session_id: i
 
 
 def proposals(db, limit: int) -> list[dict]:
-    """Proposed entries, oldest first, with the proposer's name and the case's reference."""
+    """Proposed entries, oldest first, with the proposer's name, the case's reference and its
+    branch's name."""
     return query(
         db, f"SELECT {', '.join('w.' + column.strip() for column in _ENTRY.split(','))}, "  # noqa: S608
         "COALESCE(u.display_name, u.username, '') AS proposer_name, "
-        "COALESCE(s.reference, '') AS reference FROM watchlist w "
-        "LEFT JOIN users u ON u.id = w.proposed_by LEFT JOIN sessions s ON s.id = w.session_id "
+        "COALESCE(s.reference, '') AS reference, COALESCE(b.name, '') AS branch_name "
+        "FROM watchlist w LEFT JOIN users u ON u.id = w.proposed_by "
+        "LEFT JOIN sessions s ON s.id = w.session_id LEFT JOIN branches b ON b.id = s.branch_id "
         "WHERE w.status = 'proposed' ORDER BY w.id LIMIT ?", [limit])
 
 

@@ -84,7 +84,8 @@ def propose(db, ledger_key: bytes, actor, session_id: int, note: str) -> int:
                                 else "该收款账户已在涉诈名单中")
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.proposed", actor.id, session_id,
-            {"entry_id": entry_id, "account_masked": case["payee_masked"] or "", "note": note}))
+            {"entry_id": entry_id, "account_masked": case["payee_masked"] or "", "note": note,
+             "branch_id": case["branch_id"]}))
     return entry_id
 
 
@@ -93,11 +94,13 @@ class Proposal:
     entry: store.Entry
     proposer_name: str
     reference: str  # the case's reference (业务编号)
+    branch_name: str  # the case's branch, the one proposing
 
 
 def pending(db, limit: int = MAX_SHOWN) -> list[Proposal]:
     """Proposals waiting for head office, oldest first."""
-    return [Proposal(store.entry_of(row), row["proposer_name"], row["reference"])
+    return [Proposal(store.entry_of(row), row["proposer_name"], row["reference"],
+                     row["branch_name"])
             for row in watchlist_store.proposals(db, limit)]
 
 
