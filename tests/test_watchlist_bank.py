@@ -402,3 +402,19 @@ def test_the_teller_and_the_police_alert_see_the_category():
     assert content.watchlist_line(entry) == "涉诈名单记录（来源：同业（某行 3 月通报），列入日期：2026-03-01）"
     assert store.Entry(2, "h", MASKED, "", "", "", None, "", "own").origin == "本行发现"
     assert store.Entry(3, "h", MASKED, "市反诈中心", "", "", None, "").origin == "市反诈中心"
+
+
+def test_head_office_security_approves_on_the_page(app, client, auth, database):
+    from teller_guard import users
+
+    users.create_user(database, ledger_key(app), "hq", "Hq-pass-1234", "ho_security", "总行甲",
+                      must_change=False)
+    case = confirmed_case(app, database)
+    entry_id = proposals.propose(database, ledger_key(app), actor(database, "security"), case, "理由")
+    auth.login("hq", "Hq-pass-1234")
+    page = client.get("/watchlist/proposals").get_data(as_text=True)
+    assert "批准列入名单" in page and "驳回" in page
+    assert post(client, f"/watchlist/proposals/{entry_id}/approve", {},
+                "/watchlist/proposals").status_code == 303
+    assert store.get(database, entry_id).status == "active"
+    assert events(database)[-1][0] == "watchlist.approved"
