@@ -213,9 +213,18 @@ EVENT_KINDS = {
     "watchlist.imported": "导入涉诈名单",
     "watchlist.removed": "移出涉诈名单",
     "watchlist.exported": "导出高风险收款账户",
+    "watchlist.added": "手工加入涉诈名单",
+    "watchlist.proposed": "提请列入涉诈名单",
+    "watchlist.approved": "批准列入涉诈名单",
+    "watchlist.rejected": "驳回列入涉诈名单的提请",
     "chain.anchored": "账本锚定",
     "anchor.sent": "账本锚点已发送",
 }
+
+# Where a watchlist entry comes from (watchlist.category); entries listed before 0010 have none.
+WATCHLIST_CATEGORIES = {"police": "公安/反诈中心", "peer": "同业", "own": "本行发现"}
+# What the list page filters on; `proposed` entries wait for head office and never match.
+WATCHLIST_STATES = {"active": "有效", "expired": "已过期", "proposed": "待审批"}
 
 # Police checklist wording (the rule file quotes the 五必问/三是否 as issued) turned into the
 # words a bank uses for its customers, wherever a question is shown.

@@ -5,7 +5,7 @@ questions and entry details."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 import pytest
 from conftest import csrf_token
@@ -19,7 +19,7 @@ from screening_helpers import (
     session_id_from,
 )
 
-from teller_guard import labels, pii
+from teller_guard import db, labels, pii
 from teller_guard.review import integrity, timeline
 from teller_guard.risk import ScreeningInput, applicable_questions, evaluate
 from teller_guard.risk.engine import WATCHLIST_QUESTIONS
@@ -262,6 +262,22 @@ def listed(app, database, account="6222021234567890"):
         "account_hash": pii.keyed_hash(key, account), "account_masked": pii.mask_account(account),
         "source": "市公安局反诈中心通报", "listed_on": "2026-11-20",
         "note": "多名受害人报案，冒充客服退款", "added_at": "2026-11-21T09:30:00+08:00"})
+
+
+def test_an_entry_stops_screenings_through_its_expiry_day_only(app, client, auth, database):
+    listed(app, database)
+    auth.login("teller")
+    facts = {**BENIGN_FACTS, "customer_name": NAME, "customer_phone": PHONE,
+             "customer_id_number": CUSTOMER_ID}
+    levels = []
+    for expires_on in (date.today(), date.today() - timedelta(days=1)):
+        with db.write_transaction(database):
+            database.execute("UPDATE watchlist SET expires_on = ?", [expires_on.isoformat()])
+        session_id = session_id_from(post_facts(client, facts))
+        levels.append(session_row(database, session_id)["level"])
+        html = client.get(f"/screening/{session_id}/questions").get_data(as_text=True)
+        assert ("收款账户在涉诈名单中" in html) == (expires_on == date.today())
+    assert levels == ["critical", None]  # expired: the full questions, no verdict yet
 
 
 def test_a_watchlist_hit_asks_the_short_set_and_shows_the_entry(app, client, auth, database):

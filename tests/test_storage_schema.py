@@ -157,6 +157,10 @@ UNDO_0009 = ["DROP INDEX idx_sessions_branch_id_id",
              *(f"ALTER TABLE {table} DROP COLUMN branch_id"
                for table in ("users", "api_tokens", "sessions")),
              "DROP TABLE branches"]
+# Undo 0010 (the watchlist's category, expiry and proposals): a database as 0009 left it.
+UNDO_0010 = ["DROP INDEX idx_watchlist_proposed", "DROP INDEX idx_watchlist_expires_on",
+             *(f"ALTER TABLE watchlist DROP COLUMN {column}" for column in
+               ("category", "expires_on", "status", "session_id", "proposed_by"))]
 
 
 def sqlite_at(path, revision: str) -> None:
@@ -169,7 +173,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0009 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0010 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -179,7 +183,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
-        for statement in UNDO_0009:  # before 0008's table goes: SQLite reparses the triggers
+        for statement in UNDO_0010 + UNDO_0009:  # before 0008's table: SQLite reparses triggers
             database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
@@ -301,7 +305,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
-        for statement in UNDO_0009:
+        for statement in UNDO_0010 + UNDO_0009:
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
@@ -395,12 +399,60 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         connection.execute("DROP TABLE stats_day_level_outcome")
-        for statement in UNDO_0009:
+        for statement in UNDO_0010 + UNDO_0009:
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it
         assert db.prepare(postgres_url) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
         assert _level_outcome_rows(connection) == LEVEL_OUTCOME_ROWS
+        assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    finally:
+        connection.conn.close()
+
+
+# --- 0010: one watchlist for the bank ------------------------------------------------------------
+
+def _entry_before_0010(connection) -> None:
+    connection.execute("INSERT INTO watchlist (account_hash, account_masked, source, listed_on, note,"
+                       " added_at) VALUES ('h', '6222 **** 1234', '市反诈中心', '2026-01-01', '',"
+                       " '2026-01-01T09:00:00+08:00')")
+
+
+def _listed_after_0010(connection) -> None:
+    from teller_guard.storage import watchlist
+
+    found = connection.execute("SELECT source, category, expires_on, status FROM watchlist"
+                               ).fetchall()
+    assert [tuple(row) for row in found] == [("市反诈中心", None, None, "active")]
+    assert watchlist.is_listed(connection, "h", "2026-12-02")
+
+
+def test_0010_keeps_existing_entries_listed(tmp_path):
+    path = tmp_path / "x.db"
+    sqlite_at(path, "0009_branches")
+    connection = db.connect(path)
+    with db.write_transaction(connection):
+        _entry_before_0010(connection)
+    connection.conn.close()
+    assert db.prepare(path) == [f"alembic 0009_branches -> {migrate.HEAD}"]
+    connection = db.connect(path)
+    _listed_after_0010(connection)
+    connection.conn.close()
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+
+
+def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        for statement in UNDO_0010:
+            connection.execute(statement)
+        connection.execute("UPDATE alembic_version SET version_num = '0009_branches'")
+        _entry_before_0010(connection)
+        assert db.prepare(postgres_url) == [f"alembic 0009_branches -> {migrate.HEAD}"]
+        _listed_after_0010(connection)
         assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
     finally:
         connection.conn.close()

@@ -72,7 +72,7 @@ def test_any_bad_line_imports_nothing(database, run_import):
             "6.22202E+18\n"
             f"{ACCOUNTS[1]},来源,2026-02-30\n"
             f"{ACCOUNTS[2]},来源,2027-01-01\n"
-            "6222000011112222,a,2026-01-01,note,extra\n"
+            "6222000011112222,a,2026-01-01,note,2026-12-31,extra\n"
             f"6222000011113333,{'长' * 65}\n")
     report = run_import(text)
     assert not report.imported and listed(database) == 0

@@ -186,7 +186,7 @@ def watchlist_line(entry) -> str:
     """The watchlist entry that stopped the transfer: where it came from, when, and its note."""
     if entry is None:
         return ""
-    parts = [f"来源：{entry.source or '未注明'}"]
+    parts = [f"来源：{entry.origin or '未注明'}"]
     if entry.listed_on:
         parts.append(f"列入日期：{entry.listed_on}")
     if entry.note:

@@ -14,7 +14,8 @@ from ..api_scope import ALL_TELLERS, READ_SCOPES
 from . import state
 
 # watchlist.imported `kind` (watchlist/csv_import.py)
-WATCHLIST_KINDS = {"accounts": "账号名单", "hashes": "高风险收款账户导出文件（哈希）"}
+WATCHLIST_KINDS = {"accounts": "账号名单", "hashes": "高风险收款账户导出文件（哈希）",
+                   "manual": "手工添加"}
 
 FACT_LABELS = labels.FACT_NAMES
 FACT_VALUES = labels.FACT_VALUES
@@ -234,6 +235,18 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind == "watchlist.removed":
         reason = f"；原因：{data['reason']}" if data.get("reason") else ""
         return f"{data.get('account_masked', '')}{reason}"
+    if kind == "watchlist.added":
+        category = labels.WATCHLIST_CATEGORIES.get(data.get("category"), "")
+        expiry = f"；到期日 {data['expires_on']}" if data.get("expires_on") else ""
+        return f"{data.get('account_masked', '')}；{category or '来源未分类'}{expiry}"
+    if kind == "watchlist.proposed":
+        where = f"网点 #{data['branch_id']}；" if isinstance(data.get("branch_id"), int) else ""
+        return f"{where}{data.get('account_masked', '')}；理由：{data.get('note', '')}"
+    if kind == "watchlist.approved":
+        expiry = f"到期日 {data['expires_on']}" if data.get("expires_on") else "长期有效"
+        return f"{data.get('account_masked', '')}；{labels.WATCHLIST_CATEGORIES['own']}，{expiry}"
+    if kind == "watchlist.rejected":
+        return f"{data.get('account_masked', '')}；原因：{data.get('reason', '')}"
     if kind == "retention.redacted":
         return (f"{data.get('before', '')} 之前开始的问询：{data.get('sessions', 0)} 笔问询的 "
                 f"{data.get('fields', 0)} 项完整个人信息已清除，"

@@ -29,6 +29,7 @@ from ..db import get_db
 from ..forms import ascii_int
 from ..screening import police, service
 from ..storage import review
+from ..watchlist import proposals
 from ..web import guard_area, ledger_key
 from . import access_log, dispositions, export, filters, queries, state, stats, svg, timeline
 from .state import TransitionError
@@ -123,7 +124,8 @@ def _context(db, args):
 
 
 def _detail(session_id: int, error: str | None = None, note: str = "", status: int = 200,
-            error_form: str | None = None, error_field: str | None = None, chosen_to: str = ""):
+            error_form: str | None = None, error_field: str | None = None, chosen_to: str = "",
+            proposal_note: str = ""):
     db = get_db()
     row = review.case(db, g.user, session_id)
     if row is None:
@@ -138,13 +140,18 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
                if not (state.can_close(row["review_status"]) and target in state.CLOSED)]
     shown_forms = {"close": state.can_close(row["review_status"]), "transition": bool(targets),
                    "assign": True, "note": True} if may_dispose else {}
+    events = queries.session_events(db, session_id)
+    watchlist = proposals.case_state(db, g.user, row, events)
+    shown_forms["propose"] = watchlist.may_propose
     if not shown_forms.get(error_form):
         error_form = error_field = None  # the form is not on the page: the banner says it
     return render_template(
         "review/detail.html", row=row, error=error, note=note, names=names,
         facts=facts, answers=answers, observations=observations, assessment=assessment,
         reasons=timeline.reasons(assessment),
-        events=timeline.timeline(queries.session_events(db, session_id), names, typology_names),
+        events=timeline.timeline(events, names, typology_names),
+        watchlist=watchlist, today=date.today(), proposal_note=proposal_note,
+        max_proposal_note=proposals.MAX_NOTE_CHARS,
         vault_fields=review.vault_fields(db, session_id), typology_names=typology_names,
         labels=labels, state=state, can_dispose=may_dispose, targets=targets,
         reviewers=queries.reviewers(db), context=context.query_args(),
@@ -239,6 +246,23 @@ def add_note(session_id: int):
         return _detail(session_id, error=str(error), note=note[:state.MAX_NOTE_LENGTH], status=409,
                        error_form="note", error_field="note")
     flash("已添加复核备注")
+    return redirect(url_for("review.detail", session_id=session_id,
+                            **_context(get_db(), request.form).query_args()), 303)
+
+
+@bp.route("/<int:session_id>/watchlist-proposal", methods=["POST"])
+@require_roles(*proposals.PROPOSER_ROLES)
+def propose_watchlist(session_id: int):
+    """提请列入名单: the confirmed case's payee waits for head office's approval."""
+    _visible_or_404(session_id)
+    note = request.form.get("note", "")
+    try:
+        proposals.propose(get_db(), ledger_key(), g.user, session_id, note)
+    except proposals.ProposalError as error:
+        return _detail(session_id, error=str(error), status=409, error_form="propose",
+                       error_field=error.field or "note",
+                       proposal_note=note[:proposals.MAX_NOTE_CHARS])
+    flash("已提请列入涉诈名单，等待总行审批")
     return redirect(url_for("review.detail", session_id=session_id,
                             **_context(get_db(), request.form).query_args()), 303)
 

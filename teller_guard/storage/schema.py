@@ -31,6 +31,7 @@ from sqlalchemy import (
 
 from .. import migrations as legacy
 from . import stats_triggers
+from .watchlist import EXPIRES_CONDITION, PROPOSED_CONDITION
 
 metadata = MetaData()
 
@@ -43,6 +44,8 @@ Int = BigInteger().with_variant(Integer(), "sqlite")  # counts, money in fen, un
 # count in a supervisor's menu stays small however many screenings the database keeps (0003).
 AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
                        "AND level IN ('high', 'critical')")
+
+
 
 
 def _id(**kwargs) -> Column:
@@ -216,7 +219,21 @@ watchlist = Table(
     Column("note", Text),
     Column("import_id", Id),
     Column("added_at", Text),
+    # 0010: one list for the whole bank. category: labels.WATCHLIST_CATEGORIES (NULL on entries
+    # from before); expires_on: YYYY-MM-DD, the last day it matches; status: active, or proposed
+    # by a branch from a confirmed case (session_id, proposed_by) until head office approves.
+    Column("category", Text),
+    Column("expires_on", Text),
+    Column("status", Text, nullable=False, server_default=text("'active'")),
+    Column("session_id", Id),
+    Column("proposed_by", Id),
     Index("idx_watchlist_account_hash", "account_hash", unique=True),
+    # The 待审批 list reads only these few rows, however long the list grows.
+    Index("idx_watchlist_proposed", "id", sqlite_where=text(PROPOSED_CONDITION),
+          postgresql_where=text(PROPOSED_CONDITION)),
+    # ... and the count of expired entries only the few that have an expiry date.
+    Index("idx_watchlist_expires_on", "expires_on", "status",
+          sqlite_where=text(EXPIRES_CONDITION), postgresql_where=text(EXPIRES_CONDITION)),
 )
 
 outbox = Table(

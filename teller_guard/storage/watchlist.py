@@ -10,19 +10,35 @@ from . import query, query_one
 
 # The id is the entry's id: stable, not personal, usable in URLs.
 _ENTRY = ("id, account_hash, account_masked, source, listed_on, note, import_id, "
-          "added_at")
+          "added_at, category, expires_on, status, session_id, proposed_by")
+
+# The partial indexes of schema.py: proposals, and entries with an expiry date.
+PROPOSED_CONDITION = "status = 'proposed'"
+EXPIRES_CONDITION = "expires_on IS NOT NULL"
+
+# An entry matches a screening while it is active and `today` (the server's local date,
+# YYYY-MM-DD) is not past its expiry date: one that expires today still matches.
+_MATCHES = "status = 'active' AND (expires_on IS NULL OR expires_on >= ?)"
+_EXPIRED = "expires_on < ? AND status = 'active'"
+# The list page's filters: condition, and whether it takes today.
+VIEWS = {"active": (_MATCHES, True), "expired": (_EXPIRED, True), "all": ("status = 'active'", False)}
 
 # --- entries -----------------------------------------------------------------------------------
 
 
-def is_listed(db, account_hash: str) -> bool:
-    return db.execute("SELECT 1 FROM watchlist WHERE account_hash = ?",
-                      [account_hash]).fetchone() is not None
+def is_listed(db, account_hash: str, today: str) -> bool:
+    """Does this account hash match an active, unexpired entry on `today`?"""
+    return db.execute(f"SELECT 1 FROM watchlist WHERE account_hash = ? AND {_MATCHES}",  # noqa: S608
+                      [account_hash, today]).fetchone() is not None
 
 
-def entry_by_hash(db, account_hash: str) -> dict | None:
-    return query_one(db, f"SELECT {_ENTRY} FROM watchlist WHERE account_hash = ?",  # noqa: S608
-                     [account_hash])
+def entry_by_hash(db, account_hash: str, today: str | None = None) -> dict | None:
+    """The entry of this account hash in any state; with `today`, only one that matches."""
+    if today is None:
+        return query_one(db, f"SELECT {_ENTRY} FROM watchlist WHERE account_hash = ?",  # noqa: S608
+                         [account_hash])
+    return query_one(db, f"SELECT {_ENTRY} FROM watchlist "  # noqa: S608
+                         f"WHERE account_hash = ? AND {_MATCHES}", [account_hash, today])
 
 
 def entry(db, entry_id: int) -> dict | None:
@@ -30,21 +46,88 @@ def entry(db, entry_id: int) -> dict | None:
                      [entry_id])
 
 
-def entries_before(db, before: int | None, limit: int) -> list[dict]:
-    """Newest first, from the entry before `before` (from the newest when None)."""
+def entries_before(db, before: int | None, limit: int, view: str = "all",
+                   today: str = "") -> list[dict]:
+    """Listed (not proposed) entries of `view` (VIEWS) newest first, from the entry before
+    `before` (from the newest when None)."""
+    condition, takes_today = VIEWS[view]
+    params = [today] if takes_today else []
     if before is None:
-        return query(db, f"SELECT {_ENTRY} FROM watchlist "  # noqa: S608
-                     "ORDER BY id DESC LIMIT ?", [limit])
-    return query(db, f"SELECT {_ENTRY} FROM watchlist WHERE id < ? "  # noqa: S608
-                 "ORDER BY id DESC LIMIT ?", [before, limit])
+        return query(db, f"SELECT {_ENTRY} FROM watchlist WHERE {condition} "  # noqa: S608
+                     "ORDER BY id DESC LIMIT ?", [*params, limit])
+    return query(db, f"SELECT {_ENTRY} FROM watchlist WHERE {condition} AND id < ? "  # noqa: S608
+                 "ORDER BY id DESC LIMIT ?", [*params, before, limit])
+
+
+_COUNTS = ("SELECT (SELECT count(*) FROM watchlist), "  # noqa: S608 - fixed conditions
+           f"(SELECT count(*) FROM watchlist WHERE {_EXPIRED}), "
+           f"(SELECT count(*) FROM watchlist WHERE {PROPOSED_CONDITION})")
 
 
 def count(db) -> int:
-    return db.execute("SELECT count(*) FROM watchlist").fetchone()[0]
+    """Listed entries, expired ones included (proposals are not on the list yet)."""
+    counted = counts(db, "")  # no date is before "": none expired, the sum is the same
+    return counted["active"] + counted["expired"]
+
+
+def counts(db, today: str) -> dict[str, int]:
+    """How many entries are active (matching), expired and proposed on `today`. The total
+    and the two partial indexes answer it without reading the rows of a long list."""
+    total, expired, proposed = db.execute(_COUNTS, [today]).fetchone()
+    return {"active": int(total) - int(expired) - int(proposed), "expired": int(expired),
+            "proposed": int(proposed)}
 
 
 def remove(db, entry_id: int) -> None:
     db.execute("DELETE FROM watchlist WHERE id = ?", [entry_id])
+
+
+# --- proposals from confirmed cases ------------------------------------------------------------
+
+
+def case_payee(db, session_id: int) -> dict | None:
+    """id, payee_hash, payee_masked, review_status and branch_id of a session; read inside the
+    write that proposes its payee, so a case reopened meanwhile is seen."""
+    return query_one(db, "SELECT id, payee_hash, payee_masked, review_status, branch_id "
+                         "FROM sessions WHERE id = ?", [session_id])
+
+
+def propose(db, account_hash: str, account_masked: str, note: str, session_id: int,
+            proposed_by: int | None, added_at: str) -> int | None:
+    """A proposed entry (matches nothing until approved); None when the account already has an
+    entry in any state."""
+    found = db.execute(
+        "INSERT INTO watchlist (account_hash, account_masked, source, listed_on, note, added_at, "
+        "category, status, session_id, proposed_by) "
+        "VALUES (?, ?, '', '', ?, ?, 'own', 'proposed', ?, ?) "
+        "ON CONFLICT (account_hash) DO NOTHING RETURNING id",
+        [account_hash, account_masked, note, added_at, session_id, proposed_by]).fetchone()
+    return found[0] if found else None
+
+
+def proposals(db, limit: int) -> list[dict]:
+    """Proposed entries, oldest first, with the proposer's name, the case's reference and its
+    branch's name."""
+    return query(
+        db, f"SELECT {', '.join('w.' + column.strip() for column in _ENTRY.split(','))}, "  # noqa: S608
+        "COALESCE(u.display_name, u.username, '') AS proposer_name, "
+        "COALESCE(s.reference, '') AS reference, COALESCE(b.name, '') AS branch_name "
+        "FROM watchlist w LEFT JOIN users u ON u.id = w.proposed_by "
+        "LEFT JOIN sessions s ON s.id = w.session_id LEFT JOIN branches b ON b.id = s.branch_id "
+        "WHERE w.status = 'proposed' ORDER BY w.id LIMIT ?", [limit])
+
+
+def approve(db, entry_id: int, listed_on: str, expires_on: str | None) -> bool:
+    """Make a proposed entry active (本行发现); False when it is no longer a proposal."""
+    return db.execute(
+        "UPDATE watchlist SET status = 'active', category = 'own', listed_on = ?, expires_on = ? "
+        "WHERE id = ? AND status = 'proposed'", [listed_on, expires_on, entry_id]).rowcount == 1
+
+
+def reject(db, entry_id: int) -> bool:
+    """Drop a proposal (the ledger keeps it and the reason); False when it is not one."""
+    return db.execute("DELETE FROM watchlist WHERE id = ? AND status = 'proposed'",
+                      [entry_id]).rowcount == 1
 
 
 # --- imports -----------------------------------------------------------------------------------
@@ -57,17 +140,26 @@ def start_import(db, imported_at: str, actor_id: int | None, kind: str, data_lin
         "VALUES (?, ?, ?, ?) RETURNING id", [imported_at, actor_id, kind, data_lines]).fetchone()[0]
 
 
+_INSERT_ENTRY = (
+    "INSERT INTO watchlist (account_hash, account_masked, source, listed_on, note, category, "
+    "expires_on, import_id, added_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (account_hash) DO NOTHING")
+
+
 def add_entries(db, import_id: int, added_at: str,
-                accounts: Iterable[tuple[str, str, str, str, str]]) -> int:
-    """Add (account_hash, account_masked, source, listed_on, note) of each account not yet
-    listed; returns how many were added. Accounts sorted by hash fill the account_hash index
-    in order: much faster for big files."""
-    cursor = db.executemany(
-        "INSERT INTO watchlist "
-        "(account_hash, account_masked, source, listed_on, note, import_id, added_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (account_hash) DO NOTHING",
-        ((*account, import_id, added_at) for account in accounts))
+                accounts: Iterable[tuple[str, str, str, str, str, str | None, str | None]]) -> int:
+    """Add (account_hash, account_masked, source, listed_on, note, category, expires_on) of
+    each account without an entry yet; returns how many were added. Accounts sorted by hash
+    fill the account_hash index in order: much faster for big files."""
+    cursor = db.executemany(_INSERT_ENTRY, ((*account, import_id, added_at) for account in accounts))
     return cursor.rowcount
+
+
+def add_entry(db, import_id: int, added_at: str,
+              account: tuple[str, str, str, str, str, str | None, str | None]) -> int | None:
+    """One account typed in (add_entries' tuple); its entry's id, None if it has one already."""
+    found = db.execute(_INSERT_ENTRY + " RETURNING id", [*account, import_id, added_at]).fetchone()
+    return found[0] if found else None
 
 
 def finish_import(db, import_id: int, added: int, already_listed: int, duplicates: int,
@@ -76,6 +168,12 @@ def finish_import(db, import_id: int, added: int, already_listed: int, duplicate
         "UPDATE watchlist_imports SET added = ?, already_listed = ?, duplicates = ?, "
         "skipped_errors = ? WHERE id = ?",
         [added, already_listed, duplicates, skipped_errors, import_id])
+
+
+def import_record(db, import_id: int) -> dict | None:
+    """imported_at, actor_id and kind of one import (an entry's first line of history)."""
+    return query_one(db, "SELECT imported_at, actor_id, kind FROM watchlist_imports WHERE id = ?",
+                     [import_id])
 
 
 def recent_imports(db, limit: int) -> list[dict]:

@@ -2,7 +2,10 @@
 
 Two file kinds are recognised by their first row:
 
-* account lists: `账号, 来源, 日期, 备注` (header optional; only the account is required);
+* account lists: `账号, 来源, 日期, 备注, 到期日` (header optional; only the account is
+  required; files from before the expiry column had the first four). A 来源 naming a category
+  (公安, 反诈中心, 同业, 本行…, CATEGORY_NAMES) gives the entry that category, any other source
+  the category chosen for the whole file;
 * this tool's own high-risk payee export (`payee_hash, payee_masked, sessions, last_seen,
   key_id`), accepted only when its key_id matches this instance's PII key.
 
@@ -23,11 +26,14 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from .. import audit, pii, storage
+from .. import audit, labels, pii, storage
 from ..storage import watchlist as watchlist_store
 from . import store
 
-ACCOUNT_COLUMNS = 4  # account, source, date, note
+ACCOUNT_COLUMNS = 5  # account, source, date, note, expiry
+DEFAULT_CATEGORY = "police"  # most lists a branch imports come from the police
+HASHES_CATEGORY = "own"  # the high-risk payee export holds this bank's own findings
+
 MAX_SOURCE_CHARS = 64
 MAX_NOTE_CHARS = 200
 HASH_HEADERS = {"payee_hash", "account_hash"}
@@ -38,6 +44,18 @@ DATE_FORMS = (
     re.compile(r"(\d{4})(\d{2})(\d{2})"),
 )
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _category_key(text: str) -> str:
+    return re.sub(r"[\s/、]", "", text).lower()
+
+
+# A 来源 cell that names a category, written the ways lists write it.
+CATEGORY_NAMES = {_category_key(name): code for name, code in (
+    *((code, code) for code in labels.WATCHLIST_CATEGORIES),
+    *((label, code) for code, label in labels.WATCHLIST_CATEGORIES.items()),
+    ("公安", "police"), ("反诈中心", "police"), ("公安局", "police"), ("同业通报", "peer"),
+    ("本行", "own"))}
 
 
 class UploadRejected(Exception):
@@ -58,6 +76,13 @@ class ListedAccount:
     source: str
     listed_on: str  # YYYY-MM-DD or ""
     note: str
+    category: str = DEFAULT_CATEGORY  # labels.WATCHLIST_CATEGORIES
+    expires_on: str | None = None  # YYYY-MM-DD, the last day the entry matches
+
+    def stored(self) -> tuple:
+        """The tuple storage.watchlist.add_entries takes."""
+        return (self.account_hash, self.account_masked, self.source, self.listed_on, self.note,
+                self.category, self.expires_on)
 
 
 @dataclass(frozen=True)
@@ -149,6 +174,31 @@ def parse_date(raw: str, today: date) -> str:
 
 
 @functools.lru_cache(maxsize=4096)
+def parse_expiry(raw: str, listed_on: str = "") -> str | None:
+    """到期日, the last day the entry matches: the forms parse_date takes, any day not before
+    `listed_on`; None when empty (the entry does not expire)."""
+    text = _clean(raw).split(" ")[0].split("T")[0]
+    if not text:
+        return None
+    for form in DATE_FORMS:
+        match = form.fullmatch(text)
+        if match:
+            try:
+                value = date(*(int(part) for part in match.groups())).isoformat()
+            except ValueError:
+                break
+            if listed_on and value < listed_on:
+                raise ValueError("到期日早于列入日期，请核对")
+            return value
+    raise ValueError("到期日无法识别，请写成 2025-12-31 的格式")
+
+
+def category_of(source: str, default: str) -> str:
+    """The category a 来源 text names, else `default`."""
+    return CATEGORY_NAMES.get(_category_key(source), default)
+
+
+@functools.lru_cache(maxsize=4096)
 def _text_column(raw: str, label: str, limit: int) -> str:
     text = pii.mask_numbers_in_text(_clean(raw))
     if len(text) > limit:
@@ -161,7 +211,8 @@ def _is_header(cells: list[str]) -> bool:
     return first in HASH_HEADERS or not any(char.isdigit() for char in first)
 
 
-def parse(text: str, pii_key: bytes, today: date, default_source: str = "") -> ParsedFile:
+def parse(text: str, pii_key: bytes, today: date, default_source: str = "",
+          default_category: str = DEFAULT_CATEGORY) -> ParsedFile:
     """Validate every line; hash and mask the accounts (plain numbers are not kept)."""
     rows = csv.reader(io.StringIO(text, newline=""), delimiter=_delimiter(text),
                       strict=True)
@@ -196,7 +247,8 @@ def parse(text: str, pii_key: bytes, today: date, default_source: str = "") -> P
                 if kind == "hashes":
                     entry = _hash_line(line, cells, fingerprint, today, default_source)
                 else:
-                    entry = _account_line(line, cells, pii_key, today, default_source)
+                    entry = _account_line(line, cells, pii_key, today, default_source,
+                                          default_category)
             except ValueError as problem:
                 errors.append(LineError(line, str(problem)))
                 continue
@@ -215,9 +267,9 @@ def parse(text: str, pii_key: bytes, today: date, default_source: str = "") -> P
 
 
 def _account_line(line: int, cells: list[str], pii_key: bytes, today: date,
-                  default_source: str) -> ListedAccount:
+                  default_source: str, default_category: str) -> ListedAccount:
     if len(cells) > ACCOUNT_COLUMNS:
-        raise ValueError("列数超过 4 列（账号、来源、日期、备注）；备注中的逗号请用英文引号括起")
+        raise ValueError("列数超过 5 列（账号、来源、日期、备注、到期日）；备注中的逗号请用英文引号括起")
     cells = cells + [""] * (ACCOUNT_COLUMNS - len(cells))
     try:
         digits = store.account_digits(cells[0])
@@ -226,8 +278,40 @@ def _account_line(line: int, cells: list[str], pii_key: bytes, today: date,
     source = _text_column(cells[1], "来源", MAX_SOURCE_CHARS) or default_source
     listed_on = parse_date(cells[2], today)
     note = _text_column(cells[3], "备注", MAX_NOTE_CHARS)
+    expires_on = parse_expiry(cells[4], listed_on)
     return ListedAccount(line, store.account_hash(pii_key, digits), pii.mask_account(digits),
-                         source, listed_on, note)
+                         source, listed_on, note, category_of(source, default_category),
+                         expires_on)
+
+
+FORM_FIELDS = ("account", "category", "source", "listed_on", "expires_on", "note")
+
+
+def typed_account(pii_key: bytes, today: date, values: dict[str, str]
+                  ) -> tuple[ListedAccount | None, dict[str, str]]:
+    """One account typed into the add form (FORM_FIELDS) checked as an import line is: the
+    entry, or None and a Chinese message per field."""
+    errors: dict[str, str] = {}
+
+    def attempt(name: str, check):
+        try:
+            return check(values.get(name) or "")
+        except ValueError as problem:  # store.AccountError is one
+            errors[name] = str(problem)
+            return None
+
+    digits = attempt("account", store.account_digits)
+    category = values.get("category") or ""
+    if category not in labels.WATCHLIST_CATEGORIES:
+        errors["category"] = "请选择来源类别"
+    source = attempt("source", lambda raw: _text_column(raw, "来源说明", MAX_SOURCE_CHARS))
+    listed_on = attempt("listed_on", lambda raw: parse_date(raw, today) or today.isoformat())
+    expires_on = attempt("expires_on", lambda raw: parse_expiry(raw, listed_on or ""))
+    note = attempt("note", lambda raw: _text_column(raw, "备注", MAX_NOTE_CHARS))
+    if errors:
+        return None, errors
+    return ListedAccount(0, store.account_hash(pii_key, digits), pii.mask_account(digits),
+                         source, listed_on, note, category, expires_on), {}
 
 
 def _hash_line(line: int, cells: list[str], fingerprint: str, today: date,
@@ -245,21 +329,24 @@ def _hash_line(line: int, cells: list[str], fingerprint: str, today: date,
         raise ValueError("sessions 应为整数")
     listed_on = parse_date(last_seen, today)
     return ListedAccount(line, payee_hash, masked, default_source or "高风险收款账户导出",
-                         listed_on, f"问询 {int(sessions)} 次")
+                         listed_on, f"问询 {int(sessions)} 次", HASHES_CATEGORY)
 
 
 # --- importing --------------------------------------------------------------------------------
 
 def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id: int | None,
                 default_source: str = "", skip_errors: bool = False,
-                today: date | None = None) -> ImportReport:
+                today: date | None = None,
+                default_category: str = DEFAULT_CATEGORY) -> ImportReport:
     """Decode, validate and store a file in one write transaction; logs watchlist.imported.
 
     Returns a report with imported=False (and nothing written) when a line is wrong and
     skip_errors is off. Raises UploadRejected when the file as a whole is unusable.
     """
     today = today or date.today()
-    parsed = parse(decode(data), pii_key, today, default_source)
+    if default_category not in labels.WATCHLIST_CATEGORIES:
+        raise UploadRejected("请从列表中选择来源类别。")
+    parsed = parse(decode(data), pii_key, today, default_source, default_category)
     if not parsed.data_lines:
         raise UploadRejected("文件中没有数据行（只有标题行或空行）。")
     report = ImportReport(False, parsed.kind, parsed.data_lines, 0, 0, parsed.duplicates,
@@ -271,9 +358,8 @@ def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id:
     entries = sorted(parsed.entries, key=lambda entry: entry.account_hash)
     with storage.transaction(db):
         import_id = watchlist_store.start_import(db, added_at, actor_id, parsed.kind, parsed.data_lines)
-        added = watchlist_store.add_entries(db, import_id, added_at, (
-            (entry.account_hash, entry.account_masked, entry.source, entry.listed_on, entry.note)
-            for entry in entries))
+        added = watchlist_store.add_entries(db, import_id, added_at,
+                                            (entry.stored() for entry in entries))
         counts = {"added": added, "already_listed": len(entries) - added,
                   "duplicates": len(parsed.duplicates), "skipped_errors": len(parsed.errors)}
         watchlist_store.finish_import(db, import_id, **counts)

@@ -93,11 +93,13 @@ def _window(db, fetch, value: str, now: datetime, days: int,
     return rows
 
 
-def is_watchlisted(db, account_hash: str) -> bool:
-    """Is this keyed account hash on the watchlist (涉诈账户名单)?"""
+def is_watchlisted(db, account_hash: str, today: date | None = None) -> bool:
+    """Is this keyed account hash on the watchlist (涉诈账户名单) on `today`, the local date
+    (default: the server's)? Proposals and entries past their 到期日 are not; an entry
+    expiring today still is."""
     if not account_hash:
         return False
-    return watchlist_store.is_listed(db, account_hash)
+    return watchlist_store.is_listed(db, account_hash, (today or date.today()).isoformat())
 
 
 def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime, *,
@@ -146,7 +148,7 @@ def cross_session_facts(db, payee_hash: str | None, customer_hash: str | None, n
                                days=setting("CUSTOMER_REPEAT_DAYS"),
                                exclude_session_id=exclude_session_id)
     return {
-        "payee_watchlisted": is_watchlisted(db, payee_hash),
+        "payee_watchlisted": is_watchlisted(db, payee_hash, _aware(now).astimezone().date()),
         "payee_other_customers": payee.other_customers,
         "customer_prior_screenings": history.count,
         "customer_prior_high": history.prior_high,

@@ -12,8 +12,9 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 
-from .. import audit, pii, storage
+from .. import audit, labels, pii, storage
 from ..pii_key import fingerprint as key_fingerprint
 from ..storage import watchlist as watchlist_store
 
@@ -66,23 +67,47 @@ class Entry:
     note: str
     import_id: int | None
     added_at: str
+    category: str = ""  # labels.WATCHLIST_CATEGORIES; "" on entries listed before 0010
+    expires_on: str = ""  # YYYY-MM-DD, the last day it matches; "" never expires
+    status: str = "active"  # active | proposed
+    session_id: int | None = None  # the confirmed case a branch proposed it from
+    proposed_by: int | None = None
+
+    def state(self, today: date) -> str:
+        """active (matches screenings), expired, or proposed (labels.WATCHLIST_STATES)."""
+        if self.status != "active":
+            return self.status
+        return "expired" if self.expires_on and self.expires_on < today.isoformat() else "active"
+
+    @property
+    def origin(self) -> str:
+        """Where it comes from, for people: the category, then the source as written."""
+        category = labels.WATCHLIST_CATEGORIES.get(self.category, "")
+        if category and self.source and self.source != category:
+            return f"{category}（{self.source}）"
+        return category or self.source
 
 
-def _entry(row: dict) -> Entry:
+def entry_of(row: dict) -> Entry:
     return Entry(row["id"], row["account_hash"], row["account_masked"] or "",
                  row["source"] or "", row["listed_on"] or "", row["note"] or "",
-                 row["import_id"], row["added_at"] or "")
+                 row["import_id"], row["added_at"] or "", row["category"] or "",
+                 row["expires_on"] or "", row["status"] or "active", row["session_id"],
+                 row["proposed_by"])
 
 
-def is_listed(db, account_hash_value: str) -> bool:
+def is_listed(db, account_hash_value: str, today: date | None = None) -> bool:
+    """Does the account match an entry on `today` (default: the server's local date)? Proposals
+    and entries past their 到期日 do not; one expiring today does."""
     if not account_hash_value:
         return False
-    return watchlist_store.is_listed(db, account_hash_value)
+    return watchlist_store.is_listed(db, account_hash_value, (today or date.today()).isoformat())
 
 
 def find(db, account_hash_value: str) -> Entry | None:
+    """The account's entry in any state (the search shows expired entries and proposals too)."""
     row = watchlist_store.entry_by_hash(db, account_hash_value)
-    return _entry(row) if row else None
+    return entry_of(row) if row else None
 
 
 def entry_that_stopped(db, screening: dict) -> Entry | None:
@@ -95,19 +120,57 @@ def entry_that_stopped(db, screening: dict) -> Entry | None:
 
 def get(db, entry_id: int) -> Entry | None:
     row = watchlist_store.entry(db, entry_id)
-    return _entry(row) if row else None
+    return entry_of(row) if row else None
 
 
-def page(db, before: int | None = None, size: int = PAGE_SIZE) -> tuple[list[Entry], int | None]:
-    """Newest first, keyset-paginated on the id; returns (entries, cursor of the next page)."""
-    rows = watchlist_store.entries_before(db, before, size + 1)
-    entries = [_entry(row) for row in rows[:size]]
+VIEWS = ("active", "expired", "all")  # the list page's filters (有效/已过期/全部)
+
+
+def page(db, before: int | None = None, size: int = PAGE_SIZE, view: str = "all",
+         today: date | None = None) -> tuple[list[Entry], int | None]:
+    """Listed entries of `view` newest first, keyset-paginated on the id; returns (entries,
+    cursor of the next page). Proposals are not listed: they wait in `proposals`."""
+    rows = watchlist_store.entries_before(db, before, size + 1, view,
+                                          (today or date.today()).isoformat())
+    entries = [entry_of(row) for row in rows[:size]]
     next_before = entries[-1].id if len(rows) > size else None
     return entries, next_before
 
 
 def count(db) -> int:
+    """Listed entries, expired ones included."""
     return watchlist_store.count(db)
+
+
+def counts(db, today: date | None = None) -> dict[str, int]:
+    """active / expired / proposed on `today`."""
+    return watchlist_store.counts(db, (today or date.today()).isoformat())
+
+
+class _AlreadyListed(Exception):
+    """Rolls back add_typed's import row when the account got an entry meanwhile."""
+
+
+def add_typed(db, ledger_key: bytes, entry, actor_id: int | None) -> int | None:
+    """Add one account typed into the form (a csv_import.ListedAccount) as a one-line import of
+    kind `manual`, logging watchlist.added; its entry id, or None when the account already has
+    an entry (nothing is written then)."""
+    added_at = audit.now_iso()
+    try:
+        with storage.transaction(db):
+            import_id = watchlist_store.start_import(db, added_at, actor_id, "manual", 1)
+            entry_id = watchlist_store.add_entry(db, import_id, added_at, entry.stored())
+            if entry_id is None:
+                raise _AlreadyListed
+            watchlist_store.finish_import(db, import_id, 1, 0, 0, 0)
+            audit.append(db, ledger_key, audit.AuditEvent(
+                "watchlist.added", actor_id=actor_id,
+                data={"entry_id": entry_id, "import_id": import_id,
+                      "account_masked": entry.account_masked, "category": entry.category,
+                      "expires_on": entry.expires_on or ""}))
+    except _AlreadyListed:
+        return None
+    return entry_id
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,9 @@ def test_axe_on_every_page(new_context, live_app, artifacts):
         checker.check(admin, "watchlist-import-done")
         admin.goto("/watchlist/")
         checker.check(admin, "watchlist")
+        admin.locator("table.data td a:not(.button)").first.click()
+        checker.check(admin, "watchlist-entry")
+        admin.goto("/watchlist/")
         admin.locator("table.data a.button").first.click()
         checker.check(admin, "watchlist-remove")
 
