@@ -70,6 +70,15 @@ def test_payee_window_edges_count_both_ends_and_nothing_outside(database, branch
     assert not payee_branches(database, days=6).repeated
 
 
+def test_a_payee_at_many_branches_names_a_few_and_counts_all(
+        database, branches, add_session, monkeypatch):
+    for number, name in enumerate(("桥东支行", "沙河支行", "开发区支行")):
+        add_session(NOW - timedelta(days=1), branches[name], customer=OTHERS[number])
+    monkeypatch.setattr(signals, "NAMES_SHOWN", 2)
+    found = payee_branches(database)
+    assert (found.count, len(found.other_branches), found.more) == (3, 2, True)
+
+
 def test_discarded_and_same_branch_screenings_do_not_count(database, branches, add_session):
     day = timedelta(days=1)
     add_session(NOW - day, HERE, customer=OTHERS[0])  # this branch: never "another"

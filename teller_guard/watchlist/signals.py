@@ -21,6 +21,7 @@ from ..storage import watchlist as watchlist_store
 
 HIGH_LEVELS = frozenset({"high", "critical"})
 LEVEL_ORDER = ("low", "medium", "high", "critical")
+NAMES_SHOWN = 5  # other branches named to the teller; the count is always the full one
 
 
 @dataclass(frozen=True)
@@ -71,13 +72,15 @@ class PayeeBranches:
     of those customers or sessions. Branch names are the bank's own (on its signs), and the
     supervisor needs them to phone the other branch's security."""
 
-    other_branches: tuple[str, ...]  # names, sorted
+    count: int  # other branches
+    other_branches: tuple[str, ...]  # names of at most NAMES_SHOWN of them, sorted
     days: int
     min_branches: int  # counting this branch (PAYEE_BRANCHES_MIN)
 
     @property
-    def count(self) -> int:
-        return len(self.other_branches)
+    def more(self) -> bool:
+        """More branches than names shown (the page says 等)."""
+        return self.count > len(self.other_branches)
 
     @property
     def repeated(self) -> bool:
@@ -188,11 +191,12 @@ def payee_branches(db, payee_hash: str | None, branch_id: int | None, now: datet
     """The other branches (not `branch_id`) where this payee was paid in the last `days` days;
     the screening being made is at `branch_id`, so it never counts itself."""
     if not payee_hash:
-        return PayeeBranches((), days, min_branches)
+        return PayeeBranches(0, (), days, min_branches)
     low, high = _text_window(now, days)
-    rows = watchlist_store.payee_other_branches(db, payee_hash, low, high, branch_id)
-    found = branch_store.names(db, [row["branch_id"] for row in rows])
-    return PayeeBranches(tuple(sorted(found.values())), days, min_branches)
+    found = watchlist_store.payee_other_branches(db, payee_hash, low, high, branch_id)
+    # A collecting account seen at hundreds of branches: the count, and a few names to call.
+    names = branch_store.names(db, sorted(found)[:NAMES_SHOWN])
+    return PayeeBranches(len(found), tuple(sorted(names.values())), days, min_branches)
 
 
 def customer_branches(db, customer_hash: str | None, branch_id: int | None, now: datetime, *,
