@@ -76,7 +76,14 @@ def test_a_payee_at_many_branches_names_a_few_and_counts_all(
         add_session(NOW - timedelta(days=1), branches[name], customer=OTHERS[number])
     monkeypatch.setattr(signals, "NAMES_SHOWN", 2)
     found = payee_branches(database)
-    assert (found.count, len(found.other_branches), found.more) == (3, 2, True)
+    assert (found.count, len(found.other_branches), found.more, found.at_least) == (3, 2, True,
+                                                                                   False)
+    # Only the newest sessions are read: the two newest name two branches, "or more".
+    add_session(NOW - timedelta(hours=2), branches["桥东支行"], customer=OTHERS[4])
+    add_session(NOW - timedelta(hours=1), branches["沙河支行"], customer=OTHERS[5])
+    monkeypatch.setattr(signals, "SESSIONS_READ", 2)
+    found = payee_branches(database)
+    assert (found.count, found.at_least, found.other_branches) == (2, True, ("桥东支行", "沙河支行"))
 
 
 def test_discarded_and_same_branch_screenings_do_not_count(database, branches, add_session):

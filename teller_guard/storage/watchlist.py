@@ -149,16 +149,20 @@ def _other_branch(branch_id: int | None) -> tuple[str, list]:
     return "branch_id != ?", [branch_id]
 
 
-def payee_other_branches(db, payee_hash: str, low: str, high: str,
-                         branch_id: int | None) -> list[int]:
-    """The ids of the branches other than `branch_id` with sessions to this payee with
-    low <= started_at <= high, discarded ones left out. The (payee_hash, started_at) index
-    includes branch_id and status on PostgreSQL (revision 0012): an index-only scan."""
+def payee_other_branches(db, payee_hash: str, low: str, high: str, branch_id: int | None,
+                         newest: int) -> tuple[list[int], bool]:
+    """The ids of the branches other than `branch_id` among the `newest` latest sessions to this
+    payee with low <= started_at <= high (discarded ones left out), and whether there were that
+    many (so possibly more branches). The (payee_hash, started_at) index includes branch_id
+    and status on PostgreSQL (revision 0012): an index-only scan, read backwards and stopped
+    after `newest` entries however busy the payee."""
     other, params = _other_branch(branch_id)
-    return [row[0] for row in db.execute(
-        "SELECT DISTINCT branch_id FROM sessions "  # noqa: S608 - fixed text
+    rows = db.execute(
+        "SELECT branch_id, count(*) FROM (SELECT branch_id FROM sessions "  # noqa: S608
         "WHERE payee_hash = ? AND started_at >= ? AND started_at <= ? "
-        f"AND status != 'discarded' AND {other}", [payee_hash, low, high, *params]).fetchall()]
+        f"AND status != 'discarded' AND {other} ORDER BY started_at DESC LIMIT ?) AS newest "
+        "GROUP BY branch_id", [payee_hash, low, high, *params, newest]).fetchall()
+    return [row[0] for row in rows], sum(row[1] for row in rows) >= newest
 
 
 def customer_other_branches(db, customer_hash: str, low: str, high: str,

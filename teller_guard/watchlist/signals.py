@@ -21,7 +21,10 @@ from ..storage import watchlist as watchlist_store
 
 HIGH_LEVELS = frozenset({"high", "critical"})
 LEVEL_ORDER = ("low", "medium", "high", "critical")
-NAMES_SHOWN = 5  # other branches named to the teller; the count is always the full one
+NAMES_SHOWN = 5  # other branches named to the teller
+# A payee's newest sessions read for the branch count: bounds the lookup of a collecting account
+# with thousands of sessions (the count is then a lower bound, far above any rule's threshold).
+SESSIONS_READ = 1000
 
 
 @dataclass(frozen=True)
@@ -72,10 +75,11 @@ class PayeeBranches:
     of those customers or sessions. Branch names are the bank's own (on its signs), and the
     supervisor needs them to phone the other branch's security."""
 
-    count: int  # other branches
+    count: int  # other branches (at least this many when `at_least`)
     other_branches: tuple[str, ...]  # names of at most NAMES_SHOWN of them, sorted
     days: int
     min_branches: int  # counting this branch (PAYEE_BRANCHES_MIN)
+    at_least: bool = False  # only the newest SESSIONS_READ sessions were read
 
     @property
     def more(self) -> bool:
@@ -193,10 +197,11 @@ def payee_branches(db, payee_hash: str | None, branch_id: int | None, now: datet
     if not payee_hash:
         return PayeeBranches(0, (), days, min_branches)
     low, high = _text_window(now, days)
-    found = watchlist_store.payee_other_branches(db, payee_hash, low, high, branch_id)
+    found, at_least = watchlist_store.payee_other_branches(db, payee_hash, low, high, branch_id,
+                                                           SESSIONS_READ)
     # A collecting account seen at hundreds of branches: the count, and a few names to call.
     names = branch_store.names(db, sorted(found)[:NAMES_SHOWN])
-    return PayeeBranches(len(found), tuple(sorted(names.values())), days, min_branches)
+    return PayeeBranches(len(found), tuple(sorted(names.values())), days, min_branches, at_least)
 
 
 def customer_branches(db, customer_hash: str | None, branch_id: int | None, now: datetime, *,
