@@ -134,6 +134,11 @@ def test_the_facts_raise_the_level_and_name_their_reasons(database, branches, ad
     assert alone.level == "low" and seen.level in ("high", "critical") and seen.score > alone.score
     reasons = {rule.rule_id: rule for rule in seen.fired}
     assert "其他网点" in reasons["payee_at_other_branches"].reason_zh
+    # A corporate payee (a school, a utility) is paid at every branch: no floor from that.
+    corporate = evaluate(ScreeningInput.from_dict({
+        "transaction": {"amount": "3000", "payee_type": "corporate"},
+        "cross_session": {"payee_other_branches": facts["payee_other_branches"]}}))
+    assert corporate.level == "low"
     assert reasons["customer_stopped_other_branch"].points > 0
     assert reasons["customer_prior_high"].points == 0  # one prior screening, counted once
     # Seen from 桥东支行 itself, its own screening is not "another branch".

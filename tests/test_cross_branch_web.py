@@ -79,7 +79,7 @@ def test_the_third_branch_sees_the_payee_at_two_others_and_scores_higher(
     assert seen["level"] in ("high", "critical") and alone["level"] in ("low", "medium")
     assert "payee_at_other_branches" in [rule["rule_id"] for rule in seen["fired"]]
     result = client.get(f"/screening/{third}/result").get_data(as_text=True)
-    assert "近期另有 2 个以上其他网点的客户向同一收款账户转账" in result
+    assert "近期另有 2 个以上其他网点的客户向同一个人收款账户转账" in result
     assert "桥东支行、沙河支行" in result
     form = json.loads(bank.execute("SELECT form FROM sessions WHERE id = ?", [third]).fetchone()[0])
     assert form["cross_session"]["payee_other_branches"] == 2
