@@ -31,7 +31,7 @@ def index():
     if days is None:
         flash(f"时间范围应为 {'、'.join(map(str, DAY_CHOICES))} 天之一，已显示默认范围")
         return redirect(url_for("radar.index"))
-    return render_template("radar/index.html", payees=radar.payees(get_db(), now_local(), days),
+    return render_template("watchlist/radar.html", payees=radar.payees(get_db(), now_local(), days),
                            days=days, day_choices=DAY_CHOICES)
 
 
@@ -50,7 +50,7 @@ def watch():
         flash(f"{payee.payee_masked} 已在涉诈名单中")
         return redirect(url_for("radar.index", days=days))
     if request.form.get("confirmed") != "1":
-        return render_template("radar/confirm.html", payee=payee, days=days)
+        return render_template("watchlist/radar_confirm.html", payee=payee, days=days)
     added = radar.add_to_watchlist(get_db(), ledger_key(), payee, g.user.id, days, date.today())
     flash(f"已将 {payee.payee_masked} 列入涉诈名单（来源：{radar.SOURCE}）" if added
           else f"{payee.payee_masked} 已在涉诈名单中")
