@@ -212,7 +212,7 @@ def customer_branches(db, customer_hash: str | None, branch_id: int | None, now:
     low, high = _text_window(now, days)
     rows = watchlist_store.customer_other_branches(db, customer_hash, low, high, branch_id)
     found = branch_store.names(db, [row["branch_id"] for row in rows])
-    per_branch: dict[int, list] = {}
+    per_branch: dict[int, tuple[int, str | None]] = {}  # branch -> (sessions, highest)
     for row in rows:
         sessions, highest = per_branch.get(row["branch_id"], (0, None))
         if row["level"] in LEVEL_ORDER and (
