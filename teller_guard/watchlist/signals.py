@@ -7,6 +7,9 @@ Time windows: a session counts when `now - days <= started_at <= now` (both ends
 `sessions.started_at` is an ISO 8601 string; one without a UTC offset is read as server local
 time, and so is a naive `now`. Sessions without a customer hash are not counted as "other
 customers" (they cannot be told apart).
+
+The other-branch signals (issue 16) compare the window as text in the database instead, which
+is exact for started_at written with the server's own offset (storage/watchlist.py says why).
 """
 
 from __future__ import annotations
