@@ -348,7 +348,7 @@ def create_screening():
     # yet, so it cannot count itself.
     session_keys = keys()
     hashes = service.party_hashes(session_keys, checked.value)
-    found = cross_session(*hashes)
+    found = cross_session(*hashes, teller_row["branch_id"])
     try:
         row = service.screen_row(db, session_keys, teller_row["id"], checked.value, branch,
                                  rules(), found, answers.value, moment, stored=stored_facts,

@@ -53,7 +53,8 @@ def step_of(body: dict) -> str | None:
 
 def signals_of(row: dict) -> dict:
     """The engine's cross-session facts for a stored screening, which does not count itself."""
-    return cross_session(row["payee_hash"], row["customer_hash"], exclude_session_id=row["id"])
+    return cross_session(row["payee_hash"], row["customer_hash"], row["branch_id"],
+                         exclude_session_id=row["id"])
 
 
 def questions_of(row: dict, found: dict | None = None):
@@ -69,7 +70,8 @@ def create_draft(teller_row: dict, checked, moment, warnings: dict, key, digest)
     apply. A watchlisted payee is assessed at once (极高), as the web flow skips to the result."""
     session_keys, branch = keys(), current_branch(teller_row["branch_id"])
     # Read before the write lock; the session does not exist yet, so it cannot count itself.
-    found = cross_session(*service.party_hashes(session_keys, checked.value))
+    found = cross_session(*service.party_hashes(session_keys, checked.value),
+                          teller_row["branch_id"])
 
     def work(db):
         session_id = service.start(db, session_keys, teller_row["id"], checked.value, branch,

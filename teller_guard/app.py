@@ -121,6 +121,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.add_template_global(labels, "labels")  # the glossary: one name per code everywhere
 
     from . import account, admin, api, auth, ops, review, screening, supervision
+    from .watchlist import radar_views
     from .watchlist import views as watchlist_views
 
     app.before_request(auth.load_logged_in_user)
@@ -134,6 +135,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(watchlist_views.bp)
+    app.register_blueprint(radar_views.bp)
     app.register_blueprint(ops.bp)
     csrf.exempt(api.bp)  # bearer-token clients, no cookies
     csrf.exempt(ops.bp)  # load balancers and Prometheus, no cookies

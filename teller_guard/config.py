@@ -77,6 +77,11 @@ DEFAULTS = {
     "PAYEE_REPEAT_DAYS": 30,
     "CUSTOMER_REPEAT_MIN": 2,
     "CUSTOMER_REPEAT_DAYS": 30,
+    # other branches (issue 16): a payee paid at this many branches (this one included) within
+    # PAYEE_BRANCHES_DAYS; the customer screened at another branch within the days given
+    "PAYEE_BRANCHES_MIN": 3,
+    "PAYEE_BRANCHES_DAYS": 7,
+    "CUSTOMER_OTHER_BRANCH_DAYS": 30,
 }
 
 # What a setting whose default is None takes when it is set.

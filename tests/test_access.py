@@ -16,6 +16,7 @@ AREAS = {
     "admin": {"admin"},
     "printing": {"teller", "supervisor", "security", "admin"},
     "watchlist": {"security", "admin"},
+    "radar": {"ho_security", "ho_admin"},  # 涉诈收款账户雷达: head office only
     "api": "token",
     "ops": None,  # /healthz, /readyz, /metrics: no login (ops.py)
 }

@@ -83,7 +83,9 @@ red_flags = st.one_of(
     st.tuples(st.just("possibly_scam"), st.sampled_from(POSSIBLY_SCAM)),
     st.tuples(st.just("watchlist"), st.none()),
     st.tuples(st.just("count"), st.tuples(
-        st.sampled_from(["payee_other_customers", "customer_prior_screenings", "customer_prior_high"]),
+        st.sampled_from(["payee_other_customers", "customer_prior_screenings", "customer_prior_high",
+                         "payee_other_branches", "customer_other_branches",
+                         "customer_other_branch_high"]),
         st.integers(1, 6))),
 )
 

@@ -163,6 +163,12 @@ UNDO_0010 = ["DROP INDEX idx_watchlist_proposed", "DROP INDEX idx_watchlist_expi
                ("category", "expires_on", "status", "session_id", "proposed_by"))]
 
 
+# Undo 0012 by hand (PostgreSQL only: SQLite's indexes are as 0009 left them).
+UNDO_0012 = [statement for column in ("payee_hash", "customer_hash") for statement in (
+    f"DROP INDEX idx_sessions_{column}_started_at",
+    f"CREATE INDEX idx_sessions_{column}_started_at ON sessions ({column}, started_at)")]
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -179,6 +185,9 @@ def back_to_the_baseline(target) -> None:
     try:
         database.execute("INSERT INTO users (username, role, password_hash) "
                          "VALUES ('old', 'teller', 'x')")
+        if database.dialect == "postgresql":
+            for statement in UNDO_0012:
+                database.execute(statement)
         database.execute("DROP INDEX idx_sessions_awaiting_supervisor")
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
@@ -240,11 +249,31 @@ def test_a_sqlite_database_at_the_baseline_is_upgraded(tmp_path):
     connection.close()
 
 
+def _signal_index_includes(url) -> dict:
+    database = db.connect(url)
+    try:
+        return {name: definition.split(" INCLUDE ", 1)[1] if " INCLUDE " in definition else None
+                for name, definition in database.execute(
+                    "SELECT indexname, indexdef FROM pg_indexes WHERE indexname IN "
+                    "('idx_sessions_payee_hash_started_at', "
+                    "'idx_sessions_customer_hash_started_at')").fetchall()}
+    finally:
+        database.conn.close()
+
+
+SIGNAL_INCLUDES = {"idx_sessions_payee_hash_started_at": "(branch_id, status)",
+                   "idx_sessions_customer_hash_started_at": "(branch_id, status, level)"}
+
+
 def test_a_postgresql_database_at_the_baseline_is_upgraded(postgres_url):
     db.prepare(postgres_url)
+    assert _signal_index_includes(postgres_url) == SIGNAL_INCLUDES
     back_to_the_baseline(postgres_url)
+    assert _signal_index_includes(postgres_url) == dict.fromkeys(SIGNAL_INCLUDES)
     assert db.prepare(postgres_url) == [f"alembic {migrate.BASELINE} -> {migrate.HEAD}"]
     assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    # 0012: the other-branch lookups are index-only scans
+    assert _signal_index_includes(postgres_url) == SIGNAL_INCLUDES
     database = db.connect(postgres_url)
     try:
         assert database.execute("SELECT must_change_password FROM users").fetchall() == [(0,)]
@@ -305,7 +334,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
-        for statement in UNDO_0010 + UNDO_0009:
+        for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
@@ -399,7 +428,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         connection.execute("DROP TABLE stats_day_level_outcome")
-        for statement in UNDO_0010 + UNDO_0009:
+        for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it

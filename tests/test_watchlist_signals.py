@@ -97,6 +97,11 @@ def test_customer_history_window_and_own_session_excluded(database, add_session)
     assert with_current.count == 3
 
 
+# The sessions above have no branch: never another branch (tests/test_cross_branch_signals.py).
+NO_OTHER_BRANCHES = {"payee_other_branches": 0, "customer_other_branches": 0,
+                     "customer_other_branch_high": 0}
+
+
 def test_cross_session_facts_is_the_engine_input(database, add_session):
     database["watchlist"].insert({"account_hash": PAYEE, "account_masked": "6222 **** **** 0123",
                                   "source": "test", "listed_on": "", "note": "", "added_at": ""})
@@ -106,15 +111,15 @@ def test_cross_session_facts_is_the_engine_input(database, add_session):
     facts = signals.cross_session_facts(database, PAYEE, ME, NOW, DEFAULTS,
                                         exclude_session_id=current)
     assert facts == {"payee_watchlisted": True, "payee_other_customers": 1,
-                     "customer_prior_screenings": 1, "customer_prior_high": 1}
+                     "customer_prior_screenings": 1, "customer_prior_high": 1, **NO_OTHER_BRANCHES}
     narrow = {**DEFAULTS, "PAYEE_REPEAT_DAYS": 2, "CUSTOMER_REPEAT_DAYS": 4}
     assert signals.cross_session_facts(database, PAYEE, ME, NOW, narrow,
                                        exclude_session_id=current) == {
         "payee_watchlisted": True, "payee_other_customers": 0,
-        "customer_prior_screenings": 0, "customer_prior_high": 0}
+        "customer_prior_screenings": 0, "customer_prior_high": 0, **NO_OTHER_BRANCHES}
     assert signals.cross_session_facts(database, None, None, NOW, {}) == {
         "payee_watchlisted": False, "payee_other_customers": 0,
-        "customer_prior_screenings": 0, "customer_prior_high": 0}
+        "customer_prior_screenings": 0, "customer_prior_high": 0, **NO_OTHER_BRANCHES}
 
 
 def test_engine_accepts_the_facts(database):

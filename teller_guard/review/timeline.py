@@ -15,7 +15,8 @@ from . import state
 
 # watchlist.imported `kind` (watchlist/csv_import.py)
 WATCHLIST_KINDS = {"accounts": "账号名单", "hashes": "高风险收款账户导出文件（哈希）",
-                   "manual": "手工添加"}
+                   "manual": "手工添加",
+                   "radar": "涉诈收款账户雷达"}
 
 FACT_LABELS = labels.FACT_NAMES
 FACT_VALUES = labels.FACT_VALUES

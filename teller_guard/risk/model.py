@@ -100,6 +100,11 @@ FIELD_SPECS: dict[str, dict[str, FieldSpec]] = {
         "payee_other_customers": FieldSpec("int", default=0),
         "customer_prior_screenings": FieldSpec("int", default=0),
         "customer_prior_high": FieldSpec("int", default=0),
+        # Other branches of the bank (issue 16): where else this payee was paid, and where else
+        # this customer was screened; the screening's own branch never counts.
+        "payee_other_branches": FieldSpec("int", default=0),
+        "customer_other_branches": FieldSpec("int", default=0),
+        "customer_other_branch_high": FieldSpec("int", default=0),
     },
 }
 
@@ -158,6 +163,9 @@ class CrossSession:
     payee_other_customers: int = 0
     customer_prior_screenings: int = 0
     customer_prior_high: int = 0
+    payee_other_branches: int = 0
+    customer_other_branches: int = 0
+    customer_other_branch_high: int = 0
 
 
 _PART_CLASSES = {

@@ -52,31 +52,27 @@ def branch(of_branch: int | None = None):
     return cached[2]
 
 
-def cross_session(payee_hash: str, customer_hash: str | None,
+def cross_session(payee_hash: str, customer_hash: str | None, branch_id: int | None,
                   exclude_session_id: int | None = None) -> dict:
-    """The engine's cross-session facts for these parties (watchlist, repeats)."""
+    """The engine's cross-session facts for these parties (watchlist, repeats, other branches)
+    of a screening at `branch_id`."""
+    return collected(payee_hash, customer_hash, branch_id, exclude_session_id).facts()
+
+
+def collected(payee_hash: str, customer_hash: str | None, branch_id: int | None,
+              exclude_session_id: int | None = None):
     from ..watchlist import signals as watchlist_signals
 
-    return watchlist_signals.cross_session_facts(
+    return watchlist_signals.collect(
         get_db(), payee_hash, customer_hash, service.now_local(), current_app.config,
-        exclude_session_id=exclude_session_id)
+        branch_id=branch_id, exclude_session_id=exclude_session_id)
 
 
 def signals(row: dict) -> dict:
     """Cross-session facts for the engine plus what the teller may see of them."""
-    from ..watchlist import signals as watchlist_signals
-
-    db, config, now = get_db(), current_app.config, service.now_local()
-    facts = cross_session(row["payee_hash"], row["customer_hash"], exclude_session_id=row["id"])
-    payee = watchlist_signals.payee_signals(
-        db, row["payee_hash"], row["customer_hash"], now,
-        min_customers=config["PAYEE_REPEAT_MIN_CUSTOMERS"], days=config["PAYEE_REPEAT_DAYS"],
-        exclude_session_id=row["id"])
-    history = None
-    if row["customer_hash"]:
-        history = watchlist_signals.customer_history(
-            db, row["customer_hash"], now, min_screenings=config["CUSTOMER_REPEAT_MIN"],
-            days=config["CUSTOMER_REPEAT_DAYS"], exclude_session_id=row["id"])
-    return {"facts": facts, "payee": payee, "history": history}
-
-
+    found = collected(row["payee_hash"], row["customer_hash"], row["branch_id"],
+                      exclude_session_id=row["id"])
+    return {"facts": found.facts(), "payee": found.payee,
+            "history": found.history if row["customer_hash"] else None,
+            "payee_branches": found.payee_branches,
+            "customer_branches": found.customer_branches}

@@ -267,7 +267,17 @@ def result_page(row, errors=None, status=200, values=None):
         customer_missing=police.missing_customer_fields(service.vault_values(get_db(), row["id"]))
         if is_owner and row["level"] in ("high", "critical") else [],
         watchlist_entry=watchlist_store.entry_that_stopped(get_db(), row),
+        branch_signals=branch_signals_of(row),
     ), status
+
+
+def branch_signals_of(row) -> dict | None:
+    """The other branches' signals, named, when the assessment counted any (looked up again:
+    the stored facts hold the counts the engine saw, not the branches' names)."""
+    counted = (row["form"] or {}).get("cross_session") or {}
+    if not (counted.get("payee_other_branches") or counted.get("customer_other_branches")):
+        return None
+    return signals(row)
 
 
 @bp.route("/<int:session_id>/statement", methods=["POST"])

@@ -56,3 +56,13 @@ def is_unchanged_default(db) -> bool:
     row = get(db, DEFAULT_BRANCH["id"])
     return row is not None and row["created_at"] is None and all(
         str(row[name]) == str(value) for name, value in DEFAULT_BRANCH.items())
+
+
+def names(db, branch_ids) -> dict[int, str]:
+    """id -> name of these branches."""
+    wanted = sorted(set(branch_ids))
+    if not wanted:
+        return {}
+    marks = ", ".join("?" * len(wanted))
+    return {row["id"]: row["name"] for row in query(
+        db, f"SELECT id, name FROM branches WHERE id IN ({marks})", wanted)}  # noqa: S608

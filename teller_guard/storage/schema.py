@@ -46,6 +46,9 @@ AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
                        "AND level IN ('high', 'critical')")
 
 
+# What the other-branch signals read beside the key (storage/watchlist.py; revision 0012).
+PAYEE_INDEX_INCLUDE = ("branch_id", "status")
+CUSTOMER_INDEX_INCLUDE = ("branch_id", "status", "level")
 
 
 def _id(**kwargs) -> Column:
@@ -187,8 +190,12 @@ sessions = Table(
     Index("idx_sessions_teller_id_status_id", "teller_id", "status", "id"),
     Index("idx_sessions_started_at", "started_at"),
     Index("idx_sessions_in_queue_id", "in_queue", "id"),
-    Index("idx_sessions_payee_hash_started_at", "payee_hash", "started_at"),
-    Index("idx_sessions_customer_hash_started_at", "customer_hash", "started_at"),
+    # The other-branch signals read only the included columns on PostgreSQL: an index-only
+    # scan, no heap page per session (0012). SQLite has no INCLUDE and keeps the two columns.
+    Index("idx_sessions_payee_hash_started_at", "payee_hash", "started_at",
+          postgresql_include=list(PAYEE_INDEX_INCLUDE)),
+    Index("idx_sessions_customer_hash_started_at", "customer_hash", "started_at",
+          postgresql_include=list(CUSTOMER_INDEX_INCLUDE)),
     Index(legacy.QUEUE_INDEX, "id", "started_at", "level", "typology", "teller_id", "outcome",
           "review_status", "reference", "assignee_id",
           sqlite_where=text("in_queue = 1"), postgresql_where=text("in_queue = 1")),

@@ -232,3 +232,81 @@ def sessions_of_customer(db, customer_hash: str, low: str, high: str,
     as text (the (customer_hash, started_at) index serves it)."""
     return _started_between(db, "customer_hash", customer_hash, low, high, exclude_session_id,
                             "level, outcome")
+
+
+# --- other branches (issue 16) -----------------------------------------------------------------
+# The window is compared as text, which is exact for started_at values written with the same UTC
+# offset as `low`/`high` (sessions.start writes the server's local time): that keeps the
+# grouping in the database, so a collecting account with thousands of sessions costs one index
+# range, not thousands of rows.
+
+def _other_branch(branch_id: int | None) -> tuple[str, list]:
+    # A session without a branch cannot be named to the teller as "another branch".
+    if branch_id is None:
+        return "branch_id IS NOT NULL", []
+    return "branch_id != ?", [branch_id]
+
+
+def payee_other_branches(db, payee_hash: str, low: str, high: str, branch_id: int | None,
+                         newest: int) -> tuple[list[int], bool]:
+    """The ids of the branches other than `branch_id` among the `newest` latest sessions to this
+    payee with low <= started_at <= high (discarded ones left out), and whether there were that
+    many (so possibly more branches). The (payee_hash, started_at) index includes branch_id
+    and status on PostgreSQL (revision 0012): an index-only scan, read backwards and stopped
+    after `newest` entries however busy the payee."""
+    other, params = _other_branch(branch_id)
+    rows = db.execute(
+        "SELECT branch_id, count(*) FROM (SELECT branch_id FROM sessions "  # noqa: S608
+        "WHERE payee_hash = ? AND started_at >= ? AND started_at <= ? "
+        f"AND status != 'discarded' AND {other} ORDER BY started_at DESC LIMIT ?) AS newest "
+        "GROUP BY branch_id", [payee_hash, low, high, *params, newest]).fetchall()
+    return [row[0] for row in rows], sum(row[1] for row in rows) >= newest
+
+
+def customer_other_branches(db, customer_hash: str, low: str, high: str,
+                            branch_id: int | None) -> list[dict]:
+    """Per branch other than `branch_id` and level: branch_id, level, sessions and last_seen of
+    this customer's sessions with low <= started_at <= high, discarded ones left out (the
+    (customer_hash, started_at) index includes branch_id, status and level on PostgreSQL)."""
+    other, params = _other_branch(branch_id)
+    return query(
+        db, "SELECT branch_id, level, count(*) AS sessions, "  # noqa: S608
+        "max(started_at) AS last_seen FROM sessions "
+        "WHERE customer_hash = ? AND started_at >= ? AND started_at <= ? "
+        f"AND status != 'discarded' AND {other} GROUP BY branch_id, level",
+        [customer_hash, low, high, *params])
+
+
+def payees_across_branches(db, low: str, high: str, min_branches: int, limit: int) -> list[dict]:
+    """The 涉诈收款账户雷达: payees of non-discarded sessions with low <= started_at <= high at
+    `min_branches` or more branches, most branches first, then customers, 高/极高 sessions and
+    amount: payee_hash, payee_masked (of the newest session), branches, customers, sessions,
+    high, amount_fen, first_seen, last_seen, listed (on the watchlist)."""
+    masked = ("(array_agg(s.payee_masked ORDER BY s.started_at DESC))[1]"
+              if db.dialect == "postgresql" else "max(s.payee_masked)")
+    return query(
+        db, f"SELECT s.payee_hash, {masked} AS payee_masked, "  # noqa: S608 - fixed text
+        "count(DISTINCT s.branch_id) AS branches, count(DISTINCT s.customer_hash) AS customers, "
+        "count(*) AS sessions, "
+        "sum(CASE WHEN s.level IN ('high', 'critical') THEN 1 ELSE 0 END) AS high, "
+        "COALESCE(sum(s.amount_fen), 0) AS amount_fen, min(s.started_at) AS first_seen, "
+        "max(s.started_at) AS last_seen, "
+        "EXISTS (SELECT 1 FROM watchlist w WHERE w.account_hash = s.payee_hash) AS listed "
+        "FROM sessions s WHERE s.started_at >= ? AND s.started_at <= ? "
+        "AND s.status != 'discarded' AND s.payee_hash IS NOT NULL AND s.payee_hash != '' "
+        "AND s.branch_id IS NOT NULL GROUP BY s.payee_hash "
+        "HAVING count(DISTINCT s.branch_id) >= ? "
+        "ORDER BY branches DESC, customers DESC, high DESC, amount_fen DESC, s.payee_hash "
+        "LIMIT ?", [low, high, min_branches, limit])
+
+
+def branches_of_payees(db, payee_hashes: list[str], low: str, high: str) -> list[dict]:
+    """payee_hash, branch_id pairs of the non-discarded sessions to these payees in the window."""
+    if not payee_hashes:
+        return []
+    marks = ", ".join("?" * len(payee_hashes))
+    return query(
+        db, "SELECT DISTINCT payee_hash, branch_id FROM sessions "  # noqa: S608 - marks only
+        f"WHERE payee_hash IN ({marks}) AND started_at >= ? AND started_at <= ? "
+        "AND status != 'discarded' AND branch_id IS NOT NULL",
+        [*payee_hashes, low, high])

@@ -7,6 +7,9 @@ Time windows: a session counts when `now - days <= started_at <= now` (both ends
 `sessions.started_at` is an ISO 8601 string; one without a UTC offset is read as server local
 time, and so is a naive `now`. Sessions without a customer hash are not counted as "other
 customers" (they cannot be told apart).
+
+The other-branch signals (issue 16) compare the window as text in the database instead, which
+is exact for started_at written with the server's own offset (storage/watchlist.py says why).
 """
 
 from __future__ import annotations
@@ -16,9 +19,15 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from ..config import DEFAULTS
+from ..storage import branches as branch_store
 from ..storage import watchlist as watchlist_store
 
 HIGH_LEVELS = frozenset({"high", "critical"})
+LEVEL_ORDER = ("low", "medium", "high", "critical")
+NAMES_SHOWN = 5  # other branches named to the teller
+# A payee's newest sessions read for the branch count: bounds the lookup of a collecting account
+# with thousands of sessions (the count is then a lower bound, far above any rule's threshold).
+SESSIONS_READ = 1000
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,53 @@ class CustomerHistory:
     @property
     def repeated(self) -> bool:
         return self.count >= self.min_screenings
+
+
+@dataclass(frozen=True)
+class PayeeBranches:
+    """Other branches of the bank whose customers paid this payee recently: their names, nothing
+    of those customers or sessions. Branch names are the bank's own (on its signs), and the
+    supervisor needs them to phone the other branch's security."""
+
+    count: int  # other branches (at least this many when `at_least`)
+    other_branches: tuple[str, ...]  # names of at most NAMES_SHOWN of them, sorted
+    days: int
+    min_branches: int  # counting this branch (PAYEE_BRANCHES_MIN)
+    at_least: bool = False  # only the newest SESSIONS_READ sessions were read
+
+    @property
+    def more(self) -> bool:
+        """More branches than names shown (the page says 等)."""
+        return self.count > len(self.other_branches)
+
+    @property
+    def repeated(self) -> bool:
+        return self.count + 1 >= self.min_branches
+
+
+@dataclass(frozen=True)
+class BranchScreening:
+    branch: str  # the other branch's name
+    sessions: int  # this customer's screenings there in the window
+    highest: str | None  # the highest level there, None if none was assessed
+
+
+@dataclass(frozen=True)
+class CustomerBranches:
+    """This customer's screenings at other branches in the window, per branch (most alarming
+    first): the customer is at the counter, the levels are their own."""
+
+    branches: tuple[BranchScreening, ...]
+    high: int  # screenings rated 高/极高 at those branches
+    days: int
+
+    @property
+    def count(self) -> int:
+        return len(self.branches)
+
+    @property
+    def stopped(self) -> bool:
+        return self.high > 0
 
 
 def _aware(moment: datetime) -> datetime:
@@ -131,25 +187,108 @@ def customer_history(db, customer_hash: str | None, now: datetime, *, min_screen
     return CustomerHistory(tuple(screenings), days, min_screenings)
 
 
-def cross_session_facts(db, payee_hash: str | None, customer_hash: str | None, now: datetime,
-                        config: Mapping, *, exclude_session_id: int | None = None) -> dict:
-    """The risk engine's `cross_session` input. Counts are reported even below the configured
-    minimums: the engine's rules decide the points. Pass the current session's id as
-    `exclude_session_id` once it is saved, or it counts as its own history."""
+def _text_window(now: datetime, days: int) -> tuple[str, str]:
+    """[now - days, now] as started_at text (exact for the server's own offset, see
+    storage.watchlist)."""
+    now = _aware(now)
+    return ((now - timedelta(days=days)).isoformat(timespec="seconds"),
+            now.isoformat(timespec="seconds"))
+
+
+def payee_branches(db, payee_hash: str | None, branch_id: int | None, now: datetime, *,
+                   days: int = 7, min_branches: int = 3) -> PayeeBranches:
+    """The other branches (not `branch_id`) where this payee was paid in the last `days` days;
+    the screening being made is at `branch_id`, so it never counts itself."""
+    if not payee_hash:
+        return PayeeBranches(0, (), days, min_branches)
+    low, high = _text_window(now, days)
+    found, at_least = watchlist_store.payee_other_branches(db, payee_hash, low, high, branch_id,
+                                                           SESSIONS_READ)
+    # A collecting account seen at hundreds of branches: the count, and a few names to call.
+    names = branch_store.names(db, sorted(found)[:NAMES_SHOWN])
+    return PayeeBranches(len(found), tuple(sorted(names.values())), days, min_branches, at_least)
+
+
+def customer_branches(db, customer_hash: str | None, branch_id: int | None, now: datetime, *,
+                      days: int = 30) -> CustomerBranches:
+    """This customer's screenings at branches other than `branch_id` in the last `days` days."""
+    if not customer_hash:
+        return CustomerBranches((), 0, days)
+    low, high = _text_window(now, days)
+    rows = watchlist_store.customer_other_branches(db, customer_hash, low, high, branch_id)
+    found = branch_store.names(db, [row["branch_id"] for row in rows])
+    per_branch: dict[int, tuple[int, str | None]] = {}  # branch -> (sessions, highest)
+    for row in rows:
+        sessions, highest = per_branch.get(row["branch_id"], (0, None))
+        if row["level"] in LEVEL_ORDER and (
+                highest is None or LEVEL_ORDER.index(row["level"]) > LEVEL_ORDER.index(highest)):
+            highest = row["level"]
+        per_branch[row["branch_id"]] = (sessions + row["sessions"], highest)
+    screenings = sorted(
+        (BranchScreening(found.get(branch, "未知网点"), sessions, highest)
+         for branch, (sessions, highest) in per_branch.items()),
+        key=lambda item: (-(LEVEL_ORDER.index(item.highest) if item.highest else -1),
+                          item.branch))
+    return CustomerBranches(
+        tuple(screenings),
+        sum(row["sessions"] for row in rows if row["level"] in HIGH_LEVELS), days)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything the screening reads across sessions; `facts()` is the engine's part."""
+
+    watchlisted: bool
+    payee: PayeeSignal
+    history: CustomerHistory
+    payee_branches: PayeeBranches
+    customer_branches: CustomerBranches
+
+    def facts(self) -> dict:
+        return {
+            "payee_watchlisted": self.watchlisted,
+            "payee_other_customers": self.payee.other_customers,
+            "customer_prior_screenings": self.history.count,
+            "customer_prior_high": self.history.prior_high,
+            "payee_other_branches": self.payee_branches.count,
+            "customer_other_branches": self.customer_branches.count,
+            "customer_other_branch_high": self.customer_branches.high,
+        }
+
+
+def collect(db, payee_hash: str | None, customer_hash: str | None, now: datetime,
+            config: Mapping, *, branch_id: int | None,
+            exclude_session_id: int | None = None) -> Signals:
+    """All cross-session signals of a screening at `branch_id`. Counts are reported even below
+    the configured minimums: the engine's rules decide the points. Pass the current session's
+    id as `exclude_session_id` once it is saved, or it counts as its own history (the branch
+    signals leave out the screening's own branch, so it never counts there)."""
 
     def setting(name: str) -> int:
         return int(config.get(name, DEFAULTS[name]))
 
-    payee = payee_signals(db, payee_hash, customer_hash, now,
-                          min_customers=setting("PAYEE_REPEAT_MIN_CUSTOMERS"),
-                          days=setting("PAYEE_REPEAT_DAYS"), exclude_session_id=exclude_session_id)
-    history = customer_history(db, customer_hash, now,
-                               min_screenings=setting("CUSTOMER_REPEAT_MIN"),
-                               days=setting("CUSTOMER_REPEAT_DAYS"),
-                               exclude_session_id=exclude_session_id)
-    return {
-        "payee_watchlisted": is_watchlisted(db, payee_hash, _aware(now).astimezone().date()),
-        "payee_other_customers": payee.other_customers,
-        "customer_prior_screenings": history.count,
-        "customer_prior_high": history.prior_high,
-    }
+    return Signals(
+        watchlisted=is_watchlisted(db, payee_hash, _aware(now).astimezone().date()),
+        payee=payee_signals(db, payee_hash, customer_hash, now,
+                            min_customers=setting("PAYEE_REPEAT_MIN_CUSTOMERS"),
+                            days=setting("PAYEE_REPEAT_DAYS"),
+                            exclude_session_id=exclude_session_id),
+        history=customer_history(db, customer_hash, now,
+                                 min_screenings=setting("CUSTOMER_REPEAT_MIN"),
+                                 days=setting("CUSTOMER_REPEAT_DAYS"),
+                                 exclude_session_id=exclude_session_id),
+        payee_branches=payee_branches(db, payee_hash, branch_id, now,
+                                      days=setting("PAYEE_BRANCHES_DAYS"),
+                                      min_branches=setting("PAYEE_BRANCHES_MIN")),
+        customer_branches=customer_branches(db, customer_hash, branch_id, now,
+                                            days=setting("CUSTOMER_OTHER_BRANCH_DAYS")),
+    )
+
+
+def cross_session_facts(db, payee_hash: str | None, customer_hash: str | None, now: datetime,
+                        config: Mapping, *, branch_id: int | None = None,
+                        exclude_session_id: int | None = None) -> dict:
+    """The risk engine's `cross_session` input (`collect(...).facts()`). Without `branch_id`
+    every branch counts as another one."""
+    return collect(db, payee_hash, customer_hash, now, config, branch_id=branch_id,
+                   exclude_session_id=exclude_session_id).facts()
