@@ -177,6 +177,30 @@ def update_user(db, key, user_id: int, role: str, display_name: str, staff_no: s
     return changed
 
 
+def move_to_branch(db, key, user_id: int, branch_id: int, actor_id=None) -> int | None:
+    """Move a branch account to another branch (head office's 调整所属网点): a
+    `user.branch_changed` event, and the account's login sessions end (what it sees changes
+    with the branch). Returns the previous branch, None when it already was there."""
+    import time
+
+    with storage.transaction(db):
+        row = accounts.user_by_id(db, user_id)
+        if row is None:
+            raise UserError("用户不存在")
+        if row["role"] in HEAD_OFFICE_ROLES:
+            raise UserError("总行账户不属于任何网点")
+        if branch_store.get(db, branch_id) is None:
+            raise UserError("网点不存在")
+        previous = row["branch_id"]
+        if previous == branch_id:
+            return None
+        accounts.set_branch(db, user_id, branch_id, int(time.time()))
+        audit.append(db, key, audit.AuditEvent("user.branch_changed", actor_id, data={
+            "user_id": user_id, "username": row["username"], "branch": branch_id,
+            "previous_branch": previous}))
+    return previous
+
+
 def set_active(db, key, username, active: bool, actor_id=None) -> None:
     with storage.transaction(db):
         row = find_user(db, username)

@@ -56,3 +56,12 @@ def is_unchanged_default(db) -> bool:
     row = get(db, DEFAULT_BRANCH["id"])
     return row is not None and row["created_at"] is None and all(
         str(row[name]) == str(value) for name, value in DEFAULT_BRANCH.items())
+
+
+def with_counts(db) -> list[dict]:
+    """Every branch (as all_branches) with how many accounts (`users`) and screenings
+    (`screenings`) belong to it; counting each branch's screenings walks its part of
+    idx_sessions_branch_id_id."""
+    return query(db, "SELECT b.*, (SELECT count(*) FROM users u WHERE u.branch_id = b.id) AS users, "
+                 "(SELECT count(*) FROM sessions s WHERE s.branch_id = b.id) AS screenings "
+                 "FROM branches b ORDER BY b.code, b.id")
