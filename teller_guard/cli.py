@@ -206,22 +206,49 @@ def user():
     """Manage accounts: add, edit, disable, enable, reset-password."""
 
 
+def branch_of_new_user(database, role: str, code: str | None) -> tuple[int | None, str]:
+    """(branch id, label) of `user add`'s account: the branch coded `code`; without one the
+    only branch there is (several: the operator must say which). Head-office roles have none."""
+    from .storage import branches as branch_store
+
+    if role in users.HEAD_OFFICE_ROLES:
+        if code is not None:
+            fail(f"{users.ROLES[role]}是总行角色，不属于任何网点：请去掉 --branch")
+        return None, "总行"
+    if code is None:
+        every = branch_store.all_branches(database)
+        if len(every) > 1:
+            fail(f"有 {len(every)} 个网点，请用 --branch 指定网点代码（teller-guard branch list 列出全部网点）")
+        found = every[0]
+    else:
+        found = branch_store.by_code(database, code.strip())
+        if found is None:
+            fail(f"网点不存在: {code}（teller-guard branch list 列出全部网点）")
+    return found["id"], f"{found['code']} {found['name']}"
+
+
 @user.command("add")
 @instance_option
 @click.argument("username")
 @click.option("--role", type=click.Choice(list(users.ROLES)), required=True)
 @click.option("--name", "display_name", default="")
 @click.option("--staff-no", default="")
+@click.option("--branch", "branch_code", default=None, metavar="CODE",
+              help="The branch's code (teller-guard branch list); may be left out while there "
+                   "is one branch. Not for head-office roles.")
 @click.option("--password", default=None, help="Generated and printed when omitted.")
-def user_add(app, username, role, display_name, staff_no, password):
+def user_add(app, username, role, display_name, staff_no, branch_code, password):
     prepare_database(app)
     password = password or users.generate_password()
     with app_db(app) as (database, key):
+        branch_id, where = branch_of_new_user(database, role, branch_code)
         try:
-            users.create_user(database, key, username, password, role, display_name, staff_no)
+            users.create_user(database, key, username, password, role, display_name, staff_no,
+                              branch_id=branch_id)
         except users.UserError as error:
             fail(str(error))
-    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），密码: {password}（首次登录后须修改）")
+    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），所属网点: {where}，密码: {password}"
+               "（首次登录后须修改）")
 
 
 @user.command("disable")
@@ -247,24 +274,36 @@ def _set_active(app, username: str, active: bool) -> None:
 @click.option("--role", type=click.Choice(list(users.ROLES)), default=None)
 @click.option("--name", "display_name", default=None)
 @click.option("--staff-no", default=None)
-def user_edit(app, username, role, display_name, staff_no):
-    """Change an account's role, name or 工号 (options left out keep their value)."""
+@click.option("--branch", "branch_code", default=None, metavar="CODE",
+              help="Move the account to this branch (its login sessions end).")
+def user_edit(app, username, role, display_name, staff_no, branch_code):
+    """Change an account's role, name, 工号 or branch (options left out keep their value)."""
+    from .storage import branches as branch_store
+
     prepare_database(app)
     with app_db(app) as (database, key):
         row = users.find_user(database, username)
         if row is None:
             fail(f"用户不存在: {username}")
+        target = None
+        if branch_code is not None:
+            target = branch_store.by_code(database, branch_code.strip())
+            if target is None:
+                fail(f"网点不存在: {branch_code}（teller-guard branch list 列出全部网点）")
         try:
             changed = users.update_user(
                 database, key, row["id"], role or row["role"],
                 row["display_name"] if display_name is None else display_name,
                 (row["staff_no"] or "") if staff_no is None else staff_no)
+            if target is not None and users.move_to_branch(database, key, row["id"],
+                                                           target["id"]) is not None:
+                changed.append("branch")
         except users.UserError as error:
             fail(str(error))
     if not changed:
         click.echo(f"用户 {username} 没有变化")
         return
-    names = {"role": "角色", "display_name": "姓名", "staff_no": "工号"}
+    names = {"role": "角色", "display_name": "姓名", "staff_no": "工号", "branch": "所属网点"}
     click.echo(f"已修改用户 {username} 的" + "、".join(names[name] for name in changed))
 
 
@@ -344,4 +383,8 @@ from . import migrate_db  # noqa: E402, F401 - adds `migrate-db` to main (import
 from .token_cli import token  # noqa: E402
 
 main.add_command(token)
+
+from .branch_cli import branch  # noqa: E402
+
+main.add_command(branch)
 
