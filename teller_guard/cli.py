@@ -23,14 +23,6 @@ if __name__ == "__main__":
 
     sys.exit(_imported_main())
 
-DEMO_USERS = (
-    ("teller1", "teller", "王柜员", "T001"),
-    ("supervisor1", "supervisor", "李主管", "S001"),
-    ("security1", "security", "赵安保", "B001"),
-    ("admin1", "admin", "陈管理员", "A001"),
-)
-
-
 def instance_option(command):
     """Every command takes --instance PATH (or TELLER_GUARD_INSTANCE; default ./instance)."""
 
@@ -129,38 +121,53 @@ def migrate(app):
     click.echo(f"数据库结构为最新版本 {schema.HEAD}: {db.describe(app.config['DATABASE'])}")
 
 
-def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[str, str, str]]:
-    """Demo branch settings and one account per role, with fresh passwords each start.
-    `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
+def seed_demo(app, days: int = 21, accounts: list | None = None
+              ) -> list[tuple[str, str, str, str]]:
+    """The demo bank (demo.py): its three branches, one account per role in each and two at
+    head office, with fresh passwords each start, and screenings on first start. `accounts`
+    receives (where, role label, username, password) of each account as soon as it is stored
+    (kept if a later write fails)."""
+    from . import demo
+
     accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
-        if settings.load(database) == settings.BranchSettings():
-            settings.save(database, key, settings.DEMO_SETTINGS)
+        branch_ids = demo.branch_ids(database, key)
+        every = demo.accounts(branch_ids)
         # Demo passwords are printed at every start and never need changing.
-        for username, role, name, staff_no in DEMO_USERS:
+        passwords = [users.generate_password() for _ in every]
+        hashes = users.hash_passwords(passwords)
+        for (username, role, name, staff_no, branch_id, where), password, password_hash in zip(
+                every, passwords, hashes, strict=True):
             if users.find_user(database, username):
                 users.set_active(database, key, username, True)
-                password = users.reset_password(database, key, username, must_change=False)
+                users.reset_password(database, key, username, password, must_change=False,
+                                     password_hash=password_hash)
             else:
-                password = users.generate_password()
                 users.create_user(database, key, username, password, role, name, staff_no,
-                                  must_change=False)
-            accounts.append((users.ROLES[role], username, password))
+                                  must_change=False, branch_id=branch_id,
+                                  password_hash=password_hash)
+            accounts.append((where, users.ROLES[role], username, password))
         if not session_store.count(database):
-            seed_demo_sessions(app, database, days)
+            seed_demo_sessions(app, database, days, branch_ids)
     return accounts
 
 
-def seed_demo_sessions(app, database, days: int) -> int:
+def seed_demo_sessions(app, database, days: int, branch_ids: list[int]) -> int:
     from . import demo
     from .screening.service import Keys
 
-    keys = app.extensions["teller_guard"]
-    teller = users.find_user(database, "teller1")["id"]
-    supervisor = users.find_user(database, "supervisor1")["id"]
-    count = demo.seed_sessions(database, Keys(keys["ledger_key"], keys["pii_key"]),
-                               settings.load(database), [teller], supervisor, days=days)
-    click.echo(f"已生成 {count} 条演示问询记录（近 {days} 天）。")
+    extension = app.extensions["teller_guard"]
+    keys = Keys(extension["ledger_key"], extension["pii_key"])
+    count, mule_branches = 0, []
+    for demo_branch, branch_id in zip(demo.DEMO_BRANCHES, branch_ids, strict=True):
+        teller = users.find_user(database, f"{demo_branch.prefix}teller1")["id"]
+        supervisor = users.find_user(database, f"{demo_branch.prefix}supervisor1")["id"]
+        loaded = settings.load(database, branch_id)
+        count += demo.seed_sessions(database, keys, loaded, [teller], supervisor, days=days,
+                                    per_day=demo_branch.per_day, seed=demo_branch.seed)
+        mule_branches.append((loaded, teller, supervisor))
+    count += demo.seed_mule_payments(database, keys, mule_branches)
+    click.echo(f"已生成 {count} 条演示问询记录（{len(branch_ids)} 个网点，近 {days} 天）。")
     return count
 
 
@@ -189,8 +196,8 @@ def serve(app, host, port, threads, demo):
             # Serve anyway: what is stored can still be read, and writes resume with space.
             click.echo("  磁盘空间不足：以下未列出的演示账户沿用上次的密码，演示数据未能写入。"
                        "服务照常启动，可查看已有内容；清理磁盘后即可继续办理。", err=True)
-        for role_label, username, password in accounts:
-            click.echo(f"  {role_label}: 用户名 {username}  密码 {password}")
+        for where, role_label, username, password in accounts:
+            click.echo(f"  {where} {role_label}: 用户名 {username}  密码 {password}")
     click.echo(f"teller_guard 已启动: http://{host}:{port}/  (按 Ctrl+C 停止)")
     # Under a burst waitress warns "Task queue depth is N" once per queued request: requests
     # still complete, and a flood of warnings would bury the errors that matter.
