@@ -83,7 +83,7 @@ class MoveUserForm(ChineseForm):
     branch = SelectField("调整到网点", choices=[])
 
 
-HEAD_OFFICE_CHOICE = ("", "总行（总行反诈、总行管理员）")
+HEAD_OFFICE_CHOICE = ("", "总行（仅总行反诈、总行管理员）")
 
 
 def branch_label(row) -> str:
@@ -107,8 +107,9 @@ def fitted(form: AddUserForm) -> AddUserForm:
     office picks any role and the branch."""
     if g.user.head_office:
         form.role.choices = choices(users.ROLES.items())
-        form.branch.choices = choices([HEAD_OFFICE_CHOICE, *(
-            (str(branch_id), label) for branch_id, label in branch_labels(get_db()).items())])
+        form.branch.choices = choices([*(
+            (str(branch_id), label) for branch_id, label in branch_labels(get_db()).items()),
+            HEAD_OFFICE_CHOICE])
     else:
         form.role.choices = role_choices(False)
         del form.branch
