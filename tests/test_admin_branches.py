@@ -277,3 +277,8 @@ def test_head_office_sees_the_branch_of_each_api_token(app, client, auth, bank):
     auth.login("admin")
     assert '<th scope="col">网点</th>' not in client.get("/admin/api-tokens").get_data(
         as_text=True)
+
+
+def test_head_office_accounts_log_in_to_a_home_page(app, client, auth, bank):
+    assert auth.login("ho_security1", HO_PASSWORD).headers["Location"] == "/review/"
+    assert client.get("/").headers["Location"] == "/review/"
