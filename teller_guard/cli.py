@@ -12,8 +12,8 @@ import click
 
 from . import audit, config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
+from .storage import branches as branch_store
 from .storage import copying
-from .storage import sessions as session_store
 from .web_context import app_db
 
 if __name__ == "__main__":
@@ -147,12 +147,16 @@ def seed_demo(app, days: int = 21, accounts: list | None = None
                                   must_change=False, branch_id=branch_id,
                                   password_hash=password_hash)
             accounts.append((where, users.ROLES[role], username, password))
-        if not session_store.count(database):
-            seed_demo_sessions(app, database, days, branch_ids)
+        screened = {row["id"]: row["screenings"] for row in branch_store.with_counts(database)}
+        # A branch with no screening gets its weeks of them (a single-branch demo instance from
+        # before issue 16 gains the two new branches' and the mule's).
+        empty = {branch_id for branch_id in branch_ids if not screened.get(branch_id)}
+        if empty:
+            seed_demo_sessions(app, database, days, branch_ids, empty)
     return accounts
 
 
-def seed_demo_sessions(app, database, days: int, branch_ids: list[int]) -> int:
+def seed_demo_sessions(app, database, days: int, branch_ids: list[int], empty: set[int]) -> int:
     from . import demo
     from .screening.service import Keys
 
@@ -163,11 +167,13 @@ def seed_demo_sessions(app, database, days: int, branch_ids: list[int]) -> int:
         teller = users.find_user(database, f"{demo_branch.prefix}teller1")["id"]
         supervisor = users.find_user(database, f"{demo_branch.prefix}supervisor1")["id"]
         loaded = settings.load(database, branch_id)
-        count += demo.seed_sessions(database, keys, loaded, [teller], supervisor, days=days,
-                                    per_day=demo_branch.per_day, seed=demo_branch.seed)
+        if branch_id in empty:
+            count += demo.seed_sessions(database, keys, loaded, [teller], supervisor,
+                                        days=days, per_day=demo_branch.per_day,
+                                        seed=demo_branch.seed)
         mule_branches.append((loaded, teller, supervisor))
     count += demo.seed_mule_payments(database, keys, mule_branches)
-    click.echo(f"已生成 {count} 条演示问询记录（{len(branch_ids)} 个网点，近 {days} 天）。")
+    click.echo(f"已生成 {count} 条演示问询记录（{len(empty)} 个网点，近 {days} 天）。")
     return count
 
 
@@ -216,8 +222,6 @@ def user():
 def branch_of_new_user(database, role: str, code: str | None) -> tuple[int | None, str]:
     """(branch id, label) of `user add`'s account: the branch coded `code`; without one the
     only branch there is (several: the operator must say which). Head-office roles have none."""
-    from .storage import branches as branch_store
-
     if role in users.HEAD_OFFICE_ROLES:
         if code is not None:
             fail(f"{users.ROLES[role]}是总行角色，不属于任何网点：请去掉 --branch")
@@ -285,8 +289,6 @@ def _set_active(app, username: str, active: bool) -> None:
               help="Move the account to this branch (its login sessions end).")
 def user_edit(app, username, role, display_name, staff_no, branch_code):
     """Change an account's role, name, 工号 or branch (options left out keep their value)."""
-    from .storage import branches as branch_store
-
     prepare_database(app)
     with app_db(app) as (database, key):
         row = users.find_user(database, username)

@@ -76,3 +76,33 @@ def test_demo_passwords_log_in(tmp_path):
                 assert users.authenticate(database, key, username, password).user, where
     finally:
         database.conn.close()
+
+
+def test_a_single_branch_demo_instance_gains_the_new_branches_screenings(tmp_path):
+    """An instance `serve --demo` seeded before issue 16 (branch 1, its four accounts and its
+    screenings) gets the two new branches' screenings and the mule at its next start."""
+    from teller_guard import create_app, settings
+    from teller_guard.screening.service import Keys
+
+    app = create_app({"TESTING": True}, instance_path=tmp_path / "inst")
+    db.prepare(app.config["DATABASE"])
+    database = db.connect(app.config["DATABASE"])
+    extension = app.extensions["teller_guard"]
+    key = extension["ledger_key"]
+    try:
+        settings.save(database, key, settings.DEMO_SETTINGS)
+        teller = users.create_user(database, key, "teller1", "Teller-pass-1", "teller", "王柜员",
+                                   "T001", must_change=False)
+        supervisor = users.create_user(database, key, "supervisor1", "Super-pass-1",
+                                       "supervisor", "李主管", "S001", must_change=False)
+        old = demo.seed_sessions(database, Keys(key, extension["pii_key"]),
+                                 settings.load(database), [teller], supervisor, days=2)
+        seed_demo(app, days=2)
+        per_branch = dict(database.execute(
+            "SELECT branch_id, count(*) FROM sessions GROUP BY branch_id").fetchall())
+        assert per_branch[1] == old + 1 and per_branch[2] > 1 and per_branch[3] > 1  # + the mule
+        payee = pii.keyed_hash(extension["pii_key"], demo.MULE_ACCOUNT)
+        assert database.execute("SELECT count(DISTINCT branch_id) FROM sessions "
+                                "WHERE payee_hash = ?", [payee]).fetchone()[0] == 3
+    finally:
+        database.conn.close()
