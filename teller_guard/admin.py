@@ -1,7 +1,7 @@
 """Admin area: users, branch settings, API tokens.
 
-A branch admin (`admin`) manages their own branch: its users (branch roles only), its 网点设置
-and its tokens; another branch's user or settings is a 404. The head-office admin (`ho_admin`)
+A branch admin (`admin`) manages their own branch: its users (branch roles only) and its
+网点设置; another branch's user or settings is a 404. The head-office admin (`ho_admin`)
 manages every branch's users and head-office accounts, moves users between branches and keeps
 the branches (admin_branches.py)."""
 
