@@ -78,6 +78,7 @@ def test_head_office_lists_every_branch_with_its_users_and_screenings(app, clien
     login_head_office(auth)
     html = client.get("/admin/branches").get_data(as_text=True)
     assert 'href="/admin/branches"' in html and "网点管理" in html  # in the menu
+    assert '<span class="brand-office">总行</span>' in html  # not branch 1's name
     rows = {row.split("</td>")[0].split("<td>")[-1]: row
             for row in html.split('<tr id="branch-')[1:]}
     assert set(rows) == {"0001", "0002"}
