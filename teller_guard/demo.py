@@ -32,10 +32,10 @@ DEMO_BRANCHES = (
     DemoBranch("0001", settings.DEMO_SETTINGS, "", ("王柜员", "李主管", "赵安保", "陈管理员"),
                0, 12, 2026),
     DemoBranch("0002", replace(settings.DEMO_SETTINGS, branch_name="桥东支行"), "qd_",
-               ("孙柜员", "周主管", "吴安保", "郑管理员"), 100, 6, 2027),
+               ("孙柜员", "周主管", "吴安保", "郑管理员"), 100, 4, 2027),
     DemoBranch("0003", replace(settings.DEMO_SETTINGS, branch_name="历下支行",
                                province="山东省", city="济南市"), "lx_",
-               ("冯柜员", "韩主管", "杨安保", "朱管理员"), 200, 6, 2028),
+               ("冯柜员", "韩主管", "杨安保", "朱管理员"), 200, 4, 2028),
 )
 BRANCH_ROLES = ("teller", "supervisor", "security", "admin")
 STAFF_LETTER = {"teller": "T", "supervisor": "S", "security": "B", "admin": "A"}
