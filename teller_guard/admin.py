@@ -1,10 +1,25 @@
-"""Admin area: users, branch settings."""
+"""Admin area: users, branch settings, API tokens.
+
+A branch admin (`admin`) manages their own branch: its users (branch roles only) and its
+网点设置; another branch's user or settings is a 404. The head-office admin (`ho_admin`)
+manages every branch's users and head-office accounts, moves users between branches and keeps
+the branches (admin_branches.py)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -25,8 +40,9 @@ from wtforms.validators import (
 
 from . import api_scope, api_tokens, labels, login_throttle, settings, users
 from .db import get_db
-from .forms import ChineseForm, choices
+from .forms import ChineseForm, ascii_int, choices
 from .regions import PROVINCE_PINYIN, PROVINCES
+from .storage import branches as branch_store
 from .web import guard_area, ledger_key
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -51,10 +67,72 @@ class ProfileFields(ChineseForm):
 
 class AddUserForm(ProfileFields):
     username = StringField("用户名", validators=[DataRequired("请输入用户名"), Length(max=64)])
+    # Head office only (fitted() removes it for a branch admin, whose users join their branch).
+    branch = SelectField("所属网点", choices=[])
+
+    def validate_branch(self, field):
+        if self.role.data not in users.HEAD_OFFICE_ROLES and not field.data:
+            raise ValidationError("请选择用户所属网点（总行角色以外的用户都属于一个网点）")
 
 
 class EditUserForm(ProfileFields):
     pass
+
+
+class MoveUserForm(ChineseForm):
+    branch = SelectField("调整到网点", choices=[])
+
+
+HEAD_OFFICE_CHOICE = ("", "总行（仅总行反诈、总行管理员）")
+
+
+def branch_label(row) -> str:
+    return f"{row['code']} {row['name']}"
+
+
+def branch_labels(db) -> dict[int, str]:
+    return {row["id"]: branch_label(row) for row in branch_store.all_branches(db)}
+
+
+def role_choices(head_office_account: bool) -> list:
+    """The roles an account of this kind may have: head-office roles or branch roles (an
+    account never turns from one into the other, users.update_user)."""
+    return choices((role, label) for role, label in users.ROLES.items()
+                   if (role in users.HEAD_OFFICE_ROLES) == head_office_account)
+
+
+def fitted(form: AddUserForm) -> AddUserForm:
+    """The add form as this admin may use it: a branch admin adds branch roles to their own
+    branch (no branch field: a posted one is ignored, a posted head-office role refused); head
+    office picks any role and the branch."""
+    if g.user.head_office:
+        form.role.choices = choices(users.ROLES.items())
+        form.branch.choices = choices([*(
+            (str(branch_id), label) for branch_id, label in branch_labels(get_db()).items()),
+            HEAD_OFFICE_CHOICE])
+    else:
+        form.role.choices = role_choices(False)
+        del form.branch
+    return form
+
+
+def manages(target: users.User) -> bool:
+    return g.user.head_office or (target.branch_id is not None
+                                  and target.branch_id == g.user.branch_id)
+
+
+def managed_user(user_id: int) -> users.User:
+    """The account if this admin manages it; otherwise 404, the same as for an id that does
+    not exist (another branch's accounts are not even confirmed to exist)."""
+    target = users.get_user(get_db(), user_id)
+    if target is None or not manages(target):
+        abort(404, "用户不存在，或不属于您管理的网点。")
+    return target
+
+
+def head_office_only() -> None:
+    if not g.user.head_office:
+        abort(403)
 
 
 class UserActionForm(ChineseForm):
@@ -98,29 +176,62 @@ class SettingsForm(ChineseForm):
         )
 
 
+def listed_branch() -> str:
+    """Head office's filter of the user list (`?branch=`): a branch id, "ho" for head-office
+    accounts, "" for all."""
+    wanted = request.args.get("branch", "")
+    return wanted if wanted == "ho" or ascii_int(wanted) is not None else ""
+
+
 def users_page(add_form, status=200):
     db = get_db()
+    everyone = users.list_users(db)
+    wanted = listed_branch() if g.user.head_office else ""
+    if not g.user.head_office:
+        shown = [user for user in everyone if manages(user)]
+    elif wanted == "ho":
+        shown = [user for user in everyone if user.branch_id is None]
+    elif wanted:
+        shown = [user for user in everyone if user.branch_id == int(wanted)]
+    else:
+        shown = everyone
+    failures = login_throttle.recent(db, login_throttle.Limits.from_config(current_app.config))
+    if not g.user.head_office:  # names of other branches' accounts are not this admin's
+        own = {user.username for user in shown}
+        failures = [row for row in failures if not row["username"] or row["username"] in own]
+    branches = branch_labels(db)
     return render_template(
-        "admin/index.html", users=users.list_users(db), add_form=add_form,
-        action_form=UserActionForm(), roles=users.ROLES, staff_no_hint=STAFF_NO_HINT,
-        failures=login_throttle.recent(db, login_throttle.Limits.from_config(current_app.config)),
+        "admin/index.html", users=shown, add_form=add_form, branches=branches,
+        listed=wanted, action_form=UserActionForm(), roles=users.ROLES,
+        staff_no_hint=STAFF_NO_HINT, failures=failures,
+        own_branch=None if g.user.head_office else branches.get(g.user.branch_id),
     ), status
 
 
 @bp.route("/")
 def index():
-    return users_page(AddUserForm())
+    form = fitted(AddUserForm())
+    if g.user.head_office and listed_branch() not in ("", "ho"):
+        form.branch.data = listed_branch()  # adding to the branch being looked at
+    return users_page(form)
 
 
 @bp.route("/users", methods=["POST"])
 def add_user():
-    form = AddUserForm()
+    form = fitted(AddUserForm())
     if form.validate_on_submit():
         password = users.generate_password()
+        if not g.user.head_office:
+            branch_id = g.user.branch_id
+        elif form.role.data in users.HEAD_OFFICE_ROLES:
+            branch_id = None
+        else:
+            branch_id = int(form.branch.data)
         try:
             users.create_user(get_db(), ledger_key(), form.username.data, password,
                               form.role.data, form.display_name.data or "",
-                              form.staff_no.data or "", actor_id=g.user.id)
+                              form.staff_no.data or "", actor_id=g.user.id,
+                              branch_id=branch_id)
         except users.UserError as error:
             form.username.errors.append(str(error))
         else:
@@ -130,22 +241,13 @@ def add_user():
     return users_page(form, 400)
 
 
-def _user_or_flash(user_id: int):
-    """The account, or None after flashing 用户不存在 (the caller goes back to the list)."""
-    target = users.get_user(get_db(), user_id)
-    if target is None:
-        flash("用户不存在")
-    return target
-
-
 @bp.route("/users/<int:user_id>/edit", methods=["GET", "POST"])
 def edit_user(user_id: int):
-    target = _user_or_flash(user_id)
-    if target is None:
-        return redirect(url_for("admin.index"))
+    target = managed_user(user_id)
     own = target.id == g.user.id
     form = EditUserForm(data={"display_name": target.display_name, "staff_no": target.staff_no,
                               "role": target.role})
+    form.role.choices = role_choices(target.head_office)
     if own:
         form.role.data = target.role  # not offered: an admin cannot change their own role
     error = None
@@ -167,7 +269,44 @@ def edit_user(user_id: int):
             return redirect(url_for("admin.index"))
     status = 400 if form.errors or error else 200
     return render_template("admin/edit_user.html", form=form, target=target, own=own,
-                           error=error, staff_no_hint=STAFF_NO_HINT), status
+                           error=error, staff_no_hint=STAFF_NO_HINT,
+                           move_form=move_form_for(target),
+                           branches=branch_labels(get_db())), status
+
+
+def move_form_for(target: users.User) -> MoveUserForm | None:
+    """Head office's 调整所属网点 form for a branch account (None: not offered)."""
+    if not g.user.head_office or target.head_office:
+        return None
+    form = MoveUserForm(data={"branch": str(target.branch_id)})
+    form.branch.choices = choices((str(branch_id), label)
+                                  for branch_id, label in branch_labels(get_db()).items())
+    return form
+
+
+@bp.route("/users/<int:user_id>/branch", methods=["POST"])
+def move_user(user_id: int):
+    """Head office moves a branch account to another branch; its login sessions end."""
+    head_office_only()
+    target = managed_user(user_id)
+    form = move_form_for(target)
+    if form is None:
+        abort(404, "总行账户不属于任何网点。")
+    if not form.validate_on_submit():
+        flash("请选择要调整到的网点")
+        return redirect(url_for("admin.edit_user", user_id=user_id))
+    try:
+        previous = users.move_to_branch(get_db(), ledger_key(), target.id, int(form.branch.data),
+                                        actor_id=g.user.id)
+    except users.UserError as refused:
+        flash(str(refused))
+        return redirect(url_for("admin.edit_user", user_id=user_id))
+    if previous is None:
+        flash(f"用户 {target.username} 已在该网点")
+    else:
+        flash(f"已将用户 {target.username} 调整到 {branch_labels(get_db())[int(form.branch.data)]}，"
+              "该用户须重新登录")
+    return redirect(url_for("admin.index"))
 
 
 # One rule per path for GET and POST: with two, an id the converter refuses answered 405.
@@ -177,9 +316,7 @@ def disable_user(user_id: int):
     page (confirmed=1): disable; any other POST only leads to the question."""
     if request.method == "POST":
         UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
-    target = _user_or_flash(user_id)
-    if target is None:
-        return redirect(url_for("admin.index"))
+    target = managed_user(user_id)
     if target.id == g.user.id:
         flash("不能停用自己的账户")
         return redirect(url_for("admin.index"))
@@ -203,9 +340,7 @@ def reset_user_password(user_id: int):
     question."""
     if request.method == "POST":
         UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
-    target = _user_or_flash(user_id)
-    if target is None:
-        return redirect(url_for("admin.index"))
+    target = managed_user(user_id)
     if request.method == "POST" and confirmed():
         password = users.reset_password(get_db(), ledger_key(), target.username,
                                         actor_id=g.user.id)
@@ -220,34 +355,42 @@ def reset_user_password(user_id: int):
 @bp.route("/users/<int:user_id>/enable", methods=["POST"])
 def enable_user(user_id: int):
     UserActionForm().validate_on_submit()  # CSRFProtect has already rejected a bad token
-    target = _user_or_flash(user_id)
-    if target is not None:
-        users.set_active(get_db(), ledger_key(), target.username, True, g.user.id)
-        flash(f"已启用用户 {target.username}")
+    target = managed_user(user_id)
+    users.set_active(get_db(), ledger_key(), target.username, True, g.user.id)
+    flash(f"已启用用户 {target.username}")
     return redirect(url_for("admin.index"))
 
 
-def branch_of_page() -> int:
-    """The branch an admin page works on: a branch admin's own; a head-office admin names it
-    (`branch`, default branch 1) until the head-office pages list branches."""
-    if not g.user.head_office:
+def branch_of_page(named: int | None) -> int:
+    """The branch a settings page works on: the one in its address if this admin may (head
+    office: any; a branch admin: their own, any other is a 404), else the admin's own."""
+    if named is None:
         return g.user.branch_id
-    return request.args.get("branch", settings.DEFAULT_BRANCH_ID, type=int)
+    if not g.user.head_office and named != g.user.branch_id:
+        abort(404)
+    return named
 
 
 @bp.route("/settings", methods=["GET", "POST"])
-def branch_settings():
+@bp.route("/branches/<int:branch_id>/settings", methods=["GET", "POST"])
+def branch_settings(branch_id: int | None = None):
+    if branch_id is None and g.user.head_office:
+        return redirect(url_for("admin.branches"))  # head office picks the branch there
     db = get_db()
-    branch_id = branch_of_page()
-    current = settings.load(db, branch_id)
+    branch_id = branch_of_page(branch_id)
+    row = branch_store.get(db, branch_id)
+    if row is None:
+        abort(404, "网点不存在。")
+    current = settings.of_row(row)
     form = SettingsForm(data={**current.to_json_dict(), "large_amount": current.large_amount})
     if form.validate_on_submit():
         changed = settings.save(db, ledger_key(), form.to_settings(), actor_id=g.user.id,
                                 branch_id=branch_id)
         flash("网点设置已保存" if changed else "设置没有变化")
-        return redirect(url_for("admin.branch_settings"))
+        return redirect(url_for("admin.branch_settings",
+                                branch_id=branch_id if g.user.head_office else None))
     status = 400 if form.errors else 200
-    return render_template("admin/settings.html", form=form), status
+    return render_template("admin/settings.html", form=form, branch_label=branch_label(row)), status
 
 
 class TokenForm(ChineseForm):
@@ -293,7 +436,8 @@ def api_tokens_page():
     return render_template("admin/api_tokens.html", form=form, tokens=tokens,
                            scopes=scopes, read_scopes=api_scope.READ_SCOPES,
                            teller_choices=teller_choices,
-                           new_token=new_token, action_form=UserActionForm()), status
+                           new_token=new_token, action_form=UserActionForm(),
+                           branches=branch_labels(db) if g.user.head_office else None), status
 
 
 def _token(token_id: int) -> dict | None:
@@ -320,3 +464,6 @@ def revoke_token(token_id: int):
     return render_template("admin/confirm_revoke.html", token=token,
                            scope=api_scope.Scope.of(token), read_scopes=api_scope.READ_SCOPES,
                            action_form=UserActionForm())
+
+
+from . import admin_branches  # noqa: E402, F401 - head office's branch pages, on this blueprint

@@ -12,8 +12,8 @@ import click
 
 from . import audit, config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
+from .storage import branches as branch_store
 from .storage import copying
-from .storage import sessions as session_store
 from .web_context import app_db
 
 if __name__ == "__main__":
@@ -22,14 +22,6 @@ if __name__ == "__main__":
     from teller_guard.cli import main as _imported_main
 
     sys.exit(_imported_main())
-
-DEMO_USERS = (
-    ("teller1", "teller", "王柜员", "T001"),
-    ("supervisor1", "supervisor", "李主管", "S001"),
-    ("security1", "security", "赵安保", "B001"),
-    ("admin1", "admin", "陈管理员", "A001"),
-)
-
 
 def instance_option(command):
     """Every command takes --instance PATH (or TELLER_GUARD_INSTANCE; default ./instance)."""
@@ -129,38 +121,59 @@ def migrate(app):
     click.echo(f"数据库结构为最新版本 {schema.HEAD}: {db.describe(app.config['DATABASE'])}")
 
 
-def seed_demo(app, days: int = 21, accounts: list | None = None) -> list[tuple[str, str, str]]:
-    """Demo branch settings and one account per role, with fresh passwords each start.
-    `accounts` receives each account as soon as it is stored (kept if a later write fails)."""
+def seed_demo(app, days: int = 21, accounts: list | None = None
+              ) -> list[tuple[str, str, str, str]]:
+    """The demo bank (demo.py): its three branches, one account per role in each and two at
+    head office, with fresh passwords each start, and screenings on first start. `accounts`
+    receives (where, role label, username, password) of each account as soon as it is stored
+    (kept if a later write fails)."""
+    from . import demo
+
     accounts = [] if accounts is None else accounts
     with app_db(app) as (database, key):
-        if settings.load(database) == settings.BranchSettings():
-            settings.save(database, key, settings.DEMO_SETTINGS)
+        branch_ids = demo.branch_ids(database, key)
+        every = demo.accounts(branch_ids)
         # Demo passwords are printed at every start and never need changing.
-        for username, role, name, staff_no in DEMO_USERS:
+        passwords = [users.generate_password() for _ in every]
+        hashes = users.hash_passwords(passwords)
+        for (username, role, name, staff_no, branch_id, where), password, password_hash in zip(
+                every, passwords, hashes, strict=True):
             if users.find_user(database, username):
                 users.set_active(database, key, username, True)
-                password = users.reset_password(database, key, username, must_change=False)
+                users.reset_password(database, key, username, password, must_change=False,
+                                     password_hash=password_hash)
             else:
-                password = users.generate_password()
                 users.create_user(database, key, username, password, role, name, staff_no,
-                                  must_change=False)
-            accounts.append((users.ROLES[role], username, password))
-        if not session_store.count(database):
-            seed_demo_sessions(app, database, days)
+                                  must_change=False, branch_id=branch_id,
+                                  password_hash=password_hash)
+            accounts.append((where, users.ROLES[role], username, password))
+        screened = {row["id"]: row["screenings"] for row in branch_store.with_counts(database)}
+        # A branch with no screening gets its weeks of them (a single-branch demo instance from
+        # before issue 16 gains the two new branches' and the mule's).
+        empty = {branch_id for branch_id in branch_ids if not screened.get(branch_id)}
+        if empty:
+            seed_demo_sessions(app, database, days, branch_ids, empty)
     return accounts
 
 
-def seed_demo_sessions(app, database, days: int) -> int:
+def seed_demo_sessions(app, database, days: int, branch_ids: list[int], empty: set[int]) -> int:
     from . import demo
     from .screening.service import Keys
 
-    keys = app.extensions["teller_guard"]
-    teller = users.find_user(database, "teller1")["id"]
-    supervisor = users.find_user(database, "supervisor1")["id"]
-    count = demo.seed_sessions(database, Keys(keys["ledger_key"], keys["pii_key"]),
-                               settings.load(database), [teller], supervisor, days=days)
-    click.echo(f"已生成 {count} 条演示问询记录（近 {days} 天）。")
+    extension = app.extensions["teller_guard"]
+    keys = Keys(extension["ledger_key"], extension["pii_key"])
+    count, mule_branches = 0, []
+    for demo_branch, branch_id in zip(demo.DEMO_BRANCHES, branch_ids, strict=True):
+        teller = users.find_user(database, f"{demo_branch.prefix}teller1")["id"]
+        supervisor = users.find_user(database, f"{demo_branch.prefix}supervisor1")["id"]
+        loaded = settings.load(database, branch_id)
+        if branch_id in empty:
+            count += demo.seed_sessions(database, keys, loaded, [teller], supervisor,
+                                        days=days, per_day=demo_branch.per_day,
+                                        seed=demo_branch.seed)
+        mule_branches.append((loaded, teller, supervisor))
+    count += demo.seed_mule_payments(database, keys, mule_branches)
+    click.echo(f"已生成 {count} 条演示问询记录（{len(empty)} 个网点，近 {days} 天）。")
     return count
 
 
@@ -189,8 +202,8 @@ def serve(app, host, port, threads, demo):
             # Serve anyway: what is stored can still be read, and writes resume with space.
             click.echo("  磁盘空间不足：以下未列出的演示账户沿用上次的密码，演示数据未能写入。"
                        "服务照常启动，可查看已有内容；清理磁盘后即可继续办理。", err=True)
-        for role_label, username, password in accounts:
-            click.echo(f"  {role_label}: 用户名 {username}  密码 {password}")
+        for where, role_label, username, password in accounts:
+            click.echo(f"  {where} {role_label}: 用户名 {username}  密码 {password}")
     click.echo(f"teller_guard 已启动: http://{host}:{port}/  (按 Ctrl+C 停止)")
     # Under a burst waitress warns "Task queue depth is N" once per queued request: requests
     # still complete, and a flood of warnings would bury the errors that matter.
@@ -206,22 +219,47 @@ def user():
     """Manage accounts: add, edit, disable, enable, reset-password."""
 
 
+def branch_of_new_user(database, role: str, code: str | None) -> tuple[int | None, str]:
+    """(branch id, label) of `user add`'s account: the branch coded `code`; without one the
+    only branch there is (several: the operator must say which). Head-office roles have none."""
+    if role in users.HEAD_OFFICE_ROLES:
+        if code is not None:
+            fail(f"{users.ROLES[role]}是总行角色，不属于任何网点：请去掉 --branch")
+        return None, "总行"
+    if code is None:
+        every = branch_store.all_branches(database)
+        if len(every) > 1:
+            fail(f"有 {len(every)} 个网点，请用 --branch 指定网点代码（teller-guard branch list 列出全部网点）")
+        found = every[0]
+    else:
+        found = branch_store.by_code(database, code.strip())
+        if found is None:
+            fail(f"网点不存在: {code}（teller-guard branch list 列出全部网点）")
+    return found["id"], f"{found['code']} {found['name']}"
+
+
 @user.command("add")
 @instance_option
 @click.argument("username")
 @click.option("--role", type=click.Choice(list(users.ROLES)), required=True)
 @click.option("--name", "display_name", default="")
 @click.option("--staff-no", default="")
+@click.option("--branch", "branch_code", default=None, metavar="CODE",
+              help="The branch's code (teller-guard branch list); may be left out while there "
+                   "is one branch. Not for head-office roles.")
 @click.option("--password", default=None, help="Generated and printed when omitted.")
-def user_add(app, username, role, display_name, staff_no, password):
+def user_add(app, username, role, display_name, staff_no, branch_code, password):
     prepare_database(app)
     password = password or users.generate_password()
     with app_db(app) as (database, key):
+        branch_id, where = branch_of_new_user(database, role, branch_code)
         try:
-            users.create_user(database, key, username, password, role, display_name, staff_no)
+            users.create_user(database, key, username, password, role, display_name, staff_no,
+                              branch_id=branch_id)
         except users.UserError as error:
             fail(str(error))
-    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），密码: {password}（首次登录后须修改）")
+    click.echo(f"已新增用户 {username}（{users.ROLES[role]}），所属网点: {where}，密码: {password}"
+               "（首次登录后须修改）")
 
 
 @user.command("disable")
@@ -247,24 +285,34 @@ def _set_active(app, username: str, active: bool) -> None:
 @click.option("--role", type=click.Choice(list(users.ROLES)), default=None)
 @click.option("--name", "display_name", default=None)
 @click.option("--staff-no", default=None)
-def user_edit(app, username, role, display_name, staff_no):
-    """Change an account's role, name or 工号 (options left out keep their value)."""
+@click.option("--branch", "branch_code", default=None, metavar="CODE",
+              help="Move the account to this branch (its login sessions end).")
+def user_edit(app, username, role, display_name, staff_no, branch_code):
+    """Change an account's role, name, 工号 or branch (options left out keep their value)."""
     prepare_database(app)
     with app_db(app) as (database, key):
         row = users.find_user(database, username)
         if row is None:
             fail(f"用户不存在: {username}")
+        target = None
+        if branch_code is not None:
+            target = branch_store.by_code(database, branch_code.strip())
+            if target is None:
+                fail(f"网点不存在: {branch_code}（teller-guard branch list 列出全部网点）")
         try:
             changed = users.update_user(
                 database, key, row["id"], role or row["role"],
                 row["display_name"] if display_name is None else display_name,
                 (row["staff_no"] or "") if staff_no is None else staff_no)
+            if target is not None and users.move_to_branch(database, key, row["id"],
+                                                           target["id"]) is not None:
+                changed.append("branch")
         except users.UserError as error:
             fail(str(error))
     if not changed:
         click.echo(f"用户 {username} 没有变化")
         return
-    names = {"role": "角色", "display_name": "姓名", "staff_no": "工号"}
+    names = {"role": "角色", "display_name": "姓名", "staff_no": "工号", "branch": "所属网点"}
     click.echo(f"已修改用户 {username} 的" + "、".join(names[name] for name in changed))
 
 
@@ -344,4 +392,8 @@ from . import migrate_db  # noqa: E402, F401 - adds `migrate-db` to main (import
 from .token_cli import token  # noqa: E402
 
 main.add_command(token)
+
+from .branch_cli import branch  # noqa: E402
+
+main.add_command(branch)
 

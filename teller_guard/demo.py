@@ -1,14 +1,74 @@
-"""Demo data for `serve --demo`: a few weeks of realistic screenings so the queue and the
-statistics show something on first run. Stories follow the domain's common cases; amounts,
-times and tellers vary with a fixed random seed, so every demo looks the same."""
+"""Demo data for `serve --demo`: a bank of three branches in two provinces, an account for
+every role in each and two at head office, and a few weeks of realistic screenings at each
+branch so the queue and the statistics show something on first run. Stories follow the
+domain's common cases; amounts, times and tellers vary with a fixed random seed, so every
+demo looks the same. One mule account was paid from all three branches within three days
+(MULE_ACCOUNT), so what links branches has a case to show."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
+from . import settings
 from .risk import default_rules
 from .screening import inputs, service
+from .storage import branches as branch_store
+
+
+@dataclass(frozen=True)
+class DemoBranch:
+    code: str
+    settings: settings.BranchSettings
+    prefix: str  # of its user names: teller1 at branch 1 (the README's), qd_teller1, …
+    names: tuple[str, str, str, str]  # of its teller, supervisor, security and admin
+    staff_series: int  # 工号 T001, S001, … at branch 1; T101, … at the next
+    per_day: int  # screenings a day, about
+    seed: int
+
+
+DEMO_BRANCHES = (
+    DemoBranch("0001", settings.DEMO_SETTINGS, "", ("王柜员", "李主管", "赵安保", "陈管理员"),
+               0, 12, 2026),
+    DemoBranch("0002", replace(settings.DEMO_SETTINGS, branch_name="桥东支行"), "qd_",
+               ("孙柜员", "周主管", "吴安保", "郑管理员"), 100, 4, 2027),
+    DemoBranch("0003", replace(settings.DEMO_SETTINGS, branch_name="历下支行",
+                               province="山东省", city="济南市"), "lx_",
+               ("冯柜员", "韩主管", "杨安保", "朱管理员"), 200, 4, 2028),
+)
+BRANCH_ROLES = ("teller", "supervisor", "security", "admin")
+STAFF_LETTER = {"teller": "T", "supervisor": "S", "security": "B", "admin": "A"}
+HEAD_OFFICE_ACCOUNTS = (("ho_security1", "ho_security", "钱反诈", ""),
+                        ("ho_admin1", "ho_admin", "何管理员", ""))
+
+
+def branch_ids(db, key) -> list[int]:
+    """The demo branches' ids (in DEMO_BRANCHES order), each created when missing; branch 1
+    gets the demo settings while it still has the defaults."""
+    ids = []
+    for index, branch in enumerate(DEMO_BRANCHES):
+        if index == 0:
+            if settings.load(db) == settings.BranchSettings():
+                settings.save(db, key, branch.settings)
+            ids.append(settings.DEFAULT_BRANCH_ID)
+            continue
+        found = branch_store.by_code(db, branch.code)
+        ids.append(found["id"] if found else
+                   settings.create_branch(db, key, branch.code, branch.settings))
+    return ids
+
+
+def accounts(ids: list[int]) -> list[tuple[str, str, str, str, int | None, str]]:
+    """(username, role, name, 工号, branch id, where) of every demo account: each branch's
+    four, then head office's."""
+    found = []
+    for branch, branch_id in zip(DEMO_BRANCHES, ids, strict=True):
+        for role, name in zip(BRANCH_ROLES, branch.names, strict=True):
+            staff_no = f"{STAFF_LETTER[role]}{branch.staff_series + 1:03d}"
+            found.append((f"{branch.prefix}{role}1", role, name, staff_no, branch_id,
+                          branch.settings.branch_name))
+    return found + [(*account, None, "总行") for account in HEAD_OFFICE_ACCOUNTS]
 
 BENIGN = "benign"
 SCAM = "scam"
@@ -101,7 +161,12 @@ STORIES = [
                        "family_consulted": False}}, ["remote_app"]),
 ]
 AMOUNTS = {BENIGN: (800, 3000, 8000, 20000, 60000, 150000), SCAM: (5000, 30000, 80000, 200000)}
-PROVINCES = ("河北省", "河北省", "河北省", "北京市", "广东省", "云南省", "浙江省")
+OTHER_PROVINCES = ("北京市", "广东省", "云南省", "浙江省")
+
+
+def payee_provinces(branch) -> tuple[str, ...]:
+    """Payees are mostly in the branch's own province."""
+    return (branch.province,) * 3 + OTHER_PROVINCES
 
 
 def _outcome(level: str, rng: random.Random) -> str:
@@ -115,13 +180,15 @@ def _outcome(level: str, rng: random.Random) -> str:
 def seed_sessions(db, keys: service.Keys, branch, tellers: list[int], supervisor_id: int,
                   days: int = 21, per_day: int = 12, seed: int = 2026,
                   today: date | None = None) -> int:
-    """Create about days*per_day finished screenings ending yesterday; returns how many."""
+    """Create about days*per_day finished screenings at the tellers' branch (whose settings
+    `branch` are) ending yesterday; returns how many."""
     rng = random.Random(seed)
     rules = default_rules()
     today = today or date.today()
     zone = datetime.now().astimezone().tzinfo
     created = 0
     weights = [story[1] for story in STORIES]
+    provinces = payee_provinces(branch)
     for day_offset in range(days, 0, -1):
         day = today - timedelta(days=day_offset)
         for _ in range(rng.randint(per_day // 2, per_day * 3 // 2)):
@@ -133,26 +200,66 @@ def seed_sessions(db, keys: service.Keys, branch, tellers: list[int], supervisor
                 **facts_base, "channel": "counter_transfer",
                 "amount": str(rng.choice(AMOUNTS[kind])),
                 "payee_account": f"62{number}", "payee_name": rng.choice("王李张刘陈杨赵黄周吴") + "某",
-                "payee_province": rng.choice(PROVINCES),
+                "payee_province": rng.choice(provinces),
                 "customer_age": str(rng.randint(62, 80) if facts_base["occupation"] == "retired"
                                     else rng.randint(20, 70)),
                 "customer_name": rng.choice("王李张刘陈杨赵黄周吴") + rng.choice("伟芳娜敏静丽强磊"),
                 "customer_phone": f"139{rng.randint(10**7, 10**8 - 1)}",
             }, day)
-            teller_id = rng.choice(tellers)
-            session_id = service.start(db, keys, teller_id, checked.value, branch,
-                                       moment=start)
-            data = {**answers, "observations": observations}
-            if data["answers"]["purpose"] and checked.value.amount >= branch.large_amount:
-                data = {**data, "answers": {**data["answers"], "use_confirmed": kind == BENIGN}}
-            assessed_at = start + timedelta(seconds=rng.randint(25, 240))
-            assessment = service.assess(db, keys, session_id, branch, rules, {}, teller_id,
-                                        answers=data, moment=assessed_at)
-            outcome = _outcome(assessment.level, rng)
-            finished_at = assessed_at + timedelta(seconds=rng.randint(10, 120))
-            if outcome == "proceeded" and assessment.level in ("high", "critical"):
-                reason = "主管与客户家属视频核实后确认" if assessment.level == "critical" else None
-                service.supervise(db, keys, session_id, supervisor_id, reason, moment=finished_at)
-            service.record_outcome(db, keys, session_id, outcome, teller_id, moment=finished_at)
+            _screen(db, keys, branch, rules, rng.choice(tellers), supervisor_id, checked.value,
+                    kind, {**answers, "observations": observations}, start, rng)
             created += 1
     return created
+
+
+def _screen(db, keys, branch, rules, teller_id: int, supervisor_id: int, facts, kind: str,
+            data: dict, start: datetime, rng: random.Random, outcome: str | None = None,
+            reason: str = "主管与客户家属视频核实后确认") -> None:
+    """One screening from its facts to its outcome (`outcome`, default: one likely for the
+    level); a 高/极高 one that proceeds passes the supervisor first (`reason`: 极高's)."""
+    session_id = service.start(db, keys, teller_id, facts, branch, moment=start)
+    if data["answers"]["purpose"] and facts.amount >= branch.large_amount:
+        data = {**data, "answers": {**data["answers"], "use_confirmed": kind == BENIGN}}
+    assessed_at = start + timedelta(seconds=rng.randint(25, 240))
+    assessment = service.assess(db, keys, session_id, branch, rules, {}, teller_id,
+                                answers=data, moment=assessed_at)
+    outcome = outcome or _outcome(assessment.level, rng)
+    finished_at = assessed_at + timedelta(seconds=rng.randint(10, 120))
+    if outcome == "proceeded" and assessment.level in ("high", "critical"):
+        service.supervise(db, keys, session_id, supervisor_id,
+                          reason if assessment.level == "critical" else None, moment=finished_at)
+    service.record_outcome(db, keys, session_id, outcome, teller_id, moment=finished_at)
+
+
+# The mule: a 刷单 account that customers of the three branches paid on three days in a row,
+# the first two after the supervisor let them insist, the third stopped with the police.
+MULE_ACCOUNT = "6230581234567890127"
+MULE_PAYMENTS = (  # (days ago, hour, amount, customer, age, phone, outcome)
+    (3, 10, "30000", "张秀兰", "52", "13903190001", "proceeded"),
+    (2, 14, "50000", "刘建国", "47", "13903190002", "proceeded"),
+    (1, 11, "80000", "高明", "35", "13905310003", "police_called"),
+)
+MULE_STORY = next(story for story in STORIES if story[3]["answers"]["purpose"] == "online_task")
+
+
+def seed_mule_payments(db, keys: service.Keys, branches: list, today: date | None = None) -> int:
+    """MULE_ACCOUNT paid once at each branch: `branches` gives (settings, teller id,
+    supervisor id) of each, in MULE_PAYMENTS order. Returns how many screenings."""
+    rng = random.Random(16)
+    rules = default_rules()
+    today = today or date.today()
+    zone = datetime.now().astimezone().tzinfo
+    kind, _, facts_base, answers, observations = MULE_STORY
+    for (days_ago, hour, amount, customer, age, phone, outcome), (branch, teller, supervisor) \
+            in zip(MULE_PAYMENTS, branches, strict=True):
+        day = today - timedelta(days=days_ago)
+        checked = inputs.parse_facts({
+            **facts_base, "channel": "counter_transfer", "amount": amount,
+            "payee_account": MULE_ACCOUNT, "payee_name": "刘某", "payee_province": "云南省",
+            "payee_city": "昆明市", "customer_age": age, "customer_name": customer,
+            "customer_phone": phone}, day)
+        _screen(db, keys, branch, rules, teller, supervisor, checked.value, kind,
+                {**answers, "observations": observations},
+                datetime.combine(day, time(hour, 0), zone), rng, outcome,
+                reason="客户坚持办理，已再次提示风险并留存记录")
+    return len(MULE_PAYMENTS)

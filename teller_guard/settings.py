@@ -3,6 +3,7 @@ and after."""
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
@@ -104,6 +105,11 @@ def save(db, key, new: BranchSettings, actor_id=None,
     return changed
 
 
+# A branch code goes into commands (`user add --branch 0427`) and file names: plain characters.
+CODE_PATTERN = re.compile(r"[0-9A-Za-z_-]{1,16}")
+CODE_RULE = "网点代码只能由字母、数字、- 和 _ 组成，最多 16 个字符"
+
+
 class BranchError(ValueError):
     """A user-facing problem with a branch (message in Chinese)."""
 
@@ -117,6 +123,8 @@ def create_branch(db, key, code: str, values: BranchSettings, actor_id=None,
     code = code.strip()
     if not code:
         raise BranchError("请填写网点代码")
+    if not CODE_PATTERN.fullmatch(code):
+        raise BranchError(CODE_RULE)
     created_at = created_at or datetime.now().astimezone().isoformat(timespec="seconds")
     with storage.transaction(db):
         if branch_store.by_code(db, code) is not None:

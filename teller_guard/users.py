@@ -107,10 +107,12 @@ def staff_no_problem(role: str, staff_no: str) -> str | None:
 
 
 def create_user(db, key, username, password, role, display_name="", staff_no="", actor_id=None,
-                must_change=True, branch_id: int | None = DEFAULT_BRANCH_ID):
+                must_change=True, branch_id: int | None = DEFAULT_BRANCH_ID,
+                password_hash: str | None = None):
     """A new account. `must_change`: its owner must choose their own password at the first
     login, since whoever created it knows this one (False only for demo accounts and tests).
-    `branch_id`: the branch of a branch role; head-office roles have none (ignored)."""
+    `branch_id`: the branch of a branch role; head-office roles have none (ignored).
+    `password_hash`: the password's, made beforehand (hash_passwords)."""
     username = username.strip()
     display_name, staff_no = (display_name or "").strip(), (staff_no or "").strip()
     if not username:
@@ -124,7 +126,7 @@ def create_user(db, key, username, password, role, display_name="", staff_no="",
         if role not in HEAD_OFFICE_ROLES and (
                 branch_id is None or branch_store.get(db, branch_id) is None):
             raise UserError("请选择用户所属网点")
-        password_hash = generate_password_hash(password)
+        password_hash = password_hash or generate_password_hash(password)
         display_name = display_name or username
         user_id = accounts.add_user(
             db, username=username, display_name=display_name, staff_no=staff_no, role=role,
@@ -177,6 +179,30 @@ def update_user(db, key, user_id: int, role: str, display_name: str, staff_no: s
     return changed
 
 
+def move_to_branch(db, key, user_id: int, branch_id: int, actor_id=None) -> int | None:
+    """Move a branch account to another branch (head office's 调整所属网点): a
+    `user.branch_changed` event, and the account's login sessions end (what it sees changes
+    with the branch). Returns the previous branch, None when it already was there."""
+    import time
+
+    with storage.transaction(db):
+        row = accounts.user_by_id(db, user_id)
+        if row is None:
+            raise UserError("用户不存在")
+        if row["role"] in HEAD_OFFICE_ROLES:
+            raise UserError("总行账户不属于任何网点")
+        if branch_store.get(db, branch_id) is None:
+            raise UserError("网点不存在")
+        previous = row["branch_id"]
+        if previous == branch_id:
+            return None
+        accounts.set_branch(db, user_id, branch_id, int(time.time()))
+        audit.append(db, key, audit.AuditEvent("user.branch_changed", actor_id, data={
+            "user_id": user_id, "username": row["username"], "branch": branch_id,
+            "previous_branch": previous}))
+    return previous
+
+
 def set_active(db, key, username, active: bool, actor_id=None) -> None:
     with storage.transaction(db):
         row = find_user(db, username)
@@ -188,7 +214,8 @@ def set_active(db, key, username, active: bool, actor_id=None) -> None:
                                                                       "username": username}))
 
 
-def reset_password(db, key, username, new_password=None, actor_id=None, must_change=True) -> str:
+def reset_password(db, key, username, new_password=None, actor_id=None, must_change=True,
+                   password_hash: str | None = None) -> str:
     """Set (or generate) a new password; also clears any lock. Returns the password.
     `must_change`: its owner must replace it at the next login (whoever reset it knows it)."""
     new_password = new_password or generate_password()
@@ -197,7 +224,7 @@ def reset_password(db, key, username, new_password=None, actor_id=None, must_cha
         row = find_user(db, username)
         if not row:
             raise UserError(f"用户不存在: {username}")
-        password_hash = generate_password_hash(new_password)
+        password_hash = password_hash or generate_password_hash(new_password)
         accounts.set_password(db, row["id"], password_hash,
                               _now().isoformat(timespec="seconds"), must_change)
         audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id, data={
@@ -228,6 +255,15 @@ def _password_digest(key: bytes, password_hash: str) -> str:
     """Pins the stored hash in the ledger, so `teller-guard verify` finds a password_hash
     replaced around the app (e.g. by one whose password the intruder knows)."""
     return digests.secret_hash(digests.digest_key(key), password_hash)
+
+
+def hash_passwords(passwords: list[str]) -> list[str]:
+    """Their hashes, made side by side (hashlib's scrypt lets other threads run): `serve
+    --demo` sets fourteen passwords at every start."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(generate_password_hash, passwords))
 
 
 def generate_password() -> str:

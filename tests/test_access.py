@@ -25,6 +25,9 @@ ROLES = ["teller", "supervisor", "security", "admin"]
 ENDPOINT_ROLES = {
     "printing.outbox": {"security", "admin"},
     "review.access_log_page": {"security", "admin"},
+    # 网点管理: the head-office admin only (tests/test_admin_branches.py)
+    "admin.branches": set(),
+    "admin.new_branch": set(),
 }
 
 

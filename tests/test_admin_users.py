@@ -150,9 +150,10 @@ def test_an_admin_cannot_change_their_own_role(app, client, auth, database):
 
 
 def test_a_missing_user_is_a_message_not_an_error(app, client, auth):
+    """404 with a Chinese page, as for another branch's user (test_admin_branches.py)."""
     auth.login("admin")
-    response = client.get("/admin/users/999/edit", follow_redirects=True)
-    assert response.status_code == 200 and "用户不存在" in response.get_data(as_text=True)
+    response = client.get("/admin/users/999/edit")
+    assert response.status_code == 404 and "用户不存在" in response.get_data(as_text=True)
 
 
 # --- verify -------------------------------------------------------------------------------------

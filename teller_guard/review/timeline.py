@@ -214,8 +214,8 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
         role = labels.ROLES.get(data.get("role"), data.get("role") or "")
         return f"用户名 {_user(data)}；角色：{role}"
     if kind == "user.branch_changed":
-        return (f"用户名 {_user(data)}；所属网点 #{data.get('previous_branch', '?')} → "
-                f"#{data.get('branch', '?')}")
+        return (f"用户名 {_user(data)}；网点 #{data.get('previous_branch', '?')} → "
+                f"网点 #{data.get('branch', '?')}")
     if kind == "settings.changed":
         where = f"网点 #{data['branch']}；" if isinstance(data.get("branch"), int) else ""
         return where + _settings(data)

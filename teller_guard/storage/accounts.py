@@ -45,6 +45,14 @@ def update_user(db, user_id: int, *, role: str, display_name: str, staff_no: str
                [role, display_name, staff_no, user_id])
 
 
+def set_branch(db, user_id: int, branch_id: int, ended_at: int) -> None:
+    """Move an account to another branch and end its login sessions (the users trigger does
+    not watch branch_id: a page open in the old branch must not go on showing its data)."""
+    db.execute("UPDATE users SET branch_id = ? WHERE id = ?", [branch_id, user_id])
+    db.execute("UPDATE login_sessions SET ended_at = ?, ended_why = 'account_changed' "
+               "WHERE user_id = ? AND ended_at IS NULL", [ended_at, user_id])
+
+
 def set_active(db, user_id: int, active: bool) -> None:
     """Enable or disable an account, clearing any lock (a trigger ends its login sessions)."""
     db.execute("UPDATE users SET active = ?, failed_logins = 0, locked_until = NULL "

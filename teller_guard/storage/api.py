@@ -42,7 +42,7 @@ def tokens_with_creator(db) -> list[dict]:
     """Every token, newest first, with its scope and the user name of whoever created it."""
     return query(
         db, "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, t.tellers, "
-        "t.read_scope, t.may_supervise, u.username AS creator "
+        "t.read_scope, t.may_supervise, t.branch_id, u.username AS creator "
         "FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by ORDER BY t.id DESC")
 
 

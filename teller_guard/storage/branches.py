@@ -66,3 +66,12 @@ def names(db, branch_ids) -> dict[int, str]:
     marks = ", ".join("?" * len(wanted))
     return {row["id"]: row["name"] for row in query(
         db, f"SELECT id, name FROM branches WHERE id IN ({marks})", wanted)}  # noqa: S608
+
+
+def with_counts(db) -> list[dict]:
+    """Every branch (as all_branches) with how many accounts (`users`) and screenings
+    (`screenings`) belong to it; counting each branch's screenings walks its part of
+    idx_sessions_branch_id_id."""
+    return query(db, "SELECT b.*, (SELECT count(*) FROM users u WHERE u.branch_id = b.id) AS users, "
+                 "(SELECT count(*) FROM sessions s WHERE s.branch_id = b.id) AS screenings "
+                 "FROM branches b ORDER BY b.code, b.id")
