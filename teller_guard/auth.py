@@ -34,6 +34,8 @@ HOME_BY_ROLE = {
     "supervisor": "screening.mine",
     "security": "review.queue",
     "admin": "admin.index",
+    "ho_security": "review.queue",
+    "ho_admin": "admin.index",
 }
 
 

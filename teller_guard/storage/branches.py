@@ -56,3 +56,15 @@ def is_unchanged_default(db) -> bool:
     row = get(db, DEFAULT_BRANCH["id"])
     return row is not None and row["created_at"] is None and all(
         str(row[name]) == str(value) for name, value in DEFAULT_BRANCH.items())
+
+
+def condition(branch_ids: tuple[int, ...] | None, column: str = "branch_id") -> tuple[str, list]:
+    """SQL condition (and its parameters) for rows of these branches (branch_scope.branch_ids):
+    None is every branch, an empty tuple none."""
+    if branch_ids is None:
+        return "1 = 1", []
+    if not branch_ids:
+        return "1 = 0", []
+    if len(branch_ids) == 1:
+        return f"{column} = ?", list(branch_ids)
+    return f"{column} IN ({', '.join('?' * len(branch_ids))})", list(branch_ids)
