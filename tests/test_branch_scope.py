@@ -188,3 +188,21 @@ def test_the_token_page_shows_and_keeps_the_branch(app, client, auth, database, 
     made = next(row for row in api_tokens.list_all(database) if row["name"] == "总行指定")
     assert made["branch_id"] == 2
     assert api_scope.Scope.of(made).tellers == ("teller_b2",)
+
+
+def test_a_bank_of_one_branch_keeps_the_daily_tables_and_the_covering_index(app, database):
+    """One branch holds every screening: its security is answered as head office is (the
+    statistics from the daily tables), until a second branch exists."""
+    from printing_web_helpers import make_session
+
+    make_session(app, database, "critical")
+    database.execute("UPDATE stats_day_level SET n = n + 100 WHERE level = 'critical'")  # only there
+    assert review_stats.compute(database, None, None, (1,)).total == 101
+    security = account(database, "security")
+    assert review.visibility(security, database) == ("1 = 1", [])
+    key = app.extensions["teller_guard"]["ledger_key"]
+    from teller_guard import settings
+
+    settings.create_branch(database, key, "0002", settings.BranchSettings())
+    assert review_stats.compute(database, None, None, (1,)).total == 1
+    assert review.visibility(security, database) == ("branch_id = ?", [1])

@@ -58,6 +58,18 @@ def is_unchanged_default(db) -> bool:
         str(row[name]) == str(value) for name, value in DEFAULT_BRANCH.items())
 
 
+def narrowed(db, branch_ids: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """`branch_ids`, or None when they hold every branch there is (a bank of one branch, as
+    every SQLite instance so far): the unfiltered queries keep their daily tables and covering
+    indexes, which a branch condition would give up for the same rows."""
+    if not branch_ids:
+        return branch_ids
+    marks = ", ".join("?" * len(branch_ids))
+    other = db.execute(f"SELECT 1 FROM branches WHERE id NOT IN ({marks}) LIMIT 1",  # noqa: S608
+                       list(branch_ids)).fetchone()
+    return branch_ids if other else None
+
+
 def condition(branch_ids: tuple[int, ...] | None, column: str = "branch_id") -> tuple[str, list]:
     """SQL condition (and its parameters) for rows of these branches (branch_scope.branch_ids):
     None is every branch, an empty tuple none."""

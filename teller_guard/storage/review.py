@@ -15,6 +15,7 @@ from ..review import state
 from ..review.filters import Filters, day_bounds
 from . import Row, query, query_one, rows_of
 from .branches import condition as branch_condition
+from .branches import narrowed
 from .stats_triggers import NOT_DISCARDED
 
 PAGE_SIZE = 50
@@ -30,17 +31,19 @@ QUEUE_COLUMNS = (
 # --- who sees what, and the queue ---------------------------------------------------------------
 
 
-def visibility(user) -> tuple[str, list]:
+def visibility(user, db=None) -> tuple[str, list]:
     """SQL condition for the sessions `user` may see.
 
     Tellers: their own (of their branch). Supervisors, security and admin: their branch's;
     head-office security and admin: every branch's (branch_scope.py). Anyone else: nothing.
+    With `db`, a branch that is the only one is no condition (branches.narrowed).
     """
     from ..branch_scope import branch_ids  # here: storage imports no web module at load
 
     if user is None:
         return "1 = 0", []
-    scope, params = branch_condition(branch_ids(user))
+    ids = branch_ids(user)
+    scope, params = branch_condition(ids if db is None else narrowed(db, ids))
     if user.role == "teller":
         return f"teller_id = ? AND {scope}", [user.id, *params]
     if user.has_role("supervisor", "security", "admin"):
@@ -106,8 +109,8 @@ def _search_conditions(search) -> tuple[list[str], list]:
     return conditions, params
 
 
-def queue_where(user, filters: Filters) -> tuple[str, list]:
-    scope, params = visibility(user)
+def queue_where(user, filters: Filters, db=None) -> tuple[str, list]:
+    scope, params = visibility(user, db)
     conditions, filter_params = filter_conditions(filters)
     return " AND ".join(["in_queue = 1", scope, *conditions]), params + filter_params
 
@@ -126,7 +129,7 @@ class QueuePage:
 def queue_page(db, user, filters: Filters, after: int | None = None,
                limit: int = PAGE_SIZE, columns: str = QUEUE_COLUMNS) -> QueuePage:
     """Newest first, keyset by id: the page is as fast deep in the queue as at its head."""
-    where, params = queue_where(user, filters)
+    where, params = queue_where(user, filters, db)
     if after is not None:
         where += " AND id < ?"
         params.append(after)
@@ -157,7 +160,7 @@ def iter_queue(db, user, filters: Filters, batch: int = 2000):
 
 
 def queue_count(db, user, filters: Filters) -> int:
-    where, params = queue_where(user, filters)
+    where, params = queue_where(user, filters, db)
     hint = "" if filters.is_empty() else _indexed_by(db, QUEUE_INDEX)
     return db.execute(
         f"SELECT count(*) FROM sessions {hint} WHERE {where}", params  # noqa: S608
@@ -189,12 +192,12 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
     daily table; otherwise the covering queue index answers without reading the table."""
     others = filters.without_status()
     counts = dict.fromkeys(state.STATUSES, 0)
-    daily = (visibility(user) == ("1 = 1", []) and others.level is None and others.teller_id is None
+    daily = (visibility(user, db) == ("1 = 1", []) and others.level is None and others.teller_id is None
              and others.outcome is None and others.reference is None and others.search is None)
     if daily:
         rows = _counts_from_daily_table(db, others)
     else:
-        where, params = queue_where(user, others)
+        where, params = queue_where(user, others, db)
         rows = db.execute(
             f"SELECT review_status, count(*) FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
             f"WHERE {where} GROUP BY review_status", params)
@@ -213,7 +216,7 @@ def next_open(db, user, filters: Filters, current_id: int) -> Row | None:
     A filter on a closed status is dropped: the next case to work on is an open one."""
     if filters.status not in (state.PENDING, state.IN_REVIEW):
         filters = filters.without_status()
-    where, params = queue_where(user, filters)
+    where, params = queue_where(user, filters, db)
     where += f" AND {_OPEN_STATUS} AND id != ?"
     sql = (f"SELECT id, reference FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
            f"WHERE {where} AND id {{}} ? ORDER BY id DESC LIMIT 1")
@@ -226,7 +229,7 @@ def next_open(db, user, filters: Filters, current_id: int) -> Row | None:
 
 def case(db, user, session_id: int) -> Row | None:
     """The whole sessions row, if `user` may see it."""
-    scope, params = visibility(user)
+    scope, params = visibility(user, db)
     return query_one(db, f"SELECT * FROM sessions WHERE id = ? AND {scope}",  # noqa: S608
                      [session_id, *params])
 
@@ -365,7 +368,8 @@ def statistics(db, date_from: date | None, date_to: date | None,
     """The rows of each figure of review.stats.Statistics (per_day, levels, typologies, tellers,
     outcomes, dispositions, durations, level_outcomes). The whole bank's (branch_ids None) from
     the daily tables the triggers keep: fast at any range. Those have no branch: some branches'
-    straight from sessions (statistics_from_sessions)."""
+    straight from sessions (statistics_from_sessions), unless they are every branch there is."""
+    branch_ids = narrowed(db, branch_ids)
     if branch_ids is not None:
         return statistics_from_sessions(db, date_from, date_to, branch_ids)
     conditions, params = ["1 = 1"], []
