@@ -120,6 +120,17 @@ def _indexed_by(db, index: str) -> str:
     return "" if db.dialect == "postgresql" else f"INDEXED BY {index}"
 
 
+def _queue_index(db, user) -> str:
+    """The queue's covering index; for one branch of several, the branch's index instead: it
+    reads that branch's rows only (200,000 sessions in 20 branches on SQLite: a page 0.2 ms
+    against 7 ms, the counts 60 ms against 100-140 ms)."""
+    from ..branch_scope import branch_ids
+
+    if user is not None and narrowed(db, branch_ids(user)):
+        return _indexed_by(db, "idx_sessions_branch_id_id")
+    return _indexed_by(db, QUEUE_INDEX)
+
+
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[Row]
@@ -135,7 +146,7 @@ def queue_page(db, user, filters: Filters, after: int | None = None,
         params.append(after)
     rows = query(
         db,
-        f"SELECT {columns} FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+        f"SELECT {columns} FROM sessions {_queue_index(db, user)} "  # noqa: S608
         f"WHERE {where} ORDER BY id DESC LIMIT ?",
         [*params, limit + 1],
     )
@@ -161,7 +172,7 @@ def iter_queue(db, user, filters: Filters, batch: int = 2000):
 
 def queue_count(db, user, filters: Filters) -> int:
     where, params = queue_where(user, filters, db)
-    hint = "" if filters.is_empty() else _indexed_by(db, QUEUE_INDEX)
+    hint = "" if filters.is_empty() else _queue_index(db, user)
     return db.execute(
         f"SELECT count(*) FROM sessions {hint} WHERE {where}", params  # noqa: S608
     ).fetchone()[0]
@@ -199,7 +210,7 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
     else:
         where, params = queue_where(user, others, db)
         rows = db.execute(
-            f"SELECT review_status, count(*) FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+            f"SELECT review_status, count(*) FROM sessions {_queue_index(db, user)} "  # noqa: S608
             f"WHERE {where} GROUP BY review_status", params)
     for status, count in rows:
         key = state.current_status(status)
@@ -218,7 +229,7 @@ def next_open(db, user, filters: Filters, current_id: int) -> Row | None:
         filters = filters.without_status()
     where, params = queue_where(user, filters, db)
     where += f" AND {_OPEN_STATUS} AND id != ?"
-    sql = (f"SELECT id, reference FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+    sql = (f"SELECT id, reference FROM sessions {_queue_index(db, user)} "  # noqa: S608
            f"WHERE {where} AND id {{}} ? ORDER BY id DESC LIMIT 1")
     return (query_one(db, sql.format("<"), [*params, current_id, current_id])
             or query_one(db, sql.format(">"), [*params, current_id, current_id]))
