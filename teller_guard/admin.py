@@ -301,9 +301,9 @@ def api_tokens_page():
     form = TokenForm()
     teller_choices = filing_users(db)
     form.tellers.choices = choices(teller_choices)
-    branch_names = {row["id"]: f"{row['code']} {row['name']}" for row in settings.branches(db)}
     if g.user.head_office:
-        form.branch.choices = list(branch_names.items())
+        form.branch.choices = [(row["id"], f"{row['code']} {row['name']}")
+                               for row in settings.branches(db)]
     else:
         del form.branch
     new_token = None
@@ -317,7 +317,7 @@ def api_tokens_page():
     scopes = {token["id"]: api_scope.Scope.of(token) for token in tokens}
     return render_template("admin/api_tokens.html", form=form, tokens=tokens,
                            scopes=scopes, read_scopes=api_scope.READ_SCOPES,
-                           teller_choices=teller_choices, branch_names=branch_names,
+                           teller_choices=teller_choices,
                            new_token=new_token, action_form=UserActionForm()), status
 
 

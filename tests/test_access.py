@@ -473,3 +473,18 @@ def test_a_branch_token_lists_its_branch_and_files_for_its_tellers_only(
     assert refused.status_code == 403, refused.get_json()
     assert list(refused.get_json()["error"]["fields"]) == ["teller"]
     assert post(client, branch_2_token, body(BENIGN, teller="teller_b2")).status_code == 201
+
+
+def test_a_branch_token_takes_only_its_branchs_supervisor(app, client, branches,
+                                                          branch_2_token):
+    from api_helpers import CRITICAL, body, call, post
+
+    filed = post(client, branch_2_token, body(CRITICAL, teller="teller_b2"))
+    assert filed.status_code == 201, filed.get_json()
+    path = f"/api/v1/screenings/{filed.get_json()['id']}/supervisor"
+    other = call(client, branch_2_token, "post", path, {
+        "decision": "override", "reason": "客户坚持", "supervisor": "supervisor"})
+    assert other.status_code == 400 and list(other.get_json()["error"]["fields"]) == ["supervisor"]
+    own = call(client, branch_2_token, "post", path, {
+        "decision": "override", "reason": "客户坚持", "supervisor": "supervisor_b2"})
+    assert own.status_code == 200, own.get_json()
