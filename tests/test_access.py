@@ -488,3 +488,28 @@ def test_a_branch_token_takes_only_its_branchs_supervisor(app, client, branches,
     own = call(client, branch_2_token, "post", path, {
         "decision": "override", "reason": "客户坚持", "supervisor": "supervisor_b2"})
     assert own.status_code == 200, own.get_json()
+
+
+@pytest.mark.parametrize("role", ["ho_security", "ho_admin"])
+def test_head_office_roles_reach_every_route_of_their_branch_role(app, client, auth, database,
+                                                                   role):
+    """ho_security opens what security does and ho_admin what admin does (User.has_role), on
+    every route of the table; head office has no screening desk."""
+    from branch_helpers import PASSWORD
+
+    from teller_guard import labels, users
+
+    users.create_user(database, app.extensions["teller_guard"]["ledger_key"], f"{role}_x",
+                      PASSWORD, role, must_change=False)
+    login_as(auth, f"{role}_x")
+    branch_role = labels.BRANCH_ROLE_OF[role]
+    for endpoint, path in concrete_get_routes(app):
+        area = endpoint.split(".")[0]
+        allowed = ENDPOINT_ROLES.get(endpoint, AREAS[area])
+        if allowed in (None, "token") or area == "static":
+            continue
+        status = client.get(path).status_code
+        if branch_role in allowed:
+            assert status not in (401, 403, 500), f"{role} {path}: {status}"
+        else:
+            assert status == 403, f"{role} reached {path} ({status})"
