@@ -38,7 +38,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from . import api_scope, api_tokens, labels, login_throttle, settings, users
+from . import api_scope, api_tokens, branch_scope, labels, login_throttle, settings, users
 from .db import get_db
 from .forms import ChineseForm, ascii_int, choices
 from .regions import PROVINCE_PINYIN, PROVINCES
@@ -403,6 +403,8 @@ class TokenForm(ChineseForm):
     read_scope = RadioField("可查看的问询", default="own",
                             choices=choices(api_scope.READ_SCOPES.items()))
     may_supervise = BooleanField("可提交主管授权（主管身份由调用系统核验，仍须与办理柜员不是同一人）")
+    # Head office only (a branch admin's tokens act for their own branch): branch_scope.py.
+    branch = SelectField("代表的网点", coerce=int, choices=[])
 
     def validate_tellers(self, field):
         if self.tellers_mode.data == "listed" and not field.data:
@@ -415,9 +417,25 @@ class TokenForm(ChineseForm):
 
 
 def filing_users(db) -> list[tuple[str, str]]:
-    """(username, label) of the accounts a token may file for: active tellers and supervisors."""
+    """(username, label) of the accounts a token may file for: active tellers and supervisors
+    of the admin's branch (head office: of every branch)."""
     return [(user.username, f"{user.display_name or user.username}（{user.username}，{user.role_label}）")
-            for user in api_tokens.filing_accounts(db)]
+            for user in api_tokens.filing_accounts(db, branch_scope.current())]
+
+
+def _token_branch(db, form: TokenForm) -> int | None:
+    """The branch a new token acts for: a branch admin's own; head office picks one, and the
+    tellers listed must be of it (a token never files for another branch's)."""
+    if not g.user.head_office:
+        return g.user.branch_id
+    branch_id = form.branch.data
+    others = [user.username for user in api_tokens.filing_accounts(db)
+              if user.username in (form.tellers.data or []) and user.branch_id != branch_id]
+    if form.tellers_mode.data == "listed" and others:
+        form.tellers.errors = [*form.tellers.errors, "所选柜员须属于该令牌代表的网点："
+                               + "、".join(others)]
+        return None
+    return branch_id
 
 
 @bp.route("/api-tokens", methods=["GET", "POST"])
@@ -426,12 +444,19 @@ def api_tokens_page():
     form = TokenForm()
     teller_choices = filing_users(db)
     form.tellers.choices = choices(teller_choices)
+    if g.user.head_office:
+        form.branch.choices = [(row["id"], f"{row['code']} {row['name']}")
+                               for row in settings.branches(db)]
+    else:
+        del form.branch
     new_token = None
     if form.validate_on_submit():
-        _, new_token = api_tokens.create(db, ledger_key(), form.name.data.strip(), g.user.id,
-                                         form.scope())
+        branch_id = _token_branch(db, form)
+        if branch_id is not None:
+            _, new_token = api_tokens.create(db, ledger_key(), form.name.data.strip(), g.user.id,
+                                             form.scope(), branch_id=branch_id)
     status = 400 if form.errors else 200
-    tokens = api_tokens.list_all(db)
+    tokens = api_tokens.list_all(db, branch_scope.current())
     scopes = {token["id"]: api_scope.Scope.of(token) for token in tokens}
     return render_template("admin/api_tokens.html", form=form, tokens=tokens,
                            scopes=scopes, read_scopes=api_scope.READ_SCOPES,
@@ -441,7 +466,9 @@ def api_tokens_page():
 
 
 def _token(token_id: int) -> dict | None:
-    return next((token for token in api_tokens.list_all(get_db()) if token["id"] == token_id), None)
+    """The token, when it acts for the admin's branch (head office: any)."""
+    return next((token for token in api_tokens.list_all(get_db(), branch_scope.current())
+                 if token["id"] == token_id), None)
 
 
 @bp.route("/api-tokens/<int:token_id>/revoke", methods=["GET", "POST"])
@@ -452,7 +479,8 @@ def revoke_token(token_id: int):
         UserActionForm().validate_on_submit()
         if not confirmed():
             return redirect(url_for("admin.revoke_token", token_id=token_id), 303)
-        if api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
+        if _token(token_id) is not None and \
+                api_tokens.revoke(get_db(), ledger_key(), token_id, g.user.id):
             flash("令牌已吊销，使用该令牌的系统将无法再调用接口")
         else:
             flash("令牌不存在或已吊销")

@@ -21,6 +21,7 @@ from . import (
     api_schema,
     api_scope,
     api_tokens,
+    branch_scope,
     labels,
     rate_limit,
     storage,
@@ -281,7 +282,8 @@ def remembered_change(work, key: str | None, digest: str | None, status: int):
 
 def teller_and_facts(db, body: dict):
     """(teller row, checked facts, moment, None) or (…, error response): the token may file
-    for the teller (403 otherwise), who is an active teller or supervisor, and the facts parse."""
+    for the teller (403 otherwise), who is an active teller or supervisor of the token's branch
+    (403 for another branch's), and the facts parse."""
     if not api_scope.may_file_for(g.api_token, body["teller"]):
         return None, None, None, field_error("teller", "out_of_scope",
                                              "该接口令牌无权代此柜员提交问询", status=403)
@@ -290,6 +292,9 @@ def teller_and_facts(db, body: dict):
     if teller_row is None or not teller_row["active"] or \
             teller_row["role"] not in ("teller", "supervisor"):
         fields["teller"], codes["teller"] = "应为有效的柜员或主管用户名", "invalid_value"
+    elif not branch_scope.within(branch_scope.token_branch_ids(g.api_token), teller_row):
+        return None, None, None, field_error("teller", "out_of_scope",
+                                             "该接口令牌只能代本网点的柜员提交问询", status=403)
     moment = service.now_local()
     checked = inputs.parse_facts(body["facts"], moment.date())
     fields.update({f"facts.{name}": message for name, message in checked.errors.items()})
@@ -360,9 +365,10 @@ def create_screening():
 
 def readable(session_id: int) -> dict | None:
     """The screening with its names, when this token may read it (else None: a 404 that does
-    not tell whether it exists)."""
+    not tell whether it exists): one of the token's branch, within its read scope."""
     row = stored_flow.screening(get_db(), session_id)
-    if row is None or not api_scope.may_read(g.api_token, row):
+    if not branch_scope.within(branch_scope.token_branch_ids(g.api_token), row) or \
+            not api_scope.may_read(g.api_token, row):
         return None
     return row
 

@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from flask import g, jsonify, request
 
-from . import api_check, api_schema, api_scope, users
+from . import api_check, api_schema, api_scope, branch_scope, users
 from .api import (
     NOT_FOUND,
     amount_text,
@@ -228,7 +228,8 @@ def supervise(session_id: int):
     if wanted == "override" and not reason:
         return field_error("reason", "required", "极高风险放行必须填写书面理由")
     supervisor = users.find_user(get_db(), body["supervisor"])
-    if supervisor is None or not supervisor["active"] or supervisor["role"] != "supervisor":
+    if supervisor is None or not supervisor["active"] or supervisor["role"] != "supervisor" or \
+            supervisor["branch_id"] != row["branch_id"]:  # another branch's is no supervisor here
         return field_error("supervisor", "invalid_value", "应为有效的主管用户名")
     if supervisor["id"] == row["teller_id"]:
         return field_error("supervisor", "four_eyes", service.SELF_APPROVAL, status=403)
@@ -290,7 +291,7 @@ def list_screenings():
     teller_id = None
     if "teller" in query:
         teller = users.find_user(db, query["teller"])
-        if teller is None:
+        if not branch_scope.within(branch_scope.token_branch_ids(g.api_token), teller):
             return field_error("teller", "invalid_value", "没有这个用户名")
         teller_id = teller["id"]
     scope = api_scope.Scope.of(g.api_token)
@@ -298,6 +299,7 @@ def list_screenings():
     rows = stored_flow.screenings_page(
         db, after=query.get("after", 0), limit=limit + 1,
         token_id=None if scope.read == "all" else g.api_token["id"],
+        branch_ids=branch_scope.token_branch_ids(g.api_token),
         date_from=query.get("date_from"), date_to=query.get("date_to"), teller_id=teller_id,
         reference=query.get("reference"), outcome=query.get("outcome"),
         level=query.get("level"), status=query.get("status"))

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from . import audit, digests, storage, users
 from .api_scope import Scope
 from .storage import api as api_store
+from .storage.branches import DEFAULT_BRANCH_ID
 
 PREFIX = "tg_"
 NAME_MAX = 64  # characters of a calling system's name (the admin page and the CLI)
@@ -29,15 +30,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def create(db, key, name: str, actor_id: int, scope: Scope | None = None) -> tuple[int, str]:
+def create(db, key, name: str, actor_id: int, scope: Scope | None = None,
+           branch_id: int = DEFAULT_BRANCH_ID) -> tuple[int, str]:
+    """A token acting for branch `branch_id`: it files for that branch's tellers and reads
+    that branch's screenings only (branch_scope.py)."""
     token = PREFIX + secrets.token_urlsafe(32)
     token_hash = _hash(token)
     scope = scope or Scope()
     with storage.transaction(db):
-        token_id = api_store.add_token(db, name, token_hash, actor_id, _now(), **scope.columns())
+        token_id = api_store.add_token(db, name, token_hash, actor_id, _now(), **scope.columns(),
+                                       branch_id=branch_id)
         # The digest lets `teller-guard verify` find a token hash replaced around the app.
         audit.append(db, key, audit.AuditEvent("api_token.created", actor_id, data={
-            "token_id": token_id, "name": name, "scope": scope.event_data(),
+            "token_id": token_id, "name": name, "scope": scope.event_data(), "branch": branch_id,
             "token_hash": digests.secret_hash(digests.digest_key(key), token_hash)}))
     return token_id, token
 
@@ -60,15 +65,17 @@ def find_active(db, token: str) -> dict | None:
     return api_store.active_token(db, _hash(token))
 
 
-def list_all(db) -> list[dict]:
-    return api_store.tokens_with_creator(db)
+def list_all(db, branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    """Every token of these branches (None: all), newest first."""
+    return api_store.tokens_with_creator(db, branch_ids)
 
 
-def filing_accounts(db) -> list[users.User]:
-    """The accounts a token may file for: active tellers and supervisors (the admin page's
-    choices and what `teller-guard token create --teller` accepts)."""
+def filing_accounts(db, branch_ids: tuple[int, ...] | None = None) -> list[users.User]:
+    """The accounts a token may file for: active tellers and supervisors (of these branches;
+    the admin page's choices and what `teller-guard token create --teller` accepts)."""
     return [user for user in users.list_users(db)
-            if user.active and user.role in FILING_ROLES]
+            if user.active and user.role in FILING_ROLES
+            and (branch_ids is None or user.branch_id in branch_ids)]
 
 
 def note_use(db, token: dict, moment: datetime | None = None) -> None:

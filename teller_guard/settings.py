@@ -43,6 +43,11 @@ def load(db, branch_id: int = DEFAULT_BRANCH_ID) -> BranchSettings:
     return of_row(branch_store.get(db, branch_id))
 
 
+def branches(db) -> list[dict]:
+    """Every branch's row (id, code, name, …), by code."""
+    return branch_store.all_branches(db)
+
+
 def of_row(row: dict | None) -> BranchSettings:
     if row is None:
         return BranchSettings()

@@ -15,6 +15,7 @@ from datetime import datetime
 
 from flask import Blueprint, g, render_template
 
+from . import branch_scope
 from .db import get_db
 from .labels import LEVELS
 from .screening import service
@@ -59,15 +60,16 @@ def menu_count() -> int | None:
     user = g.get("user")
     if user is None or user.role != "supervisor" or user.must_change_password:
         return None
-    return sessions.awaiting_supervisor_count(get_db(), user.id)
+    return sessions.awaiting_supervisor_count(get_db(), user.id, branch_scope.branch_ids(user))
 
 
 @bp.route("/")
 def pending():
     db = get_db()
     now = service.now_local()
-    rows = sessions.awaiting_supervisor(db, g.user.id, LIMIT)
+    scope = branch_scope.current()
+    rows = sessions.awaiting_supervisor(db, g.user.id, LIMIT, scope)
     items = [Waiting(row, LEVELS[row["level"]], DECISIONS[row["level"]],
                      waited_text(row["assessed_at"], now)) for row in rows]
-    total = len(rows) if len(rows) < LIMIT else sessions.awaiting_supervisor_count(db, g.user.id)
+    total = len(rows) if len(rows) < LIMIT else sessions.awaiting_supervisor_count(db, g.user.id, scope)
     return render_template("supervision/pending.html", items=items, total=total, limit=LIMIT)

@@ -13,7 +13,7 @@ import json
 
 import click
 
-from . import api_scope, api_tokens, labels
+from . import api_scope, api_tokens, labels, settings
 from .cli import fail, instance_option, prepare_database
 from .web_context import app_db
 
@@ -23,16 +23,17 @@ def token():
     """JSON API tokens: create, list, revoke."""
 
 
-def _checked_tellers(database, wanted: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The --teller names, each an active teller or supervisor (the admin page offers only
-    those); None when none is given: the token files for every teller and supervisor."""
+def _checked_tellers(database, wanted: tuple[str, ...], branch_id: int) -> tuple[str, ...] | None:
+    """The --teller names, each an active teller or supervisor of the token's branch (the
+    admin page offers only those); None when none is given: the token files for every teller
+    and supervisor of the branch."""
     if not wanted:
         return None
-    allowed = {user.username for user in api_tokens.filing_accounts(database)}
+    allowed = {user.username for user in api_tokens.filing_accounts(database, (branch_id,))}
     unknown = [name for name in dict.fromkeys(wanted) if name not in allowed]
     if unknown:
         fail(f"以下用户不是在用的柜员或主管账户：{'、'.join(unknown)}"
-             "（令牌只能代为提交在用柜员或主管的问询）")
+             "（令牌只能代为提交该令牌所属网点在用柜员或主管的问询）")
     return tuple(dict.fromkeys(wanted))
 
 
@@ -53,7 +54,10 @@ def scope_text(scope: api_scope.Scope) -> str:
                    "web pages' included.")
 @click.option("--may-supervise", is_flag=True,
               help="It may submit a supervisor's authorisation (主管授权).")
-def create(app, name, tellers, read_scope, may_supervise):
+@click.option("--branch", "branch_code", metavar="CODE",
+              help="The code of the branch it acts for (files for and reads that branch's "
+                   "screenings only). Omitted: branch 1.")
+def create(app, name, tellers, read_scope, may_supervise, branch_code):
     """Create a token for the calling system NAME and print it (once) on standard output."""
     name = name.strip()
     if not name:
@@ -62,8 +66,16 @@ def create(app, name, tellers, read_scope, may_supervise):
         fail(f"调用系统名称最多 {api_tokens.NAME_MAX} 个字")
     prepare_database(app, err=True)
     with app_db(app) as (database, key):
-        scope = api_scope.Scope(_checked_tellers(database, tellers), read_scope, may_supervise)
-        token_id, secret = api_tokens.create(database, key, name, None, scope)
+        branch_id = settings.DEFAULT_BRANCH_ID
+        if branch_code is not None:
+            found = {row["code"]: row["id"] for row in settings.branches(database)}
+            if branch_code.strip() not in found:
+                fail(f"网点代码不存在：{branch_code}")
+            branch_id = found[branch_code.strip()]
+        scope = api_scope.Scope(_checked_tellers(database, tellers, branch_id), read_scope,
+                                may_supervise)
+        token_id, secret = api_tokens.create(database, key, name, None, scope,
+                                             branch_id=branch_id)
     click.echo(f"已创建接口令牌 #{token_id}「{name}」（{scope_text(scope)}）。", err=True)
     click.echo("令牌只显示这一次，请立即保存到调用系统的配置中；系统只保存它的哈希值，"
                "丢失后只能吊销并重新创建。", err=True)
@@ -79,6 +91,7 @@ def _listed(row: dict) -> dict:
         "revoked_at": row["revoked_at"], "created_by": row["creator"],
         "tellers": None if scope.tellers is None else list(scope.tellers),
         "read": scope.read, "may_supervise": scope.may_supervise,
+        "branch": row["branch_code"],
     }
 
 

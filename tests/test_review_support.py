@@ -51,9 +51,11 @@ def make_session(app, database, teller="teller", *, level="high", score=None, ou
             "duration_seconds, step, status, form, amount_fen, channel, other_region, payee_hash, "
             "payee_masked, customer_hash, customer_masked, level, score, action, typology, "
             "typologies, rules_version, assessment, supervisor_id, supervisor_decision, "
-            "supervisor_reason, outcome, outcome_at, in_queue, review_status) "
+            "supervisor_reason, outcome, outcome_at, in_queue, review_status, branch_id) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'counter_transfer', 0, 'h1', ?, 'h2', ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, "
+            # as storage.sessions.start does: the teller's branch
+            "(SELECT branch_id FROM users WHERE id = ?)) RETURNING id",
             [reference, teller_id, started_at, started_at,
              started_at if outcome else None, duration_seconds if outcome else None,
              "done" if outcome else "result", "finished" if outcome else ("assessed" if level else "draft"),
@@ -63,7 +65,7 @@ def make_session(app, database, teller="teller", *, level="high", score=None, ou
              json.dumps(assessment, ensure_ascii=False) if assessment else None,
              user_id(database, "supervisor") if override else None, "override" if override else None,
              "客户坚持" if override else None, outcome, started_at if outcome else None, in_queue,
-             "pending" if in_queue else None]).fetchone()[0]
+             "pending" if in_queue else None, teller_id]).fetchone()[0]
         for field, value in (vault or {}).items():
             database.execute("INSERT INTO pii_vault (session_id, field, value, stored_at) "
                              "VALUES (?, ?, ?, ?)", [session_id, field, value, started_at])

@@ -167,12 +167,12 @@ def test_export_high_risk_payees(app, client, auth, database):
         ("low", None, "2026-03-09T09:00:00+08:00"),
     ]):
         database["sessions"].insert({
-            "reference": f"TG{number}", "teller_id": teller_id, "status": "finished",
+            "reference": f"TG{number}", "teller_id": teller_id, "branch_id": 1, "status": "finished",
             "started_at": when, "level": level, "review_status": review,
             "payee_hash": payee, "payee_masked": "6222 **** **** 0123",
             "customer_hash": f"customer{number}"})
     database["sessions"].insert({
-        "reference": "TG-false", "teller_id": teller_id, "status": "finished",
+        "reference": "TG-false", "teller_id": teller_id, "branch_id": 1, "status": "finished",
         "started_at": "2026-03-09T09:00:00+08:00", "level": "critical",
         "review_status": "false_alarm", "payee_hash": "f" * 64, "payee_masked": "6000 **** **** 0000"})
     auth.login("security")

@@ -252,21 +252,24 @@ def deliver_due(db, key: bytes, endpoint: str, timeout: float, now: datetime | N
 # --- status page -------------------------------------------------------------------------------
 
 
-def counts(db) -> dict[str, int]:
-    found = print_store.status_counts(db)
+def counts(db, branch_ids: tuple[int, ...] | None = None) -> dict[str, int]:
+    """Rows per status, of these branches' alerts (None: every row)."""
+    found = print_store.status_counts(db, branch_ids)
     return {status: found.get(status, 0) for status in STATUS_LABELS}
 
 
-def rows(db, limit: int = 200) -> list[dict]:
-    """Failed first, then pending, then the newest sent; no personal data (reference and the
-    masked payee account only)."""
-    return print_store.status_rows(db, KIND_CHAIN_ANCHOR, "账本锚点", limit)
+def rows(db, limit: int = 200, branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    """Failed first, then pending, then the newest sent, of these branches' alerts (None:
+    every row, the ledger anchors included); no personal data (reference and the masked payee
+    account only)."""
+    return print_store.status_rows(db, KIND_CHAIN_ANCHOR, "账本锚点", limit, branch_ids)
 
 
-def retry_failed(db, row_id: int | None = None, now: datetime | None = None) -> int:
-    """Make failed rows (or one failed row) due now; returns how many."""
+def retry_failed(db, row_id: int | None = None, now: datetime | None = None,
+                 branch_ids: tuple[int, ...] | None = None) -> int:
+    """Make failed rows (or one failed row) of these branches due now; returns how many."""
     with storage.transaction(db):
-        return print_store.retry_failed(db, stamp(as_utc(now)), row_id)
+        return print_store.retry_failed(db, stamp(as_utc(now)), row_id, branch_ids)
 
 
 # --- configuration and the background sender -------------------------------------------------

@@ -33,7 +33,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, labels, printing, storage, users
+from .. import audit, branch_scope, labels, printing, storage, users
 from ..db import DatabaseUnavailable, get_db
 from ..forms import ascii_int
 from ..screening import inputs, police, service
@@ -63,7 +63,8 @@ def refuse(code: int, title: str, message: str):
 
 
 def require_role(roles) -> None:
-    if g.user.role not in roles:
+    """A head-office role counts as its branch role (users.User.has_role)."""
+    if not g.user.has_role(*roles):
         abort(403)
 
 
@@ -76,9 +77,8 @@ def from_another_site() -> bool:
 
 def session_for(session_id: int, roles) -> dict:
     require_role(roles)
-    row = service.get(get_db(), session_id)
-    if row is None:
-        abort(404)
+    # Another branch's screening does not exist (branch_scope.py).
+    row = branch_scope.visible_or_404(service.get(get_db(), session_id))
     if g.user.role == "teller" and row["teller_id"] != g.user.id:
         abort(404)  # as on the screening pages: another teller's screening does not exist
     return row
@@ -161,9 +161,7 @@ def alert_session(session_id: int) -> dict:
     """Supervisors, security and admins print any screening's alert; a teller only their own
     (another teller's stays a 403, as before tellers could print alerts at all)."""
     require_role(("teller", *ALERT_ROLES))
-    row = service.get(get_db(), session_id)
-    if row is None:
-        abort(404)
+    row = branch_scope.visible_or_404(service.get(get_db(), session_id))
     if g.user.role == "teller" and row["teller_id"] != g.user.id:
         abort(403)
     return row
@@ -302,10 +300,10 @@ def outbox_page():
         {**entry, "status_label": outbox.STATUS_LABELS.get(entry["status"], entry["status"]),
          "next_attempt": _local(entry["next_attempt_at"]) if entry["status"] == "pending" else "",
          "created": _local(entry["created_at"]), "sent": _local(entry["sent_at"])}
-        for entry in outbox.rows(db)
+        for entry in outbox.rows(db, branch_ids=branch_scope.current())
     ]
     return render_template(
-        "printing/outbox.html", counts=outbox.counts(db), entries=entries,
+        "printing/outbox.html", counts=outbox.counts(db, branch_scope.current()), entries=entries,
         endpoint_problem=_endpoint_problem(),
         background=outbox.sender_for(current_app._get_current_object()) is not None,
         max_attempts=outbox.MAX_ATTEMPTS)
@@ -320,7 +318,7 @@ def outbox_retry():
         flash("要重新发送的记录无效")
         return redirect(url_for("printing.outbox"))
     db = get_db()
-    count = outbox.retry_failed(db, outbox_id)
+    count = outbox.retry_failed(db, outbox_id, branch_ids=branch_scope.current())
     if not count:
         flash("没有需要重新发送的失败记录")
         return redirect(url_for("printing.outbox"))
@@ -348,15 +346,16 @@ def outbox_retry():
 @bp.app_context_processor
 def printing_banners() -> dict:
     user = g.get("user")
-    if user is None or user.role not in OUTBOX_ROLES:
+    if user is None or not user.has_role(*OUTBOX_ROLES):
         return {}
     values: dict = {"font_warning": None, "outbox_failed": 0}
-    if user.role == "admin":
+    if user.has_role("admin"):
         status = printing.font_status()
         if not status.embedded:
             values["font_warning"] = status.warning_zh
     try:
-        values["outbox_failed"] = print_store.failed_count(get_db())
+        values["outbox_failed"] = print_store.failed_count(get_db(),
+                                                           branch_scope.branch_ids(user))
     except (sqlite3.Error, DatabaseUnavailable):
         pass
     return values

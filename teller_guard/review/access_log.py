@@ -34,9 +34,11 @@ class AccessEvent:
 
 def page(db, names: dict[int, str], typologies: dict[str, str], *, kind: str | None = None,
          actor_id: int | None = None, before: int | None = None,
-         limit: int = PAGE_SIZE) -> tuple[list[AccessEvent], int | None]:
-    """Newest first; returns the events and the `before` of the next page (None at the end)."""
-    rows = review.access_events(db, kind, actor_id, before, limit + 1)
+         limit: int = PAGE_SIZE,
+         branch_ids: tuple[int, ...] | None = None) -> tuple[list[AccessEvent], int | None]:
+    """Newest first, of these branches (None: all); returns the events and the `before` of the
+    next page (None at the end)."""
+    rows = review.access_events(db, kind, actor_id, before, limit + 1, branch_ids)
     events = [_event(row, names, typologies) for row in rows[:limit]]
     return events, (events[-1].id if len(rows) > limit else None)
 

@@ -21,9 +21,13 @@ def _queued_session(db, session_id: int) -> dict:
     return row
 
 
-def _user(db, user_id: int) -> tuple[str, bool] | None:
+def _user(db, user_id: int, branch_id: int | None) -> tuple[str, bool] | None:
+    """role and active of a possible assignee of a case of branch `branch_id`: one of another
+    branch is as unknown as one that does not exist (head office's may take any)."""
     row = review.account(db, user_id)
-    return (row["role"], bool(row["active"])) if row else None
+    if row is None or row["branch_id"] not in (None, branch_id):
+        return None
+    return row["role"], bool(row["active"])
 
 
 def _assign(db, key, actor, session_id: int, assignee_id: int) -> None:
@@ -79,7 +83,7 @@ def assign(db, key, actor, session_id: int, assignee_id: int) -> None:
     state.check_reviewer(actor.role)
     with storage.transaction(db):
         row = _queued_session(db, session_id)
-        assignee = _user(db, assignee_id)
+        assignee = _user(db, assignee_id, row["branch_id"])
         state.check_assignee(*(assignee or (None, False)))
         if row["assignee_id"] == assignee_id:
             raise TransitionError("该案件已分配给此复核人", "assignee_id")

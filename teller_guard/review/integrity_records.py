@@ -18,7 +18,8 @@ These tables are small, so they are read whole and compared in Python:
 - api_tokens: a row per `api_token.created` (same id and name, created_by its actor),
   revoked exactly when there is an `api_token.revoked`, token_hash against the digest in the
   created event (when it has one), and the scope (tellers, read_scope, may_supervise) against
-  the event's `scope` (events from before scopes existed: the default m014 gave those tokens).
+  the event's `scope` (events from before scopes existed: the default m014 gave those tokens),
+  and branch_id against the event's `branch` (none: branch 1, which 0009 gave every token).
 """
 
 from __future__ import annotations
@@ -181,7 +182,9 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
         if kind == "api_token.created":
             expected[token_id] = {"name": data.get("name"), "created_by": actor,
                                   "revoked": False, "hash": data.get("token_hash"),
-                                  "scope": data.get("scope", Scope().event_data())}
+                                  "scope": data.get("scope", Scope().event_data()),
+                                  # before issue 16 every token acted for branch 1 (0009)
+                                  "branch": data.get("branch", settings.DEFAULT_BRANCH_ID)}
         elif token_id in expected:
             expected[token_id]["revoked"] = True
     problems = []
@@ -205,6 +208,7 @@ def _tokens(db, key: bytes, events) -> tuple[int, list[RecordProblem]]:
                 isinstance(token_hash, str)
                 and digests.secret_hash(key, token_hash) == wanted["hash"])),
             ("scope", _scope_of(*scope) != wanted["scope"]),
+            ("branch_id", row["branch_id"] != wanted["branch"]),
         ) if bad]
         if fields:
             problems.append(RecordProblem(

@@ -41,11 +41,12 @@ def event_data(text: str | None) -> dict:
     return parsed if isinstance(parsed, dict) else {"值": parsed}
 
 
-def tellers(db) -> list[tuple[int, str]]:
-    """Everyone who has screened a session, plus current teller accounts, by name."""
+def tellers(db, branch_ids: tuple[int, ...] | None = None) -> list[tuple[int, str]]:
+    """The teller and supervisor accounts of these branches (None: every branch), by 工号."""
     return [(row["id"], f"{row['name']}（{row['staff_no']}）" if row["staff_no"] else row["name"])
-            for row in review.tellers(db)]
+            for row in review.tellers(db, branch_ids)]
 
 
-def reviewers(db) -> list[tuple[int, str]]:
-    return [(row["id"], row["name"]) for row in review.reviewers(db)]
+def reviewers(db, branch_id: int | None) -> list[tuple[int, str]]:
+    """Who may take a case of branch `branch_id` (its security and admins, head office's)."""
+    return [(row["id"], row["name"]) for row in review.reviewers(db, branch_id)]

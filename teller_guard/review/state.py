@@ -30,6 +30,8 @@ ALLOWED = {
 
 # The roles allowed to change a disposition or be assigned one.
 REVIEWER_ROLES = ("security", "admin")
+# Head office's security and admin dispose of any branch's cases (labels.BRANCH_ROLE_OF).
+HEAD_OFFICE_REVIEWER_ROLES = ("ho_security", "ho_admin")
 MAX_NOTE_LENGTH = 2000
 
 
@@ -122,9 +124,14 @@ def closing_steps(stored_status: str | None, to_status: str, note: str | None) -
     return [*steps, transition(IN_REVIEW, to_status, note)]
 
 
+def is_reviewer(role: str | None) -> bool:
+    return role in REVIEWER_ROLES or role in HEAD_OFFICE_REVIEWER_ROLES
+
+
 def check_reviewer(role: str) -> None:
-    """Only security and admin dispose of cases; supervisors read."""
-    if role not in REVIEWER_ROLES:
+    """Only security and admin (of the branch or head office) dispose of cases; supervisors
+    read."""
+    if not is_reviewer(role):
         raise TransitionError("只有安保或管理员可以处置复核案件")
 
 
@@ -133,5 +140,5 @@ def check_assignee(role: str | None, active: bool) -> None:
         raise TransitionError("复核人不存在")
     if not active:
         raise TransitionError("复核人账户已停用")
-    if role not in REVIEWER_ROLES:
+    if not is_reviewer(role):
         raise TransitionError("只能分配给安保或管理员")

@@ -129,11 +129,13 @@ def _compute(db_rows: dict[str, list[dict]], date_from: date | None,
     return Statistics(date_from=date_from, date_to=date_to, **figures)
 
 
-def compute(db, date_from: date | None, date_to: date | None) -> Statistics:
-    """Read the daily tables the triggers keep (migration m007): fast at any range."""
+def compute(db, date_from: date | None, date_to: date | None,
+            branch_ids: tuple[int, ...] | None = None) -> Statistics:
+    """The whole bank's (branch_ids None) from the daily tables the triggers keep (migration
+    m007): fast at any range; some branches' from their sessions (storage.review.statistics)."""
     from ..storage import review  # here, so the figures and export.py import without Flask
 
-    return _compute(review.statistics(db, date_from, date_to), date_from, date_to)
+    return _compute(review.statistics(db, date_from, date_to, branch_ids), date_from, date_to)
 
 
 def compute_from_sessions(db, date_from: date | None, date_to: date | None) -> Statistics:

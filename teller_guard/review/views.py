@@ -24,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, labels, storage
+from .. import audit, branch_scope, labels, storage
 from ..db import get_db
 from ..forms import ascii_int
 from ..screening import police, service
@@ -43,7 +43,7 @@ def require_roles(*roles: str):
     def decorate(view):
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
-            if g.user is None or g.user.role not in roles:
+            if g.user is None or not g.user.has_role(*roles):
                 abort(403)
             return view(*args, **kwargs)
         return wrapped
@@ -51,24 +51,29 @@ def require_roles(*roles: str):
 
 
 def can_dispose() -> bool:
-    return g.user is not None and g.user.role in state.REVIEWER_ROLES
+    return g.user is not None and g.user.has_role(*state.REVIEWER_ROLES)
 
 
 def _filter_choices(db) -> dict:
     return {
         "levels": list(labels.LEVELS.items()),
         "typologies": sorted(labels.typology_labels().items(), key=lambda item: item[1]),
-        "tellers": queries.tellers(db),
+        "tellers": queries.tellers(db, branch_scope.current()),
         "statuses": list(state.STATUS_LABELS.items()),
         "outcomes": list(labels.OUTCOMES.items()),
     }
+
+
+def _names(db) -> dict[int, str]:
+    """The names this user may see: their branch's accounts and head office's."""
+    return review.user_names(db, branch_scope.current())
 
 
 SEARCH_KEY = "review_search"  # the session key of the queue's search terms (never the URL)
 
 
 def _parse_filters(db, args):
-    teller_ids = {teller_id for teller_id, _ in queries.tellers(db)}
+    teller_ids = {teller_id for teller_id, _ in queries.tellers(db, branch_scope.current())}
     return filters.parse(args, teller_ids=teller_ids,
                          search=filters.search_from(session.get(SEARCH_KEY)))
 
@@ -81,10 +86,10 @@ def _queue(args, search_errors: dict | None = None, search_values: dict | None =
     page = review.queue_page(db, g.user, chosen, after)
     return render_template(
         "review/queue.html", page=page, filters=chosen, errors=errors, after=after,
-        counts=review.status_counts(db, g.user, chosen), names=review.user_names(db),
+        counts=review.status_counts(db, g.user, chosen), names=_names(db),
         choices=_filter_choices(db), labels=labels, state=state,
         typology_names=labels.typology_labels(), can_export=can_dispose(),
-        is_admin=g.user.role == "admin", max_full_rows=export.MAX_FULL_ROWS,
+        is_admin=g.user.has_role("admin"), max_full_rows=export.MAX_FULL_ROWS,
         search_errors=search_errors or {},
         search_values=search_values or (chosen.search.as_dict() if chosen.search else {}),
     ), status
@@ -130,7 +135,7 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
     row = review.case(db, g.user, session_id)
     if row is None:
         abort(404)
-    names = review.user_names(db)
+    names = _names(db)
     typology_names = labels.typology_labels()
     facts, answers, observations = timeline.form_lines(row["form"])
     assessment = timeline.assessment_of(row["assessment"])
@@ -154,7 +159,7 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
         max_proposal_note=proposals.MAX_NOTE_CHARS,
         vault_fields=review.vault_fields(db, session_id), typology_names=typology_names,
         labels=labels, state=state, can_dispose=may_dispose, targets=targets,
-        reviewers=queries.reviewers(db), context=context.query_args(),
+        reviewers=queries.reviewers(db, row["branch_id"]), context=context.query_args(),
         next_case=review.next_open(db, g.user, context, session_id),
         error_form=error_form, error_field=error_field, chosen_to=chosen_to,
         police_response=police.describe(service.police_response(db, session_id))
@@ -230,7 +235,7 @@ def assign(session_id: int):
     except TransitionError as error:
         return _detail(session_id, error=str(error), status=409, error_form="assign",
                        error_field="assignee_id")
-    flash(f"已分配给 {review.user_names(get_db()).get(assignee_id, '')}")
+    flash(f"已分配给 {_names(get_db()).get(assignee_id, '')}")
     return redirect(url_for("review.detail", session_id=session_id,
                             **_context(get_db(), request.form).query_args()), 303)
 
@@ -294,8 +299,8 @@ def _charts(figures: stats.Statistics, names: dict, typology_names: dict) -> dic
 def statistics():
     db = get_db()
     date_from, date_to, errors = _stats_range(request.args)
-    figures = stats.compute(db, date_from, date_to)
-    names = review.user_names(db)
+    figures = stats.compute(db, date_from, date_to, branch_scope.current())
+    names = _names(db)
     typology_names = labels.typology_labels()
     return render_template(
         "review/statistics.html", figures=figures, errors=errors, names=names,
@@ -317,12 +322,12 @@ def export_queue():
     db = get_db()
     chosen, _ = _parse_filters(db, request.form)
     full = request.form.get("full") == "1"
-    if full and g.user.role != "admin":
+    if full and not g.user.has_role("admin"):
         abort(403)
     if full and request.form.get("confirm") != "1":
         flash("导出完整个人信息前，请勾选确认项")
         return redirect(url_for("review.queue", **chosen.query_args()), 303)
-    names = review.user_names(db)
+    names = _names(db)
     typology_names = labels.typology_labels()
     filename = f"review-queue-{date.today():%Y%m%d}{'-full' if full else ''}.csv"
     if not full:
@@ -353,11 +358,11 @@ def export_queue():
 def export_statistics():
     db = get_db()
     date_from, date_to, _ = _stats_range(request.form)
-    figures = stats.compute(db, date_from, date_to)
+    figures = stats.compute(db, date_from, date_to, branch_scope.current())
     with storage.transaction(db):
         audit.append(db, ledger_key(), audit.AuditEvent("export.statistics", g.user.id, data={
             "date_from": date_from.isoformat(), "date_to": date_to.isoformat()}))
-    body = export.statistics_text(figures, review.user_names(db), labels.typology_labels())
+    body = export.statistics_text(figures, _names(db), labels.typology_labels())
     return _csv_response(body, f"statistics-{date_from.isoformat().replace('-', '')}-"
                                f"{date_to.isoformat().replace('-', '')}.csv")  # year 1: 00010101
 
@@ -366,7 +371,7 @@ def export_statistics():
 @require_roles(*state.REVIEWER_ROLES)
 def access_log_page():
     db = get_db()
-    names = review.user_names(db)
+    names = _names(db)
     kind = request.args.get("kind") or None
     actor_id = ascii_int(request.args.get("user"))
     errors = []
@@ -378,7 +383,8 @@ def access_log_page():
         actor_id = None
     before = ascii_int(request.args.get("before"))
     events, next_before = access_log.page(db, names, labels.typology_labels(), kind=kind,
-                                          actor_id=actor_id, before=before)
+                                          actor_id=actor_id, before=before,
+                                          branch_ids=branch_scope.current())
     chosen = {name: value for name, value in (("kind", kind), ("user", actor_id)) if value}
     return render_template(
         "review/access_log.html", events=events, next_before=next_before, before=before,

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from .. import labels
+from .. import branch_scope, labels
 from ..db import get_db
 from ..storage import sessions
 from . import service
@@ -92,7 +92,7 @@ def search():
     rows, more = [], False
     if not errors:
         rows = sessions.search_own(get_db(), g.user.id, **filters, before_id=before_id,
-                                   limit=PAGE_SIZE + 1)
+                                   limit=PAGE_SIZE + 1, branch_ids=branch_scope.current())
         more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
     next_args = ({**{k: v for k, v in values.items() if v}, "before": rows[-1]["id"]}
                  if more else None)

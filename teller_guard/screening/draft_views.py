@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import current_app, g, jsonify, request, url_for
 
+from .. import branch_scope
 from ..db import get_db
 from . import drafts, service
 from .views import bp, draft_secret, keep_draft, own_session
@@ -65,7 +66,8 @@ def keep_after_idle(user) -> str | None:
         kept = keep_draft(None, "new", request.form, user.id)
         return url_for("screening.new") if kept else None
     row = service.get(get_db(), session_id)
-    if row is None or row["teller_id"] != user.id or row["status"] == "finished":
+    if row is None or row["teller_id"] != user.id or row["status"] == "finished" or \
+            not branch_scope.may_see(user, row):
         return None
     if keep_draft(session_id, step, request.form, user.id) is None:
         return None

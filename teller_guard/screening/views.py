@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from .. import labels, login_throttle, users
+from .. import branch_scope, labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..watchlist import store as watchlist_store
@@ -38,10 +38,9 @@ NOT_OWNER = "只有办理该问询的柜员本人可以修改答案、记录结�
 def own_session(session_id: int, edit: bool = False) -> dict:
     """Tellers see only their own sessions; supervisors see the branch's results. `edit`:
     facts, answers, statements, the supervisor step and the outcome belong to the screening's
-    own teller alone, so a supervisor cannot rewrite a case they may later be asked to approve."""
-    row = service.get(get_db(), session_id)
-    if row is None:
-        abort(404)
+    own teller alone, so a supervisor cannot rewrite a case they may later be asked to approve.
+    Another branch's screening does not exist (branch_scope.py)."""
+    row = branch_scope.visible_or_404(service.get(get_db(), session_id))
     if row["teller_id"] != g.user.id:
         if g.user.role == "teller":
             abort(404)

@@ -4,17 +4,20 @@ of Idempotency-Keys (`api_idempotency`)."""
 from __future__ import annotations
 
 from . import query, query_one, row_of
+from .branches import condition as branch_condition
 
 # --- tokens ------------------------------------------------------------------------------------
 
 
 def add_token(db, name: str, token_hash: str, created_by: int, created_at: str,
-              tellers: str | None = None, read_scope: str = "own", may_supervise: int = 0) -> int:
-    """Store a new token's hash and scope (api_scope.Scope.columns()); returns its id."""
+              tellers: str | None = None, read_scope: str = "own", may_supervise: int = 0,
+              branch_id: int | None = None) -> int:
+    """Store a new token's hash, scope (api_scope.Scope.columns()) and the branch it acts for;
+    returns its id."""
     return db.execute(
         "INSERT INTO api_tokens (name, token_hash, created_by, created_at, tellers, read_scope, "
-        "may_supervise) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
-        [name, token_hash, created_by, created_at, tellers, read_scope, may_supervise]
+        "may_supervise, branch_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        [name, token_hash, created_by, created_at, tellers, read_scope, may_supervise, branch_id]
     ).fetchone()[0]
 
 
@@ -38,12 +41,16 @@ def mark_token_used(db, token_id: int, used_at: str) -> None:
     db.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [used_at, token_id])
 
 
-def tokens_with_creator(db) -> list[dict]:
-    """Every token, newest first, with its scope and the user name of whoever created it."""
+def tokens_with_creator(db, branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    """Every token of these branches (None: all), newest first, with its scope, its branch
+    (branch_id, branch_code, branch_name) and the user name of whoever created it."""
+    scope, params = branch_condition(branch_ids, "t.branch_id")
     return query(
-        db, "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, t.tellers, "
-        "t.read_scope, t.may_supervise, t.branch_id, u.username AS creator "
-        "FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by ORDER BY t.id DESC")
+        db, "SELECT t.id, t.name, t.created_at, t.revoked_at, t.last_used_at, t.tellers, "  # noqa: S608
+        "t.read_scope, t.may_supervise, u.username AS creator, t.branch_id, "
+        "b.code AS branch_code, b.name AS branch_name "
+        "FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by "
+        f"LEFT JOIN branches b ON b.id = t.branch_id WHERE {scope} ORDER BY t.id DESC", params)
 
 
 # --- idempotency keys --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 from datetime import date, timedelta
 
 from . import Row, row_of, rows_of
+from .branches import condition as branch_condition
 
 # The names the API answers with besides the session's own columns.
 _NAMES = ("t.username AS teller_username, sv.username AS supervisor_username, "
@@ -30,11 +31,14 @@ def screenings_page(db, *, after: int = 0, limit: int, token_id: int | None = No
                     date_from: date | None = None, date_to: date | None = None,
                     teller_id: int | None = None, reference: str | None = None,
                     outcome: str | None = None, level: str | None = None,
-                    status: str | None = None) -> list[Row]:
+                    status: str | None = None,
+                    branch_ids: tuple[int, ...] | None = None) -> list[Row]:
     """Sessions with an id above `after`, oldest first, at most `limit`, matching every filter
-    given (`token_id`: only those that token filed). Dates are the local calendar days of
-    started_at, which is stored as local ISO 8601 text and so compares as text."""
-    conditions, params = ["s.id > ?"], [after]
+    given (`token_id`: only those that token filed; `branch_ids`: of these branches). Dates are
+    the local calendar days of started_at, which is stored as local ISO 8601 text and so
+    compares as text."""
+    scope, scope_params = branch_condition(branch_ids, "s.branch_id")
+    conditions, params = ["s.id > ?", scope], [after, *scope_params]
     for sql, value in (("s.api_token_id = ?", token_id),
                        ("s.started_at >= ?", date_from and date_from.isoformat()),
                        ("s.started_at < ?", date_to and (date_to + timedelta(days=1)).isoformat()),

@@ -75,3 +75,27 @@ def with_counts(db) -> list[dict]:
     return query(db, "SELECT b.*, (SELECT count(*) FROM users u WHERE u.branch_id = b.id) AS users, "
                  "(SELECT count(*) FROM sessions s WHERE s.branch_id = b.id) AS screenings "
                  "FROM branches b ORDER BY b.code, b.id")
+
+
+def narrowed(db, branch_ids: tuple[int, ...] | None) -> tuple[int, ...] | None:
+    """`branch_ids`, or None when they hold every branch there is (a bank of one branch, as
+    every SQLite instance so far): the unfiltered queries keep their daily tables and covering
+    indexes, which a branch condition would give up for the same rows."""
+    if not branch_ids:
+        return branch_ids
+    marks = ", ".join("?" * len(branch_ids))
+    other = db.execute(f"SELECT 1 FROM branches WHERE id NOT IN ({marks}) LIMIT 1",  # noqa: S608
+                       list(branch_ids)).fetchone()
+    return branch_ids if other else None
+
+
+def condition(branch_ids: tuple[int, ...] | None, column: str = "branch_id") -> tuple[str, list]:
+    """SQL condition (and its parameters) for rows of these branches (branch_scope.branch_ids):
+    None is every branch, an empty tuple none."""
+    if branch_ids is None:
+        return "1 = 1", []
+    if not branch_ids:
+        return "1 = 0", []
+    if len(branch_ids) == 1:
+        return f"{column} = ?", list(branch_ids)
+    return f"{column} IN ({', '.join('?' * len(branch_ids))})", list(branch_ids)

@@ -240,7 +240,7 @@ def users(db) -> list[Row]:
 
 def api_tokens(db) -> list[Row]:
     return query(db, "SELECT id, name, created_by, revoked_at, token_hash, tellers, read_scope, "
-                     "may_supervise FROM api_tokens ORDER BY id")
+                     "may_supervise, branch_id FROM api_tokens ORDER BY id")
 
 
 def branches(db) -> list[Row]:

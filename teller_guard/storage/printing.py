@@ -5,6 +5,7 @@ format, so they compare as text."""
 from __future__ import annotations
 
 from . import query, query_one
+from .branches import condition as branch_condition
 
 # --- print counters ----------------------------------------------------------------------------
 
@@ -80,32 +81,51 @@ def mark_attempt_failed(db, row_id: int, status: str, attempts: int, next_attemp
         "WHERE id = ?", [status, attempts, next_attempt_at, error, row_id])
 
 
-def retry_failed(db, now: str, row_id: int | None = None) -> int:
-    """Make failed rows (or one failed row) due at `now`; returns how many."""
-    sql = "UPDATE outbox SET status = 'pending', next_attempt_at = ? WHERE status = 'failed'"
-    params: list = [now]
+def _of_branches(branch_ids: tuple[int, ...] | None, column: str = "session_id") -> tuple[str, list]:
+    """Outbox rows of these branches' screenings (None: every row, the ledger anchors
+    included; those belong to no branch, so a branch sees none of them)."""
+    if branch_ids is None:
+        return "1 = 1", []
+    scope, params = branch_condition(branch_ids)
+    return f"{column} IN (SELECT id FROM sessions WHERE {scope})", params  # noqa: S608 - our names
+
+
+def retry_failed(db, now: str, row_id: int | None = None,
+                 branch_ids: tuple[int, ...] | None = None) -> int:
+    """Make failed rows (or one failed row) of these branches due at `now`; returns how many."""
+    scope, scope_params = _of_branches(branch_ids)
+    sql = ("UPDATE outbox SET status = 'pending', next_attempt_at = ? "  # noqa: S608 - ours
+           f"WHERE status = 'failed' AND {scope}")
+    params: list = [now, *scope_params]
     if row_id is not None:
         sql += " AND id = ?"
         params.append(row_id)
     return db.execute(sql, params).rowcount
 
 
-def status_counts(db) -> dict[str, int]:
-    """Rows per status (statuses without rows are missing)."""
-    return dict(db.execute("SELECT status, count(*) FROM outbox GROUP BY status").fetchall())
+def status_counts(db, branch_ids: tuple[int, ...] | None = None) -> dict[str, int]:
+    """Rows per status of these branches (statuses without rows are missing)."""
+    scope, params = _of_branches(branch_ids)
+    return dict(db.execute(f"SELECT status, count(*) FROM outbox WHERE {scope} "  # noqa: S608
+                           "GROUP BY status", params).fetchall())
 
 
-def failed_count(db) -> int:
-    return db.execute("SELECT count(*) FROM outbox WHERE status = 'failed'").fetchone()[0]
+def failed_count(db, branch_ids: tuple[int, ...] | None = None) -> int:
+    scope, params = _of_branches(branch_ids)
+    return db.execute(f"SELECT count(*) FROM outbox WHERE status = 'failed' AND {scope}",  # noqa: S608
+                      params).fetchone()[0]
 
 
-def status_rows(db, anchor_kind: str, anchor_label: str, limit: int) -> list[dict]:
-    """Failed first, then pending, then the newest sent, with the session's reference (or
-    `anchor_label` for rows of `anchor_kind`) and masked payee account: no personal data."""
+def status_rows(db, anchor_kind: str, anchor_label: str, limit: int,
+                branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    """Failed first, then pending, then the newest sent, of these branches, with the session's
+    reference (or `anchor_label` for rows of `anchor_kind`) and masked payee account: no
+    personal data."""
+    scope, params = _of_branches(branch_ids, "o.session_id")
     return query(
-        db, "SELECT o.id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, "
+        db, "SELECT o.id, o.status, o.attempts, o.next_attempt_at, o.last_error, o.created_at, "  # noqa: S608
         "o.sent_at, COALESCE(s.reference, CASE o.kind WHEN ? THEN ? END) "
         "AS reference, s.payee_masked FROM outbox o "
-        "LEFT JOIN sessions s ON s.id = o.session_id "
+        f"LEFT JOIN sessions s ON s.id = o.session_id WHERE {scope} "
         "ORDER BY CASE o.status WHEN 'failed' THEN 0 WHEN 'pending' THEN 1 ELSE 2 END, o.id DESC "
-        "LIMIT ?", [anchor_kind, anchor_label, limit])
+        "LIMIT ?", [anchor_kind, anchor_label, *params, limit])

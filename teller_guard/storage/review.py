@@ -14,6 +14,8 @@ from ..migrations import ACCESS_EVENT_KINDS, ACCESS_EVENTS_CONDITION, ACCESS_EVE
 from ..review import state
 from ..review.filters import Filters, day_bounds
 from . import Row, query, query_one, rows_of
+from .branches import condition as branch_condition
+from .branches import narrowed
 from .stats_triggers import NOT_DISCARDED
 
 PAGE_SIZE = 50
@@ -29,19 +31,24 @@ QUEUE_COLUMNS = (
 # --- who sees what, and the queue ---------------------------------------------------------------
 
 
-def visibility(user) -> tuple[str, list]:
+def visibility(user, db=None) -> tuple[str, list]:
     """SQL condition for the sessions `user` may see.
 
-    Tellers: their own. Supervisors: their branch (one branch per install, so all).
-    Security and admin: all. Anyone else: nothing.
+    Tellers: their own (of their branch). Supervisors, security and admin: their branch's;
+    head-office security and admin: every branch's (branch_scope.py). Anyone else: nothing.
+    With `db`, a branch that is the only one is no condition (branches.narrowed).
     """
+    from ..branch_scope import branch_ids  # here: storage imports no web module at load
+
     if user is None:
-        return "0", []
+        return "1 = 0", []
+    ids = branch_ids(user)
+    scope, params = branch_condition(ids if db is None else narrowed(db, ids))
     if user.role == "teller":
-        return "teller_id = ?", [user.id]
-    if user.role in ("supervisor", "security", "admin"):
-        return "1 = 1", []
-    return "0", []
+        return f"teller_id = ? AND {scope}", [user.id, *params]
+    if user.has_role("supervisor", "security", "admin"):
+        return scope, params
+    return "1 = 0", []
 
 
 def _started_between(low, high) -> tuple[list[str], list]:
@@ -102,8 +109,8 @@ def _search_conditions(search) -> tuple[list[str], list]:
     return conditions, params
 
 
-def queue_where(user, filters: Filters) -> tuple[str, list]:
-    scope, params = visibility(user)
+def queue_where(user, filters: Filters, db=None) -> tuple[str, list]:
+    scope, params = visibility(user, db)
     conditions, filter_params = filter_conditions(filters)
     return " AND ".join(["in_queue = 1", scope, *conditions]), params + filter_params
 
@@ -111,6 +118,17 @@ def queue_where(user, filters: Filters) -> tuple[str, list]:
 def _indexed_by(db, index: str) -> str:
     """SQLite's index hint (refuse rather than scan); PostgreSQL's planner has no such hint."""
     return "" if db.dialect == "postgresql" else f"INDEXED BY {index}"
+
+
+def _queue_index(db, user) -> str:
+    """The queue's covering index; for one branch of several, the branch's index instead: it
+    reads that branch's rows only (200,000 sessions in 20 branches on SQLite: a page 0.2 ms
+    against 7 ms, the counts 60 ms against 100-140 ms)."""
+    from ..branch_scope import branch_ids
+
+    if user is not None and narrowed(db, branch_ids(user)):
+        return _indexed_by(db, "idx_sessions_branch_id_id")
+    return _indexed_by(db, QUEUE_INDEX)
 
 
 @dataclass(frozen=True)
@@ -122,13 +140,13 @@ class QueuePage:
 def queue_page(db, user, filters: Filters, after: int | None = None,
                limit: int = PAGE_SIZE, columns: str = QUEUE_COLUMNS) -> QueuePage:
     """Newest first, keyset by id: the page is as fast deep in the queue as at its head."""
-    where, params = queue_where(user, filters)
+    where, params = queue_where(user, filters, db)
     if after is not None:
         where += " AND id < ?"
         params.append(after)
     rows = query(
         db,
-        f"SELECT {columns} FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+        f"SELECT {columns} FROM sessions {_queue_index(db, user)} "  # noqa: S608
         f"WHERE {where} ORDER BY id DESC LIMIT ?",
         [*params, limit + 1],
     )
@@ -153,8 +171,8 @@ def iter_queue(db, user, filters: Filters, batch: int = 2000):
 
 
 def queue_count(db, user, filters: Filters) -> int:
-    where, params = queue_where(user, filters)
-    hint = "" if filters.is_empty() else _indexed_by(db, QUEUE_INDEX)
+    where, params = queue_where(user, filters, db)
+    hint = "" if filters.is_empty() else _queue_index(db, user)
     return db.execute(
         f"SELECT count(*) FROM sessions {hint} WHERE {where}", params  # noqa: S608
     ).fetchone()[0]
@@ -185,14 +203,14 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
     daily table; otherwise the covering queue index answers without reading the table."""
     others = filters.without_status()
     counts = dict.fromkeys(state.STATUSES, 0)
-    daily = (visibility(user) == ("1 = 1", []) and others.level is None and others.teller_id is None
+    daily = (visibility(user, db) == ("1 = 1", []) and others.level is None and others.teller_id is None
              and others.outcome is None and others.reference is None and others.search is None)
     if daily:
         rows = _counts_from_daily_table(db, others)
     else:
-        where, params = queue_where(user, others)
+        where, params = queue_where(user, others, db)
         rows = db.execute(
-            f"SELECT review_status, count(*) FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+            f"SELECT review_status, count(*) FROM sessions {_queue_index(db, user)} "  # noqa: S608
             f"WHERE {where} GROUP BY review_status", params)
     for status, count in rows:
         key = state.current_status(status)
@@ -209,9 +227,9 @@ def next_open(db, user, filters: Filters, current_id: int) -> Row | None:
     A filter on a closed status is dropped: the next case to work on is an open one."""
     if filters.status not in (state.PENDING, state.IN_REVIEW):
         filters = filters.without_status()
-    where, params = queue_where(user, filters)
+    where, params = queue_where(user, filters, db)
     where += f" AND {_OPEN_STATUS} AND id != ?"
-    sql = (f"SELECT id, reference FROM sessions {_indexed_by(db, QUEUE_INDEX)} "  # noqa: S608
+    sql = (f"SELECT id, reference FROM sessions {_queue_index(db, user)} "  # noqa: S608
            f"WHERE {where} AND id {{}} ? ORDER BY id DESC LIMIT 1")
     return (query_one(db, sql.format("<"), [*params, current_id, current_id])
             or query_one(db, sql.format(">"), [*params, current_id, current_id]))
@@ -222,7 +240,7 @@ def next_open(db, user, filters: Filters, current_id: int) -> Row | None:
 
 def case(db, user, session_id: int) -> Row | None:
     """The whole sessions row, if `user` may see it."""
-    scope, params = visibility(user)
+    scope, params = visibility(user, db)
     return query_one(db, f"SELECT * FROM sessions WHERE id = ? AND {scope}",  # noqa: S608
                      [session_id, *params])
 
@@ -252,40 +270,48 @@ def vault_fields(db, session_id: int) -> list[tuple[str, bool]]:
 # --- people ------------------------------------------------------------------------------------
 
 
-def user_names(db) -> dict[int, str]:
-    """Every account's display name (its username when it has none), by id."""
-    return {row[0]: row[1] or row[2] for row in
-            db.execute("SELECT id, display_name, username FROM users")}
+def user_names(db, branch_ids: tuple[int, ...] | None = None) -> dict[int, str]:
+    """Every account's display name (its username when it has none), by id; with
+    `branch_ids`, only the accounts of those branches and head office's."""
+    scope, params = branch_condition(branch_ids)
+    return {row[0]: row[1] or row[2] for row in db.execute(
+        f"SELECT id, display_name, username FROM users WHERE {scope} "  # noqa: S608 - ours
+        "OR branch_id IS NULL", params)}
 
 
-def tellers(db) -> list[Row]:
-    """id, name and staff_no of everyone who screens (tellers and supervisors), by staff_no."""
+def tellers(db, branch_ids: tuple[int, ...] | None = None) -> list[Row]:
+    """id, name and staff_no of everyone who screens (tellers and supervisors) in these
+    branches (None: every branch), by staff_no."""
+    scope, params = branch_condition(branch_ids)
     return query(
-        db, "SELECT id, COALESCE(NULLIF(display_name, ''), username) AS name, staff_no FROM users "
-            "WHERE role IN ('teller', 'supervisor') ORDER BY staff_no, id")
+        db, "SELECT id, COALESCE(NULLIF(display_name, ''), username) AS name, staff_no FROM users "  # noqa: S608
+            f"WHERE role IN ('teller', 'supervisor') AND {scope} ORDER BY staff_no, id", params)
 
 
-def reviewers(db) -> list[Row]:
-    """id and name of the active accounts that may take a case."""
-    marks = ", ".join("?" * len(state.REVIEWER_ROLES))
+def reviewers(db, branch_id: int | None = None) -> list[Row]:
+    """id and name of the active accounts that may take a case of branch `branch_id`: its
+    security and admins, and head office's."""
+    roles = [*state.REVIEWER_ROLES, *state.HEAD_OFFICE_REVIEWER_ROLES]
+    marks = ", ".join("?" * len(roles))
     return query(
         db, "SELECT id, COALESCE(NULLIF(display_name, ''), username) AS name FROM users "  # noqa: S608
-            f"WHERE role IN ({marks}) AND active = 1 ORDER BY id", list(state.REVIEWER_ROLES))
+            f"WHERE role IN ({marks}) AND active = 1 AND (branch_id = ? OR branch_id IS NULL) "
+            "ORDER BY id", [*roles, branch_id])
 
 
 def account(db, user_id: int) -> Row | None:
-    """role and active of an account (whether it may be assigned a case)."""
-    return query_one(db, "SELECT role, active FROM users WHERE id = ?", [user_id])
+    """role, active and branch_id of an account (whether it may be assigned a case)."""
+    return query_one(db, "SELECT role, active, branch_id FROM users WHERE id = ?", [user_id])
 
 
 # --- dispositions (call inside storage.transaction, with the ledger event) ---------------------
 
 
 def queue_entry(db, session_id: int) -> Row | None:
-    """id, in_queue, review_status and assignee_id of a session; read inside the write so two
-    reviewers cannot both move the same case."""
+    """id, in_queue, review_status, assignee_id and branch_id of a session; read inside the
+    write so two reviewers cannot both move the same case."""
     return query_one(
-        db, "SELECT id, in_queue, review_status, assignee_id FROM sessions WHERE id = ?",
+        db, "SELECT id, in_queue, review_status, assignee_id, branch_id FROM sessions WHERE id = ?",
         [session_id])
 
 
@@ -348,10 +374,15 @@ def _figures(db, sqls: dict[str, str], conditions: list[str], params: list) -> d
     return {name: query(db, sql.format(where=where), params) for name, sql in sqls.items()}
 
 
-def statistics(db, date_from: date | None, date_to: date | None) -> dict[str, list[Row]]:
+def statistics(db, date_from: date | None, date_to: date | None,
+               branch_ids: tuple[int, ...] | None = None) -> dict[str, list[Row]]:
     """The rows of each figure of review.stats.Statistics (per_day, levels, typologies, tellers,
-    outcomes, dispositions, durations, level_outcomes), from the daily tables the triggers
-    keep: fast at any range."""
+    outcomes, dispositions, durations, level_outcomes). The whole bank's (branch_ids None) from
+    the daily tables the triggers keep: fast at any range. Those have no branch: some branches'
+    straight from sessions (statistics_from_sessions), unless they are every branch there is."""
+    branch_ids = narrowed(db, branch_ids)
+    if branch_ids is not None:
+        return statistics_from_sessions(db, date_from, date_to, branch_ids)
     conditions, params = ["1 = 1"], []
     if date_from:
         conditions.append("day >= ?")
@@ -362,13 +393,17 @@ def statistics(db, date_from: date | None, date_to: date | None) -> dict[str, li
     return _figures(db, _DAILY_FIGURES, conditions, params)
 
 
-def statistics_from_sessions(db, date_from: date | None,
-                             date_to: date | None) -> dict[str, list[Row]]:
-    """The same rows straight from the sessions table (slow at scale; the tests check the
-    daily tables against it)."""
+def statistics_from_sessions(db, date_from: date | None, date_to: date | None,
+                             branch_ids: tuple[int, ...] | None = None) -> dict[str, list[Row]]:
+    """The same rows straight from the sessions table, of these branches (None: all). Reads
+    every session of the period (the started_at index), so it costs what the period holds;
+    the tests check the daily tables against it."""
     conditions, params = _started_between(*day_bounds(date_from, date_to))
     # As the daily tables' triggers do: a discarded screening counts nowhere (0006).
     conditions.insert(0, f"({NOT_DISCARDED})")
+    scope, scope_params = branch_condition(branch_ids)
+    conditions.append(scope)
+    params += scope_params
     return _figures(db, _SESSION_FIGURES, conditions, params)
 
 
@@ -398,7 +433,8 @@ def redact_personal_data(db, before: str, redacted_payload: str) -> Row:
 
 
 def access_events_query(kind: str | None, actor_id: int | None, before: int | None,
-                        limit: int, dialect: str = "sqlite") -> tuple[str, list]:
+                        limit: int, dialect: str = "sqlite",
+                        branch_ids: tuple[int, ...] | None = None) -> tuple[str, list]:
     """The page's SQL and parameters. INDEXED BY makes SQLite refuse the query rather than
     scan the whole ledger if the WHERE ever stops matching the index's."""
     # Text as bytes, decoded for display (review.queries.shown): see ledger.events_of.
@@ -411,6 +447,12 @@ def access_events_query(kind: str | None, actor_id: int | None, before: int | No
            "LEFT JOIN sessions ON sessions.id = ledger.session_id "
            f"WHERE {ACCESS_EVENTS_CONDITION}")
     params: list = []
+    if branch_ids is not None:
+        # A read belongs to its session's branch; an export (no session) to its actor's.
+        scope, params = branch_condition(
+            branch_ids, "COALESCE(sessions.branch_id, (SELECT branch_id FROM users "
+                        "WHERE users.id = ledger.actor_id))")
+        sql += f" AND {scope}"
     for column, value in (("kind", kind), ("actor_id", actor_id)):
         if value is not None:
             sql += f" AND ledger.{column} = ?"
@@ -422,7 +464,9 @@ def access_events_query(kind: str | None, actor_id: int | None, before: int | No
 
 
 def access_events(db, kind: str | None = None, actor_id: int | None = None,
-                  before: int | None = None, limit: int = PAGE_SIZE) -> list[Row]:
-    """Exports and personal-data reads, newest first: id, at and data (bytes), actor_id, kind,
-    session_id and the session's reference."""
-    return rows_of(db.execute(*access_events_query(kind, actor_id, before, limit, db.dialect)))
+                  before: int | None = None, limit: int = PAGE_SIZE,
+                  branch_ids: tuple[int, ...] | None = None) -> list[Row]:
+    """Exports and personal-data reads of these branches (None: all), newest first: id, at and
+    data (bytes), actor_id, kind, session_id and the session's reference."""
+    return rows_of(db.execute(*access_events_query(kind, actor_id, before, limit, db.dialect,
+                                                   branch_ids)))

@@ -12,6 +12,7 @@ import json
 from datetime import date
 
 from . import query, query_one
+from .branches import condition as branch_condition
 from .schema import AWAITING_SUPERVISOR
 
 # --- the session row ---------------------------------------------------------------------------
@@ -98,12 +99,15 @@ def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
 
 def search_own(db, teller_id: int, *, reference: str | None = None, low: str | None = None,
                high: str | None = None, payee_tail: str | None = None,
-               before_id: int | None = None, limit: int = 20) -> list[dict]:
+               before_id: int | None = None, limit: int = 20,
+               branch_ids: tuple[int, ...] | None = None) -> list[dict]:
     """A teller's own screenings, newest first, a page at a time (keyset: ids below
     `before_id`). `reference`: part of the reference (letters, digits and '-' only, so no LIKE
     wildcard); `low`/`high`: started_at bounds as text (low <= started_at < high);
-    `payee_tail`: the last digits of the payee account, which its mask keeps."""
-    conditions, params = ["teller_id = ?"], [teller_id]
+    `payee_tail`: the last digits of the payee account, which its mask keeps; `branch_ids`:
+    of these branches only (a teller moved to another branch no longer sees the old one's)."""
+    scope, scope_params = branch_condition(branch_ids)
+    conditions, params = ["teller_id = ?", scope], [teller_id, *scope_params]
     if reference:
         conditions.append("reference LIKE ?")
         params.append(f"%{reference}%")
@@ -148,32 +152,43 @@ def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
         [teller_id, limit])
 
 
-def awaiting_supervisor(db, supervisor_id: int, limit: int = 200) -> list[dict]:
-    """The 高/极高 screenings whose assessment waits for a supervisor's decision, newest
-    assessment first, except `supervisor_id`'s own (they may not approve those): id,
-    reference, level, score, amount_fen, payee_masked, customer_masked, assessed_at (the
-    assessment's updated_at), the teller's username, display_name and staff_no, and api_client
-    (the filing token's name, None for the web pages')."""
+def awaiting_supervisor(db, supervisor_id: int, limit: int = 200,
+                        branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    """The 高/极高 screenings of these branches whose assessment waits for a supervisor's
+    decision, newest assessment first, except `supervisor_id`'s own (they may not approve
+    those): id, reference, level, score, amount_fen, payee_masked, customer_masked, assessed_at
+    (the assessment's updated_at), the teller's username, display_name and staff_no, and
+    api_client (the filing token's name, None for the web pages')."""
+    scope, params = branch_condition(branch_ids, "s.branch_id")
     return query(
         db, "SELECT s.id, s.reference, s.level, s.score, s.amount_fen, s.payee_masked, "  # noqa: S608 - a constant
         "s.customer_masked, s.updated_at AS assessed_at, t.username AS teller_username, "
         "t.display_name AS teller_name, t.staff_no AS teller_staff_no, k.name AS api_client "
-        "FROM sessions s JOIN users t ON t.id = s.teller_id "
+        f"FROM sessions s {_awaiting_hint(db)} JOIN users t ON t.id = s.teller_id "
         "LEFT JOIN api_tokens k ON k.id = s.api_token_id "
-        f"WHERE {_AWAITING} AND s.teller_id != ? ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
-        [supervisor_id, limit])
+        f"WHERE {_AWAITING} AND s.teller_id != ? AND {scope} "
+        "ORDER BY s.updated_at DESC, s.id DESC LIMIT ?",
+        [supervisor_id, *params, limit])
 
 
-def awaiting_supervisor_count(db, supervisor_id: int) -> int:
+def awaiting_supervisor_count(db, supervisor_id: int,
+                              branch_ids: tuple[int, ...] | None = None) -> int:
     """How many awaiting_supervisor() would list without a limit (the supervisor's menu shows it
-    on every page: the partial index holds only these rows)."""
-    return db.execute(f"SELECT count(*) FROM sessions s WHERE {_AWAITING} "  # noqa: S608 - a constant
-                      "AND s.teller_id != ?", [supervisor_id]).fetchone()[0]
+    on every page: the partial index holds only these rows, the branch is read from each)."""
+    scope, params = branch_condition(branch_ids, "s.branch_id")
+    return db.execute(f"SELECT count(*) FROM sessions s {_awaiting_hint(db)} WHERE {_AWAITING} "  # noqa: S608
+                      f"AND s.teller_id != ? AND {scope}", [supervisor_id, *params]).fetchone()[0]
 
 
 # The index's predicate with the table's alias: SQLite uses a partial index only when the query
 # repeats each of its terms.
 _AWAITING = " AND ".join(f"s.{term}" for term in AWAITING_SUPERVISOR.split(" AND "))
+
+
+def _awaiting_hint(db) -> str:
+    """SQLite: the partial index, or its planner takes the branch's index (every session of the
+    branch, 500 ms at 200,000) for the few rows waiting; PostgreSQL's planner has statistics."""
+    return "" if db.dialect == "postgresql" else "INDEXED BY idx_sessions_awaiting_supervisor"
 
 
 # --- the vault ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from . import query, query_one
+from .branches import condition as branch_condition
 
 # The id is the entry's id: stable, not personal, usable in URLs.
 _ENTRY = ("id, account_hash, account_masked, source, listed_on, note, import_id, "
@@ -188,10 +189,11 @@ def recent_imports(db, limit: int) -> list[dict]:
 # --- sessions across screenings ----------------------------------------------------------------
 
 
-def high_risk_payees(db) -> list[dict]:
-    """Payees of high/critical sessions or confirmed fraud, except sessions disposed as a false
-    alarm, newest first: payee_hash, payee_masked (of the newest session), sessions, last_seen
-    (its started_at)."""
+def high_risk_payees(db, branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    """Payees of high/critical sessions (of these branches; None: all) or confirmed fraud,
+    except sessions disposed as a false alarm, newest first: payee_hash, payee_masked (of the
+    newest session), sessions, last_seen (its started_at)."""
+    scope, params = branch_condition(branch_ids)
     # SQLite fills the bare column payee_masked from the row that gives max(started_at);
     # PostgreSQL is told so.
     masked = ("(array_agg(payee_masked ORDER BY started_at DESC))[1]"
@@ -201,8 +203,8 @@ def high_risk_payees(db) -> list[dict]:
         "max(started_at) AS last_seen "
         "FROM sessions WHERE payee_hash IS NOT NULL AND payee_hash != '' "
         "AND (level IN ('high', 'critical') OR review_status = 'confirmed_fraud') "
-        "AND coalesce(review_status, '') != 'false_alarm' "
-        "GROUP BY payee_hash ORDER BY max(started_at) DESC, payee_hash")
+        f"AND coalesce(review_status, '') != 'false_alarm' AND {scope} "
+        "GROUP BY payee_hash ORDER BY max(started_at) DESC, payee_hash", params)
 
 
 def _started_between(db, column: str, value: str, low: str, high: str,

@@ -212,18 +212,22 @@ class HighRiskPayee:
     last_seen: str  # local date of the newest session, YYYY-MM-DD
 
 
-def high_risk_payees(db) -> list[HighRiskPayee]:
-    """Payees of this branch's high/critical sessions or confirmed fraud, newest first.
+def high_risk_payees(db, branch_ids: tuple[int, ...] | None = None) -> list[HighRiskPayee]:
+    """Payees of these branches' (None: every branch's) high/critical sessions or confirmed
+    fraud, newest first.
 
     A session security disposed as a false alarm (误报) does not count.
     """
     return [HighRiskPayee(row["payee_hash"], row["payee_masked"] or "", row["sessions"],
-                          (row["last_seen"] or "")[:10]) for row in watchlist_store.high_risk_payees(db)]
+                          (row["last_seen"] or "")[:10])
+            for row in watchlist_store.high_risk_payees(db, branch_ids)]
 
 
-def export_high_risk_payees(db, ledger_key: bytes, pii_key: bytes, actor_id: int | None) -> bytes:
-    """The CSV (UTF-8 with BOM, for Excel) head office merges; logs watchlist.exported."""
-    payees = high_risk_payees(db)
+def export_high_risk_payees(db, ledger_key: bytes, pii_key: bytes, actor_id: int | None,
+                            branch_ids: tuple[int, ...] | None = None) -> bytes:
+    """The CSV (UTF-8 with BOM, for Excel) head office merges, of these branches' screenings;
+    logs watchlist.exported."""
+    payees = high_risk_payees(db, branch_ids)
     fingerprint = key_fingerprint(pii_key)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")

@@ -15,7 +15,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from .. import labels, pii
+from .. import branch_scope, labels, pii
 from ..db import get_db
 from ..forms import ChineseForm, ascii_int, choices
 from ..storage import review as review_store
@@ -233,7 +233,8 @@ def remove(entry_id: int):
 @bp.route("/export", methods=["POST"])
 def export():
     ExportForm().validate_on_submit()  # CSRFProtect has already refused a bad token
-    body = store.export_high_risk_payees(get_db(), ledger_key(), pii_key(), g.user.id)
+    body = store.export_high_risk_payees(get_db(), ledger_key(), pii_key(), g.user.id,
+                                         branch_scope.current())
     filename = f"high_risk_payees_{date.today():%Y%m%d}.csv"
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={filename}",
