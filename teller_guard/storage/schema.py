@@ -31,7 +31,6 @@ from sqlalchemy import (
 
 from .. import migrations as legacy
 from . import stats_triggers
-from .watchlist import EXPIRES_CONDITION, PROPOSED_CONDITION
 
 metadata = MetaData()
 
@@ -49,6 +48,12 @@ AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
 # What the other-branch signals read beside the key (storage/watchlist.py; revision 0012).
 PAYEE_INDEX_INCLUDE = ("branch_id", "status")
 CUSTOMER_INDEX_INCLUDE = ("branch_id", "status", "level")
+
+
+# The watchlist's partial indexes (0010): proposals waiting for head office, and entries that
+# expire (storage/watchlist.py states its conditions with these, so the indexes serve them).
+PROPOSED_CONDITION = "status = 'proposed'"
+EXPIRES_CONDITION = "expires_on IS NOT NULL"
 
 
 def _id(**kwargs) -> Column:

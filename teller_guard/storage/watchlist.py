@@ -8,14 +8,11 @@ from collections.abc import Iterable
 
 from . import query, query_one
 from .branches import condition as branch_condition
+from .schema import PROPOSED_CONDITION  # the partial indexes' conditions
 
 # The id is the entry's id: stable, not personal, usable in URLs.
 _ENTRY = ("id, account_hash, account_masked, source, listed_on, note, import_id, "
           "added_at, category, expires_on, status, session_id, proposed_by")
-
-# The partial indexes of schema.py: proposals, and entries with an expiry date.
-PROPOSED_CONDITION = "status = 'proposed'"
-EXPIRES_CONDITION = "expires_on IS NOT NULL"
 
 # An entry matches a screening while it is active and `today` (the server's local date,
 # YYYY-MM-DD) is not past its expiry date: one that expires today still matches.
