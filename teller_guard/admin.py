@@ -461,8 +461,7 @@ def api_tokens_page():
     return render_template("admin/api_tokens.html", form=form, tokens=tokens,
                            scopes=scopes, read_scopes=api_scope.READ_SCOPES,
                            teller_choices=teller_choices,
-                           new_token=new_token, action_form=UserActionForm(),
-                           branches=branch_labels(db) if g.user.head_office else None), status
+                           new_token=new_token, action_form=UserActionForm()), status
 
 
 def _token(token_id: int) -> dict | None:
