@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 from teller_guard import db
 from teller_guard import migrations as legacy
-from teller_guard.storage import migrate, postgres, stats_triggers
+from teller_guard.storage import branch_stats, migrate, postgres, stats_triggers
 from teller_guard.storage.schema import metadata
 
 
@@ -124,7 +124,8 @@ def test_postgresql_has_the_partial_indexes_and_triggers(postgres_url):
     assert "WHERE (in_queue = 1)" in indexes[legacy.QUEUE_INDEX]
     assert "WHERE (api_token_id IS NOT NULL)" in indexes["idx_sessions_api_token_id"]
     assert "pii.accessed" in indexes[legacy.ACCESS_EVENTS_INDEX]
-    assert triggers == {"stats_sessions_change", "users_change_ends_sessions"}
+    assert triggers == {"stats_sessions_change", "users_change_ends_sessions",
+                        branch_stats.POSTGRESQL_TRIGGER}
 
 
 @pytest.mark.parametrize("sql, expected", [
@@ -159,6 +160,21 @@ UNDO_0009 = ["DROP INDEX idx_sessions_branch_id_id",
              "DROP TABLE branches"]
 
 
+def undo_0013(connection) -> None:
+    """Undo 0013 by hand (before UNDO_0009: its triggers name sessions.branch_id)."""
+    if connection.dialect == "postgresql":
+        trigger = branch_stats.POSTGRESQL_TRIGGER
+        statements = [f"DROP TRIGGER {trigger} ON sessions", f"DROP FUNCTION {trigger}()"]
+    else:
+        statements = [f"DROP TRIGGER {name}" for name in branch_stats.SQLITE_TRIGGER_NAMES]
+    statements += ["DROP INDEX idx_sessions_escalated",
+                   "ALTER TABLE sessions DROP COLUMN escalated_at",
+                   "ALTER TABLE sessions DROP COLUMN escalated_why",
+                   *(f"DROP TABLE {name}" for name in branch_stats.TABLES)]
+    for statement in statements:
+        connection.execute(statement)
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -169,7 +185,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0009 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0013 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -179,6 +195,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        undo_0013(database)
         for statement in UNDO_0009:  # before 0008's table goes: SQLite reparses the triggers
             database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
@@ -300,6 +317,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
+        undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
         for statement in UNDO_0009:
             connection.execute(statement)
@@ -394,6 +412,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     connection = db.connect(postgres_url)
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
+        undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")
         for statement in UNDO_0009:
             connection.execute(statement)
