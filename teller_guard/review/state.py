@@ -123,8 +123,8 @@ def closing_steps(stored_status: str | None, to_status: str, note: str | None) -
 
 
 def check_reviewer(role: str) -> None:
-    """Only security and admin dispose of cases; supervisors read."""
-    if role not in REVIEWER_ROLES:
+    """Only security and admin dispose of cases (head office's as theirs); supervisors read."""
+    if labels.BRANCH_ROLE_OF.get(role, role) not in REVIEWER_ROLES:
         raise TransitionError("只有安保或管理员可以处置复核案件")
 
 

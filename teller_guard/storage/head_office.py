@@ -1,0 +1,228 @@
+"""Head office's SQL: escalation of a screening, the queue of escalated cases across branches,
+one escalated case, and the bank-wide statistics read from the daily tables of
+storage/branch_stats.py (never from sessions, except in statistics_from_sessions, which the
+tests compare them with)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from ..review import state
+from . import Row, query, query_one
+from .branch_stats import BUCKET, STOPPED_LEVELS, STOPPED_OUTCOMES
+
+PAGE_SIZE = 50
+
+# --- escalation (call inside storage.transaction, with the ledger event) -----------------------
+
+
+def escalation_state(db, session_id: int) -> Row | None:
+    """id, branch_id, in_queue, escalated_at and escalated_why of a session."""
+    return query_one(db, "SELECT id, branch_id, in_queue, escalated_at, escalated_why "
+                         "FROM sessions WHERE id = ?", [session_id])
+
+
+def mark_escalated(db, session_id: int, at: str, why: str) -> bool:
+    """Escalate unless it went already (the first time and reason are kept)."""
+    return db.execute("UPDATE sessions SET escalated_at = ?, escalated_why = ? "
+                      "WHERE id = ? AND escalated_at IS NULL",
+                      [at, why, session_id]).rowcount == 1
+
+
+# --- branches ----------------------------------------------------------------------------------
+
+
+def branches(db) -> list[Row]:
+    """id, code, name, province and city of every branch, by code."""
+    return query(db, "SELECT id, code, name, province, city FROM branches ORDER BY code, id")
+
+
+# --- the queue ---------------------------------------------------------------------------------
+
+QUEUE_COLUMNS = (
+    "s.id, s.reference, s.started_at, s.escalated_at, s.escalated_why, s.level, s.score, "
+    "s.typology, s.amount_fen, s.payee_masked, s.customer_masked, s.outcome, s.in_queue, "
+    "s.review_status, s.branch_id, s.teller_id, b.name AS branch_name, b.code AS branch_code, "
+    "b.province, b.city"
+)
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    branch_id: int | None = None
+    province: str | None = None
+    city: str | None = None
+    level: str | None = None
+    why: str | None = None
+    status: str | None = None
+
+
+def _queue_conditions(filters: QueueFilters) -> tuple[list[str], list]:
+    conditions, params = ["s.escalated_at IS NOT NULL"], []
+    for column, value in (("s.branch_id", filters.branch_id), ("s.level", filters.level),
+                          ("s.escalated_why", filters.why), ("b.province", filters.province),
+                          ("b.city", filters.city)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    if filters.status == state.PENDING:
+        conditions.append("(s.review_status = 'pending' OR s.review_status IS NULL)")
+    elif filters.status:
+        conditions.append("s.review_status = ?")
+        params.append(filters.status)
+    return conditions, params
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[Row]
+    next_after: tuple[str, int] | None  # (escalated_at, id) of the last row, None on the last page
+
+
+def queue_page(db, filters: QueueFilters, after: tuple[str, int] | None = None,
+               limit: int = PAGE_SIZE) -> QueuePage:
+    """Newest escalation first, keyset by (escalated_at, id) on the partial index."""
+    conditions, params = _queue_conditions(filters)
+    if after is not None:
+        conditions.append("(s.escalated_at < ? OR (s.escalated_at = ? AND s.id < ?))")
+        params += [after[0], after[0], after[1]]
+    rows = query(
+        db, f"SELECT {QUEUE_COLUMNS} FROM sessions s LEFT JOIN branches b ON b.id = s.branch_id "  # noqa: S608
+        f"WHERE {' AND '.join(conditions)} ORDER BY s.escalated_at DESC, s.id DESC LIMIT ?",
+        [*params, limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return QueuePage(rows, (rows[-1]["escalated_at"], rows[-1]["id"]) if more and rows else None)
+
+
+def case(db, session_id: int) -> Row | None:
+    """The whole row of an escalated session with its branch's name and code."""
+    return query_one(db, "SELECT s.*, b.name AS branch_name, b.code AS branch_code "
+                         "FROM sessions s LEFT JOIN branches b ON b.id = s.branch_id "
+                         "WHERE s.id = ? AND s.escalated_at IS NOT NULL", [session_id])
+
+
+# --- statistics ----------------------------------------------------------------------------------
+
+MIX_SUMS = ("sum(n) AS n, sum(amount_fen) AS amount_fen, sum(stopped) AS stopped, "
+            "sum(stopped_fen) AS stopped_fen, sum(closed) AS closed, "
+            "sum(false_alarms) AS false_alarms")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The whole bank (no branch), one branch, or one teller of a branch."""
+    branch_id: int | None = None
+    teller_id: int | None = None
+
+    @property
+    def group(self) -> str | None:
+        """The column the next level down of the drill-down groups by."""
+        if self.branch_id is None:
+            return "branch_id"
+        return "teller_id" if self.teller_id is None else None
+
+    def table(self, kind: str) -> str:
+        """Which grain answers: a teller's rows and a branch's per-teller rows come from the
+        teller grain (read by branch_id, its key's first column), all else from the branch's."""
+        if self.teller_id is not None or (kind == "group" and self.branch_id is not None):
+            return "teller"
+        return "branch"
+
+    def conditions(self, date_from: date, date_to: date) -> tuple[list[str], list]:
+        conditions, params = ["day >= ?", "day <= ?"], [date_from.isoformat(), date_to.isoformat()]
+        for column, value in (("branch_id", self.branch_id), ("teller_id", self.teller_id)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        return conditions, params
+
+
+def _read(db, scope: Scope, kind: str, table: str, select: str, group_by: str,
+          date_from: date, date_to: date) -> list[Row]:
+    conditions, params = scope.conditions(date_from, date_to)
+    return query(db, f"SELECT {group_by}, {select} FROM stats_day_{scope.table(kind)}_{table} "  # noqa: S608 - constants
+                     f"WHERE {' AND '.join(conditions)} GROUP BY {group_by}", params)
+
+
+def statistics(db, scope: Scope, date_from: date, date_to: date) -> dict[str, list[Row]]:
+    """The rows head_office.stats folds into figures: per day (mix, durations), per group of
+    the level below (mix, durations: branches of the bank, tellers of a branch) and per
+    typology. A teller's figures come from the teller grain, the rest from the branch grain."""
+    figures = {
+        "days": _read(db, scope, "total", "mix", MIX_SUMS, "day, level, outcome",
+                      date_from, date_to),
+        "day_durations": _read(db, scope, "total", "duration", "sum(n) AS n", "day, bucket",
+                               date_from, date_to),
+        "typologies": _read(db, scope, "total", "typology",
+                            "sum(n) AS n, sum(stopped) AS stopped, sum(stopped_fen) AS stopped_fen",
+                            "typology", date_from, date_to),
+        "groups": [], "group_durations": [],
+    }
+    if scope.group:
+        figures["groups"] = _read(db, scope, "group", "mix", MIX_SUMS,
+                                  f"{scope.group}, level, outcome", date_from, date_to)
+        figures["group_durations"] = _read(db, scope, "group", "duration", "sum(n) AS n",
+                                           f"{scope.group}, bucket", date_from, date_to)
+    return figures
+
+
+def _started_between(date_from: date, date_to: date) -> list:
+    return [date_from.isoformat(), (date_to + timedelta(days=1)).isoformat()]
+
+
+def statistics_from_sessions(db, scope: Scope, date_from: date, date_to: date) -> dict[str, list[Row]]:
+    """The same rows straight from sessions (slow at scale: the tests check the tables)."""
+    bucket = BUCKET.replace("R.", "")
+    day = "substr(started_at, 1, 10)"
+    stopped = (f"level IN {tuple(STOPPED_LEVELS)} AND outcome IN {tuple(STOPPED_OUTCOMES)}")
+    closed = f"in_queue = 1 AND review_status IN {tuple(state.CLOSED)}"
+    sums = ("count(*) AS n, COALESCE(sum(amount_fen), 0) AS amount_fen, "
+            f"sum(CASE WHEN {stopped} THEN 1 ELSE 0 END) AS stopped, "
+            f"sum(CASE WHEN {stopped} THEN COALESCE(amount_fen, 0) ELSE 0 END) AS stopped_fen, "
+            f"sum(CASE WHEN {closed} THEN 1 ELSE 0 END) AS closed, "
+            "sum(CASE WHEN in_queue = 1 AND review_status = 'false_alarm' THEN 1 ELSE 0 END) "
+            "AS false_alarms")
+    conditions = ["status != 'discarded'", "started_at >= ?", "started_at < ?"]
+    params = _started_between(date_from, date_to)
+    for column, value in (("branch_id", scope.branch_id), ("teller_id", scope.teller_id)):
+        if value is not None:
+            conditions.append(f"{column} = ?")
+            params.append(value)
+    where = " AND ".join(conditions)
+
+    def read(keys: list[str], select: str, extra: str = "") -> list[Row]:
+        ordinals = ", ".join(str(i) for i in range(1, len(keys) + 1))
+        return query(db, f"SELECT {', '.join(keys)}, {select} FROM sessions "  # noqa: S608
+                         f"WHERE {where}{extra} GROUP BY {ordinals}", params)
+
+    levels = ["COALESCE(level, '') AS level", "COALESCE(outcome, '') AS outcome"]
+    durations = " AND duration_seconds IS NOT NULL"
+    figures = {
+        "days": read([f"{day} AS day", *levels], sums),
+        "day_durations": read([f"{day} AS day", f"{bucket} AS bucket"], "count(*) AS n",
+                              durations),
+        "typologies": read(["COALESCE(typology, '') AS typology"],
+                           f"count(*) AS n, sum(CASE WHEN {stopped} THEN 1 ELSE 0 END) AS stopped, "
+                           f"sum(CASE WHEN {stopped} THEN COALESCE(amount_fen, 0) ELSE 0 END) "
+                           "AS stopped_fen"),
+        "groups": [], "group_durations": [],
+    }
+    if scope.group:
+        group = f"COALESCE({scope.group}, 0) AS {scope.group}"
+        figures["groups"] = read([group, *levels], sums)
+        figures["group_durations"] = read([group, f"{bucket} AS bucket"], "count(*) AS n",
+                                          durations)
+    return figures
+
+
+def tellers_of(db, branch_id: int) -> list[Row]:
+    """id and name of the accounts that belong to a branch (the drill-down's names)."""
+    return query(db, "SELECT id, COALESCE(NULLIF(display_name, ''), username) AS name, staff_no "
+                     "FROM users WHERE branch_id = ? ORDER BY staff_no, id", [branch_id])
+
+
+def teller_branch(db, teller_id: int) -> int | None:
+    found = db.execute("SELECT branch_id FROM users WHERE id = ?", [teller_id]).fetchone()
+    return found[0] if found else None
