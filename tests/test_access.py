@@ -18,6 +18,7 @@ AREAS = {
     "watchlist": {"security", "admin"},
     "api": "token",
     "ops": None,  # /healthz, /readyz, /metrics: no login (ops.py)
+    "head_office": set(),  # ho_security and ho_admin only (tests/test_head_office.py)
 }
 ROLES = ["teller", "supervisor", "security", "admin"]
 # Routes open to fewer roles than the rest of their area.
