@@ -423,3 +423,82 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
         assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
     finally:
         connection.conn.close()
+
+
+# --- 0013: head office's escalation columns and daily tables with a branch ---------------------
+
+
+def _sessions_before_0013(connection) -> None:
+    connection.execute("INSERT INTO users (username, role, password_hash, branch_id) "
+                       "VALUES ('t', 'teller', 'x', 1)")
+    teller = connection.execute("SELECT id FROM users WHERE username = 't'").fetchone()[0]
+    for number, (level, outcome, alerts, seconds, status) in enumerate([
+            ("critical", "police_called", 0, 300, "finished"),
+            ("high", "cancelled", 1, 125, "finished"),
+            ("high", None, 0, None, "assessed"),
+            ("low", "proceeded", 0, 61, "finished"),
+            ("critical", None, 0, None, "discarded")], start=1):
+        connection.execute(
+            "INSERT INTO sessions (reference, teller_id, branch_id, started_at, updated_at, "
+            "status, level, outcome, amount_fen, duration_seconds, alerts_printed) "
+            "VALUES (?, ?, 1, '2026-12-02T09:00:00+08:00', '2026-12-02T09:05:00+08:00', "
+            "?, ?, ?, 1000, ?, ?)",
+            [f"TG20261202-{number:06d}", teller, status, level, outcome, seconds, alerts])
+
+
+def _head_office_rows(connection) -> tuple[list, list]:
+    escalated = [tuple(row) for row in connection.execute(
+        "SELECT reference, escalated_why, escalated_at FROM sessions "
+        "WHERE escalated_at IS NOT NULL ORDER BY reference")]
+    mix = [tuple(row) for row in connection.execute(
+        "SELECT day, branch_id, level, outcome, n, stopped, stopped_fen "
+        "FROM stats_day_branch_mix WHERE n > 0 ORDER BY 3, 4")]
+    return escalated, mix
+
+
+HEAD_OFFICE_ROWS = (
+    [("TG20261202-000001", "critical", "2026-12-02T09:05:00+08:00"),
+     ("TG20261202-000002", "police_alert", "2026-12-02T09:05:00+08:00"),
+     ("TG20261202-000005", "critical", "2026-12-02T09:05:00+08:00")],
+    [("2026-12-02", 1, "critical", "police_called", 1, 1, 1000),
+     ("2026-12-02", 1, "high", "", 1, 0, 0),
+     ("2026-12-02", 1, "high", "cancelled", 1, 1, 1000),
+     ("2026-12-02", 1, "low", "proceeded", 1, 0, 0)],
+)
+
+
+def test_0013_marks_escalations_and_fills_the_branch_tables(tmp_path):
+    path = tmp_path / "x.db"
+    sqlite_at(path, "0009_branches")
+    with sqlite3.connect(path) as connection:
+        _sessions_before_0013(connection)
+    assert db.prepare(path) == [f"alembic 0009_branches -> {migrate.HEAD}"]
+    connection = sqlite3.connect(path, isolation_level=None)
+    assert _head_office_rows(connection) == HEAD_OFFICE_ROWS
+    buckets = connection.execute("SELECT bucket, n FROM stats_day_teller_duration "
+                                 "ORDER BY bucket").fetchall()
+    assert buckets == [(60, 1), (120, 1), (300, 1)]
+    # the new triggers keep them: a low screening becomes 劝阻 when it is high and cancelled
+    connection.execute("UPDATE sessions SET level = 'high', outcome = 'cancelled' "
+                       "WHERE reference = 'TG20261202-000004'")
+    assert ("2026-12-02", 1, "high", "cancelled", 2, 2, 2000) in _head_office_rows(connection)[1]
+    stopped = connection.execute("SELECT sum(stopped) FROM stats_day_branch_mix").fetchone()[0]
+    assert stopped == 3
+    connection.close()
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+
+
+def test_postgresql_0013_marks_escalations_and_fills_the_branch_tables(postgres_url):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        undo_0013(connection)
+        connection.execute("UPDATE alembic_version SET version_num = '0009_branches'")
+        _sessions_before_0013(connection)
+        assert db.prepare(postgres_url) == [f"alembic 0009_branches -> {migrate.HEAD}"]
+        assert _head_office_rows(connection) == HEAD_OFFICE_ROWS
+        assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    finally:
+        connection.conn.close()
