@@ -7,8 +7,9 @@ Definitions (docs/head_office.md):
 - 劝阻: a 高/极高 screening whose outcome is 取消交易 (cancelled) or 已报警 (police_called); its
   amount is the amount protected;
 - 误报率: of the queued cases closed with a disposition, the share closed as 误报 (false_alarm);
-- 用时中位数: read from a histogram of 10-second buckets (60 s above 10 minutes): the middle
-  of the bucket holding the median (the lower median for an even count), so within 5 s (30 s).
+- 用时中位数: read from a histogram of 30-second buckets (5 minutes above 10 minutes, one
+  bucket above an hour): the middle of the bucket holding the median (the lower median for an
+  even count), so within 15 s (150 s between 10 minutes and an hour).
 """
 
 from __future__ import annotations
@@ -71,7 +72,8 @@ def median_bucket(histogram: dict[int, int]) -> int | None:
 
 
 def period_of(day: str, granularity: str) -> str:
-    """The period a day (YYYY-MM-DD) falls in: the day, its week's Monday, or YYYY-MM."""
+    """The period a day (YYYY-MM-DD) falls in: the day, its week's Monday, or YYYY-MM (as
+    storage/head_office.period_expression computes it in SQL)."""
     if granularity == "month":
         return day[:7]
     if granularity == "week":
@@ -88,18 +90,19 @@ class Statistics:
     typologies: list[tuple[str, int, int, int]]  # typology, n, stopped, stopped_fen
 
 
-def fold(rows: dict, granularity: str = "day") -> Statistics:
+def fold(rows: dict) -> Statistics:
+    """The figures from storage/head_office.statistics' rows (grouped by period already)."""
     total = Figures()
     periods: dict[str, Figures] = defaultdict(Figures)
     groups: dict[int, Figures] = defaultdict(Figures)
-    for row in rows["days"]:
+    for row in rows["periods"]:
         total.add(row)
-        periods[period_of(row["day"], granularity)].add(row)
-    for row in rows["day_durations"]:
+        periods[row["period"]].add(row)
+    for row in rows["period_durations"]:
         bucket, n = int(row["bucket"]), int(row["n"] or 0)
         if not n:
             continue
-        for figures in (total, periods[period_of(row["day"], granularity)]):
+        for figures in (total, periods[row["period"]]):
             figures.durations[bucket] = figures.durations.get(bucket, 0) + n
     group_column = next((name for name in ("branch_id", "teller_id")
                          if rows["groups"] and name in rows["groups"][0]), None)

@@ -192,7 +192,7 @@ def _percent(value: float | None) -> str:
 def statistics():
     db = get_db()
     scope, date_from, date_to, granularity, errors = _stats_request(request.args)
-    figures = stats.fold(head_office.statistics(db, scope, date_from, date_to), granularity)
+    figures = stats.fold(head_office.statistics(db, scope, date_from, date_to, granularity))
     names = _names(db, scope)
     branch = next((b for b in head_office.branches(db) if b["id"] == scope.branch_id), None)
     teller_name = (dict((t["id"], t["name"]) for t in head_office.tellers_of(db, scope.branch_id))
@@ -250,7 +250,7 @@ def statistics_csv_lines(figures: stats.Statistics, names: dict[int, str],
 def export_statistics():
     db = get_db()
     scope, date_from, date_to, granularity, _ = _stats_request(request.form)
-    figures = stats.fold(head_office.statistics(db, scope, date_from, date_to), granularity)
+    figures = stats.fold(head_office.statistics(db, scope, date_from, date_to, granularity))
     with storage.transaction(db):
         audit.append(db, ledger_key(), audit.AuditEvent("export.statistics", g.user.id, data={
             "date_from": date_from.isoformat(), "date_to": date_to.isoformat(),

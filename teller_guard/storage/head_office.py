@@ -105,9 +105,24 @@ def case(db, session_id: int) -> Row | None:
 
 # --- statistics ----------------------------------------------------------------------------------
 
-MIX_SUMS = ("sum(n) AS n, sum(amount_fen) AS amount_fen, sum(stopped) AS stopped, "
-            "sum(stopped_fen) AS stopped_fen, sum(closed) AS closed, "
-            "sum(false_alarms) AS false_alarms")
+def _sums(*names: str) -> str:
+    # As BIGINT: PostgreSQL's sum of bigint is numeric, which psycopg loads far slower.
+    return ", ".join(f"CAST(sum({name}) AS BIGINT) AS {name}" for name in names)
+
+
+MIX_SUMS = _sums("n", "amount_fen", "stopped", "stopped_fen", "closed", "false_alarms")
+
+
+def period_expression(db, granularity: str, day: str = "day") -> str:
+    """The period of a day (YYYY-MM-DD text) in SQL: the day, its week's Monday, or YYYY-MM
+    (head_office.stats.period_of says the same in Python)."""
+    if granularity == "month":
+        return f"substr({day}, 1, 7)"
+    if granularity == "week":
+        if db.dialect == "postgresql":
+            return f"to_char(date_trunc('week', CAST({day} AS date)), 'YYYY-MM-DD')"
+        return f"date({day}, '-6 days', 'weekday 1')"
+    return day
 
 
 @dataclass(frozen=True)
@@ -139,32 +154,36 @@ class Scope:
         return conditions, params
 
 
-def _read(db, scope: Scope, kind: str, table: str, select: str, group_by: str,
+def _read(db, scope: Scope, kind: str, table: str, select: str, keys: list[str],
           date_from: date, date_to: date) -> list[Row]:
     conditions, params = scope.conditions(date_from, date_to)
-    return query(db, f"SELECT {group_by}, {select} FROM stats_day_{scope.table(kind)}_{table} "  # noqa: S608 - constants
-                     f"WHERE {' AND '.join(conditions)} GROUP BY {group_by}", params)
+    ordinals = ", ".join(str(i) for i in range(1, len(keys) + 1))
+    return query(db, f"SELECT {', '.join(keys)}, {select} "  # noqa: S608 - constants
+                     f"FROM stats_day_{scope.table(kind)}_{table} "
+                     f"WHERE {' AND '.join(conditions)} GROUP BY {ordinals}", params)
 
 
-def statistics(db, scope: Scope, date_from: date, date_to: date) -> dict[str, list[Row]]:
-    """The rows head_office.stats folds into figures: per day (mix, durations), per group of
-    the level below (mix, durations: branches of the bank, tellers of a branch) and per
+def statistics(db, scope: Scope, date_from: date, date_to: date,
+               granularity: str = "day") -> dict[str, list[Row]]:
+    """The rows head_office.stats folds into figures: per period (mix, durations), per group
+    of the level below (mix, durations: branches of the bank, tellers of a branch) and per
     typology. A teller's figures come from the teller grain, the rest from the branch grain."""
+    period = f"{period_expression(db, granularity)} AS period"
     figures = {
-        "days": _read(db, scope, "total", "mix", MIX_SUMS, "day, level, outcome",
-                      date_from, date_to),
-        "day_durations": _read(db, scope, "total", "duration", "sum(n) AS n", "day, bucket",
-                               date_from, date_to),
+        "periods": _read(db, scope, "total", "mix", MIX_SUMS, [period, "level", "outcome"],
+                         date_from, date_to),
+        "period_durations": _read(db, scope, "total", "duration", _sums("n"),
+                                  [period, "bucket"], date_from, date_to),
         "typologies": _read(db, scope, "total", "typology",
-                            "sum(n) AS n, sum(stopped) AS stopped, sum(stopped_fen) AS stopped_fen",
-                            "typology", date_from, date_to),
+                            _sums("n", "stopped", "stopped_fen"), ["typology"],
+                            date_from, date_to),
         "groups": [], "group_durations": [],
     }
     if scope.group:
         figures["groups"] = _read(db, scope, "group", "mix", MIX_SUMS,
-                                  f"{scope.group}, level, outcome", date_from, date_to)
-        figures["group_durations"] = _read(db, scope, "group", "duration", "sum(n) AS n",
-                                           f"{scope.group}, bucket", date_from, date_to)
+                                  [scope.group, "level", "outcome"], date_from, date_to)
+        figures["group_durations"] = _read(db, scope, "group", "duration", _sums("n"),
+                                           [scope.group, "bucket"], date_from, date_to)
     return figures
 
 
@@ -172,10 +191,11 @@ def _started_between(date_from: date, date_to: date) -> list:
     return [date_from.isoformat(), (date_to + timedelta(days=1)).isoformat()]
 
 
-def statistics_from_sessions(db, scope: Scope, date_from: date, date_to: date) -> dict[str, list[Row]]:
+def statistics_from_sessions(db, scope: Scope, date_from: date, date_to: date,
+                             granularity: str = "day") -> dict[str, list[Row]]:
     """The same rows straight from sessions (slow at scale: the tests check the tables)."""
     bucket = BUCKET.replace("R.", "")
-    day = "substr(started_at, 1, 10)"
+    day = period_expression(db, granularity, "substr(started_at, 1, 10)")
     stopped = (f"level IN {tuple(STOPPED_LEVELS)} AND outcome IN {tuple(STOPPED_OUTCOMES)}")
     closed = f"in_queue = 1 AND review_status IN {tuple(state.CLOSED)}"
     sums = ("count(*) AS n, COALESCE(sum(amount_fen), 0) AS amount_fen, "
@@ -200,9 +220,9 @@ def statistics_from_sessions(db, scope: Scope, date_from: date, date_to: date) -
     levels = ["COALESCE(level, '') AS level", "COALESCE(outcome, '') AS outcome"]
     durations = " AND duration_seconds IS NOT NULL"
     figures = {
-        "days": read([f"{day} AS day", *levels], sums),
-        "day_durations": read([f"{day} AS day", f"{bucket} AS bucket"], "count(*) AS n",
-                              durations),
+        "periods": read([f"{day} AS period", *levels], sums),
+        "period_durations": read([f"{day} AS period", f"{bucket} AS bucket"], "count(*) AS n",
+                                 durations),
         "typologies": read(["COALESCE(typology, '') AS typology"],
                            f"count(*) AS n, sum(CASE WHEN {stopped} THEN 1 ELSE 0 END) AS stopped, "
                            f"sum(CASE WHEN {stopped} THEN COALESCE(amount_fen, 0) ELSE 0 END) "
