@@ -249,7 +249,7 @@ def _random_sessions(database, bank, rng: random.Random, count: int) -> list[int
             "outcome, typology, amount_fen, duration_seconds, in_queue, review_status) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             [f"TGR-{number:06d}", teller_id, branch_id,
-             f"2026-11-{rng.randint(1, 21):02d}T{rng.randint(8, 17):02d}:00:00+08:00",
+             f"2026-{rng.randint(10, 12)}-{rng.randint(1, 28):02d}T{rng.randint(8, 17):02d}:00:00+08:00",
              rng.choice(["finished", "finished", "assessed", "draft", "discarded"]), level,
              outcome, rng.choice(TYPOLOGIES), rng.randint(0, 10**7),
              rng.choice([None, rng.randint(5, 900), rng.randint(600, 4000)]), in_queue,
@@ -257,9 +257,13 @@ def _random_sessions(database, bank, rng: random.Random, count: int) -> list[int
     return ids
 
 
+# Not whole months: October's end, November, December's beginning (month and day tables).
+RANGE = (date(2026, 10, 15), date(2026, 12, 10))
+
+
 def _exact_median_bucket(database, scope: head_office.Scope) -> int | None:
     conditions, params = ["status != 'discarded'", "duration_seconds IS NOT NULL",
-                          "started_at >= '2026-11-01'", "started_at < '2026-12-01'"], []
+                          "started_at >= '2026-10-15'", "started_at < '2026-12-11'"], []
     for column, value in (("branch_id", scope.branch_id), ("teller_id", scope.teller_id)):
         if value is not None:
             conditions.append(f"{column} = ?")
@@ -272,13 +276,12 @@ def _exact_median_bucket(database, scope: head_office.Scope) -> int | None:
 
 
 def _check_every_scope(database, bank, granularity: str) -> None:
-    nov = (date(2026, 11, 1), date(2026, 11, 30))
     tellers = [row[0] for row in database.execute("SELECT DISTINCT teller_id FROM sessions")]
     scopes = [head_office.Scope()] + [head_office.Scope(b) for b in bank["branches"]] + [
         head_office.Scope(head_office.teller_branch(database, t), t) for t in tellers]
     for scope in scopes:
-        from_tables = stats.fold(head_office.statistics(database, scope, *nov, granularity))
-        recount = stats.fold(head_office.statistics_from_sessions(database, scope, *nov,
+        from_tables = stats.fold(head_office.statistics(database, scope, *RANGE, granularity))
+        recount = stats.fold(head_office.statistics_from_sessions(database, scope, *RANGE,
                                                                   granularity))
         assert from_tables == recount, scope
         assert from_tables.total.median_bucket == _exact_median_bucket(database, scope), scope
@@ -296,7 +299,7 @@ def test_drill_down_figures_equal_a_recount_of_the_sessions(app, database, bank)
         ("duration_seconds", lambda: rng.choice([None, rng.randint(1, 3000)])),
         ("in_queue", lambda: rng.choice([0, 1])), ("review_status", lambda: rng.choice(STATUSES)),
         ("status", lambda: rng.choice(["finished", "discarded"])),
-        ("started_at", lambda: f"2026-11-{rng.randint(1, 30):02d}T09:00:00+08:00"),
+        ("started_at", lambda: f"2026-{rng.randint(10, 12)}-{rng.randint(1, 30):02d}T09:00:00+08:00"),
         ("branch_id", lambda: rng.choice(bank["branches"])),
     ]
     for session_id in rng.sample(ids, 60):
@@ -307,6 +310,21 @@ def test_drill_down_figures_equal_a_recount_of_the_sessions(app, database, bank)
         database.execute("DELETE FROM sessions WHERE id = ?", [session_id])
     for granularity in stats.GRANULARITIES:
         _check_every_scope(database, bank, granularity)
+
+
+@pytest.mark.parametrize("low, high, months, edges", [
+    ("2026-10-15", "2026-12-10", ("2026-11", "2026-11"), [("2026-10-15", "2026-10-31"),
+                                                         ("2026-12-01", "2026-12-10")]),
+    ("2026-01-01", "2026-12-31", ("2026-01", "2026-12"), []),
+    ("2026-02-01", "2026-02-28", ("2026-02", "2026-02"), []),
+    ("2026-02-02", "2026-02-28", None, [("2026-02-02", "2026-02-28")]),
+    ("2026-11-03", "2026-12-02", None, [("2026-11-03", "2026-12-02")]),
+    ("2026-12-31", "2027-02-27", ("2027-01", "2027-01"), [("2026-12-31", "2026-12-31"),
+                                                         ("2027-02-01", "2027-02-27")]),
+])
+def test_a_range_splits_into_whole_months_and_days(low, high, months, edges):
+    assert head_office.month_split(date.fromisoformat(low), date.fromisoformat(high)) == (
+        months, [(date.fromisoformat(a), date.fromisoformat(b)) for a, b in edges])
 
 
 def test_figures_follow_the_definitions(app, database, bank):

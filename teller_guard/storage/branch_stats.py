@@ -2,9 +2,7 @@
 (revision 0013), kept by triggers of their own on sessions.
 
 The older daily tables (stats_triggers.py, used by revisions 0006 and 0008) have no branch; they
-and their triggers are left exactly as they are. Each table here has a branch grain (read for
-the bank and for one branch) and a teller grain (read only within one branch, so its key starts
-with branch_id):
+and their triggers are left exactly as they are. The tables (three grains, see TABLES) keep:
 
 - mix: level x outcome -> screenings, amount, 劝阻 (stopped: 高/极高 cancelled or police_called)
   with their amount, and closed dispositions of queued cases with how many were 误报;
@@ -64,7 +62,8 @@ def bucket_width(bucket: int) -> int:
 
 KEY_EXPRESSIONS = {
     "branch_id": "COALESCE(R.branch_id, 0)", "teller_id": "R.teller_id",
-    "day": "substr(R.started_at, 1, 10)", "level": "COALESCE(R.level, '')",
+    "day": "substr(R.started_at, 1, 10)", "month": "substr(R.started_at, 1, 7)",
+    "level": "COALESCE(R.level, '')",
     "outcome": "COALESCE(R.outcome, '')", "typology": "COALESCE(R.typology, '')",
     "bucket": BUCKET,
 }
@@ -83,11 +82,21 @@ _MIX_VALUES = ("n", "amount_fen", "stopped", "stopped_fen", "closed", "false_ala
 _TYPOLOGY_VALUES = ("n", "stopped", "stopped_fen")
 _DURATION = "R.duration_seconds IS NOT NULL"
 # name -> (key columns in primary-key order, value columns, extra condition or None).
-# Branch grain: day first (the bank's figures read a range of days across every branch).
+# Three grains, so a year of the whole bank reads a few tens of thousands of rows:
+# - bank (day): the bank's figures per day and per typology;
+# - branch (day, and month): per branch, for the bank's list of branches: whole months of the
+#   range from the month tables, the days at either end from the day tables (day first in the
+#   key: those are ranges of it);
+# - teller (day): a branch's figures and its tellers', one teller's (branch_id first in the
+#   key: always read for one branch).
 TABLES = {
+    "stats_day_bank_mix": (("day", "level", "outcome"), _MIX_VALUES, None),
+    "stats_day_bank_typology": (("day", "typology"), _TYPOLOGY_VALUES, None),
+    "stats_day_bank_duration": (("day", "bucket"), ("n",), _DURATION),
     "stats_day_branch_mix": (("day", "branch_id", "level", "outcome"), _MIX_VALUES, None),
-    "stats_day_branch_typology": (("day", "branch_id", "typology"), _TYPOLOGY_VALUES, None),
     "stats_day_branch_duration": (("day", "branch_id", "bucket"), ("n",), _DURATION),
+    "stats_month_branch_mix": (("month", "branch_id", "level", "outcome"), _MIX_VALUES, None),
+    "stats_month_branch_duration": (("month", "branch_id", "bucket"), ("n",), _DURATION),
     "stats_day_teller_mix": (("branch_id", "day", "teller_id", "level", "outcome"),
                              _MIX_VALUES, None),
     "stats_day_teller_typology": (("branch_id", "day", "teller_id", "typology"),

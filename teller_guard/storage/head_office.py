@@ -138,15 +138,8 @@ class Scope:
             return "branch_id"
         return "teller_id" if self.teller_id is None else None
 
-    def table(self, kind: str) -> str:
-        """Which grain answers: a teller's rows and a branch's per-teller rows come from the
-        teller grain (read by branch_id, its key's first column), all else from the branch's."""
-        if self.teller_id is not None or (kind == "group" and self.branch_id is not None):
-            return "teller"
-        return "branch"
-
-    def conditions(self, date_from: date, date_to: date) -> tuple[list[str], list]:
-        conditions, params = ["day >= ?", "day <= ?"], [date_from.isoformat(), date_to.isoformat()]
+    def conditions(self) -> tuple[list[str], list]:
+        conditions, params = [], []
         for column, value in (("branch_id", self.branch_id), ("teller_id", self.teller_id)):
             if value is not None:
                 conditions.append(f"{column} = ?")
@@ -154,36 +147,79 @@ class Scope:
         return conditions, params
 
 
-def _read(db, scope: Scope, kind: str, table: str, select: str, keys: list[str],
-          date_from: date, date_to: date) -> list[Row]:
-    conditions, params = scope.conditions(date_from, date_to)
+def _read(db, table: str, select: str, keys: list[str], conditions: list[str],
+          params: list) -> list[Row]:
     ordinals = ", ".join(str(i) for i in range(1, len(keys) + 1))
-    return query(db, f"SELECT {', '.join(keys)}, {select} "  # noqa: S608 - constants
-                     f"FROM stats_day_{scope.table(kind)}_{table} "
+    return query(db, f"SELECT {', '.join(keys)}, {select} FROM {table} "  # noqa: S608 - constants
                      f"WHERE {' AND '.join(conditions)} GROUP BY {ordinals}", params)
+
+
+def _days(date_from: date, date_to: date) -> tuple[list[str], list]:
+    return ["day >= ?", "day <= ?"], [date_from.isoformat(), date_to.isoformat()]
+
+
+def month_split(date_from: date, date_to: date) -> tuple[tuple[str, str] | None,
+                                                          list[tuple[date, date]]]:
+    """The whole months inside [date_from, date_to] (first and last YYYY-MM, or None) and the
+    day ranges left at either end."""
+    first = date_from if date_from.day == 1 else (date_from.replace(day=28) + timedelta(days=4)
+                                                  ).replace(day=1)
+    after = date_to + timedelta(days=1)
+    end = after if after.day == 1 else date_to.replace(day=1)  # first day after the last month
+    if first >= end:
+        return None, [(date_from, date_to)]
+    edges = [(date_from, first - timedelta(days=1))] if date_from < first else []
+    if end <= date_to:
+        edges.append((end, date_to))
+    return (first.isoformat()[:7], (end - timedelta(days=1)).isoformat()[:7]), edges
+
+
+def _branch_groups(db, table: str, select: str, keys: list[str], date_from: date,
+                   date_to: date) -> list[Row]:
+    """Per branch over the range: whole months from the month table, the ends from the day
+    table (head_office.stats adds rows of the same branch together)."""
+    months, edges = month_split(date_from, date_to)
+    rows = []
+    if months:
+        rows += _read(db, f"stats_month_branch_{table}", select, keys,
+                      ["month >= ?", "month <= ?"], list(months))
+    for low, high in edges:
+        rows += _read(db, f"stats_day_branch_{table}", select, keys, *_days(low, high))
+    return rows
 
 
 def statistics(db, scope: Scope, date_from: date, date_to: date,
                granularity: str = "day") -> dict[str, list[Row]]:
     """The rows head_office.stats folds into figures: per period (mix, durations), per group
     of the level below (mix, durations: branches of the bank, tellers of a branch) and per
-    typology. A teller's figures come from the teller grain, the rest from the branch grain."""
+    typology. The bank's come from the bank and branch grains, a branch's and a teller's from
+    the teller grain (read by branch_id, its key's first column)."""
     period = f"{period_expression(db, granularity)} AS period"
+    days, params = _days(date_from, date_to)
+    if scope.branch_id is None:
+        grain, where = "bank", (days, params)
+    else:
+        extra, extra_params = scope.conditions()
+        grain, where = "teller", (extra + days, extra_params + params)
     figures = {
-        "periods": _read(db, scope, "total", "mix", MIX_SUMS, [period, "level", "outcome"],
-                         date_from, date_to),
-        "period_durations": _read(db, scope, "total", "duration", _sums("n"),
-                                  [period, "bucket"], date_from, date_to),
-        "typologies": _read(db, scope, "total", "typology",
-                            _sums("n", "stopped", "stopped_fen"), ["typology"],
-                            date_from, date_to),
+        "periods": _read(db, f"stats_day_{grain}_mix", MIX_SUMS, [period, "level", "outcome"],
+                         *where),
+        "period_durations": _read(db, f"stats_day_{grain}_duration", _sums("n"),
+                                  [period, "bucket"], *where),
+        "typologies": _read(db, f"stats_day_{grain}_typology",
+                            _sums("n", "stopped", "stopped_fen"), ["typology"], *where),
         "groups": [], "group_durations": [],
     }
-    if scope.group:
-        figures["groups"] = _read(db, scope, "group", "mix", MIX_SUMS,
-                                  [scope.group, "level", "outcome"], date_from, date_to)
-        figures["group_durations"] = _read(db, scope, "group", "duration", _sums("n"),
-                                           [scope.group, "bucket"], date_from, date_to)
+    if scope.group == "branch_id":
+        figures["groups"] = _branch_groups(db, "mix", MIX_SUMS, ["branch_id", "level", "outcome"],
+                                           date_from, date_to)
+        figures["group_durations"] = _branch_groups(db, "duration", _sums("n"),
+                                                    ["branch_id", "bucket"], date_from, date_to)
+    elif scope.group == "teller_id":
+        figures["groups"] = _read(db, "stats_day_teller_mix", MIX_SUMS,
+                                  ["teller_id", "level", "outcome"], *where)
+        figures["group_durations"] = _read(db, "stats_day_teller_duration", _sums("n"),
+                                           ["teller_id", "bucket"], *where)
     return figures
 
 
