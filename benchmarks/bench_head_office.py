@@ -188,7 +188,7 @@ def run(args, url: str) -> None:
     database.execute("ANALYZE")
     sizes = {name: database.execute(f"SELECT count(*) FROM {name}").fetchone()[0]  # noqa: S608
              for name in branch_stats.TABLES}
-    print(f"generated in {generated:.0f} s; 0013's backfill of the six tables {backfill:.1f} s")
+    print(f"generated in {generated:.0f} s; 0013's backfill of the branch_stats tables {backfill:.1f} s")
     print("rows: " + ", ".join(f"{name} {count:,}" for name, count in sizes.items()))
 
     today = date.today()
