@@ -1,5 +1,5 @@
-"""Daily tables with a branch (and teller) dimension for head office's bank-wide statistics
-(revision 0013), kept by triggers of their own on sessions.
+"""Daily (and monthly) tables for head office's bank-wide statistics with drill-down to branch
+and teller (revision 0013), kept by triggers of their own on sessions.
 
 The older daily tables (stats_triggers.py, used by revisions 0006 and 0008) have no branch; they
 and their triggers are left exactly as they are. The tables (three grains, see TABLES) keep:

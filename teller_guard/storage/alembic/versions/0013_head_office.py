@@ -5,7 +5,7 @@ branch's 上报总行, every 极高 assessment, every printed police alert), wit
 head office's queue. Screenings already 极高 or with an alert printed are marked here, at the
 time of their last update (the assessment's or the alert's exact time is in the ledger).
 
-Six daily tables (storage/branch_stats.py) with branch and teller dimensions, kept by triggers
+Ten tables (storage/branch_stats.py) at bank, branch and teller grain, kept by triggers
 of their own (the statistics triggers of 0006/0008 stay as they are), are filled here from the
 sessions already stored. Later changes to branch_stats.py must keep this revision correct when
 it runs before them, or replace the triggers in a revision of their own.
