@@ -120,7 +120,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.add_template_filter(_local_time, "local_time")
     app.add_template_global(labels, "labels")  # the glossary: one name per code everywhere
 
-    from . import account, admin, api, auth, ops, review, screening, supervision
+    from . import account, admin, api, auth, head_office, ops, review, screening, supervision
     from .watchlist import radar_views
     from .watchlist import views as watchlist_views
 
@@ -132,6 +132,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
     app.register_blueprint(supervision.bp)
     app.register_blueprint(screening.bp)
     app.register_blueprint(review.bp)
+    app.register_blueprint(head_office.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(watchlist_views.bp)

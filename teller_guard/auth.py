@@ -34,7 +34,7 @@ HOME_BY_ROLE = {
     "supervisor": "screening.mine",
     "security": "review.queue",
     "admin": "admin.index",
-    "ho_security": "review.queue",
+    "ho_security": "head_office.queue",  # head office's own pages (its admin's: admin.index)
     "ho_admin": "admin.index",
 }
 

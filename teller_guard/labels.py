@@ -18,6 +18,8 @@ ROLES = {"teller": "柜员", "supervisor": "主管", "security": "安保", "admi
          "ho_security": "总行反诈", "ho_admin": "总行管理员"}
 # Head-office roles belong to no branch and act on every branch (issue 16).
 HEAD_OFFICE_ROLES = ("ho_security", "ho_admin")
+# Why a screening went to head office (sessions.escalated_why; the first reason is kept).
+ESCALATION_REASONS = {"manual": "网点上报", "critical": "极高风险", "police_alert": "已打印警情通报单"}
 # The branch role whose pages a head-office role opens (on every branch's data).
 BRANCH_ROLE_OF = {"ho_security": "security", "ho_admin": "admin"}
 LEVELS = {"low": "低风险", "medium": "中风险", "high": "高风险", "critical": "极高风险"}
@@ -199,6 +201,7 @@ EVENT_KINDS = {
     "screening.supervisor_override": SUPERVISOR_DECISIONS["override"],
     "screening.outcome": "记录结果",
     "screening.discarded": "作废未完成的问询",
+    "screening.escalated": "上报总行",
     "print.slip": "打印风险提示单",
     "print.alert": "打印警情通报单",
     "alert.queued": "警情待发送",

@@ -19,6 +19,7 @@ AREAS = {
     "radar": {"ho_security", "ho_admin"},  # 涉诈收款账户雷达: head office only
     "api": "token",
     "ops": None,  # /healthz, /readyz, /metrics: no login (ops.py)
+    "head_office": {"ho_security", "ho_admin"},  # head office only (tests/test_head_office.py)
 }
 ROLES = ["teller", "supervisor", "security", "admin"]
 # Routes open to fewer roles than the rest of their area.
@@ -370,6 +371,7 @@ def effective_forms(database):
         "review.assign": {"assignee_id": str(security)},
         "review.add_note": {"note": "另一网点的备注"},
         "review.propose_watchlist": {"note": "请列入名单"},
+        "review.escalate": {"reason": "客户在多个网点转账"},
     }
 
 

@@ -281,5 +281,5 @@ def test_head_office_sees_the_branch_of_each_api_token(app, client, auth, bank):
 
 
 def test_head_office_accounts_log_in_to_a_home_page(app, client, auth, bank):
-    assert auth.login("ho_security1", HO_PASSWORD).headers["Location"] == "/review/"
-    assert client.get("/").headers["Location"] == "/review/"
+    assert auth.login("ho_security1", HO_PASSWORD).headers["Location"] == "/head-office/"
+    assert client.get("/").headers["Location"] == "/head-office/"

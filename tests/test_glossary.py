@@ -259,6 +259,7 @@ SAMPLES = {
     "screening.outcome": {"outcome": "police_called", "amount_fen": 50_000_000,
                           "duration_seconds": 320},
     "screening.discarded": {"reason": "other", "note": "客户改日再来"},
+    "screening.escalated": {"why": "manual", "reason": "疑似跨网点同一团伙"},
     "print.slip": {"paper": "roll80", "reprint": False},
     "print.alert": {"paper": "a4", "reprint": True},
     "alert.queued": {"outbox_id": 4, "idempotency_key": "inst-TG20261130-000123-alert-1"},

@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 from teller_guard import db
 from teller_guard import migrations as legacy
-from teller_guard.storage import migrate, postgres, stats_triggers
+from teller_guard.storage import branch_stats, migrate, postgres, stats_triggers
 from teller_guard.storage.schema import metadata
 
 
@@ -124,7 +124,8 @@ def test_postgresql_has_the_partial_indexes_and_triggers(postgres_url):
     assert "WHERE (in_queue = 1)" in indexes[legacy.QUEUE_INDEX]
     assert "WHERE (api_token_id IS NOT NULL)" in indexes["idx_sessions_api_token_id"]
     assert "pii.accessed" in indexes[legacy.ACCESS_EVENTS_INDEX]
-    assert triggers == {"stats_sessions_change", "users_change_ends_sessions"}
+    assert triggers == {"stats_sessions_change", "users_change_ends_sessions",
+                        branch_stats.POSTGRESQL_TRIGGER}
 
 
 @pytest.mark.parametrize("sql, expected", [
@@ -169,6 +170,21 @@ UNDO_0012 = [statement for column in ("payee_hash", "customer_hash") for stateme
     f"CREATE INDEX idx_sessions_{column}_started_at ON sessions ({column}, started_at)")]
 
 
+def undo_0013(connection) -> None:
+    """Undo 0013 by hand (before UNDO_0009: its triggers name sessions.branch_id)."""
+    if connection.dialect == "postgresql":
+        trigger = branch_stats.POSTGRESQL_TRIGGER
+        statements = [f"DROP TRIGGER {trigger} ON sessions", f"DROP FUNCTION {trigger}()"]
+    else:
+        statements = [f"DROP TRIGGER {name}" for name in branch_stats.SQLITE_TRIGGER_NAMES]
+    statements += ["DROP INDEX idx_sessions_escalated",
+                   "ALTER TABLE sessions DROP COLUMN escalated_at",
+                   "ALTER TABLE sessions DROP COLUMN escalated_why",
+                   *(f"DROP TABLE {name}" for name in branch_stats.TABLES)]
+    for statement in statements:
+        connection.execute(statement)
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -179,7 +195,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0010 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0013 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -192,6 +208,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        undo_0013(database)
         for statement in UNDO_0010 + UNDO_0009:  # before 0008's table: SQLite reparses triggers
             database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
@@ -333,6 +350,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
+        undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
@@ -427,6 +445,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     connection = db.connect(postgres_url)
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
+        undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
@@ -467,6 +486,68 @@ def test_0010_keeps_existing_entries_listed(tmp_path):
     connection = db.connect(path)
     _listed_after_0010(connection)
     connection.conn.close()
+
+
+# --- 0013: head office's escalation columns and daily tables with a branch ---------------------
+
+
+def _sessions_before_0013(connection) -> None:
+    connection.execute("INSERT INTO users (username, role, password_hash, branch_id) "
+                       "VALUES ('t', 'teller', 'x', 1)")
+    teller = connection.execute("SELECT id FROM users WHERE username = 't'").fetchone()[0]
+    for number, (level, outcome, alerts, seconds, status) in enumerate([
+            ("critical", "police_called", 0, 300, "finished"),
+            ("high", "cancelled", 1, 125, "finished"),
+            ("high", None, 0, None, "assessed"),
+            ("low", "proceeded", 0, 61, "finished"),
+            ("critical", None, 0, None, "discarded")], start=1):
+        connection.execute(
+            "INSERT INTO sessions (reference, teller_id, branch_id, started_at, updated_at, "
+            "status, level, outcome, amount_fen, duration_seconds, alerts_printed) "
+            "VALUES (?, ?, 1, '2026-12-02T09:00:00+08:00', '2026-12-02T09:05:00+08:00', "
+            "?, ?, ?, 1000, ?, ?)",
+            [f"TG20261202-{number:06d}", teller, status, level, outcome, seconds, alerts])
+
+
+def _head_office_rows(connection) -> tuple[list, list]:
+    escalated = [tuple(row) for row in connection.execute(
+        "SELECT reference, escalated_why, escalated_at FROM sessions "
+        "WHERE escalated_at IS NOT NULL ORDER BY reference")]
+    mix = [tuple(row) for row in connection.execute(
+        "SELECT day, branch_id, level, outcome, n, stopped, stopped_fen "
+        "FROM stats_day_branch_mix WHERE n > 0 ORDER BY 3, 4")]
+    return escalated, mix
+
+
+HEAD_OFFICE_ROWS = (
+    [("TG20261202-000001", "critical", "2026-12-02T09:05:00+08:00"),
+     ("TG20261202-000002", "police_alert", "2026-12-02T09:05:00+08:00"),
+     ("TG20261202-000005", "critical", "2026-12-02T09:05:00+08:00")],
+    [("2026-12-02", 1, "critical", "police_called", 1, 1, 1000),
+     ("2026-12-02", 1, "high", "", 1, 0, 0),
+     ("2026-12-02", 1, "high", "cancelled", 1, 1, 1000),
+     ("2026-12-02", 1, "low", "proceeded", 1, 0, 0)],
+)
+
+
+def test_0013_marks_escalations_and_fills_the_branch_tables(tmp_path):
+    path = tmp_path / "x.db"
+    sqlite_at(path, "0012_cross_branch_signals")
+    with sqlite3.connect(path) as connection:
+        _sessions_before_0013(connection)
+    assert db.prepare(path) == [f"alembic 0012_cross_branch_signals -> {migrate.HEAD}"]
+    connection = sqlite3.connect(path, isolation_level=None)
+    assert _head_office_rows(connection) == HEAD_OFFICE_ROWS
+    buckets = connection.execute("SELECT bucket, n FROM stats_day_teller_duration "
+                                 "ORDER BY bucket").fetchall()
+    assert buckets == [(60, 1), (120, 1), (300, 1)]
+    # the new triggers keep them: a low screening becomes 劝阻 when it is high and cancelled
+    connection.execute("UPDATE sessions SET level = 'high', outcome = 'cancelled' "
+                       "WHERE reference = 'TG20261202-000004'")
+    assert ("2026-12-02", 1, "high", "cancelled", 2, 2, 2000) in _head_office_rows(connection)[1]
+    stopped = connection.execute("SELECT sum(stopped) FROM stats_day_branch_mix").fetchone()[0]
+    assert stopped == 3
+    connection.close()
     new = tmp_path / "new.db"
     db.prepare(new)
     assert sqlite_shape(path) == sqlite_shape(new)
@@ -476,12 +557,27 @@ def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
-        for statement in UNDO_0010:
+        undo_0013(connection)
+        for statement in UNDO_0012 + UNDO_0010:
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0009_branches'")
         _entry_before_0010(connection)
         assert db.prepare(postgres_url) == [f"alembic 0009_branches -> {migrate.HEAD}"]
         _listed_after_0010(connection)
+        assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    finally:
+        connection.conn.close()
+
+
+def test_postgresql_0013_marks_escalations_and_fills_the_branch_tables(postgres_url):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        undo_0013(connection)
+        connection.execute("UPDATE alembic_version SET version_num = '0012_cross_branch_signals'")
+        _sessions_before_0013(connection)
+        assert db.prepare(postgres_url) == [f"alembic 0012_cross_branch_signals -> {migrate.HEAD}"]
+        assert _head_office_rows(connection) == HEAD_OFFICE_ROWS
         assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
     finally:
         connection.conn.close()

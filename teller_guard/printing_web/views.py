@@ -258,7 +258,8 @@ def _record_alert(db, row, current, vault, alert_content, printed_at) -> int | N
     endpoint configured, the outbox row with its alert.queued event: one transaction."""
     session_id = row["id"]
     printed = current["alerts_printed"] or 0
-    print_store.alert_printed(db, session_id, printed + 1, current["review_status"] or "pending")
+    print_store.alert_printed(db, session_id, printed + 1, current["review_status"] or "pending",
+                              at=printed_at.isoformat(timespec="seconds"))
     _append(db, "pii.accessed", session_id, fields=content.pii_fields_read(vault),
             purpose="police_alert")
     _append(db, "print.alert", session_id, paper="a4", reprint=printed > 0)

@@ -185,6 +185,9 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind == "screening.discarded":
         reason = labels.DISCARD_REASONS.get(data.get("reason"), _text(data.get("reason")))
         return f"原因：{reason}" + (f"；说明：{data['note']}" if data.get("note") else "")
+    if kind == "screening.escalated":
+        why = labels.ESCALATION_REASONS.get(data.get("why"), _text(data.get("why")))
+        return why + (f"；理由：{data['reason']}" if data.get("reason") else "")
     if kind in ("print.slip", "print.alert"):
         paper = PAPERS.get(data.get("paper"), data.get("paper") or "")
         return paper + ("（补打）" if data.get("reprint") else "")

@@ -272,6 +272,24 @@ def propose_watchlist(session_id: int):
                             **_context(get_db(), request.form).query_args()), 303)
 
 
+@bp.route("/<int:session_id>/escalate", methods=["POST"])
+def escalate(session_id: int):
+    """上报总行 with a reason (branch security or supervisor)."""
+    from ..head_office import escalation
+
+    if g.user.role not in escalation.BRANCH_ROLES:
+        abort(403)
+    _visible_or_404(session_id)
+    reason = request.form.get("reason", "")
+    try:
+        escalation.escalate(get_db(), ledger_key(), g.user, session_id, reason)
+    except escalation.EscalationError as error:
+        return _detail(session_id, error=str(error), status=409)
+    flash("已上报总行")
+    return redirect(url_for("review.detail", session_id=session_id,
+                            **_context(get_db(), request.form).query_args()), 303)
+
+
 def _stats_range(args) -> tuple[date, date, list[str]]:
     errors: list[str] = []
     date_from, date_to = filters.parse_dates(args, errors)

@@ -220,12 +220,16 @@ def questions_for(db, row: dict, branch, rules: RuleSet, cross_session: dict):
 
 
 def _assessed_columns(assessment: Assessment, form: dict, moment: datetime, in_queue,
-                      review_status, assessment_dict: dict | None = None) -> dict:
+                      review_status, assessment_dict: dict | None = None,
+                      escalated: bool = False) -> dict:
     """The session columns an assessment sets (shared by assess and screen).
-    `assessment_dict`: assessment.to_dict() when the caller already has it."""
+    `assessment_dict`: assessment.to_dict() when the caller already has it. A first 极高
+    goes to head office in the same UPDATE (`escalated`: it already went)."""
     typologies = [match.id for match in assessment.typologies]
     in_queue = int(assessment.level in QUEUE_LEVELS or bool(in_queue))
-    return {
+    escalation = ({"escalated_at": _iso(moment), "escalated_why": "critical"}
+                  if assessment.level == "critical" and not escalated else {})
+    return {**escalation,
         "form": json.dumps(form, ensure_ascii=False),
         "level": assessment.level, "score": assessment.score,
         "action": assessment.action.code,
@@ -279,8 +283,9 @@ def assess(db, keys: Keys, session_id: int, branch, rules: RuleSet, cross_sessio
         if statement:
             row["form"][follow_ups.FORM_KEY] = follow_ups.recorded(
                 row["form"], row["assessment"], assessment.to_dict(), statement, _iso(moment))
-        sessions.assessed(db, session_id, _assessed_columns(assessment, row["form"], moment,
-                                                  row["in_queue"], row["review_status"]))
+        sessions.assessed(db, session_id, _assessed_columns(
+            assessment, row["form"], moment, row["in_queue"], row["review_status"],
+            escalated=bool(row.get("escalated_at"))))
         _append_assessed(db, keys, actor_id, session_id, assessment, row["amount_fen"])
     return assessment
 

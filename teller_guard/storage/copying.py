@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from . import branches, postgres
+from . import branch_stats, branches, postgres
 from .schema import DEFAULT_BRANCH, metadata
 
 # Tables in an order where every row's foreign keys point at rows already copied.
@@ -83,10 +83,13 @@ def insert_rows(db, table: str, rows: Iterable[tuple]) -> int:
         # The daily statistics are copied as they are: the trigger that keeps them would count
         # every copied session a second time. Off only inside this transaction (DDL is
         # transactional: a failure or a kill leaves it on).
+        triggers = ("stats_sessions_change", branch_stats.POSTGRESQL_TRIGGER)
         with transaction(db):
-            db.execute("ALTER TABLE sessions DISABLE TRIGGER stats_sessions_change")
+            for trigger in triggers:
+                db.execute(f"ALTER TABLE sessions DISABLE TRIGGER {trigger}")
             db.executemany(insert, rows)
-            db.execute("ALTER TABLE sessions ENABLE TRIGGER stats_sessions_change")
+            for trigger in triggers:
+                db.execute(f"ALTER TABLE sessions ENABLE TRIGGER {trigger}")
     else:
         if table == "ledger_head":
             db.execute("DELETE FROM ledger_head")  # the schema's empty head row

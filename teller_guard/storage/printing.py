@@ -4,6 +4,8 @@ format, so they compare as text."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from . import query, query_one
 from .branches import condition as branch_condition
 
@@ -25,11 +27,19 @@ def alert_state(db, session_id: int) -> dict | None:
                      [session_id])
 
 
-def alert_printed(db, session_id: int, alerts_printed: int, review_status: str) -> None:
-    """The new alert count; a printed alert always puts the session in the review queue."""
+def alert_printed(db, session_id: int, alerts_printed: int, review_status: str,
+                  at: str | None = None) -> None:
+    """The new alert count; a printed alert always puts the session in the review queue and,
+    unless it went already, sends it to head office (at `at`)."""
     db.execute(
-        "UPDATE sessions SET alerts_printed = ?, in_queue = 1, review_status = ? "
-        "WHERE id = ?", [alerts_printed, review_status, session_id])
+        "UPDATE sessions SET alerts_printed = ?, in_queue = 1, review_status = ?, "
+        "escalated_why = CASE WHEN escalated_at IS NULL THEN 'police_alert' "
+        "ELSE escalated_why END, escalated_at = COALESCE(escalated_at, ?) "
+        "WHERE id = ?", [alerts_printed, review_status, at or _now(), session_id])
+
+
+def _now() -> str:
+    return datetime.now().astimezone().isoformat(timespec="seconds")
 
 
 # --- the outbox --------------------------------------------------------------------------------

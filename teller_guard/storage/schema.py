@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from .. import migrations as legacy
-from . import stats_triggers
+from . import branch_stats, stats_triggers
 
 metadata = MetaData()
 
@@ -190,6 +190,9 @@ sessions = Table(
     Column("alerts_printed", Integer, server_default=text("0")),
     Column("api_token_id", Id),
     Column("branch_id", Id, ForeignKey("branches.id")),  # the teller's branch (0009)
+    # Sent to head office (0013): when, and why first (head_office/escalation.py REASONS).
+    Column("escalated_at", Text),
+    Column("escalated_why", Text),
     Index("idx_sessions_reference", "reference", unique=True),
     Index("idx_sessions_branch_id_id", "branch_id", "id"),
     Index("idx_sessions_teller_id_status_id", "teller_id", "status", "id"),
@@ -210,6 +213,10 @@ sessions = Table(
           postgresql_where=text("api_token_id IS NOT NULL")),
     Index("idx_sessions_awaiting_supervisor", "updated_at", "id",
           sqlite_where=text(AWAITING_SUPERVISOR), postgresql_where=text(AWAITING_SUPERVISOR)),
+    # Head office's queue (0013): only the escalated few, newest first.
+    Index("idx_sessions_escalated", "escalated_at", "id",
+          sqlite_where=text("escalated_at IS NOT NULL"),
+          postgresql_where=text("escalated_at IS NOT NULL")),
 )
 
 pii_vault = Table(
@@ -368,6 +375,18 @@ for _name, (_keys, _values, _, _) in stats_triggers.TABLES.items():
     _stats_table(_name, _keys, _values)
 
 
+def _branch_stats_table(name: str, keys, values) -> Table:
+    columns = [Column(key, Id if key in branch_stats.INTEGER_KEYS else Text,
+                      primary_key=True, autoincrement=False) for key in keys]
+    columns += [Column(value, Int, nullable=False, server_default=text("0")) for value in values]
+    return Table(name, metadata, *columns, sqlite_with_rowid=False)
+
+
+# The same with a branch (and teller) dimension, for head office (0013; storage/branch_stats.py).
+for _name, (_keys, _values, _) in branch_stats.TABLES.items():
+    _branch_stats_table(_name, _keys, _values)
+
+
 POSTGRESQL_TRIGGERS = (
     # Statistics: one function for the three events, as SQLite's three triggers do (0006).
     stats_triggers.postgresql_function(),
@@ -381,11 +400,13 @@ POSTGRESQL_TRIGGERS = (
     "RETURN NULL;\nEND $$",
     "CREATE TRIGGER users_change_ends_sessions AFTER UPDATE OF password_hash, role, active "
     "ON users FOR EACH ROW EXECUTE FUNCTION users_change_ends_sessions()",
+    *branch_stats.postgresql_statements(),  # head office's daily tables (0013)
 )
 
 
 def _sqlite_triggers() -> list[str]:
-    return [*stats_triggers.sqlite_statements(), legacy.USERS_CHANGE_TRIGGER]
+    return [*stats_triggers.sqlite_statements(), legacy.USERS_CHANGE_TRIGGER,
+            *branch_stats.sqlite_statements()]
 
 
 def _ddl(statement: str) -> DDL:
