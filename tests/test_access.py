@@ -281,6 +281,7 @@ LISTING_POSTS = {
     "review.clear_search": {},
     "review.export_queue": {"date_from": "2000-01-01"},
     "review.export_statistics": {"date_from": "2000-01-01", "date_to": "2099-12-31"},
+    "head_office.export_statistics": {"date_from": "2000-01-01", "date_to": "2099-12-31"},
     "watchlist.export": {},
     "watchlist.search": {"account": "6217001234567890123"},
 }
@@ -372,6 +373,8 @@ def effective_forms(database):
         "review.add_note": {"note": "另一网点的备注"},
         "review.propose_watchlist": {"note": "请列入名单"},
         "review.escalate": {"reason": "客户在多个网点转账"},
+        "head_office.close": {"to": "false_alarm", "note": "误报"},
+        "head_office.transition": {"to": "in_review"},
     }
 
 
