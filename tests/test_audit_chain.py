@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teller_guard import audit, db, migrations, storage
+from teller_guard import audit, db, storage
 from teller_guard.storage import copying
 
 pytestmark = pytest.mark.both_backends
@@ -24,12 +24,12 @@ def ledger(tmp_path, backend, request):
             copying.truncate_all(database)
     else:
         path = tmp_path / "ledger.db"
+        db.prepare(path)
         database = db.connect(path)
-        migrations.apply(database)
     for number in range(10):
         with db.write_transaction(database):
             audit.append(database, KEY, audit.AuditEvent(
-                "screening.outcome", actor_id=1, session_id=number, data={"n": number}))
+                "screening.outcome", actor_id=1, session_id=number, data={"n": number}, chain=1))
     yield database, path
     database.conn.close()
 

@@ -159,6 +159,20 @@ UNDO_0009 = ["DROP INDEX idx_sessions_branch_id_id",
              "DROP TABLE branches"]
 
 
+# Undo 0014 by hand: a database as 0009 left it (PostgreSQL: also its id sequence and head rows).
+UNDO_0014 = ["DROP INDEX idx_ledger_chain_id", "ALTER TABLE ledger DROP COLUMN chain",
+             "ALTER TABLE ledger_head DROP COLUMN plain_until"]
+UNDO_0014_POSTGRESQL = ["DROP SEQUENCE ledger_id_seq", "DELETE FROM ledger_head WHERE id <> 1"]
+
+
+def undo_0014(connection) -> None:
+    for statement in UNDO_0014:
+        connection.execute(statement)
+    if connection.dialect == "postgresql":
+        for statement in UNDO_0014_POSTGRESQL:
+            connection.execute(statement)
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -169,7 +183,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0009 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0014 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -179,6 +193,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        undo_0014(database)
         for statement in UNDO_0009:  # before 0008's table goes: SQLite reparses the triggers
             database.execute(statement)
         database.execute("DROP TABLE stats_day_level_outcome")
@@ -301,6 +316,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
+        undo_0014(connection)
         for statement in UNDO_0009:
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
@@ -395,6 +411,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         connection.execute("DROP TABLE stats_day_level_outcome")
+        undo_0014(connection)
         for statement in UNDO_0009:
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
