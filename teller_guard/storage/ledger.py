@@ -286,12 +286,6 @@ def row_after(db, chain: int, row_id: int) -> Row | None:
 # --- anchors -------------------------------------------------------------------------------------
 
 
-def chain_of(db, row_id: int) -> int | None:
-    """The chain row `row_id` is in (None: no such row)."""
-    found = db.execute("SELECT chain FROM ledger WHERE id = ?", [row_id]).fetchone()
-    return found[0] if found else None
-
-
 def anchored_events(db) -> list[Row]:
     """id, hash and data of every chain.anchored event, oldest first."""
     return query(db, "SELECT id, hash, data FROM ledger WHERE session_id IS NULL "
@@ -299,8 +293,8 @@ def anchored_events(db) -> list[Row]:
 
 
 def hash_of(db, row_id: int) -> Row | None:
-    """The stored hash of row `row_id` (None: no such row)."""
-    return query_one(db, "SELECT hash FROM ledger WHERE id = ?", [row_id])
+    """The stored hash and chain of row `row_id` (None: no such row)."""
+    return query_one(db, "SELECT hash, chain FROM ledger WHERE id = ?", [row_id])
 
 
 # --- what a screening event's `state` digest covers (digests.py) --------------------------------
