@@ -218,3 +218,134 @@ def test_the_head_seal_covers_the_chain(app, database):
     head = ledger.head(database, made["branch"])
     assert audit.head_is_sealed(key_of(app), head)
     assert not audit.head_is_sealed(key_of(app), {**head, "chain": 1})
+
+
+# --- an upgraded single-branch ledger (revision 0014) ------------------------------------------
+
+LEGACY_KEY = b"u" * 32
+
+
+def _write_one_chain(database, rows: int) -> None:
+    """A ledger as before per-branch chains wrote it: hashes and seal without the chain."""
+    prev = audit.GENESIS
+    for row_id in range(1, rows + 1):
+        data = f'{{"n": {row_id}}}'
+        digest = audit.row_hash(LEGACY_KEY, prev, audit.canonical(
+            row_id, "2026-12-01T09:00:00+08:00", None, "login.failed", None, data))
+        database.execute("INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, "
+                         "hash) VALUES (?, '2026-12-01T09:00:00+08:00', NULL, 'login.failed', "
+                         "NULL, ?, ?, ?)", [row_id, data, prev, digest])
+        prev = digest
+    database.execute("DELETE FROM ledger_head")
+    database.execute("INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?)",
+                     [rows, prev, audit.head_seal(LEGACY_KEY, rows, prev)])
+
+
+def _upgraded_ledger_verifies(target) -> None:
+    assert db.prepare(target) == [f"alembic 0009_branches -> {db_migrate().HEAD}"]
+    database = db.connect(target)
+    try:
+        assert audit.verify_chain(database, LEGACY_KEY) == (5, [])
+        assert audit.key_seals_head(database, LEGACY_KEY)
+        assert not audit.key_seals_head(database, b"x" * 32)
+        assert ledger.head(database, 1)["plain_until"] == 5
+        assert chain_of_rows(database, "1 = 1") == {1}
+        with storage.transaction(database):  # new rows of chain 1 and of the bank's
+            after = audit.append(database, LEGACY_KEY, audit.AuditEvent("login.failed", data={},
+                                                                      chain=1))
+            audit.append(database, LEGACY_KEY, audit.AuditEvent("login.failed", data={}))
+        assert after == 6  # the numbering goes on after the old rows
+        assert audit.verify_chain(database, LEGACY_KEY) == (7, [])
+        assert audit.verify_chain(database, LEGACY_KEY, chain=1) == (6, [])
+        # An old row edited is still found (the chain walk hashes it the old way).
+        database.execute("UPDATE ledger SET data = '{\"n\": 9}' WHERE id = 2")
+        if database.dialect == "sqlite":
+            database.conn.commit()
+        assert [(problem.chain, problem.row_id, problem.problem) for problem in
+                audit.verify_chain(database, LEGACY_KEY)[1]] == [(1, 2, "edited")]
+    finally:
+        database.conn.close()
+
+
+def db_migrate():
+    from teller_guard.storage import migrate
+
+    return migrate
+
+
+def test_an_upgraded_single_branch_sqlite_ledger_becomes_chain_1_and_verifies(tmp_path):
+    from test_storage_schema import sqlite_at
+
+    path = tmp_path / "old.db"
+    sqlite_at(path, "0009_branches")
+    database = db.connect(path)
+    with db.write_transaction(database):
+        _write_one_chain(database, 5)
+    database.conn.close()
+    _upgraded_ledger_verifies(path)
+
+
+def test_an_upgraded_single_branch_postgresql_ledger_becomes_chain_1_and_verifies():
+    from postgres_support import create_database, drop_database
+    from test_storage_schema import undo_0014
+
+    url = create_database("tg_chains")
+    try:
+        db.prepare(url)
+        database = db.connect(url)
+        try:
+            undo_0014(database)
+            database.execute("UPDATE alembic_version SET version_num = '0009_branches'")
+            _write_one_chain(database, 5)
+        finally:
+            database.conn.close()
+        _upgraded_ledger_verifies(url)
+    finally:
+        drop_database(url)
+
+
+# --- anchors record every chain's head ------------------------------------------------------
+
+
+def test_anchors_record_every_chains_head_and_find_one_branch_rolled_back(
+        app, database, runner, tmp_path, monkeypatch):
+    import json
+
+    from teller_guard import anchor
+
+    folder = tmp_path / "anchors"
+    monkeypatch.setenv("TELLER_GUARD_ANCHOR_DIR", str(folder))
+    made = second_branch(app, database)
+    key = key_of(app)
+
+    def login_event():
+        with storage.transaction(database):
+            return audit.append(database, key, audit.AuditEvent("login.succeeded",
+                                                                made["teller"], data={}))
+
+    login_event()
+    older = ledger.head(database, made["branch"])  # a backup's head of branch 0002's chain
+    newest = login_event()
+    assert runner.invoke(main, ["anchor", "--instance", app.instance_path]).exit_code == 0
+    (line,) = anchor.anchor_file(folder, key).read_text(encoding="ascii").splitlines()
+    entry = json.loads(line)
+    heads = {head["chain"]: [head["last_id"], head["last_hash"]] for head in ledger.heads(database)}
+    assert entry["v"] == 2 and entry["heads"] == {str(chain): head for chain, head in heads.items()}
+    assert entry["heads"]["0"][0] == entry["last_id"]  # the anchor's own event, the bank's
+    assert set(entry["heads"]) == {"0", "1", str(made["branch"])}
+    verified = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    assert verified.exit_code == 0, verified.output
+
+    # Branch 0002's chain put back as the backup had it: a valid chain with a valid seal.
+    tamper(app, "DELETE FROM ledger WHERE id = ?", newest)
+    tamper(app, "UPDATE ledger_head SET last_id = ?, last_hash = ?, seal = ? WHERE id = ?",
+           older["last_id"], older["last_hash"], older["seal"], made["branch"])
+    assert audit.verify_chain(database, key)[1] == []
+    result = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    assert result.exit_code == 1
+    assert (f"[锚点] 网点 0002 的账本链头（第 {older['last_id']} 行）早于最新锚点 #1"
+            in result.output), result.output
+    assert runner.invoke(main, ["verify", "--instance", app.instance_path,
+                                "--branch", "0001"]).exit_code == 0
+    only_2 = runner.invoke(main, ["verify", "--instance", app.instance_path, "--branch", "0002"])
+    assert only_2.exit_code == 1 and "早于最新锚点" in only_2.output
