@@ -57,7 +57,7 @@ _CHAIN_OF = ("COALESCE(CAST(? AS BIGINT), (SELECT branch_id FROM sessions WHERE 
              "(SELECT branch_id FROM users WHERE id = ?), 0)")
 
 
-def head(db, chain: int = LEGACY_CHAIN) -> Row | None:
+def head(db, chain: int) -> Row | None:
     """A chain's sealed head: chain, last_id, last_hash, seal, plain_until (None before the
     chain's first event)."""
     found = query_one(db, f"SELECT {HEAD_COLUMNS} FROM ledger_head WHERE id = ?", [chain])  # noqa: S608
