@@ -140,7 +140,7 @@ SESSION_COLUMNS = (
     "status, form, amount_fen, channel, other_region, payee_hash, payee_masked, customer_hash, "
     "customer_masked, level, score, action, typology, typologies, rules_version, assessment, "
     "supervisor_id, supervisor_decision, supervisor_reason, outcome, outcome_at, in_queue, "
-    "review_status, assignee_id, slips_printed, alerts_printed"
+    "review_status, assignee_id, slips_printed, alerts_printed, branch_id"
 )
 
 
@@ -224,7 +224,7 @@ def one_session(writer: Writer, rng: random.Random, session_id: int, started: da
         "rules_version": None, "assessment": None, "supervisor_id": None,
         "supervisor_decision": None, "supervisor_reason": None, "outcome": None,
         "outcome_at": None, "in_queue": 0, "review_status": None, "assignee_id": None,
-        "slips_printed": 0, "alerts_printed": 0,
+        "slips_printed": 0, "alerts_printed": 0, "branch_id": CHAIN,
     }
     started_data = {"reference": reference}
     events = [("screening.started", teller, started_data, started)]

@@ -349,3 +349,18 @@ def test_anchors_record_every_chains_head_and_find_one_branch_rolled_back(
                                 "--branch", "0001"]).exit_code == 0
     only_2 = runner.invoke(main, ["verify", "--instance", app.instance_path, "--branch", "0002"])
     assert only_2.exit_code == 1 and "早于最新锚点" in only_2.output
+
+
+def test_a_case_moved_to_another_branch_by_hand_is_found(app, client, database, runner):
+    """sessions.branch_id decides which branch sees a case: it must be the chain of the
+    screening's events."""
+    made = second_branch(app, database)
+    auth = AuthActions(client)
+    auth.login("teller")
+    case = screen(client, BENIGN_FACTS, BENIGN_ANSWERS)
+    auth.logout()
+    assert runner.invoke(main, ["verify", "--instance", app.instance_path]).exit_code == 0
+    tamper(app, "UPDATE sessions SET branch_id = ? WHERE id = ?", made["branch"], case)
+    result = runner.invoke(main, ["verify", "--instance", app.instance_path])
+    assert result.exit_code == 1
+    assert f"[业务] 业务 #{case} 与账本不一致（branch_id），被绕过系统改动 (edited)" in result.output

@@ -8,7 +8,8 @@ compared with its own events (the newest event of each kind):
 
 - a row must have a `screening.started` event with the same reference, teller_id is that
   event's actor (else: inserted) and api_token_id its `api_token_id` (the filing API token,
-  which decides what a token may read);
+  which decides what a token may read); branch_id, when set (the app always sets it), is the
+  chain of that event (issue 16: a case moved to another branch's scope by hand shows);
 - level, score, action, typologies, typology (the first of them) and rules_version equal the
   latest `screening.assessed` (none if never assessed);
 - supervisor_id, supervisor_decision (from the event kind) and supervisor_reason equal the
