@@ -85,6 +85,25 @@ SAFE_ACCOUNT = {
 }
 TEMPLATES = [BENIGN] * 9 + [SAFE_ACCOUNT]
 
+
+def use_branches(count: int) -> None:
+    """Spread the requests over `count` branches' tellers (teller1 of branch 0001, teller2 of
+    0002, …), one after the other: each branch appends to its own ledger chain."""
+    global TEMPLATES
+    base = [BENIGN] * 9 + [SAFE_ACCOUNT]
+    TEMPLATES = [{**template, "teller": f"teller{number}"} for template in base
+                 for number in range(1, count + 1)]
+
+
+def add_branch_tellers(database, key: bytes, count: int) -> None:
+    """Branches 0002… with one teller each (teller2, …), as prepare_* made teller1 in 0001."""
+    from teller_guard import settings, users
+
+    for number in range(2, count + 1):
+        branch = settings.create_branch(database, key, f"{number:04d}", settings.DEMO_SETTINGS)
+        users.create_user(database, key, f"teller{number}", "teller-pass-1", "teller",
+                          f"柜员{number}", f"T{number:03d}", branch_id=branch)
+
 WRK_SCRIPT = r"""
 local templates = TEMPLATES_JSON
 local headers = {["Content-Type"] = "application/json", ["Authorization"] = "Bearer TOKEN"}
@@ -268,6 +287,7 @@ def prepare_instance(instance: Path) -> str:
     key = app.extensions["teller_guard"]["ledger_key"]
     settings.save(database, key, settings.DEMO_SETTINGS)
     users.create_user(database, key, "teller1", "teller-pass-1", "teller", "王柜员", "T001")
+    add_branch_tellers(database, key, len({body["teller"] for body in TEMPLATES}))
     _, token = api_tokens.create(database, key, "bench", actor_id=None)
     database.conn.close()
     return token
@@ -450,6 +470,8 @@ def main(argv=None) -> int:
                              "(PostgreSQL, gthread); the same for product and floor")
     parser.add_argument("--duration", type=float, default=10, help="seconds per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--branches", type=int, default=1,
+                        help="tellers of this many branches take turns (each its own ledger chain)")
     parser.add_argument("--warmup", type=float, default=2)
     parser.add_argument("--client", choices=("wrk", "python"),
                         default="wrk" if shutil.which("wrk") else "python")
@@ -474,6 +496,7 @@ def main(argv=None) -> int:
         serve_floor(database, int(port), int(threads))
         return 0
     print(f"command: {shlex.join([sys.executable, *sys.argv])}")
+    use_branches(args.branches)
     status = 0
     if args.backend in ("sqlite", "both"):
         status |= run_sqlite(args)
@@ -628,6 +651,7 @@ def prepare_postgresql(instance: Path, url: str) -> str:
         key = app.extensions["teller_guard"]["ledger_key"]
         settings.save(database, key, settings.DEMO_SETTINGS)
         users.create_user(database, key, "teller1", "teller-pass-1", "teller", "王柜员", "T001")
+        add_branch_tellers(database, key, len({body["teller"] for body in TEMPLATES}))
         _, token = api_tokens.create(database, key, "bench", actor_id=None)
     finally:
         database.conn.close()
@@ -748,8 +772,11 @@ def report_postgresql(args, results, counts, product_url, floor_url, instance) -
             "FROM sessions").fetchone()
         secret = (instance / "secret_key").read_text().strip()
         checked, problems = audit.verify_chain(database, audit.chain_key(secret))
+        chains = database.execute("SELECT chain, count(*) FROM ledger GROUP BY chain "
+                                  "ORDER BY chain").fetchall()
     finally:
         database.conn.close()
+    print(f"ledger rows per chain: {dict(chains)}")
     with psycopg.connect(floor_url) as floor_db:
         floor_rows = floor_db.execute("SELECT count(*) FROM posts").fetchone()[0]
     with psycopg.connect(product_url) as settings_db:
@@ -762,7 +789,7 @@ def report_postgresql(args, results, counts, product_url, floor_url, instance) -
     print(f"python {platform.python_version()}, {os.cpu_count()} cores (PostgreSQL on the same "
           f"machine, synchronous_commit={synchronous}), load average "
           f"{os.getloadavg()[0]:.2f}; {args.connections} connections; {args.rounds} rounds x "
-          f"{args.duration:g} s each (medians below)")
+          f"{args.duration:g} s each (medians below); tellers of {args.branches} branch(es)")
     acknowledged = 0
     for workers in counts:
         for name in ("floor", "teller_guard"):

@@ -73,9 +73,11 @@ class Writer:
     def __init__(self, database, key: bytes):
         self.db = database
         self.key = key
+        # The events go to branch 1's chain; ids follow the largest of every chain's.
         head = database.execute("SELECT last_id, last_hash FROM ledger_head WHERE id = 1").fetchone()
         # PostgreSQL's schema makes an empty head row
-        self.last_id, self.last_hash = head if head and head[0] else (0, audit.GENESIS)
+        self.last_hash = head[1] if head and head[0] else audit.GENESIS
+        self.last_id = database.execute("SELECT COALESCE(max(id), 0) FROM ledger").fetchone()[0]
         self.ledger: list[tuple] = []
         self.sessions: list[tuple] = []
         self.vault: list[tuple] = []
@@ -86,9 +88,9 @@ class Writer:
         self.last_id += 1
         data_json = json.dumps(data, ensure_ascii=False, sort_keys=True, default=str)
         digest = audit.row_hash(self.key, self.last_hash, audit.canonical(
-            self.last_id, at, actor_id, kind, session_id, data_json))
+            self.last_id, at, actor_id, kind, session_id, data_json, CHAIN))
         self.ledger.append((self.last_id, at, actor_id, kind, session_id, data_json,
-                            self.last_hash, digest))
+                            self.last_hash, digest, CHAIN))
         self.last_hash = digest
         self.events += 1
 
@@ -102,8 +104,8 @@ class Writer:
             self.db.conn.executemany(
                 f"INSERT INTO sessions ({SESSION_COLUMNS}) VALUES ({marks})", self.sessions)
         self.db.conn.executemany(
-            "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", self.ledger)
+            "INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash, chain) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", self.ledger)
         self.db.conn.executemany(
             "INSERT INTO pii_vault (session_id, field, value, stored_at) VALUES (?, ?, ?, ?)",
             self.vault)
@@ -127,7 +129,10 @@ class Writer:
             "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
             "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "
             "last_hash = excluded.last_hash, seal = excluded.seal",
-            [self.last_id, self.last_hash, audit.head_seal(self.key, self.last_id, self.last_hash)])
+            [self.last_id, self.last_hash,
+             audit.head_seal(self.key, self.last_id, self.last_hash, CHAIN)])
+        if self.db.dialect == "postgresql":  # appends after these take ids from the sequence
+            self.db.execute("SELECT setval('ledger_id_seq', ?)", [self.last_id])
 
 
 SESSION_COLUMNS = (
@@ -135,11 +140,12 @@ SESSION_COLUMNS = (
     "status, form, amount_fen, channel, other_region, payee_hash, payee_masked, customer_hash, "
     "customer_masked, level, score, action, typology, typologies, rules_version, assessment, "
     "supervisor_id, supervisor_decision, supervisor_reason, outcome, outcome_at, in_queue, "
-    "review_status, assignee_id, slips_printed, alerts_printed"
+    "review_status, assignee_id, slips_printed, alerts_printed, branch_id"
 )
 
 
-LEDGER_COLUMNS = "id, at, actor_id, kind, session_id, data, prev_hash, hash"
+LEDGER_COLUMNS = "id, at, actor_id, kind, session_id, data, prev_hash, hash, chain"
+CHAIN = 1  # branch 1's chain (the sessions are its tellers')
 VAULT_COLUMNS = "session_id, field, value, stored_at"
 
 
@@ -218,7 +224,7 @@ def one_session(writer: Writer, rng: random.Random, session_id: int, started: da
         "rules_version": None, "assessment": None, "supervisor_id": None,
         "supervisor_decision": None, "supervisor_reason": None, "outcome": None,
         "outcome_at": None, "in_queue": 0, "review_status": None, "assignee_id": None,
-        "slips_printed": 0, "alerts_printed": 0,
+        "slips_printed": 0, "alerts_printed": 0, "branch_id": CHAIN,
     }
     started_data = {"reference": reference}
     events = [("screening.started", teller, started_data, started)]

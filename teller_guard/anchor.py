@@ -11,8 +11,12 @@ deleted from the middle is detected. The row anchored is the anchor's own `chain
 ledger event, which no later activity can write again byte for byte; an anchor the ledger
 records but the file lacks is shown as a warning.
 
+Since per-branch chains (issue 16) a line also records every chain's head (`heads`: chain ->
+[last id, hash]; format 2), so rolling back one branch's chain shows too. Lines of format 1 (one
+chain) anchored what became chain 1.
+
 `verify` checks every anchor: an anchored (id, hash) missing from the ledger or different
-there, or a head older than the newest anchor, is a rollback.
+there, or a chain's head older than its newest anchor, is a rollback.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pathlib import Path
 from . import audit, storage
 from . import db as dbmod
 from .printing_web import outbox
-from .storage import ledger
+from .storage import branches, ledger
 
 try:
     import fcntl
@@ -40,7 +44,7 @@ except ImportError:  # Windows: one server process writes anchors
 log = logging.getLogger(__name__)
 
 CHECK_SECONDS = 600.0  # how often `serve` looks whether today's anchor is written
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: before per-branch chains, no `heads`
 
 
 class AnchorConfigError(Exception):
@@ -87,10 +91,29 @@ class Anchor:
     prev: str
     mac: str
     line_no: int = 0
+    heads: dict | None = None  # chain -> (last id, hash) when written; None: a format 1 line
 
     def fields(self, instance: str) -> dict:
-        return {"v": FORMAT_VERSION, "instance": instance, "seq": self.seq, "at": self.at,
-                "last_id": self.last_id, "last_hash": self.last_hash, "prev": self.prev}
+        fields = {"v": FORMAT_VERSION if self.heads is not None else 1, "instance": instance,
+                  "seq": self.seq, "at": self.at, "last_id": self.last_id,
+                  "last_hash": self.last_hash, "prev": self.prev}
+        if self.heads is not None:
+            fields["heads"] = {str(chain): [last_id, last_hash]
+                               for chain, (last_id, last_hash) in sorted(self.heads.items())}
+        return fields
+
+    def anchored(self) -> dict:
+        """chain -> (id, hash) this line anchors (a format 1 line: its row, now chain 1's)."""
+        if self.heads is not None:
+            return self.heads
+        return {ledger.LEGACY_CHAIN: (self.last_id, self.last_hash)}
+
+
+def _heads_of(entry: dict) -> dict | None:
+    if "heads" not in entry:
+        return None
+    return {int(chain): (int(last_id), str(last_hash))
+            for chain, (last_id, last_hash) in entry["heads"].items()}
 
 
 def _mac(key: bytes, fields: dict) -> str:
@@ -119,11 +142,11 @@ def parse(text: bytes, ledger_key: bytes) -> tuple[list[Anchor], list[AnchorProb
             entry = json.loads(raw)
             anchor = Anchor(int(entry["seq"]), str(entry["at"]), int(entry["last_id"]),
                             str(entry["last_hash"]), str(entry["prev"]), str(entry["mac"]),
-                            number)
+                            number, _heads_of(entry))
             genuine = entry.get("instance") == instance and hmac.compare_digest(
                 anchor.mac.encode("utf-8", "replace"),
                 _mac(ledger_key, anchor.fields(instance)).encode("ascii"))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             genuine = False
         if not genuine:
             problems.append(AnchorProblem(f"锚点文件第 {number} 行的校验码不符或无法读取："
@@ -137,9 +160,9 @@ def parse(text: bytes, ledger_key: bytes) -> tuple[list[Anchor], list[AnchorProb
     return anchors, problems
 
 
-def _head(db) -> tuple[int, str]:
-    row = ledger.head(db)
-    return (row["last_id"], row["last_hash"]) if row else (0, audit.GENESIS)
+def _heads(db) -> dict:
+    """chain -> (last id, hash) of every chain that has a first event."""
+    return {row["chain"]: (row["last_id"], row["last_hash"]) for row in ledger.heads(db)}
 
 
 def write(database_path, ledger_key: bytes, directory: Path, config=None,
@@ -180,13 +203,17 @@ def _record(database_path, ledger_key: bytes, config, seq: int, at: str, prev: s
     database = dbmod.connect(database_path)
     try:
         with storage.transaction(database):
+            # In the bank's chain; then every chain's head as committed (the bank's is the
+            # event just appended).
             last_id = audit.append(database, ledger_key, audit.AuditEvent(
-                "chain.anchored", None, data={"seq": seq, "anchored_at": at}))
-            last_hash = _head(database)[1]
+                "chain.anchored", None, data={"seq": seq, "anchored_at": at},
+                chain=ledger.BANK_CHAIN))
+            heads = _heads(database)
+            last_hash = heads[ledger.BANK_CHAIN][1]
             instance = outbox.instance_id(ledger_key)
-            unsigned = Anchor(seq, at, last_id, last_hash, prev, "")
+            unsigned = Anchor(seq, at, last_id, last_hash, prev, "", heads=heads)
             entry = Anchor(seq, at, last_id, last_hash, prev,
-                           _mac(ledger_key, unsigned.fields(instance)))
+                           _mac(ledger_key, unsigned.fields(instance)), heads=heads)
             if config.get("ALERT_ENDPOINT"):
                 outbox.queue_row(database, outbox.KIND_CHAIN_ANCHOR, f"{instance}-anchor-{seq}",
                                  {"type": outbox.KIND_CHAIN_ANCHOR, **entry.fields(instance),
@@ -245,7 +272,14 @@ def _recorded(db) -> list[tuple[int, int, str, str]]:
     return found
 
 
-def check(db, ledger_key: bytes, directory: Path | None) -> CheckResult:
+def _chain_names(db) -> dict:
+    names = {row["id"]: f"网点 {row['code']} " for row in branches.all_branches(db)}
+    names[ledger.BANK_CHAIN] = "总行"
+    return names
+
+
+def check(db, ledger_key: bytes, directory: Path | None, chain: int | None = None) -> CheckResult:
+    """Every anchor against the ledger (`chain`: only what they anchored of that chain)."""
     if directory is None:
         return CheckResult(warnings=[NOT_ANCHORED])
     path = anchor_file(directory, ledger_key)
@@ -263,21 +297,35 @@ def check(db, ledger_key: bytes, directory: Path | None) -> CheckResult:
         return CheckResult(0, [AnchorProblem(f"无法读取锚点文件 {path}：{error.strerror or error}",
                                              "unreadable")])
     anchors, problems = parse(text, ledger_key)
-    head_id, _ = _head(db)
-    newest = max(anchors, key=lambda anchor: anchor.last_id, default=None)
-    if newest is not None and head_id < newest.last_id:
-        problems.append(AnchorProblem(
-            f"账本链头（第 {head_id} 行）早于最新锚点 #{newest.seq}（{newest.at}，第 "
-            f"{newest.last_id} 行）：数据库被回滚到旧副本", "rollback"))
-    for anchor in anchors:
-        if anchor.last_id == 0 or anchor.last_id > head_id:
-            continue  # an empty ledger, or reported with the head above
-        row = ledger.hash_of(db, anchor.last_id)
-        if row is None or not audit.same_hash(row["hash"], anchor.last_hash):
-            where = "不存在" if row is None else "与锚点不同"
+    heads = _heads(db)
+    names = _chain_names(db)
+    newest: dict = {}  # chain -> the anchor with its largest anchored id
+    for entry in anchors:
+        for number, (last_id, _) in entry.anchored().items():
+            if chain is None or number == chain:
+                if number not in newest or newest[number].anchored()[number][0] < last_id:
+                    newest[number] = entry
+    for number, entry in sorted(newest.items()):
+        anchored_id = entry.anchored()[number][0]
+        head_id = heads.get(number, (0, ""))[0]
+        if head_id < anchored_id:
             problems.append(AnchorProblem(
-                f"锚点 #{anchor.seq}（{anchor.at}）记录的账本第 {anchor.last_id} 行在账本中"
-                f"{where}：账本被回滚或替换", "rollback"))
+                f"{names.get(number, f'链 {number}')}的账本链头（第 {head_id} 行）早于最新锚点 "
+                f"#{entry.seq}（{entry.at}，第 {anchored_id} 行）：数据库被回滚到旧副本",
+                "rollback"))
+    for entry in anchors:
+        for number, (last_id, last_hash) in sorted(entry.anchored().items()):
+            if (chain is not None and number != chain) or last_id == 0 \
+                    or last_id > heads.get(number, (0, ""))[0]:
+                continue  # another chain, an empty one, or reported with the head above
+            row = ledger.hash_of(db, last_id)
+            if row is None or row["chain"] != number or not audit.same_hash(row["hash"], last_hash):
+                where = "不存在" if row is None else "与锚点不同"
+                problems.append(AnchorProblem(
+                    f"锚点 #{entry.seq}（{entry.at}）记录的{names.get(number, f'链 {number}')}账本"
+                    f"第 {last_id} 行在账本中{where}：账本被回滚或替换", "rollback"))
+    if chain is not None:
+        return CheckResult(len(anchors), problems)
     # An anchor the ledger records but the file lacks hides nothing by itself (the ledger is
     # there), and a failed write of the file leaves one too: a warning, not a failure.
     in_file = {(anchor.seq, anchor.last_id, anchor.last_hash) for anchor in anchors}

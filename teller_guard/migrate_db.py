@@ -18,9 +18,10 @@ updated in place without a ledger event, such as an API token's last use) are wh
 server must be stopped for the move; the fingerprint catches the usual mistake, a server left
 running.
 
-At the end, in one transaction: the id sequences continue after the copied ids, every table's
-row count and the sealed ledger head are compared with the source, and the progress record is
-removed; then the ledger chain is checked on the target with the instance's key. The keys are
+At the end, in one transaction: the id sequences (the ledger's too) continue after the copied
+ids, every table's row count and every chain's sealed ledger head are compared with the
+source, and the progress record is removed; then every ledger chain is checked on the target
+with the instance's key. The keys are
 files, not rows: the summary lists what the new hosts need from the instance folder.
 """
 
@@ -50,9 +51,9 @@ class MigrationRefused(Exception):
 @dataclass
 class Fingerprint:
     identity: str  # which instance: from the ledger's first row, unique to an instance
-    state: str  # digest of the ledger head and each table's row count and largest key
+    state: str  # digest of the ledger heads and each table's row count and largest key
     counts: dict[str, int]
-    head: dict | None
+    heads: list[dict]  # every chain's head row
     path: str  # the file, named in messages
 
     @classmethod
@@ -61,10 +62,10 @@ class Fingerprint:
         seed = first[0][copying.columns("ledger").index("hash")] if first else str(Path(path).resolve())
         counts = {table: copying.count(source, table) for table in copying.TABLES}
         last_keys = {table: copying.last_key(source, table) for table in copying.TABLES}
-        head = ledger.head(source)
-        state = json.dumps([counts, last_keys, head], sort_keys=True, default=str)
+        heads = [head for head in ledger.head_rows(source) if head["last_id"] is not None]
+        state = json.dumps([counts, last_keys, heads], sort_keys=True, default=str)
         return cls(identity=hashlib.sha256(f"teller_guard instance\n{seed}".encode()).hexdigest()[:32],
-                   state=hashlib.sha256(state.encode()).hexdigest()[:32], counts=counts, head=head,
+                   state=hashlib.sha256(state.encode()).hexdigest()[:32], counts=counts, heads=heads,
                    path=str(Path(path).resolve()))
 
 
@@ -76,7 +77,7 @@ class Result:
     seconds: float
     chain_rows: int
     chain_problems: list = field(default_factory=list)
-    head: dict | None = None
+    heads: list = field(default_factory=list)
 
 
 def copy_database(app, url: str, batch_rows: int = BATCH_ROWS, restart: bool = False,
@@ -108,7 +109,7 @@ def copy_database(app, url: str, batch_rows: int = BATCH_ROWS, restart: bool = F
         target.conn.close()
     return Result(counts=fingerprint.counts, copied=copied, resumed=resumed,
                   seconds=time.monotonic() - started, chain_rows=checked,
-                  chain_problems=problems, head=fingerprint.head)
+                  chain_problems=problems, heads=fingerprint.heads)
 
 
 def _target_state(target, url: str) -> str:
@@ -205,8 +206,9 @@ def _finish(source_path: str, target, fingerprint: Fingerprint) -> None:
                      and copying.count(target, table) != fingerprint.counts[table]]
         if different:
             raise MigrationRefused(f"复制后行数不一致: {'；'.join(different)}")
-        if ledger.head(target) != fingerprint.head:
-            raise MigrationRefused("复制后账本链头（最后一行、其哈希与封印）与源数据库不一致")
+        copied = [head for head in ledger.head_rows(target) if head["last_id"] is not None]
+        if copied != fingerprint.heads:
+            raise MigrationRefused("复制后账本链头（各链的最后一行、其哈希与封印）与源数据库不一致")
 
 
 # --- what the database does not hold --------------------------------------------------------------
@@ -288,11 +290,11 @@ def _summary(app, url: str, result: Result) -> None:
     for table in copying.TABLES:
         if result.counts[table]:
             click.echo(f"  {table}: {result.counts[table]} 行")
-    head = result.head
-    if head:
+    if result.heads:
         checked = "链校验通过" if not result.chain_problems else f"链校验发现 {len(result.chain_problems)} 处问题"
-        click.echo(f"账本: 目标库 {result.chain_rows} 行，{checked}；链头第 {head['last_id']} 行 "
-                   f"{head['last_hash'][:16]}…，与源库一致")
+        newest = max(result.heads, key=lambda head: head["last_id"])
+        click.echo(f"账本: 目标库 {result.chain_rows} 行，{len(result.heads)} 条链，{checked}；"
+                   f"各链链头与源库一致（最新为第 {newest['last_id']} 行 {newest['last_hash'][:16]}…）")
     click.echo("")
     click.echo("以下内容不在数据库里，每台应用主机都必须带上（与本实例目录中的完全相同）：")
     for line in carry_over(app):

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from teller_guard import audit, db, migrations, storage
+from teller_guard import audit, db, storage
 from teller_guard.storage import copying
 
 pytestmark = pytest.mark.both_backends
@@ -24,12 +24,12 @@ def ledger(tmp_path, backend, request):
             copying.truncate_all(database)
     else:
         path = tmp_path / "ledger.db"
+        db.prepare(path)
         database = db.connect(path)
-        migrations.apply(database)
     for number in range(10):
         with db.write_transaction(database):
             audit.append(database, KEY, audit.AuditEvent(
-                "screening.outcome", actor_id=1, session_id=number, data={"n": number}))
+                "screening.outcome", actor_id=1, session_id=number, data={"n": number}, chain=1))
     yield database, path
     database.conn.close()
 
@@ -157,6 +157,19 @@ def test_canonical_is_the_json_encoding_it_always_was(row_id, actor_id, session_
         (row_id, at, actor_id, kind, session_id, data)).encode("utf-8")
 
 
+@settings(max_examples=300, deadline=None)
+@given(row_id=st.integers(min_value=-2**63, max_value=2**63 - 1),
+       actor_id=st.one_of(st.none(), st.integers()), session_id=st.one_of(st.none(), st.integers()),
+       at=st.text(), data=st.text(), chain=st.integers(min_value=0, max_value=2**63 - 1))
+def test_canonical_with_a_chain_is_the_json_encoding_with_the_chain_last(
+        row_id, actor_id, session_id, at, data, chain):
+    import json
+
+    assert audit.canonical(row_id, at, actor_id, "k", session_id, data, chain) == json.JSONEncoder(
+        ensure_ascii=False, separators=(",", ":")).encode(
+        (row_id, at, actor_id, "k", session_id, data, chain)).encode("utf-8")
+
+
 @given(prev_hash=st.text(alphabet="0123456789abcdef", min_size=64, max_size=64),
        content=st.binary())
 def test_the_keyed_row_hasher_is_row_hash(prev_hash, content):
@@ -182,3 +195,51 @@ def test_parallel_walk_on_postgresql_reads_the_callers_snapshot(ledger, monkeypa
     database.execute("COMMIT")
     assert walked_in_parallel
     assert problems(database)[1] == [(8, "edited")]  # a new snapshot sees it
+
+
+@pytest.fixture
+def two_chains(ledger):
+    """Twelve more rows after the ten of chain 1: chains 1 and 2 taking turns (ids 11-22)."""
+    database, path = ledger
+    for number in range(12):
+        with db.write_transaction(database):
+            audit.append(database, KEY, audit.AuditEvent(
+                "screening.outcome", actor_id=1, session_id=100 + number, data={"n": number},
+                chain=1 + number % 2))
+    return database, path
+
+
+TWO_CHAIN_TAMPERING = [
+    "UPDATE ledger SET data = '{}' WHERE id = 16",
+    "UPDATE ledger SET data = '{}' WHERE id = 17",
+    "DELETE FROM ledger WHERE id = 16",
+    "DELETE FROM ledger WHERE id IN (15, 16, 17)",
+    "UPDATE ledger SET chain = 1 WHERE id = 16",  # moved to the other chain
+    "UPDATE ledger SET chain = 7 WHERE id = 17",  # to a chain nobody knows
+    "DELETE FROM ledger WHERE id = 22",
+    "DELETE FROM ledger WHERE chain = 2",
+]
+
+
+@pytest.mark.parametrize("sql", TWO_CHAIN_TAMPERING)
+def test_parallel_walk_of_interleaved_chains_finds_what_the_sequential_walk_finds(
+        two_chains, monkeypatch, sql):
+    database, path = two_chains
+    monkeypatch.setattr(audit, "PARALLEL_MIN_ROWS", 1)
+    assert audit.verify_chain(database, KEY) == (22, [])
+    assert audit.verify_chain(database, KEY, workers=3) == (22, [])
+    tamper(path, sql)
+    sequential = audit.verify_chain(database, KEY)
+    assert sequential[1], "the tampering must be found"
+    assert audit.verify_chain(database, KEY, workers=2) == sequential
+    assert audit.verify_chain(database, KEY, workers=3) == sequential
+
+
+def test_one_chain_is_walked_alone(two_chains):
+    database, path = two_chains
+    assert audit.verify_chain(database, KEY, chain=2) == (6, [])
+    assert audit.verify_chain(database, KEY, chain=1) == (16, [])
+    tamper(path, "UPDATE ledger SET data = '{}' WHERE id = 18")  # chain 2's
+    assert [(p.chain, p.row_id, p.problem) for p in audit.verify_chain(database, KEY)[1]] == [
+        (2, 18, "edited")]
+    assert audit.verify_chain(database, KEY, chain=1) == (16, [])

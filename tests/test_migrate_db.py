@@ -187,8 +187,9 @@ def test_a_1x_file_is_brought_to_the_schema_first(runner, tmp_path, target):
     assert [row[:2] for row in copied["watchlist"]] == [(2, "b" * 64), (3, "c" * 64)]  # rowids kept
     assert [row[1] for row in copied["users"]] == ["old"]
     source = all_rows(source_file(instance))
-    assert source.pop("ledger_head") == [] and copied.pop("ledger_head") == [(1, None, None, None)]
-    assert copied == source  # (PostgreSQL's schema holds the chain head's row before any event)
+    assert source.pop("ledger_head") == [] and copied.pop("ledger_head") == [
+        (0, None, None, None, None), (1, None, None, None, None)]
+    assert copied == source  # (PostgreSQL's schema holds the chain heads' rows before any event)
 
 
 def test_verify_passes_on_the_target(runner, target, branch):
@@ -197,6 +198,58 @@ def test_verify_passes_on_the_target(runner, target, branch):
     result = runner.invoke(main, ["verify", "--instance", str(instance)],
                            env={"TELLER_GUARD_DATABASE_URL": target})
     assert result.exit_code == 0, result.output
+
+
+def test_every_branchs_chain_is_copied_and_verifies_on_the_target(runner, target, branch):
+    """The bank's chain, branch 1's and a second branch's (issue 16): heads equal, each chain
+    verifies, and appends on the target go on after the copied ids in each chain."""
+    from dataclasses import replace
+
+    from teller_guard import settings
+    from teller_guard.storage import ledger
+
+    instance, _ = branch
+    app = create_app(TEST_CONFIG, instance_path=instance)
+    key = app.extensions["teller_guard"]["ledger_key"]
+    source = db.connect(app.config["DATABASE"])
+    try:
+        second = settings.create_branch(source, key, "0002", replace(
+            settings.BranchSettings(), branch_name="桥东支行"))
+        users.create_user(source, key, "qd_teller", "Chain-pass-2026", "teller",
+                          display_name="桥东柜员", staff_no="QD01", must_change=False,
+                          branch_id=second)
+    finally:
+        source.conn.close()
+    client = app.test_client()
+    AuthActions(client).login("qd_teller", "Chain-pass-2026")
+    screen(client, BENIGN_FACTS, BENIGN_ANSWERS)  # branch 0002's chain gets its rows
+    database = db.connect(app.config["DATABASE"])
+    try:
+        heads = ledger.heads(database)
+    finally:
+        database.conn.close()
+    assert {head["chain"] for head in heads} == {0, 1, second}
+
+    result = migrate(runner, instance, target)
+
+    assert result.exit_code == 0, result.output
+    assert "3 条链，链校验通过" in result.output
+    database = db.connect(target)
+    try:
+        assert ledger.heads(database) == heads
+        for head in heads:
+            assert audit.verify_chain(database, key, chain=head["chain"])[1] == []
+        largest = database.execute("SELECT max(id) FROM ledger").fetchone()[0]
+        with storage.transaction(database):
+            added = audit.append(database, key, audit.AuditEvent("login.failed", data={},
+                                                                 chain=second))
+        assert added == largest + 1  # the ledger's id sequence goes on after the copied ids
+        assert audit.verify_chain(database, key)[1] == []
+    finally:
+        database.conn.close()
+    verified = runner.invoke(main, ["verify", "--instance", str(instance), "--branch", "0002"],
+                             env={"TELLER_GUARD_DATABASE_URL": target})
+    assert verified.exit_code == 0, verified.output
 
 
 def test_a_target_with_data_is_refused_and_left_as_it_was(runner, target, branch, tmp_path):
@@ -258,8 +311,8 @@ def test_an_interrupted_copy_is_refused_by_the_app_and_resumes_to_the_same_rows(
     half = all_rows(target)
     assert len(sizes) == 4 and sizes[-1] == 7
     # The three committed batches are there, the fourth rolled back; besides them only the
-    # progress record and the schema's empty chain head row.
-    assert sum(map(len, half.values())) == sum(sizes[:3]) + 2
+    # progress record and the schema's empty chain head rows (the bank's and branch 1's).
+    assert sum(map(len, half.values())) == sum(sizes[:3]) + 3
     assert [row for row in half["ledger_head"] if row[1] is not None] == []
     for table, rows in half.items():
         assert set(rows) - set(before[table]) <= {row for row in rows if row[0] == copying.PROGRESS_FACT

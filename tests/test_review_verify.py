@@ -59,7 +59,8 @@ def test_edited_ledger_row(runner, app, screened):
     tamper(app, "UPDATE ledger SET data = replace(data, 'critical', 'low') WHERE id = ?", row)
     result, summary = run_verify(runner, app)
     assert result.exit_code == 1
-    assert f"[账本] 账本第 {row} 行被改动 (edited)" in result.output
+    # the screening's event is in its branch's chain (issue 16), which the line names
+    assert f"[账本] 网点 0001：账本第 {row} 行被改动 (edited)" in result.output
     assert summary.group(1) == "未通过" and summary.group(3) == "1"
 
 

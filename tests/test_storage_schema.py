@@ -185,6 +185,20 @@ def undo_0013(connection) -> None:
         connection.execute(statement)
 
 
+# Undo 0014 by hand: a database as 0009 left it (PostgreSQL: also its id sequence and head rows).
+UNDO_0014 = ["DROP INDEX idx_ledger_chain_id", "ALTER TABLE ledger DROP COLUMN chain",
+             "ALTER TABLE ledger_head DROP COLUMN plain_until"]
+UNDO_0014_POSTGRESQL = ["DROP SEQUENCE ledger_id_seq", "DELETE FROM ledger_head WHERE id <> 1"]
+
+
+def undo_0014(connection) -> None:
+    for statement in UNDO_0014:
+        connection.execute(statement)
+    if connection.dialect == "postgresql":
+        for statement in UNDO_0014_POSTGRESQL:
+            connection.execute(statement)
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -195,7 +209,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0013 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0014 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -208,6 +222,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        undo_0014(database)
         undo_0013(database)
         for statement in UNDO_0010 + UNDO_0009:  # before 0008's table: SQLite reparses triggers
             database.execute(statement)
@@ -352,6 +367,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
+        undo_0014(connection)
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
@@ -447,6 +463,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")
+        undo_0014(connection)
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
         connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
@@ -557,6 +574,7 @@ def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0014(connection)
         undo_0013(connection)
         for statement in UNDO_0012 + UNDO_0010:
             connection.execute(statement)
@@ -573,6 +591,7 @@ def test_postgresql_0013_marks_escalations_and_fills_the_branch_tables(postgres_
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0014(connection)
         undo_0013(connection)
         connection.execute("UPDATE alembic_version SET version_num = '0012_cross_branch_signals'")
         _sessions_before_0013(connection)

@@ -1,13 +1,15 @@
 """`teller-guard verify`: the ledger chain is intact, every row agrees with its events, and the
 chain agrees with its anchors outside the database.
 
-The chain (audit.verify_chain) proves nobody edited, inserted or deleted ledger rows. The
+The chains (audit.verify_chain: each branch's and the bank's) prove nobody edited, inserted or
+deleted ledger rows; `--branch CODE` / `--bank` walk one chain alone (and its anchors). The
 sessions table is current state that anyone with the database file could edit, so each row is
 compared with its own events (the newest event of each kind):
 
 - a row must have a `screening.started` event with the same reference, teller_id is that
   event's actor (else: inserted) and api_token_id its `api_token_id` (the filing API token,
-  which decides what a token may read);
+  which decides what a token may read); branch_id, when set (the app always sets it), is the
+  chain of that event (issue 16: a case moved to another branch's scope by hand shows);
 - level, score, action, typologies, typology (the first of them) and rules_version equal the
   latest `screening.assessed` (none if never assessed);
 - supervisor_id, supervisor_decision (from the event kind) and supervisor_reason equal the
@@ -43,7 +45,9 @@ from dataclasses import dataclass, field
 
 from .. import anchor, audit, digests
 from ..db import connect
+from ..storage import branches as branch_store
 from ..storage import integrity as stored
+from ..storage.ledger import BANK_CHAIN
 from . import integrity_records
 
 CHAIN_WORDS = {
@@ -85,6 +89,18 @@ def check_sessions(db, key: bytes) -> tuple[int, list[SessionProblem]]:
     return count, problems
 
 
+def chain_names(db) -> dict[int, str]:
+    """chain -> how a problem names it: 总行 for the bank's, 网点 CODE for a branch's."""
+    names = {row["id"]: f"网点 {row['code']}" for row in branch_store.all_branches(db)}
+    names[BANK_CHAIN] = "总行"
+    return names
+
+
+def chain_line(problem, names: dict) -> str:
+    where = names.get(problem.chain, f"链 {problem.chain}")
+    return f"[账本] {where}：{CHAIN_WORDS[problem.problem].format(id=problem.row_id)} ({problem.problem})"
+
+
 @dataclass(frozen=True)
 class Report:
     ledger_rows: int
@@ -94,6 +110,8 @@ class Report:
     seconds: float
     records: integrity_records.Result = field(default_factory=integrity_records.Result)
     anchors: anchor.CheckResult = field(default_factory=anchor.CheckResult)
+    chain_names: dict = field(default_factory=dict)
+    only: str | None = None  # the one chain checked (`--branch`, `--bank`), as chain_names says
 
     @property
     def ok(self) -> bool:
@@ -101,8 +119,7 @@ class Report:
                     or self.anchors.problems)
 
     def lines(self) -> list[str]:
-        lines = [f"[账本] {CHAIN_WORDS[problem.problem].format(id=problem.row_id)} ({problem.problem})"
-                 for problem in self.chain_problems]
+        lines = [chain_line(problem, self.chain_names) for problem in self.chain_problems]
         lines += [f"[业务] {problem.describe()} ({problem.problem})"
                   for problem in self.session_problems]
         lines += [problem.line() for problem in self.records.problems]
@@ -112,6 +129,10 @@ class Report:
 
     def summary(self) -> str:
         verdict = "通过" if self.ok else "未通过"
+        if self.only is not None:
+            return (f"校验{verdict}（仅{self.only}的账本链）：账本 {self.ledger_rows} 行，问题 "
+                    f"{len(self.chain_problems)} 处；锚点 {self.anchors.count} 个，问题 "
+                    f"{len(self.anchors.problems)} 处；用时 {self.seconds:.2f} 秒")
         return (f"校验{verdict}：账本 {self.ledger_rows} 行，问题 {len(self.chain_problems)} 处；"
                 f"业务 {self.session_rows} 条，问题 {len(self.session_problems)} 处；"
                 f"用户、设置与令牌 {self.records.rows} 条，问题 {len(self.records.problems)} 处；"
@@ -129,19 +150,22 @@ def _check_sessions_at(path, key: bytes, snapshot: str | None
         database.conn.close()  # ends its transaction too: it only read
 
 
-def verify(path, key: bytes, anchor_dir=None) -> Report:
+def verify(path, key: bytes, anchor_dir=None, chain: int | None = None) -> Report:
     """Check the chain and the sessions table side by side (the sessions check is one SQL
     statement on its own connection and thread; SQLite runs it without holding the GIL except
     for the digest function, PostgreSQL in its server process), then users, settings and
     tokens, then the anchors in `anchor_dir` (None: not configured, a warning). On PostgreSQL
     everything is read in one snapshot (a REPEATABLE READ transaction that the sessions check
-    joins), so appends while verify runs cannot make the parts disagree."""
+    joins), so appends while verify runs cannot make the parts disagree. With `chain` (a
+    branch's id, 0 the bank's): that chain and its anchors only."""
     started = time.perf_counter()
     database = connect(path)
     snapshot = None
     try:
         snapshot = stored.begin_snapshot(database)
         missing = integrity_records.missing_tables(database)
+        if chain is not None and not missing:
+            return _verify_one_chain(database, key, anchor_dir, chain, started)
         if missing:  # dropped around the app: nothing else can be checked reliably
             return Report(0, [], 0, [], time.perf_counter() - started,
                           integrity_records.missing_result(missing))
@@ -152,8 +176,17 @@ def verify(path, key: bytes, anchor_dir=None) -> Report:
             session_rows, session_problems = sessions_check.result()
         records = integrity_records.check(database, key, ledger_rows)
         anchors = anchor.check(database, key, anchor_dir)
+        names = chain_names(database)
     finally:
         stored.end_snapshot(database, snapshot)
         database.conn.close()
     return Report(ledger_rows, chain_problems, session_rows, session_problems,
-                  time.perf_counter() - started, records, anchors)
+                  time.perf_counter() - started, records, anchors, names)
+
+
+def _verify_one_chain(database, key: bytes, anchor_dir, chain: int, started: float) -> Report:
+    rows, problems = audit.verify_chain(database, key, workers=os.cpu_count() or 1, chain=chain)
+    anchors = anchor.check(database, key, anchor_dir, chain=chain)
+    names = chain_names(database)
+    return Report(rows, problems, 0, [], time.perf_counter() - started, anchors=anchors,
+                  chain_names=names, only=names.get(chain, f"链 {chain}"))

@@ -91,8 +91,9 @@ def insert_rows(db, table: str, rows: Iterable[tuple]) -> int:
             for trigger in triggers:
                 db.execute(f"ALTER TABLE sessions ENABLE TRIGGER {trigger}")
     else:
-        if table == "ledger_head":
-            db.execute("DELETE FROM ledger_head")  # the schema's empty head row
+        if table == "ledger_head":  # the schema's empty head rows of the chains copied
+            db.execute("DELETE FROM ledger_head WHERE id IN "  # noqa: S608 - placeholders only
+                       f"({', '.join('?' * len(rows))})", [row[0] for row in rows])
         if table == "branches" and any(row[0] == DEFAULT_BRANCH["id"] for row in rows):
             db.execute("DELETE FROM branches WHERE id = ?", [DEFAULT_BRANCH["id"]])  # the schema's
         db.executemany(insert, rows)
@@ -104,13 +105,13 @@ def count(db, table: str) -> int:
 
 
 def data_tables_empty(db) -> bool:
-    """No row in any table (PostgreSQL's empty chain head row and the branch 1 the schema
+    """No row in any table (PostgreSQL's empty chain head rows and the branch 1 the schema
     starts with do not count)."""
     for table in TABLES:
         found = count(db, table)
         if table == "ledger_head" and found:
-            row = db.execute("SELECT last_id FROM ledger_head").fetchone()
-            found = 0 if row[0] is None else found
+            found = db.execute("SELECT count(*) FROM ledger_head WHERE last_id IS NOT NULL "
+                               "OR plain_until IS NOT NULL").fetchone()[0]
         if table == "branches" and found == 1:
             found = 0 if branches.is_unchanged_default(db) else found
         if found:
@@ -133,9 +134,10 @@ def reset_sequences(db) -> None:
 
 def truncate_all(db) -> None:
     """PostgreSQL: empty every table (the tests' reset between tests), keeping the schema and
-    the chain head row."""
+    the bank's and branch 1's chain head rows (RESTART IDENTITY restarts ledger_id_seq too:
+    the ledger owns it)."""
     db.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
-    db.execute("INSERT INTO ledger_head (id) VALUES (1)")
+    db.execute("INSERT INTO ledger_head (id) VALUES (0), (1)")
     branches.insert_default(db)
 
 

@@ -85,6 +85,9 @@ def _checks(guarded: bool) -> dict[str, str]:
         "reference": f"{value('st', '$.reference')} IS NOT s.reference",
         "teller_id": "st.actor_id IS NOT s.teller_id",
         "api_token_id": f"{value('st', '$.api_token_id')} IS NOT s.api_token_id",
+        # the branch whose scope shows the case: its events are that branch's chain (a row
+        # without a branch, which the app never writes, is left to the scoping)
+        "branch_id": "s.branch_id IS NOT NULL AND st.chain IS NOT s.branch_id",
         "level": f"{value('a', '$.level')} IS NOT s.level",
         "score": f"{value('a', '$.score')} IS NOT s.score",
         "action": f"{value('a', '$.action')} IS NOT s.action",

@@ -60,6 +60,7 @@ def _jsonb(column: str, guarded: bool) -> str:
 # event itself: max() over "id as 16 sortable hex digits, then what is needed of the event",
 # whose first 16 characters decide (ids are unique) and whose rest is that event's.
 ORDER_CHARS = 16
+CHAIN_CHARS = 20  # st's payload starts with its chain, as text padded to this width
 # The id as 16 hex digits that sort as the ids do (the sign bit flipped: signed -> unsigned).
 _ORDER = "lpad(to_hex(id # CAST(x'8000000000000000' AS bigint)), 16, '0')"
 
@@ -70,11 +71,13 @@ def _newest(kinds, payload: str) -> str:
 
 
 def _payloads(latest: dict) -> dict[str, str]:
-    """alias -> what its newest event carries: st its actor (text, then a space) and data; sv
+    """alias -> what its newest event carries: st its chain (CHAIN_CHARS wide), its actor (text,
+    then a space) and data; sv
     'o' for an override or 'c', then data; f 's' and its `state` text, or '' when it has none
     (found by text as on SQLite: storage/integrity._state_call); the others their data."""
     special = {
-        "st": "COALESCE(CAST(e.actor_id AS text), '') || ' ' || e.data",
+        "st": f"lpad(CAST(e.chain AS text), {CHAIN_CHARS}, '0') || "
+              "COALESCE(CAST(e.actor_id AS text), '') || ' ' || e.data",
         "sv": "(CASE e.kind WHEN 'screening.supervisor_override' THEN 'o' ELSE 'c' END) || e.data",
         "f": f"(CASE WHEN e.at > 0 THEN 's' || substr(e.data, e.at + {len(STATE_KEY)}, "
              f"{2 * DIGEST_CHARS}) ELSE '' END)",
@@ -90,7 +93,7 @@ def _grouped(latest: dict, alert_kinds) -> str:
                        for alias, kinds in latest.items())
     whens = " ".join(f"WHEN '{kind}' THEN 1" for kind in alert_kinds)
     state_kinds = ", ".join(f"'{kind}'" for kind in latest["f"])
-    rows = (f"SELECT session_id, kind, actor_id, data, {_ORDER} AS k, CASE WHEN kind IN "  # noqa: S608
+    rows = (f"SELECT session_id, kind, actor_id, chain, data, {_ORDER} AS k, CASE WHEN kind IN "  # noqa: S608
             f"({state_kinds}) THEN strpos(data, '{STATE_KEY}') END AS at FROM ledger "
             "WHERE session_id BETWEEN ? AND ? ORDER BY session_id OFFSET 0")
     return (f"SELECT e.session_id, {newest}, max(CASE e.kind {whens} END) AS alerted, "  # noqa: S608
@@ -109,7 +112,7 @@ VAULT_TEXTS = (f"SELECT v.session_id, {VAULT_AGGREGATE_SQL} AS text FROM pii_vau
 def _event_of(alias: str) -> str:
     """The newest event's data text, from g.<alias> (see _payloads)."""
     if alias == "st":
-        rest = f"substr(g.st, {ORDER_CHARS + 1})"
+        rest = f"substr(g.st, {ORDER_CHARS + CHAIN_CHARS + 1})"
         return f"substr({rest}, strpos({rest}, ' ') + 1)"
     return f"substr(g.{alias}, {ORDER_CHARS + (2 if alias == 'sv' else 1)})"
 
@@ -119,7 +122,7 @@ def _unpacked(guarded: bool) -> str:
     reads them): each newest event's data as jsonb, the starting event's actor, the supervisor
     event's kind, and what the digest check reads."""
     events = ", ".join(f"{_jsonb(_event_of(alias), guarded)} AS {alias}" for alias in JSON_ALIASES)
-    rest = f"substr(g.st, {ORDER_CHARS + 1})"
+    rest = f"substr(g.st, {ORDER_CHARS + CHAIN_CHARS + 1})"
     return (f"CROSS JOIN LATERAL (SELECT {events}, "
             f"NULLIF(split_part({rest}, ' ', 1), '') AS actor, "
             f"substr(g.sv, {ORDER_CHARS + 1}, 1) AS sv_kind, "
@@ -159,6 +162,8 @@ def _checks() -> dict[str, str]:
         "reference": "j.st ->> 'reference' IS DISTINCT FROM s.reference",
         "teller_id": f"j.actor IS DISTINCT FROM {number('teller_id')}",
         "api_token_id": f"j.st ->> 'api_token_id' IS DISTINCT FROM {number('api_token_id')}",
+        "branch_id": f"s.branch_id IS NOT NULL AND substr(g.st, {ORDER_CHARS + 1}, {CHAIN_CHARS}) "
+                     f"IS DISTINCT FROM lpad(CAST(s.branch_id AS text), {CHAIN_CHARS}, '0')",
         "level": "j.a ->> 'level' IS DISTINCT FROM s.level",
         "score": f"j.a ->> 'score' IS DISTINCT FROM {number('score')}",
         "action": "j.a ->> 'action' IS DISTINCT FROM s.action",

@@ -46,46 +46,100 @@ def bytes_of(db) -> str:
 
 # --- appending (call inside storage.transaction: the head must not move under the caller) -----
 
+BANK_CHAIN = 0  # the bank's own chain: head office and bank-wide events
+LEGACY_CHAIN = 1  # the chain an upgraded single-branch ledger became (0014): plain_until
 
-def head(db) -> Row | None:
-    """The sealed chain head: last_id, last_hash, seal (None before the first event)."""
-    found = query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1")
+HEAD_COLUMNS = "id AS chain, last_id, last_hash, seal, plain_until"
+
+# The chain an event goes to, in SQL (parameters: chain, session_id, actor_id): the one given,
+# else the session's branch, else the actor's, else (head office, no actor) the bank's.
+_CHAIN_OF = ("COALESCE(CAST(? AS BIGINT), (SELECT branch_id FROM sessions WHERE id = ?), "
+             "(SELECT branch_id FROM users WHERE id = ?), 0)")
+
+
+def head(db, chain: int) -> Row | None:
+    """A chain's sealed head: chain, last_id, last_hash, seal, plain_until (None before the
+    chain's first event)."""
+    found = query_one(db, f"SELECT {HEAD_COLUMNS} FROM ledger_head WHERE id = ?", [chain])  # noqa: S608
     return found if found and found["last_id"] is not None else None
 
 
-def head_for_append(db) -> Row | None:
-    """The head, locked until the caller's transaction ends (PostgreSQL: a row lock, so appends
-    from any number of processes stay one chain; SQLite's write lock already serializes)."""
+def heads(db) -> list[Row]:
+    """Every chain's head that has a first event, by chain."""
+    return query(db, f"SELECT {HEAD_COLUMNS} FROM ledger_head "  # noqa: S608 - constants
+                     "WHERE last_id IS NOT NULL ORDER BY id")
+
+
+def head_rows(db) -> list[Row]:
+    """Every row of ledger_head as stored (migrate-db compares them), by chain."""
+    return query(db, f"SELECT {HEAD_COLUMNS} FROM ledger_head ORDER BY id")  # noqa: S608
+
+
+def chains(db) -> list[int]:
+    """The chains verify walks: every head row's and every branch's, and the bank's."""
+    found = {row[0] for row in db.execute("SELECT id FROM ledger_head").fetchall()}
+    found |= {row[0] for row in db.execute("SELECT id FROM branches").fetchall()}
+    return sorted(found | {BANK_CHAIN})
+
+
+def head_for_append(db, count: int, chain: int | None = None, session_id: int | None = None,
+                    actor_id: int | None = None) -> tuple[Row, list[int]]:
+    """The head of the chain these events go to (_CHAIN_OF), locked until the caller's
+    transaction ends, and `count` new ledger ids, in one statement: (head, ids). The head's
+    last_id is None before the chain's first event.
+
+    PostgreSQL: a row lock on the chain's head, so appends from any number of processes stay
+    one chain per branch while other branches append at the same time; the ids come from a
+    sequence read after the lock is held, so they grow along each chain. SQLite's write lock
+    already serializes everything: the ids follow the largest in the ledger."""
+    params = [chain, session_id, actor_id]
     if db.dialect != "postgresql":
-        return head(db)
-    found = query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1 "
-                          "FOR UPDATE")
-    if found is None:  # the schema makes the row; a hand-emptied table gets it back
-        db.execute("INSERT INTO ledger_head (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
-        found = query_one(db, "SELECT last_id, last_hash, seal FROM ledger_head WHERE id = 1 "
-                              "FOR UPDATE")
-    return found if found["last_id"] is not None else None
+        found = query_one(
+            db, f"SELECT t.chain AS chain, h.last_id AS last_id, h.last_hash AS last_hash, "  # noqa: S608
+                "h.seal AS seal, h.plain_until AS plain_until, "
+                "COALESCE((SELECT max(id) FROM ledger), 0) AS max_id "
+                f"FROM (SELECT {_CHAIN_OF} AS chain) t LEFT JOIN ledger_head h ON h.id = t.chain",
+            params)
+        first = max(found.pop("max_id"), found["last_id"] or 0) + 1
+        return found, list(range(first, first + count))
+    # The CTE locks the row before the outer query's projection runs, so nextval is called
+    # only once the lock is held (an id taken while waiting could land behind a later one).
+    sql = (f"WITH target AS (SELECT {_CHAIN_OF} AS chain), "  # noqa: S608 - constants
+           "head AS MATERIALIZED (SELECT id, last_id, last_hash, seal, plain_until "
+           "FROM ledger_head WHERE id = (SELECT chain FROM target) FOR UPDATE) "
+           "SELECT head.id AS chain, head.last_id, head.last_hash, head.seal, head.plain_until, "
+           "nextval('ledger_id_seq') AS new_id FROM head CROSS JOIN generate_series(1, ?) "
+           "ORDER BY new_id")
+    rows = query(db, sql, [*params, count])
+    if not rows:  # the chain's first event (a new branch), or a hand-emptied table
+        target = db.execute(f"SELECT {_CHAIN_OF}", params).fetchone()[0]  # noqa: S608
+        db.execute("INSERT INTO ledger_head (id) VALUES (?) ON CONFLICT (id) DO NOTHING",
+                   [target])
+        rows = query(db, sql, [target, None, None, count])
+    ids = [row.pop("new_id") for row in rows]
+    return rows[0], ids
 
 
-def append(db, rows: list[tuple], seal: str) -> None:
-    """Store chained rows (id, at, actor_id, kind, session_id, data, prev_hash, hash) with one
-    INSERT and move the head to the last of them with its seal. Call after head_for_append."""
-    insert = ("INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash) "
-              "VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)))
-    values = [value for row in rows for value in row]
+def append(db, chain: int, rows: list[tuple], seal: str) -> None:
+    """Store chained rows (id, at, actor_id, kind, session_id, data, prev_hash, hash) of one
+    chain with one INSERT and move that chain's head to the last of them with its seal. Call
+    after head_for_append."""
+    insert = ("INSERT INTO ledger (id, at, actor_id, kind, session_id, data, prev_hash, hash, "  # noqa: S608
+              "chain) VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?, ?, ?, ?)"] * len(rows)))
+    values = [value for row in rows for value in (*row, chain)]
     last = rows[-1]
     if db.dialect == "postgresql":
-        # One round trip, not two: every other appender waits on the head row from
-        # head_for_append (which made sure it exists) until this transaction commits.
+        # One round trip, not two: every other appender to this chain waits on its head row
+        # from head_for_append (which made sure it exists) until this transaction commits.
         db.execute("WITH moved AS (UPDATE ledger_head SET last_id = ?, last_hash = ?, seal = ? "  # noqa: S608 - placeholders only
-                   "WHERE id = 1) " + insert, [last[0], last[7], seal, *values])
+                   "WHERE id = ?) " + insert, [last[0], last[7], seal, chain, *values])
         return
     db.execute(insert, values)
     db.execute(
-        "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (1, ?, ?, ?) "
+        "INSERT INTO ledger_head (id, last_id, last_hash, seal) VALUES (?, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET last_id = excluded.last_id, "
         "last_hash = excluded.last_hash, seal = excluded.seal",
-        [last[0], last[7], seal],
+        [chain, last[0], last[7], seal],
     )
 
 
@@ -94,7 +148,8 @@ def append(db, rows: list[tuple], seal: str) -> None:
 # Verify walks millions of rows: chain_rows hands over the cursor itself, its rows as tuples in
 # CHAIN_COLUMNS order, rather than a dict per row.
 
-CHAIN_COLUMNS = ("id", "at", "actor_id", "kind", "session_id", "data", "prev_hash", "hash")
+CHAIN_COLUMNS = ("id", "at", "actor_id", "kind", "session_id", "data", "prev_hash", "hash",
+                 "chain")
 _CHAIN_ROWS = f"SELECT {', '.join(CHAIN_COLUMNS)} FROM ledger"  # noqa: S608 - constants
 
 
@@ -150,19 +205,27 @@ def worker_source(db):
     return None
 
 
-def span(db) -> Row:
-    """low and high (the smallest and largest id) and total (the number of rows)."""
-    return query_one(db, "SELECT min(id) AS low, max(id) AS high, count(*) AS total FROM ledger")
+def span(db, chain: int | None = None) -> Row:
+    """low and high (the smallest and largest id) and total (the number of rows): of the
+    whole ledger, or of one chain."""
+    sql = "SELECT min(id) AS low, max(id) AS high, count(*) AS total FROM ledger"
+    if chain is None:
+        return query_one(db, sql)
+    return query_one(db, sql + " WHERE chain = ?", [chain])
 
 
-def chain_rows(db, low: int | None = None, high: int | None = None):
-    """Rows as tuples (CHAIN_COLUMNS) in id order: all, or those with low <= id <= high.
-    PostgreSQL: call inside a transaction (snapshot below). `db` may be a worker's plain
-    sqlite3 connection (open_read_only)."""
-    if low is None:
-        sql, params = _CHAIN_ROWS + " ORDER BY id", ()
-    else:
-        sql, params = _CHAIN_ROWS + " WHERE id BETWEEN ? AND ? ORDER BY id", [low, high]
+def chain_rows(db, low: int | None = None, high: int | None = None, chain: int | None = None):
+    """Rows as tuples (CHAIN_COLUMNS) in id order: all, or those with low <= id <= high; of
+    every chain, or of `chain` only (its index). PostgreSQL: call inside a transaction
+    (snapshot below). `db` may be a worker's plain sqlite3 connection (open_read_only)."""
+    where, params = [], []
+    if chain is not None:
+        where.append("chain = ?")
+        params.append(chain)
+    if low is not None:
+        where.append("id BETWEEN ? AND ?")
+        params += [low, high]
+    sql = _CHAIN_ROWS + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id"
     if getattr(db, "dialect", "sqlite") == "postgresql":
         return _streamed(db, sql, params)
     return db.execute(sql, params)
@@ -208,16 +271,16 @@ def newest_row(db) -> tuple | None:
     return tuple(found) if found else None
 
 
-def row_before(db, row_id: int) -> Row | None:
-    """id and hash of the row just before id `row_id`."""
-    return query_one(db, "SELECT id, hash FROM ledger WHERE id < ? ORDER BY id DESC LIMIT 1",
-                     [row_id])
+def row_before(db, chain: int, row_id: int) -> Row | None:
+    """id and hash of the chain's row just before id `row_id`."""
+    return query_one(db, "SELECT id, hash FROM ledger WHERE chain = ? AND id < ? "
+                         "ORDER BY id DESC LIMIT 1", [chain, row_id])
 
 
-def row_after(db, row_id: int) -> Row | None:
-    """prev_hash of the row just after id `row_id`."""
-    return query_one(db, "SELECT prev_hash FROM ledger WHERE id > ? ORDER BY id LIMIT 1",
-                     [row_id])
+def row_after(db, chain: int, row_id: int) -> Row | None:
+    """prev_hash of the chain's row just after id `row_id`."""
+    return query_one(db, "SELECT prev_hash FROM ledger WHERE chain = ? AND id > ? "
+                         "ORDER BY id LIMIT 1", [chain, row_id])
 
 
 # --- anchors -------------------------------------------------------------------------------------
@@ -230,8 +293,8 @@ def anchored_events(db) -> list[Row]:
 
 
 def hash_of(db, row_id: int) -> Row | None:
-    """The stored hash of row `row_id` (None: no such row)."""
-    return query_one(db, "SELECT hash FROM ledger WHERE id = ?", [row_id])
+    """The stored hash and chain of row `row_id` (None: no such row)."""
+    return query_one(db, "SELECT hash, chain FROM ledger WHERE id = ?", [row_id])
 
 
 # --- what a screening event's `state` digest covers (digests.py) --------------------------------

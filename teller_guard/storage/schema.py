@@ -136,20 +136,29 @@ ledger = Table(
     Column("data", Text, nullable=False),
     Column("prev_hash", Text, nullable=False),
     Column("hash", Text, nullable=False),
+    # Whose chain the row is in (issue 16): a branch's id, 0 the bank's own (head office and
+    # bank-wide events). Rows from before per-branch chains are branch 1's (0014), hence the
+    # default; audit.append always names the chain.
+    Column("chain", Id, nullable=False, server_default=text("1")),
     Index("idx_ledger_session_id", "session_id"),
+    Index("idx_ledger_chain_id", "chain", "id"),
     Index(legacy.ACCESS_EVENTS_INDEX, "id",
           sqlite_where=text(legacy.ACCESS_EVENTS_CONDITION),
           postgresql_where=text(legacy.ACCESS_EVENTS_CONDITION)),
 )
 
-# One row (id 1): the sealed chain head. Appenders on PostgreSQL lock it (SELECT … FOR UPDATE),
-# so appends from any number of processes stay one chain without locking the ledger table.
+# One row per chain (id = the chain: a branch's id, 0 the bank's): its sealed head. Appenders
+# on PostgreSQL lock their chain's row (SELECT … FOR UPDATE), so appends from any number of
+# processes stay one chain per branch, and branches never wait on each other.
 ledger_head = Table(
     "ledger_head", metadata,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("last_id", Id),
     Column("last_hash", Text),
     Column("seal", Text),
+    # Chain 1 of an upgraded instance (0014): rows up to this id were hashed before the hash
+    # covered the chain (audit.canonical), and so was the head's seal while it stays there.
+    Column("plain_until", Id),
 )
 
 sessions = Table(
@@ -424,7 +433,13 @@ event.listen(branches, "after_create", DDL(
 # …and the id sequence moves past it, so the next branch an admin adds is 2.
 event.listen(branches, "after_create", DDL(
     "SELECT setval(pg_get_serial_sequence('branches', 'id'), 1)").execute_if(dialect="postgresql"))
-# The chain head exists from the start, so the first appenders have a row to lock.
+# The bank's and branch 1's chain heads exist from the start, so the first appenders have a row
+# to lock (a later branch's is made by its first append: storage/ledger.head_for_append).
 event.listen(metadata, "after_create",
-             DDL("INSERT INTO ledger_head (id) VALUES (1) ON CONFLICT (id) DO NOTHING")
+             DDL("INSERT INTO ledger_head (id) VALUES (0), (1) ON CONFLICT (id) DO NOTHING")
              .execute_if(dialect="postgresql"))
+# Ledger ids are one numbering across all chains (audit.append_many): on PostgreSQL a sequence
+# read under the chain's head lock; SQLite's write lock lets max(id) + 1 do. OWNED BY, so
+# copying.reset_sequences finds it as it finds the serial columns'.
+event.listen(ledger, "after_create",
+             DDL("CREATE SEQUENCE ledger_id_seq OWNED BY ledger.id").execute_if(dialect="postgresql"))
