@@ -51,10 +51,12 @@ def test_every_migration_is_named_in_order():
 def test_the_ledger_has_only_the_indexes_its_readers_use(tmp_path):
     # verify reads by id, timelines and the session check by session_id, the access log by a
     # partial index of its rare kinds (m010); a (kind, at) index only added pages to every
-    # screening's commit (dropped by m009).
+    # screening's commit (dropped by m009); verify --branch reads one chain by (chain, id)
+    # (0014).
     path = tmp_path / "t.db"
     db.prepare(path)
     database = db.connect(path)
     names = [row[1] for row in database.execute("PRAGMA index_list(ledger)")]
     database.conn.close()
-    assert sorted(names) == ["idx_ledger_session_id", "ledger_access_events"]
+    assert sorted(names) == ["idx_ledger_chain_id", "idx_ledger_session_id",
+                             "ledger_access_events"]

@@ -383,3 +383,15 @@ def test_statistics_pages_drill_down_and_export_csv(app, client, auth, database,
     assert any(line.startswith("深圳南山支行（0002）,2,") for line in lines)
     exported = database.execute("SELECT data FROM ledger WHERE kind = 'export.statistics'").fetchall()
     assert json.loads(exported[-1][0])["scope"] == "bank"
+
+
+def test_the_branch_statistics_trigger_takes_the_day_lock_before_the_older_one():
+    """The day's advisory lock orders every statistics write of that day (no deadlock between
+    two tellers' transactions): it is taken by the trigger PostgreSQL fires first, and that
+    trigger fires on every change the older one does."""
+    from teller_guard.storage import branch_stats, stats_triggers
+
+    assert branch_stats.POSTGRESQL_TRIGGER < "stats_sessions_change"
+    assert set(stats_triggers.WATCHED_COLUMNS) <= set(branch_stats.WATCHED_COLUMNS)
+    function = branch_stats.postgresql_statements()[0]
+    assert function.index("pg_advisory_xact_lock") < function.index("UPDATE ")

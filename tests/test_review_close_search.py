@@ -288,6 +288,8 @@ REVIEW_POSTS = {
     "review.add_note": ({"security", "admin"}, {"note": "备注"}),
     "review.export_queue": ({"security", "admin"}, {}),
     "review.export_statistics": ({"supervisor", "security", "admin"}, {}),
+    "review.propose_watchlist": ({"security", "admin"}, {"note": "请列入名单"}),
+    "review.escalate": ({"supervisor", "security"}, {"reason": "多个网点出现同一收款账户"}),
 }
 
 
@@ -306,6 +308,9 @@ def test_every_review_post_route_by_role(app, client, auth, database, role):
         if endpoint == "review.assign":
             form = {"assignee_id": str(user_id(database, "admin"))}
         case = make_session(app, database, level="critical")
+        if endpoint == "review.propose_watchlist":  # only a case confirmed as fraud
+            database.execute("UPDATE sessions SET review_status = 'confirmed_fraud' WHERE id = ?",
+                             [case])
         with app.test_request_context():
             path = url_for(endpoint, **({"session_id": case} if "session_id" in
                                         posts[endpoint].arguments else {}))
