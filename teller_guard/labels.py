@@ -175,6 +175,17 @@ SETTING_NAMES = {
     "slip_paper": "提示单默认纸张",
 }
 
+# 全行设置 (bank_settings.BankSettings): the page's labels and the timeline's.
+BANK_SETTING_NAMES = {
+    "payee_branches_min": "跨网点收款：网点数（含本网点）",
+    "payee_branches_days": "跨网点收款：统计天数",
+    "customer_other_branch_days": "客户在其他网点问询：统计天数",
+    "payee_repeat_min_customers": "同一收款账户：其他客户数",
+    "payee_repeat_days": "同一收款账户：统计天数",
+    "customer_repeat_min": "客户多次问询：次数",
+    "customer_repeat_days": "客户多次问询：统计天数",
+}
+
 # Ledger event kinds, as the review timeline and the access log name them (audit.KINDS).
 EVENT_KINDS = {
     "login.succeeded": "登录成功",
@@ -191,6 +202,7 @@ EVENT_KINDS = {
     "user.password_changed": "本人修改密码",
     "settings.changed": "修改网点设置",
     "branch.created": "新增网点",
+    "bank_settings.changed": "修改全行设置",
     "user.branch_changed": "调整用户所属网点",
     "api_token.created": "创建接口令牌",
     "api_token.revoked": "吊销接口令牌",

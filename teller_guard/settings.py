@@ -73,7 +73,8 @@ def changes_seen() -> int:
     return _changes_seen
 
 
-def _note_change() -> None:
+def note_change() -> None:
+    """Count a save (also bank_settings.save's): every cache of settings reads again."""
     global _changes_seen
     with _changes_lock:
         _changes_seen += 1
@@ -84,9 +85,9 @@ def watch_other_processes(db) -> None:
     connection). Saves committed before it listened are unknown, so count one now."""
     if getattr(db, "watching_settings", False) or db.conn.in_transaction:
         return  # in a transaction LISTEN would wait for its commit: the next call listens
-    settings_store.listen_for_changes(db, _note_change)
+    settings_store.listen_for_changes(db, note_change)
     db.watching_settings = True
-    _note_change()
+    note_change()
 
 
 def save(db, key, new: BranchSettings, actor_id=None,
@@ -106,7 +107,7 @@ def save(db, key, new: BranchSettings, actor_id=None,
                 data["branch"] = branch_id
             audit.append(db, key, audit.AuditEvent("settings.changed", actor_id, data=data))
         settings_store.announce_change(db)
-    _note_change()
+    note_change()
     return changed
 
 
@@ -138,5 +139,5 @@ def create_branch(db, key, code: str, values: BranchSettings, actor_id=None,
         audit.append(db, key, audit.AuditEvent("branch.created", actor_id, data={
             "branch": branch_id, "code": code, "settings": values.to_json_dict()}))
         settings_store.announce_change(db)
-    _note_change()
+    note_change()
     return branch_id

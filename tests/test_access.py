@@ -29,6 +29,7 @@ ENDPOINT_ROLES = {
     # 网点管理: the head-office admin only (tests/test_admin_branches.py)
     "admin.branches": {"ho_admin"},
     "admin.new_branch": {"ho_admin"},
+    "admin.bank_settings_page": {"ho_admin"},
 }
 
 

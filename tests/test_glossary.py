@@ -240,6 +240,8 @@ SAMPLES = {
     "branch.created": {"branch": 2, "code": "0002", "settings": {
         "bank_name": "示例银行", "branch_name": "桥东支行", "province": "河北省", "city": "邢台市",
         "large_amount": "50000", "elderly_age": 60, "slip_paper": "a5"}},
+    "bank_settings.changed": {"payee_branches_min": {"before": 3, "after": 2},
+                              "payee_branches_days": {"before": 7, "after": 14}},
     "user.branch_changed": {"user_id": 7, "username": "zhang", "branch": 2, "previous_branch": 1},
     "api_token.created": {"token_id": 3, "name": "核心系统", "token_hash": "cd" * 32,
                           "scope": {"tellers": ["teller1"], "read": "all",

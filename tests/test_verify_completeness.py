@@ -16,7 +16,7 @@ from printing_web_helpers import keys_of, make_session, user_id
 from screening_helpers import BENIGN_FACTS
 from verify_helpers import read_one, tamper
 
-from teller_guard import api_tokens, db, settings
+from teller_guard import api_tokens, bank_settings, db, settings
 from teller_guard.cli import main
 from teller_guard.review import integrity, retention
 from teller_guard.screening import inputs, service
@@ -200,6 +200,37 @@ def test_a_setting_changed_through_the_app_verifies(runner, app, cases):
     settings.save(database, keys_of(app).ledger, dataclasses.replace(current, elderly_age=65))
     database.conn.close()
     assert run_verify(runner, app).exit_code == 0
+
+
+def save_bank_settings(app, **values):
+    database = db.connect(app.config["DATABASE"])
+    try:
+        current = bank_settings.load(database, app.config)
+        bank_settings.save(database, keys_of(app).ledger,
+                           dataclasses.replace(current, **values), app.config)
+    finally:
+        database.conn.close()
+
+
+def test_bank_settings_saved_through_the_app_verify(runner, app, cases):
+    save_bank_settings(app, payee_branches_min=2)
+    save_bank_settings(app, payee_branches_min=4, payee_branches_days=14)
+    assert read_one(app, "SELECT value FROM settings WHERE key = 'payee_branches_min'")[0] == "4"
+    result = run_verify(runner, app)
+    assert result.exit_code == 0, result.output
+
+
+def test_a_bank_setting_edited_inserted_or_deleted_outside_the_app_is_found(runner, app, cases):
+    save_bank_settings(app, payee_branches_min=2, customer_repeat_days=60)
+    tamper(app, "UPDATE settings SET value = '50' WHERE key = 'payee_branches_min'")
+    tamper(app, "DELETE FROM settings WHERE key = 'customer_repeat_days'")
+    tamper(app, "INSERT INTO settings (key, value) VALUES ('payee_branches_days', '365')")
+    result = run_verify(runner, app)
+    assert result.exit_code == 1
+    assert "[全行设置] payee_branches_min 与账本不一致，被绕过系统改动 (edited)" in result.output
+    assert "[全行设置] customer_repeat_days 已被绕过系统删除 (deleted)" in result.output
+    assert "[全行设置] payee_branches_days 没有修改记录，被绕过系统添加 (inserted)" \
+        in result.output
 
 
 def test_an_inserted_or_rewritten_api_token_is_found(runner, app, cases):

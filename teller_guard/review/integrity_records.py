@@ -15,6 +15,9 @@ These tables are small, so they are read whole and compared in Python:
 - branches (their settings): each branch's values equal where it started (branch 1: the
   defaults; another branch: its `branch.created` event) overlaid with the `after` of every
   `settings.changed` naming it (`branch`; none: branch 1). A branch with no event is reported.
+- settings (全行设置, bank_settings.py): a row per value a `bank_settings.changed` event set,
+  holding the `after` of the latest; a row without an event, a changed value or a deleted row
+  is reported.
 - api_tokens: a row per `api_token.created` (same id and name, created_by its actor),
   revoked exactly when there is an `api_token.revoked`, token_hash against the digest in the
   created event (when it has one), and the scope (tellers, read_scope, may_supervise) against
@@ -27,22 +30,23 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-from .. import digests, settings
+from .. import bank_settings, digests, settings
 from ..api_scope import Scope
 from ..storage import integrity as stored
 
 RECORD_KINDS = ("user.created", "user.role_changed", "user.details_changed", "user.disabled",
                 "user.enabled", "user.password_reset", "user.password_changed", "user.branch_changed",
-                "settings.changed",
+                "settings.changed", bank_settings.EVENT_KIND,
                 "branch.created", "api_token.created", "api_token.revoked")
 REQUIRED_TABLES = ("ledger", "ledger_head", "sessions", "pii_vault", "users", "branches",
                    "api_tokens")
-AREAS = {"users": "用户", "settings": "网点设置", "api_tokens": "令牌", "ledger": "账本"}
+AREAS = {"users": "用户", "settings": "网点设置", "bank_settings": "全行设置", "api_tokens": "令牌",
+         "ledger": "账本"}
 
 
 @dataclass(frozen=True)
 class RecordProblem:
-    area: str  # users | settings | api_tokens | ledger
+    area: str  # users | settings | bank_settings | api_tokens | ledger
     text: str  # Chinese, shown as is
     problem: str  # edited | inserted | deleted | empty | missing
 
@@ -86,8 +90,9 @@ def check(db, key: bytes, ledger_rows: int) -> Result:
     users, user_problems = _users(db, digest_key, events)
     tokens, token_problems = _tokens(db, digest_key, events)
     stored_settings, settings_problems = _settings(db, events)
-    return Result(users + tokens + stored_settings,
-                  problems + user_problems + token_problems + settings_problems)
+    bank_rows, bank_problems = _bank_settings(db, events)
+    return Result(users + tokens + stored_settings + bank_rows,
+                  problems + user_problems + token_problems + settings_problems + bank_problems)
 
 
 def _empty_ledger(db, ledger_rows: int) -> list[RecordProblem]:
@@ -250,4 +255,29 @@ def _settings(db, events) -> tuple[int, list[RecordProblem]]:
         problems += [RecordProblem(
             "settings", f"网点 {row['code']} 的设置 {name} 与账本不一致，被绕过系统改动", "edited")
             for name in sorted(found) if found[name] != expected[row["id"]].get(name)]
+    return len(rows), problems
+
+
+def _bank_settings(db, events) -> tuple[int, list[RecordProblem]]:
+    expected: dict[str, object] = {}
+    for _, kind, _, data in events:
+        if kind == bank_settings.EVENT_KIND:
+            for name, change in data.items():
+                if isinstance(change, dict) and "after" in change:
+                    expected[name] = change["after"]
+    rows = stored.bank_settings(db)
+    problems = []
+    for name, text in rows.items():
+        try:
+            value = json.loads(text)
+        except (TypeError, ValueError):
+            value = text
+        if name not in expected:
+            problems.append(RecordProblem(
+                "bank_settings", f"{name} 没有修改记录，被绕过系统添加", "inserted"))
+        elif value != expected[name] or type(value) is not type(expected[name]):
+            problems.append(RecordProblem(
+                "bank_settings", f"{name} 与账本不一致，被绕过系统改动", "edited"))
+    problems += [RecordProblem("bank_settings", f"{name} 已被绕过系统删除", "deleted")
+                 for name in sorted(expected) if name not in rows]
     return len(rows), problems

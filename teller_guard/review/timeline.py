@@ -222,6 +222,10 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind == "settings.changed":
         where = f"网点 #{data['branch']}；" if isinstance(data.get("branch"), int) else ""
         return where + _settings(data)
+    if kind == "bank_settings.changed":
+        return "；".join(f"{labels.BANK_SETTING_NAMES.get(name, name)}："
+                        f"{_text(change.get('before'))} → {_text(change.get('after'))}"
+                        for name, change in data.items() if isinstance(change, dict))
     if kind == "branch.created":
         return f"网点代码 {data.get('code', '')}；{_settings_values(data.get('settings') or {})}"
     if kind in ("api_token.created", "api_token.revoked"):

@@ -7,7 +7,7 @@ import time
 
 from flask import current_app, g
 
-from .. import settings
+from .. import bank_settings, settings
 from ..db import get_db
 from ..risk import default_rules
 from ..web import ledger_key, pii_key
@@ -52,6 +52,20 @@ def branch(of_branch: int | None = None):
     return cached[2]
 
 
+def bank() -> bank_settings.BankSettings:
+    """The bank-wide thresholds in force (全行设置 over app.config), cached like branch()."""
+    cache = current_app.extensions["teller_guard"]
+    db = get_db()
+    settings.watch_other_processes(db)
+    cached = cache.get("bank_settings")  # (changes seen, when read, settings)
+    now = time.monotonic()
+    if cached is None or cached[0] != settings.changes_seen() or \
+            now - cached[1] > SETTINGS_RECHECK_SECONDS:
+        cached = cache["bank_settings"] = (settings.changes_seen(), now,
+                                           bank_settings.load(db, current_app.config))
+    return cached[2]
+
+
 def cross_session(payee_hash: str, customer_hash: str | None, branch_id: int | None,
                   exclude_session_id: int | None = None) -> dict:
     """The engine's cross-session facts for these parties (watchlist, repeats, other branches)
@@ -64,7 +78,7 @@ def collected(payee_hash: str, customer_hash: str | None, branch_id: int | None,
     from ..watchlist import signals as watchlist_signals
 
     return watchlist_signals.collect(
-        get_db(), payee_hash, customer_hash, service.now_local(), current_app.config,
+        get_db(), payee_hash, customer_hash, service.now_local(), bank(),
         branch_id=branch_id, exclude_session_id=exclude_session_id)
 
 

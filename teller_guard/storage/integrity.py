@@ -248,3 +248,8 @@ def api_tokens(db) -> list[Row]:
 
 def branches(db) -> list[Row]:
     return query(db, "SELECT * FROM branches ORDER BY id")
+
+
+def bank_settings(db) -> dict[str, str]:
+    """The `settings` table (全行设置): key -> JSON text."""
+    return {row["key"]: row["value"] for row in query(db, "SELECT key, value FROM settings")}

@@ -34,3 +34,15 @@ def instance_fact(db, name: str) -> str | None:
 def record_instance_fact(db, name: str, value: str) -> None:
     """Record a fact once (a second record of the same name fails)."""
     db.execute("INSERT INTO instance_facts (key, value) VALUES (?, ?)", [name, value])
+
+
+def bank_values(db) -> dict[str, str]:
+    """The `settings` table (bank-wide settings, bank_settings.py): key -> JSON text."""
+    return {row[0]: row[1] for row in db.execute("SELECT key, value FROM settings ORDER BY key").fetchall()}
+
+
+def put_bank_values(db, values: dict[str, str]) -> None:
+    """Insert or replace these keys' JSON text (the same statement on both backends)."""
+    for key, value in values.items():
+        db.execute("INSERT INTO settings (key, value) VALUES (?, ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])

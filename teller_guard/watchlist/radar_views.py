@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
 from ..db import get_db
+from ..screening.context import bank
 from ..screening.service import now_local
 from ..web import guard_area, ledger_key
 from . import radar
@@ -20,7 +21,7 @@ DAY_CHOICES = (3, 7, 14, 30)
 
 def _days(raw) -> int | None:
     if raw in (None, ""):
-        return int(current_app.config["PAYEE_BRANCHES_DAYS"])
+        return bank().payee_branches_days
     text = str(raw)
     return int(text) if text.isascii() and text.isdigit() and int(text) in DAY_CHOICES else None
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from ..config import DEFAULTS
+from ..bank_settings import BankSettings
 from ..storage import branches as branch_store
 from ..storage import watchlist as watchlist_store
 
@@ -257,38 +257,38 @@ class Signals:
 
 
 def collect(db, payee_hash: str | None, customer_hash: str | None, now: datetime,
-            config: Mapping, *, branch_id: int | None,
+            thresholds: BankSettings | Mapping, *, branch_id: int | None,
             exclude_session_id: int | None = None) -> Signals:
-    """All cross-session signals of a screening at `branch_id`. Counts are reported even below
+    """All cross-session signals of a screening at `branch_id`. `thresholds`: the bank-wide
+    settings in force (screening.context.bank(): 全行设置 over app.config); a mapping of config
+    names is read as app.config would be. Counts are reported even below
     the configured minimums: the engine's rules decide the points. Pass the current session's
     id as `exclude_session_id` once it is saved, or it counts as its own history (the branch
     signals leave out the screening's own branch, so it never counts there)."""
-
-    def setting(name: str) -> int:
-        return int(config.get(name, DEFAULTS[name]))
-
+    limits = thresholds if isinstance(thresholds, BankSettings) \
+        else BankSettings.from_config(thresholds)
     return Signals(
         watchlisted=is_watchlisted(db, payee_hash, _aware(now).astimezone().date()),
         payee=payee_signals(db, payee_hash, customer_hash, now,
-                            min_customers=setting("PAYEE_REPEAT_MIN_CUSTOMERS"),
-                            days=setting("PAYEE_REPEAT_DAYS"),
+                            min_customers=limits.payee_repeat_min_customers,
+                            days=limits.payee_repeat_days,
                             exclude_session_id=exclude_session_id),
         history=customer_history(db, customer_hash, now,
-                                 min_screenings=setting("CUSTOMER_REPEAT_MIN"),
-                                 days=setting("CUSTOMER_REPEAT_DAYS"),
+                                 min_screenings=limits.customer_repeat_min,
+                                 days=limits.customer_repeat_days,
                                  exclude_session_id=exclude_session_id),
         payee_branches=payee_branches(db, payee_hash, branch_id, now,
-                                      days=setting("PAYEE_BRANCHES_DAYS"),
-                                      min_branches=setting("PAYEE_BRANCHES_MIN")),
+                                      days=limits.payee_branches_days,
+                                      min_branches=limits.payee_branches_min),
         customer_branches=customer_branches(db, customer_hash, branch_id, now,
-                                            days=setting("CUSTOMER_OTHER_BRANCH_DAYS")),
+                                            days=limits.customer_other_branch_days),
     )
 
 
 def cross_session_facts(db, payee_hash: str | None, customer_hash: str | None, now: datetime,
-                        config: Mapping, *, branch_id: int | None = None,
+                        thresholds: BankSettings | Mapping, *, branch_id: int | None = None,
                         exclude_session_id: int | None = None) -> dict:
     """The risk engine's `cross_session` input (`collect(...).facts()`). Without `branch_id`
     every branch counts as another one."""
-    return collect(db, payee_hash, customer_hash, now, config, branch_id=branch_id,
+    return collect(db, payee_hash, customer_hash, now, thresholds, branch_id=branch_id,
                    exclude_session_id=exclude_session_id).facts()
