@@ -63,6 +63,19 @@ def actor(database, username):
     return get_user(database, user_id(database, username))
 
 
+HQ_PASSWORD = "Hq-admin-1234"
+
+
+def head_office_admin(app, database) -> str:
+    """A 总行管理员 (approvals are head office's), created once per test; its user name."""
+    from teller_guard import users
+
+    if users.find_user(database, "hq_admin") is None:
+        users.create_user(database, ledger_key(app), "hq_admin", HQ_PASSWORD, "ho_admin",
+                          "管理员乙", must_change=False)
+    return "hq_admin"
+
+
 # --- expiry: the boundary ---------------------------------------------------------------------
 
 
@@ -181,11 +194,11 @@ def test_hash_file_entries_are_the_banks_own(app, database, run_import):
 # --- proposals: propose, approve, reject --------------------------------------------------------
 
 
-def test_may_approve_watchlist_is_head_office_and_admin_for_now():
+def test_only_head_office_may_approve_watchlist_proposals():
     def user(role):
         return SimpleNamespace(id=1, role=role)
     assert [role for role in ("teller", "supervisor", "security", "admin", "ho_security", "ho_admin")
-            if proposals.may_approve_watchlist(user(role))] == ["admin", "ho_security", "ho_admin"]
+            if proposals.may_approve_watchlist(user(role))] == ["ho_security", "ho_admin"]
     assert not proposals.may_approve_watchlist(None)
 
 
@@ -205,20 +218,21 @@ def test_a_proposal_waits_then_approval_lists_it_as_the_banks_own(app, database)
 
     with pytest.raises(proposals.ProposalError, match="总行"):
         proposals.approve(database, key, actor(database, "security"), entry_id)
+    hq = actor(database, head_office_admin(app, database))
     with pytest.raises(proposals.ProposalError, match="早于今天"):
-        proposals.approve(database, key, actor(database, "admin"), entry_id, "2026-03-30", TODAY)
-    approved = proposals.approve(database, key, actor(database, "admin"), entry_id, "2026-12-31", TODAY)
+        proposals.approve(database, key, hq, entry_id, "2026-03-30", TODAY)
+    approved = proposals.approve(database, key, hq, entry_id, "2026-12-31", TODAY)
     assert (approved.status, approved.category, approved.listed_on, approved.expires_on) == (
         "active", "own", "2026-03-31", "2026-12-31")
     assert store.is_listed(database, "payee-1", TODAY)
     assert proposals.pending(database) == []
     with pytest.raises(proposals.ProposalError, match="已被处理"):
-        proposals.approve(database, key, actor(database, "admin"), entry_id)
+        proposals.approve(database, key, actor(database, head_office_admin(app, database)), entry_id)
 
     assert [(kind, session_id, data.get("entry_id")) for kind, session_id, data in events(database)] == [
         ("watchlist.proposed", case, entry_id), ("watchlist.approved", case, entry_id)]
     assert events(database)[0][2]["branch_id"] == 1  # the proposing branch
-    names = {user_id(database, "security"): "安保甲", user_id(database, "admin"): "管理员乙"}
+    names = {user_id(database, "security"): "安保甲", user_id(database, head_office_admin(app, database)): "管理员乙"}
     history = proposals.history(database, store.get(database, entry_id), names)
     assert [(line.label, line.actor) for line in history] == [
         ("提请列入涉诈名单", "安保甲"), ("批准列入涉诈名单", "管理员乙")]
@@ -230,8 +244,8 @@ def test_a_rejected_proposal_goes_with_its_reason_and_may_be_made_again(app, dat
     key = ledger_key(app)
     entry_id = proposals.propose(database, key, actor(database, "security"), case, "确认诈骗")
     with pytest.raises(proposals.ProposalError, match="驳回原因"):
-        proposals.reject(database, key, actor(database, "admin"), entry_id, "  ")
-    proposals.reject(database, key, actor(database, "admin"), entry_id, "证据不足")
+        proposals.reject(database, key, actor(database, head_office_admin(app, database)), entry_id, "  ")
+    proposals.reject(database, key, actor(database, head_office_admin(app, database)), entry_id, "证据不足")
     assert store.get(database, entry_id) is None and not store.is_listed(database, "payee-1")
     kinds = [(kind, data.get("reason")) for kind, _, data in events(database)]
     assert kinds == [("watchlist.proposed", None), ("watchlist.rejected", "证据不足")]
@@ -305,7 +319,7 @@ def test_case_page_proposes_and_head_office_approves_through_the_pages(app, clie
                 ).status_code == 403
     auth.logout()
 
-    auth.login("admin")
+    auth.login(head_office_admin(app, database), HQ_PASSWORD)
     bad = post(client, f"/watchlist/proposals/{entry_id}/approve", {"expires_on": "明年"},
                "/watchlist/proposals")
     body = bad.get_data(as_text=True)
@@ -322,7 +336,7 @@ def test_case_page_proposes_and_head_office_approves_through_the_pages(app, clie
 def test_rejecting_on_the_page_keeps_the_reason_typed_when_refused(app, client, auth, database):
     case = confirmed_case(app, database)
     entry_id = proposals.propose(database, ledger_key(app), actor(database, "security"), case, "理由")
-    auth.login("admin")
+    auth.login(head_office_admin(app, database), HQ_PASSWORD)
     path = f"/watchlist/proposals/{entry_id}/reject"
     too_long = post(client, path, {"reason": "长" * 201}, "/watchlist/proposals")
     assert too_long.status_code == 409 and "驳回原因最多 200 个字" in too_long.get_data(as_text=True)

@@ -25,7 +25,9 @@ CONFIRMS_FRAUD = ("confirmed_fraud",)
 PROPOSER_ROLES = ("security", "admin")
 # Who decides: head office. `admin` decides too until every installation has head-office
 # accounts (issue 16); may_approve_watchlist is the one place that says so.
-APPROVER_ROLES = ("ho_security", "ho_admin", "admin")
+# Head office alone: an approved entry stops screenings at every branch, so no branch's own
+# admin may make one effective.
+APPROVER_ROLES = ("ho_security", "ho_admin")
 EVENT_KINDS = ("watchlist.proposed", "watchlist.approved", "watchlist.rejected")
 MAX_NOTE_CHARS = csv_import.MAX_NOTE_CHARS
 MAX_SHOWN = 200
