@@ -11,6 +11,7 @@ from datetime import date, timedelta
 from ..review import state
 from . import Row, query, query_one
 from .branch_stats import BUCKET, STOPPED_LEVELS, STOPPED_OUTCOMES
+from .review import add_filters
 
 PAGE_SIZE = 50
 
@@ -60,17 +61,10 @@ class QueueFilters:
 
 def _queue_conditions(filters: QueueFilters) -> tuple[list[str], list]:
     conditions, params = ["s.escalated_at IS NOT NULL"], []
-    for column, value in (("s.branch_id", filters.branch_id), ("s.level", filters.level),
-                          ("s.escalated_why", filters.why), ("b.province", filters.province),
-                          ("b.city", filters.city)):
-        if value is not None:
-            conditions.append(f"{column} = ?")
-            params.append(value)
-    if filters.status == state.PENDING:
-        conditions.append("(s.review_status = 'pending' OR s.review_status IS NULL)")
-    elif filters.status:
-        conditions.append("s.review_status = ?")
-        params.append(filters.status)
+    add_filters(conditions, params, (
+        ("s.branch_id", filters.branch_id), ("s.level", filters.level),
+        ("s.escalated_why", filters.why), ("b.province", filters.province),
+        ("b.city", filters.city)), filters.status, "s.review_status")
     return conditions, params
 
 

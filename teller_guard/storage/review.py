@@ -63,18 +63,27 @@ def _started_between(low, high) -> tuple[list[str], list]:
     return conditions, params
 
 
-def filter_conditions(filters: Filters) -> tuple[list[str], list]:
-    conditions, params = _started_between(*day_bounds(filters.date_from, filters.date_to))
-    for column, value in (("level", filters.level), ("typology", filters.typology),
-                          ("teller_id", filters.teller_id), ("outcome", filters.outcome)):
+def add_filters(conditions: list[str], params: list, equal: tuple[tuple[str, object], ...],
+                status: str | None, status_column: str = "review_status") -> None:
+    """Append `column = ?` for each (column, value) given (None: no filter) and the review
+    status filter (state.PENDING also finds cases with no status yet). Shared by the branch
+    queue and head office's."""
+    for column, value in equal:
         if value is not None:
             conditions.append(f"{column} = ?")
             params.append(value)
-    if filters.status == state.PENDING:
-        conditions.append("(review_status = 'pending' OR review_status IS NULL)")
-    elif filters.status:
-        conditions.append("review_status = ?")
-        params.append(filters.status)
+    if status == state.PENDING:
+        conditions.append(f"({status_column} = 'pending' OR {status_column} IS NULL)")
+    elif status:
+        conditions.append(f"{status_column} = ?")
+        params.append(status)
+
+
+def filter_conditions(filters: Filters) -> tuple[list[str], list]:
+    conditions, params = _started_between(*day_bounds(filters.date_from, filters.date_to))
+    add_filters(conditions, params, (("level", filters.level), ("typology", filters.typology),
+                                     ("teller_id", filters.teller_id),
+                                     ("outcome", filters.outcome)), filters.status)
     if filters.reference:
         # a whole reference or its beginning (TG20261130 finds that day's sessions)
         conditions.append("reference >= ? AND reference < ?")
