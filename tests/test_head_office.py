@@ -389,9 +389,13 @@ def test_the_branch_statistics_trigger_takes_the_day_lock_before_the_older_one()
     """The day's advisory lock orders every statistics write of that day (no deadlock between
     two tellers' transactions): it is taken by the trigger PostgreSQL fires first, and that
     trigger fires on every change the older one does."""
-    from teller_guard.storage import branch_stats, stats_triggers
+    from teller_guard.storage import branch_stats, duration_months, stats_triggers
 
     assert branch_stats.POSTGRESQL_TRIGGER < "stats_sessions_change"
+    # the month table's triggers (0015) fire after the lock too
+    assert all(branch_stats.POSTGRESQL_TRIGGER < name
+               for name in duration_months.POSTGRESQL_TRIGGER_NAMES)
+    assert set(duration_months.WATCHED_COLUMNS) <= set(branch_stats.WATCHED_COLUMNS)
     assert set(stats_triggers.WATCHED_COLUMNS) <= set(branch_stats.WATCHED_COLUMNS)
     function = branch_stats.postgresql_statements()[0]
     assert function.index("pg_advisory_xact_lock") < function.index("UPDATE ")

@@ -79,9 +79,38 @@ def test_the_daily_tables_follow_every_kind_of_write(app, database, november):
         database.execute(f"UPDATE sessions SET {column} = ? WHERE id = ?", [value(), session_id])
     for session_id in rng.sample(ids, 5):
         database.execute("DELETE FROM sessions WHERE id = ?", [session_id])
-    for date_range in (NOV, (None, None), (date(2026, 12, 1), date(2026, 12, 31))):
+    # whole months (the month table), parts of months (the daily one) and both together
+    for date_range in (NOV, (None, None), (date(2026, 12, 1), date(2026, 12, 31)),
+                       (date(2026, 10, 5), date(2026, 12, 3)), (date(2026, 11, 2), None),
+                       (None, date(2026, 11, 7)), (date(2026, 11, 3), date(2026, 11, 20)),
+                       (date(2026, 10, 1), date(2026, 11, 30)), (date(2026, 12, 9), date(2026, 10, 2))):
         figures_equal(stats.compute(database, *date_range),
                       stats.compute_from_sessions(database, *date_range))
+    assert month_durations(database) == month_durations_recounted(database)
+
+
+def month_durations(database) -> list[tuple]:
+    return [tuple(row) for row in database.execute(
+        "SELECT month, seconds, n FROM stats_month_duration WHERE n <> 0 ORDER BY 1, 2")]
+
+
+def month_durations_recounted(database) -> list[tuple]:
+    return [tuple(row) for row in database.execute(
+        "SELECT substr(started_at, 1, 7), duration_seconds, count(*) FROM sessions "
+        "WHERE duration_seconds IS NOT NULL AND status != 'discarded' GROUP BY 1, 2 ORDER BY 1, 2")]
+
+
+@pytest.mark.parametrize(("period", "months"), [
+    ((date(2026, 11, 1), date(2026, 11, 30)), (date(2026, 11, 1), date(2026, 12, 1))),
+    ((date(2026, 10, 15), date(2027, 1, 10)), (date(2026, 11, 1), date(2027, 1, 1))),
+    ((date(2026, 11, 2), date(2026, 11, 29)), (date(2026, 12, 1), date(2026, 11, 1))),
+    ((None, date(2026, 2, 28)), (None, date(2026, 3, 1))),
+    ((date(2026, 12, 31), None), (date(2027, 1, 1), None)),
+])
+def test_whole_months_of_a_period(period, months):
+    from teller_guard.storage import review
+
+    assert review.whole_months(*period) == months
 
 
 def test_false_alarm_share(app, database):

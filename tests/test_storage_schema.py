@@ -15,7 +15,7 @@ from sqlalchemy import create_engine
 
 from teller_guard import db
 from teller_guard import migrations as legacy
-from teller_guard.storage import branch_stats, migrate, postgres, stats_triggers
+from teller_guard.storage import branch_stats, duration_months, migrate, postgres, stats_triggers
 from teller_guard.storage.schema import metadata
 
 
@@ -125,7 +125,7 @@ def test_postgresql_has_the_partial_indexes_and_triggers(postgres_url):
     assert "WHERE (api_token_id IS NOT NULL)" in indexes["idx_sessions_api_token_id"]
     assert "pii.accessed" in indexes[legacy.ACCESS_EVENTS_INDEX]
     assert triggers == {"stats_sessions_change", "users_change_ends_sessions",
-                        branch_stats.POSTGRESQL_TRIGGER}
+                        branch_stats.POSTGRESQL_TRIGGER, *duration_months.POSTGRESQL_TRIGGER_NAMES}
 
 
 @pytest.mark.parametrize("sql, expected", [
@@ -199,6 +199,18 @@ def undo_0014(connection) -> None:
             connection.execute(statement)
 
 
+def undo_0015(connection) -> None:
+    """Undo 0015 by hand: its triggers and the month table of durations."""
+    if connection.dialect == "postgresql":
+        statements = [f"DROP TRIGGER {name} ON sessions"
+                      for name in duration_months.POSTGRESQL_TRIGGER_NAMES]
+        statements.append(f"DROP FUNCTION {duration_months.POSTGRESQL_FUNCTION}()")
+    else:
+        statements = [f"DROP TRIGGER {name}" for name in duration_months.SQLITE_TRIGGER_NAMES]
+    for statement in [*statements, f"DROP TABLE {duration_months.TABLE}"]:
+        connection.execute(statement)
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -209,7 +221,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0014 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0015 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -222,6 +234,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        undo_0015(database)
         undo_0014(database)
         undo_0013(database)
         for statement in UNDO_0010 + UNDO_0009:  # before 0008's table: SQLite reparses triggers
@@ -367,6 +380,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
+        undo_0015(connection)
         undo_0014(connection)
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
@@ -463,6 +477,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")
+        undo_0015(connection)
         undo_0014(connection)
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
             connection.execute(statement)
@@ -574,6 +589,7 @@ def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0015(connection)
         undo_0014(connection)
         undo_0013(connection)
         for statement in UNDO_0012 + UNDO_0010:
@@ -591,12 +607,83 @@ def test_postgresql_0013_marks_escalations_and_fills_the_branch_tables(postgres_
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0015(connection)
         undo_0014(connection)
         undo_0013(connection)
         connection.execute("UPDATE alembic_version SET version_num = '0012_cross_branch_signals'")
         _sessions_before_0013(connection)
         assert db.prepare(postgres_url) == [f"alembic 0012_cross_branch_signals -> {migrate.HEAD}"]
         assert _head_office_rows(connection) == HEAD_OFFICE_ROWS
+        assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
+    finally:
+        connection.conn.close()
+
+
+# --- 0015: durations by month ------------------------------------------------------------------
+
+
+def _durations_before_0015(connection) -> None:
+    connection.execute("INSERT INTO users (username, role, password_hash, branch_id) "
+                       "VALUES ('t15', 'teller', 'x', 1)")
+    teller = connection.execute("SELECT id FROM users WHERE username = 't15'").fetchone()[0]
+    for number, (started_at, seconds, status) in enumerate([
+            ("2026-10-31T23:00:00+08:00", 300, "finished"),
+            ("2026-11-01T09:00:00+08:00", 300, "finished"),
+            ("2026-11-20T09:00:00+08:00", 300, "finished"),
+            ("2026-11-21T09:00:00+08:00", 61, "finished"),
+            ("2026-11-22T09:00:00+08:00", 61, "discarded"),
+            ("2026-11-23T09:00:00+08:00", None, "assessed")], start=1):
+        connection.execute(
+            "INSERT INTO sessions (reference, teller_id, branch_id, started_at, updated_at, "
+            "status, duration_seconds) VALUES (?, ?, 1, ?, ?, ?, ?)",
+            [f"TG20261202-{number:06d}", teller, started_at, started_at, status, seconds])
+
+
+MONTH_DURATIONS = [("2026-10", 300, 1), ("2026-11", 61, 1), ("2026-11", 300, 2)]
+
+
+def _month_durations(connection) -> list[tuple]:
+    return [tuple(row) for row in connection.execute(
+        "SELECT month, seconds, n FROM stats_month_duration WHERE n <> 0 ORDER BY 1, 2")]
+
+
+def _the_triggers_keep_the_month_durations(connection) -> None:
+    # the unfinished one finishes; a finished one is discarded; one moves to another month
+    connection.execute("UPDATE sessions SET duration_seconds = 61, status = 'finished' "
+                       "WHERE reference = 'TG20261202-000006'")
+    connection.execute("UPDATE sessions SET status = 'discarded' "
+                       "WHERE reference = 'TG20261202-000003'")
+    connection.execute("UPDATE sessions SET started_at = '2026-12-01T09:00:00+08:00' "
+                       "WHERE reference = 'TG20261202-000002'")
+    connection.execute("DELETE FROM sessions WHERE reference = 'TG20261202-000001'")
+    assert _month_durations(connection) == [("2026-11", 61, 2), ("2026-12", 300, 1)]
+
+
+def test_0015_fills_the_month_durations(tmp_path):
+    path = tmp_path / "x.db"
+    sqlite_at(path, "0014_ledger_chains")
+    with sqlite3.connect(path) as connection:
+        _durations_before_0015(connection)
+    assert db.prepare(path) == [f"alembic 0014_ledger_chains -> {migrate.HEAD}"]
+    connection = sqlite3.connect(path, isolation_level=None)
+    assert _month_durations(connection) == MONTH_DURATIONS
+    _the_triggers_keep_the_month_durations(connection)
+    connection.close()
+    new = tmp_path / "new.db"
+    db.prepare(new)
+    assert sqlite_shape(path) == sqlite_shape(new)
+
+
+def test_postgresql_0015_fills_the_month_durations(postgres_url):
+    db.prepare(postgres_url)
+    connection = db.connect(postgres_url)
+    try:
+        undo_0015(connection)
+        connection.execute("UPDATE alembic_version SET version_num = '0014_ledger_chains'")
+        _durations_before_0015(connection)
+        assert db.prepare(postgres_url) == [f"alembic 0014_ledger_chains -> {migrate.HEAD}"]
+        assert _month_durations(connection) == MONTH_DURATIONS
+        _the_triggers_keep_the_month_durations(connection)
         assert differences(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1)) == []
     finally:
         connection.conn.close()

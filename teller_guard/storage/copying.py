@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from . import branch_stats, branches, postgres
+from . import branch_stats, branches, duration_months, postgres
 from .schema import DEFAULT_BRANCH, metadata
 
 # Tables in an order where every row's foreign keys point at rows already copied.
@@ -83,7 +83,8 @@ def insert_rows(db, table: str, rows: Iterable[tuple]) -> int:
         # The daily statistics are copied as they are: the trigger that keeps them would count
         # every copied session a second time. Off only inside this transaction (DDL is
         # transactional: a failure or a kill leaves it on).
-        triggers = ("stats_sessions_change", branch_stats.POSTGRESQL_TRIGGER)
+        triggers = ("stats_sessions_change", branch_stats.POSTGRESQL_TRIGGER,
+                    *duration_months.POSTGRESQL_TRIGGER_NAMES)
         with transaction(db):
             for trigger in triggers:
                 db.execute(f"ALTER TABLE sessions DISABLE TRIGGER {trigger}")

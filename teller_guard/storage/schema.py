@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from .. import migrations as legacy
-from . import branch_stats, stats_triggers
+from . import branch_stats, duration_months, stats_triggers
 
 metadata = MetaData()
 
@@ -396,6 +396,14 @@ for _name, (_keys, _values, _) in branch_stats.TABLES.items():
     _branch_stats_table(_name, _keys, _values)
 
 
+# Durations by month (0015; storage/duration_months.py): a long period's median without reading
+# every day's durations.
+Table(duration_months.TABLE, metadata,
+      Column("month", Text, primary_key=True), Column("seconds", Id, primary_key=True,
+                                                      autoincrement=False),
+      Column("n", Int, nullable=False, server_default=text("0")), sqlite_with_rowid=False)
+
+
 POSTGRESQL_TRIGGERS = (
     # Statistics: one function for the three events, as SQLite's three triggers do (0006).
     stats_triggers.postgresql_function(),
@@ -410,12 +418,13 @@ POSTGRESQL_TRIGGERS = (
     "CREATE TRIGGER users_change_ends_sessions AFTER UPDATE OF password_hash, role, active "
     "ON users FOR EACH ROW EXECUTE FUNCTION users_change_ends_sessions()",
     *branch_stats.postgresql_statements(),  # head office's daily tables (0013)
+    *duration_months.postgresql_statements(),
 )
 
 
 def _sqlite_triggers() -> list[str]:
     return [*stats_triggers.sqlite_statements(), legacy.USERS_CHANGE_TRIGGER,
-            *branch_stats.sqlite_statements()]
+            *branch_stats.sqlite_statements(), *duration_months.sqlite_statements()]
 
 
 def _ddl(statement: str) -> DDL:
