@@ -12,7 +12,7 @@
 Prints the median (and max) of --runs requests through Flask's test client (routing, SQL,
 templates; no network) for the queue's first page, filtered and deep pages, and the statistics
 page; then the wall time of `teller-guard verify` (chain + sessions check) on the instance.
-Targets: queue pages <= 50 ms, statistics <= 500 ms, verify over 1M rows <= 10 s.
+Targets: queue pages <= 50 ms, statistics <= 100 ms, verify over 1M rows <= 10 s.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import secrets
 import statistics
 import sys
@@ -33,7 +34,7 @@ from teller_guard import audit, create_app, db, login_sessions, storage  # noqa:
 from teller_guard.review import integrity  # noqa: E402
 
 QUEUE_TARGET_MS = 50
-STATS_TARGET_MS = 500
+STATS_TARGET_MS = 100  # issue 14
 VERIFY_TARGET_S = 10
 
 
@@ -219,8 +220,20 @@ def run(args, url: str | None) -> int:
     return 1 if failures else 0
 
 
+def must_show_screenings(client, oldest: date) -> None:
+    """A page that shows nothing is fast and worthless to time: the officer must see the
+    screenings (a user without a branch, say, sees none of a branch's)."""
+    queue = client.get("/review/").get_data(as_text=True)
+    figures = client.get(f"/review/statistics?date_from={oldest}&date_to={date.today()}")
+    found = re.search(r"问询总数</dt>\s*<dd[^>]*>([\d,]+)", figures.get_data(as_text=True))
+    total = int(found.group(1).replace(",", "")) if found else 0
+    if "TG" not in queue or not total:
+        sys.exit("the review pages show no screenings to this officer: nothing to measure")
+
+
 def pages(app, runs: int) -> int:
     client = logged_in_client(app)
+    must_show_screenings(client, oldest_day(app))
     failures = 0
     for label, path in queue_paths(app):
         median, worst = time_get(client, path, runs)

@@ -165,12 +165,14 @@ def ensure_users(database, key: bytes) -> dict[str, list[int]]:
         if row is None:
             user_id = database.execute(
                 "INSERT INTO users (username, display_name, staff_no, role, password_hash, active, "
-                "failed_logins, created_at, password_changed_at) VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?) "
-                "RETURNING id",
-                [username, name, staff_no, role, password_hash, now, now]).fetchone()[0]
+                "failed_logins, created_at, password_changed_at, branch_id) "
+                "VALUES (?, ?, ?, ?, ?, 1, 0, ?, ?, ?) RETURNING id",
+                [username, name, staff_no, role, password_hash, now, now, CHAIN]).fetchone()[0]
+            # Branch 1's staff: a user with no branch is head office's, and head office's
+            # branch roles see nothing (the review pages would be measured empty).
             audit.append(database, key, audit.AuditEvent(
                 "user.created", None, data={
-                    "user_id": user_id, "username": username, "role": role,
+                    "user_id": user_id, "username": username, "role": role, "branch": CHAIN,
                     "password": digests.secret_hash(digests.digest_key(key), password_hash)}))
         else:
             user_id = row[0]
