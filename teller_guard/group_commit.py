@@ -143,9 +143,6 @@ def write(db: database_module.Database, work: Callable[[database_module.Database
     """Run `work` in a committed write transaction, grouped with other threads' writes to the
     same file. Inside a transaction already, or on an in-memory database, it runs right there
     on `db` (an outer transaction owns the commit)."""
-    if db.dialect == "postgresql" and not db.conn.in_transaction:
-        with db.pipeline(), database_module.write_transaction(db):
-            return work(db)
     path = getattr(db, "real_path", None)
     if path is None or db.conn.in_transaction:
         with database_module.write_transaction(db):

@@ -26,9 +26,8 @@ def transaction(db):
 
 def rows_of(cursor) -> list[Row]:
     """Every row of a cursor as a dict keyed by column name."""
-    found = cursor.fetchall()  # first: in a PostgreSQL pipeline the description comes with rows
     names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in found]
+    return [dict(zip(names, found, strict=True)) for found in cursor.fetchall()]
 
 
 def row_of(cursor) -> Row | None:

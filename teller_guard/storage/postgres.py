@@ -115,11 +115,6 @@ class PostgresDatabase:
         cursor.executemany(translate(sql), rows)
         return cursor
 
-    def pipeline(self):
-        """psycopg's pipeline mode: statements whose results nobody reads yet go out together,
-        so a transaction's round trips are only those whose results it waits for."""
-        return self.conn.raw.pipeline()
-
     def begin_write(self) -> None:
         self.conn.raw.execute("BEGIN")
 
