@@ -206,3 +206,31 @@ def test_a_bank_of_one_branch_keeps_the_daily_tables_and_the_covering_index(app,
     settings.create_branch(database, key, "0002", settings.BranchSettings())
     assert review_stats.compute(database, None, None, (1,)).total == 1
     assert review.visibility(security, database) == ("branch_id = ?", [1])
+
+
+def test_a_moved_tellers_desk_lists_only_the_new_branchs_screenings(app, client, auth, database,
+                                                                     branches):
+    """我的问询 lists what the teller can open: after a move to another branch, not the old
+    branch's unfinished or finished screenings, nor counts them in 今日."""
+    from teller_guard.screening import service
+
+    teller = user_id(database, "teller")
+    unfinished = {branches.first["draft"], branches.first["awaiting"]}
+    today = service.now_local().date()
+    assert {row["id"] for row in service.unfinished_for(database, teller, branch_ids=(1,))} \
+        == unfinished
+    assert service.today_for(database, teller, today, (1,))["screenings"] == 2
+    key = app.extensions["teller_guard"]["ledger_key"]
+    users.move_to_branch(database, key, teller, 2)
+    assert service.unfinished_for(database, teller, branch_ids=(2,)) == []
+    assert service.recent_finished_for(database, teller, branch_ids=(2,)) == []
+    assert service.today_for(database, teller, today, (2,))["screenings"] == 0
+    assert {row["id"] for row in service.unfinished_for(database, teller)} == unfinished
+
+    auth.login("teller")
+    page = client.get("/screening/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for session_id in unfinished:
+        assert branches.references[session_id] not in html
+        assert client.get(f"/screening/{session_id}/result").status_code == 404

@@ -462,19 +462,22 @@ def add_customer_details(db, keys: Keys, session_id: int, details: dict[str, str
     return sorted(added)
 
 
-def unfinished_for(db, teller_id: int, limit: int = 50) -> list[dict]:
-    return sessions.unfinished_for(db, teller_id, limit)
+def unfinished_for(db, teller_id: int, limit: int = 50,
+                   branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    return sessions.unfinished_for(db, teller_id, limit, branch_ids)
 
 
-def recent_finished_for(db, teller_id: int, limit: int = 20) -> list[dict]:
-    return sessions.recent_finished_for(db, teller_id, limit)
+def recent_finished_for(db, teller_id: int, limit: int = 20,
+                        branch_ids: tuple[int, ...] | None = None) -> list[dict]:
+    return sessions.recent_finished_for(db, teller_id, limit, branch_ids)
 
 
-def today_for(db, teller_id: int, day) -> dict:
+def today_for(db, teller_id: int, day, branch_ids: tuple[int, ...] | None = None) -> dict:
     """我的问询's 今日 summary: screenings started on `day` (local date), 高/极高 among them,
-    warning slips printed for them; discarded ones left out."""
+    warning slips printed for them; discarded ones left out. `branch_ids`: of these branches
+    only (the teller's current one: a moved teller starts afresh there)."""
     return sessions.day_summary(db, teller_id, day.isoformat(),
-                                (day + timedelta(days=1)).isoformat())
+                                (day + timedelta(days=1)).isoformat(), branch_ids)
 
 
 def discard_problem(reason: str, note: str) -> str | None:

@@ -56,11 +56,12 @@ def own_session(session_id: int, edit: bool = False) -> dict:
 @bp.route("/")
 def mine():
     db = get_db()
+    branch_ids = branch_scope.current()
     return render_template(
         "screening/mine.html",
-        unfinished=service.unfinished_for(db, g.user.id),
-        finished=service.recent_finished_for(db, g.user.id),
-        today=service.today_for(db, g.user.id, service.now_local().date()),
+        unfinished=service.unfinished_for(db, g.user.id, branch_ids=branch_ids),
+        finished=service.recent_finished_for(db, g.user.id, branch_ids=branch_ids),
+        today=service.today_for(db, g.user.id, service.now_local().date(), branch_ids),
         level_labels=service.LEVEL_LABELS, outcome_labels=service.OUTCOMES)
 
 
