@@ -221,3 +221,13 @@ def test_both_ways_of_counting_agree_with_a_recount(app, database, sessions, cho
     counts = review.status_counts(database, security, chosen)
     assert {status: counts[status] for status in expected} == expected
     assert sum(counts.values()) == sum(expected.values())
+
+
+def test_the_queue_marks_the_cases_escalated_to_head_office(client, auth, database, sessions):
+    database.execute("UPDATE sessions SET escalated_at = '2026-11-02T10:05:00+08:00', "
+                     "escalated_why = 'branch' WHERE reference = ?", [sessions["high"]])
+    auth.login("security")
+    html = client.get("/review/").get_data(as_text=True)
+    marked = re.findall(r">(TG\d{8}-\d{6})</a> <span class=\"escalated-mark\">已上报总行</span>",
+                        html)
+    assert marked == [sessions["high"]]

@@ -24,7 +24,7 @@ ACCESS_KINDS = ACCESS_EVENT_KINDS
 QUEUE_COLUMNS = (
     "id, reference, started_at, finished_at, teller_id, level, score, typology, amount_fen, "
     "channel, payee_masked, customer_masked, outcome, review_status, assignee_id, "
-    "supervisor_decision, slips_printed, alerts_printed"
+    "supervisor_decision, slips_printed, alerts_printed, escalated_at"
 )
 
 
