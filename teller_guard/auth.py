@@ -23,7 +23,7 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from . import audit, login_sessions, login_throttle, storage, users
-from .db import get_db
+from .db import DATABASE_ERRORS, get_db
 from .forms import ChineseForm
 from .web import OPS_PATHS, ledger_key, record
 
@@ -61,9 +61,12 @@ def load_logged_in_user() -> None:
     if now - session.get("last_seen", 0) > idle_limit:
         user = _valid_user(user_id, now)[0] if request.method == "POST" else None
         g.kept_next = _keep_typed_form(user) if user is not None else None
+        _end_on_server("idle", now)
         return _session_ended("idle_kept" if g.kept_next else "idle", user_id)
     user, why = _valid_user(user_id, now)
     if user is None:
+        if why == "max_age":
+            _end_on_server(why, now)
         return _session_ended(why)
     g.user = user
     session["last_seen"] = int(now)
@@ -81,6 +84,20 @@ def _valid_user(user_id: int, now: float) -> tuple[users.User | None, str]:
     if not user.active or session.get("role") != user.role:
         return None, "revoked"
     return user, ""
+
+
+def _end_on_server(why: str, now: float) -> None:
+    """The login session ends on the server too, not only in this browser's cookie, so the
+    server's record of it says it ended and why."""
+    token = session.get("sid")
+    if not isinstance(token, str):
+        return
+    try:
+        database = get_db()
+        with storage.transaction(database):
+            login_sessions.end(database, token, why, now)
+    except DATABASE_ERRORS:  # a full disk, say: the cookie still ends, and the login page shows
+        current_app.logger.warning("login session not ended on the server (%s)", why)
 
 
 def _keep_typed_form(user: users.User) -> str | None:

@@ -54,7 +54,7 @@ def test_disabled_user_cannot_log_in(app, auth, database):
     assert "用户名或密码错误" in auth.login("teller").get_data(as_text=True)
 
 
-def test_idle_session_times_out(app, client, auth):
+def test_idle_session_times_out(app, client, auth, database):
     auth.login("teller")
     assert client.get("/screening/").status_code == 200
     with client.session_transaction() as session:
@@ -62,6 +62,14 @@ def test_idle_session_times_out(app, client, auth):
     response = client.get("/screening/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert "已自动退出" in client.get("/login").get_data(as_text=True)
+    # ended on the server too, not only in the cookie
+    assert ended_logins(database, "teller") == [(1, "idle")]
+
+
+def ended_logins(database, username: str) -> list[tuple]:
+    return [tuple(row) for row in database.execute(
+        "SELECT CASE WHEN ended_at IS NULL THEN 0 ELSE 1 END, ended_why FROM login_sessions "
+        "WHERE user_id = (SELECT id FROM users WHERE username = ?)", [username])]
 
 
 def test_missing_csrf_token_gives_chinese_400_and_saves_nothing(app, client, auth, database):

@@ -107,6 +107,8 @@ def test_no_session_outlives_the_absolute_lifetime(app, client, auth, database):
     response = client.get("/screening/")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
     assert "登录已超过 12 小时" in client.get("/login").get_data(as_text=True)
+    ended = database.execute("SELECT ended_why FROM login_sessions").fetchall()
+    assert [row[0] for row in ended] == ["max_age"]  # ended on the server too
 
 
 def test_the_absolute_lifetime_is_configurable(app, client, auth, database):
