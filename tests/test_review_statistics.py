@@ -83,7 +83,8 @@ def test_the_daily_tables_follow_every_kind_of_write(app, database, november):
     for date_range in (NOV, (None, None), (date(2026, 12, 1), date(2026, 12, 31)),
                        (date(2026, 10, 5), date(2026, 12, 3)), (date(2026, 11, 2), None),
                        (None, date(2026, 11, 7)), (date(2026, 11, 3), date(2026, 11, 20)),
-                       (date(2026, 10, 1), date(2026, 11, 30)), (date(2026, 12, 9), date(2026, 10, 2))):
+                       (date(2026, 10, 1), date(2026, 11, 30)), (date(2026, 12, 9), date(2026, 10, 2)),
+                       (date(2026, 11, 5), date.max), (date.max, None), (None, date.max)):
         figures_equal(stats.compute(database, *date_range),
                       stats.compute_from_sessions(database, *date_range))
     assert month_durations(database) == month_durations_recounted(database)

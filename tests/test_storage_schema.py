@@ -199,6 +199,17 @@ def undo_0014(connection) -> None:
             connection.execute(statement)
 
 
+# Undo 0016 by hand (the watchlist's renewal columns): a database as 0015 left it.
+UNDO_0016 = ["ALTER TABLE watchlist DROP COLUMN renewed_at",
+             "ALTER TABLE watchlist DROP COLUMN renewed_import_id",
+             "ALTER TABLE watchlist_imports DROP COLUMN renewed"]
+
+
+def undo_0016(connection) -> None:
+    for statement in UNDO_0016:
+        connection.execute(statement)
+
+
 def undo_0015(connection) -> None:
     """Undo 0015 by hand: its triggers and the month table of durations."""
     if connection.dialect == "postgresql":
@@ -221,7 +232,7 @@ def sqlite_at(path, revision: str) -> None:
 
 
 def back_to_the_baseline(target) -> None:
-    """Undo revisions 0002 to 0015 by hand (their tables, column and index; the triggers are
+    """Undo revisions 0002 to 0016 by hand (their tables, column and index; the triggers are
     replaced by the revisions anyway): a database as the baseline release left it, with a user."""
     database = db.connect(target)
     try:
@@ -234,6 +245,7 @@ def back_to_the_baseline(target) -> None:
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
+        undo_0016(database)
         undo_0015(database)
         undo_0014(database)
         undo_0013(database)
@@ -380,6 +392,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
         undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
+        undo_0016(connection)
         undo_0015(connection)
         undo_0014(connection)
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
@@ -477,6 +490,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
         connection.execute(_triggers_before_0008(monkeypatch)[1])
         undo_0013(connection)
         connection.execute("DROP TABLE stats_day_level_outcome")
+        undo_0016(connection)
         undo_0015(connection)
         undo_0014(connection)
         for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
@@ -589,6 +603,7 @@ def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0016(connection)
         undo_0015(connection)
         undo_0014(connection)
         undo_0013(connection)
@@ -607,6 +622,7 @@ def test_postgresql_0013_marks_escalations_and_fills_the_branch_tables(postgres_
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0016(connection)
         undo_0015(connection)
         undo_0014(connection)
         undo_0013(connection)
@@ -678,6 +694,7 @@ def test_postgresql_0015_fills_the_month_durations(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
+        undo_0016(connection)
         undo_0015(connection)
         connection.execute("UPDATE alembic_version SET version_num = '0014_ledger_chains'")
         _durations_before_0015(connection)

@@ -432,3 +432,92 @@ def test_head_office_security_approves_on_the_page(app, client, auth, database):
                 "/watchlist/proposals").status_code == 303
     assert store.get(database, entry_id).status == "active"
     assert events(database)[-1][0] == "watchlist.approved"
+
+
+# --- a new listing renews an entry: expired, proposed, or expiring sooner (0016) -----------------
+
+RENEWED_ACCOUNTS = {"expired": "6222000011110001", "proposed": "6222000011110002",
+                    "sooner": "6222000011110003", "later": "6222000011110004",
+                    "permanent": "6222000011110005"}
+
+
+def entries_to_renew(app, database) -> dict[str, str]:
+    hashes = {name: store.account_hash(pii_key(app), account)
+              for name, account in RENEWED_ACCOUNTS.items()}
+    add(database, hashes["expired"], expires_on="2026-03-01")
+    add(database, hashes["proposed"], status="proposed", category="own")
+    add(database, hashes["sooner"], expires_on="2026-04-30", category="peer")
+    add(database, hashes["later"], expires_on="2027-06-30", category="peer")
+    add(database, hashes["permanent"])
+    return hashes
+
+
+def test_an_import_lists_again_expired_proposed_and_sooner_expiring_entries(app, database,
+                                                                            run_import):
+    hashes = entries_to_renew(app, database)
+    assert not store.is_listed(database, hashes["expired"], TODAY)
+    assert not store.is_listed(database, hashes["proposed"], TODAY)
+    lines = "".join(f"{account},公安/反诈中心,2026-03-20,4 月通报,2026-12-31\n"
+                    for account in RENEWED_ACCOUNTS.values())
+    report = run_import(lines)
+    assert (report.added, report.renewed, report.already_listed) == (0, 3, 2)
+    for name in ("expired", "proposed", "sooner"):
+        entry = store.find(database, hashes[name])
+        assert (entry.status, entry.category, entry.expires_on, entry.listed_on, entry.note) == \
+            ("active", "police", "2026-12-31", "2026-03-20", "4 月通报"), name
+        assert entry.renewed_import_id == report.import_id and entry.renewed_at, name
+        assert entry.import_id is None  # the first listing stays its origin
+        assert store.is_listed(database, hashes[name], TODAY), name
+    later, permanent = store.find(database, hashes["later"]), store.find(database, hashes["permanent"])
+    assert (later.category, later.expires_on, later.renewed_import_id) == ("peer", "2027-06-30", None)
+    assert (permanent.expires_on, permanent.renewed_import_id) == ("", None)
+    imported = [data for kind, _, data in events(database) if kind == "watchlist.imported"]
+    assert imported[-1]["renewed"] == 3 and imported[-1]["already_listed"] == 2
+    assert store.recent_imports(database)[0].renewed == 3
+    history = proposals.history(database, store.find(database, hashes["expired"]), {})
+    assert [line.label for line in history][-1] == "重新列入名单"
+    assert "2026-12-31" in history[-1].details
+
+    again = run_import(lines)  # nothing left to renew
+    assert (again.added, again.renewed, again.already_listed) == (0, 0, 5)
+
+
+def test_the_form_lists_an_expired_account_again_and_refuses_one_in_force(app, database):
+    hashes = entries_to_renew(app, database)
+    key = pii_key(app)
+
+    def typed(account, expires_on="2026-12-31"):
+        entry, errors = csv_import.typed_account(key, TODAY, {
+            "account": account, "category": "police", "source": "", "listed_on": "2026-03-31",
+            "expires_on": expires_on, "note": ""})
+        assert not errors
+        return entry
+
+    added = store.add_typed(database, ledger_key(app), typed(RENEWED_ACCOUNTS["expired"]),
+                            None, TODAY)
+    assert added is not None and added.renewed
+    assert store.find(database, hashes["expired"]).id == added.entry_id
+    assert store.is_listed(database, hashes["expired"], TODAY)
+    assert store.add_typed(database, ledger_key(app), typed(RENEWED_ACCOUNTS["permanent"]),
+                           None, TODAY) is None
+    fresh = store.add_typed(database, ledger_key(app), typed("6222000011119999"), None, TODAY)
+    assert fresh is not None and not fresh.renewed
+    added_events = [data for kind, _, data in events(database) if kind == "watchlist.added"]
+    assert [data["renewed"] for data in added_events] == [True, False]
+
+
+def test_the_radar_lists_an_expired_payee_again_but_keeps_a_listing_in_force(app, database):
+    from teller_guard.watchlist import radar
+
+    hashes = entries_to_renew(app, database)
+
+    def payee(name):
+        return radar.RadarPayee(hashes[name], MASKED, ("甲", "乙", "丙"), 3, 4, 1, 100, "", "",
+                                True)
+
+    assert radar.add_to_watchlist(database, ledger_key(app), payee("expired"), None, 7, TODAY)
+    expired = store.find(database, hashes["expired"])
+    assert (expired.status, expired.category, expired.expires_on) == ("active", "own", "")
+    assert not radar.add_to_watchlist(database, ledger_key(app), payee("sooner"), None, 7, TODAY)
+    sooner = store.find(database, hashes["sooner"])
+    assert (sooner.category, sooner.expires_on) == ("peer", "2026-04-30")

@@ -54,7 +54,8 @@ def test_imports_with_header_bom_and_counts(database, run_import, keys):
     event = database.execute("SELECT data FROM ledger WHERE kind = 'watchlist.imported'").fetchone()
     data = json.loads(event[0])
     assert data == {"import_id": report.import_id, "kind": "accounts", "data_lines": 4,
-                    "added": 3, "already_listed": 0, "duplicates": 1, "skipped_errors": 0}
+                    "added": 3, "renewed": 0, "already_listed": 0, "duplicates": 1,
+                    "skipped_errors": 0}
     again = run_import(f"{ACCOUNTS[0]}\n6222000011112222\n")
     assert (again.added, again.already_listed) == (1, 1)
     assert listed(database) == 4

@@ -237,8 +237,9 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind == "watchlist.exported":
         return f"高风险收款账户 CSV，{data.get('rows', '?')} 条"
     if kind == "watchlist.imported":
+        renewed = f"重新列入 {data['renewed']} 个，" if data.get("renewed") else ""
         return (f"{WATCHLIST_KINDS.get(data.get('kind'), '名单文件')}：新增 {data.get('added', 0)} 个，"
-                f"已在名单 {data.get('already_listed', 0)} 个，"
+                f"{renewed}已在名单 {data.get('already_listed', 0)} 个，"
                 f"重复 {data.get('duplicates', 0)} 行，有误跳过 {data.get('skipped_errors', 0)} 行")
     if kind == "watchlist.removed":
         reason = f"；原因：{data['reason']}" if data.get("reason") else ""
@@ -246,7 +247,8 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind == "watchlist.added":
         category = labels.WATCHLIST_CATEGORIES.get(data.get("category"), "")
         expiry = f"；到期日 {data['expires_on']}" if data.get("expires_on") else ""
-        return f"{data.get('account_masked', '')}；{category or '来源未分类'}{expiry}"
+        renewed = "（重新列入）" if data.get("renewed") else ""
+        return f"{data.get('account_masked', '')}{renewed}；{category or '来源未分类'}{expiry}"
     if kind == "watchlist.proposed":
         where = f"网点 #{data['branch_id']}；" if isinstance(data.get("branch_id"), int) else ""
         return f"{where}{data.get('account_masked', '')}；理由：{data.get('note', '')}"

@@ -419,10 +419,17 @@ def _durations(db, date_from: date | None, date_to: date | None) -> list[Row]:
     """(seconds, count) of the period's finished screenings: whole months from
     stats_month_duration (0015), the days before and after them from stats_day_duration. A
     year by day is some 125,000 rows at 1M screenings, by month about 10,000."""
-    first, end = whole_months(date_from, date_to)
+    try:
+        first, end = whole_months(date_from, date_to)
+    except OverflowError:  # a period ending in 9999-12: its months cannot be counted past it
+        first = end = date.max
     if first is not None and end is not None and first >= end:
-        parts = ["SELECT seconds, n FROM stats_day_duration WHERE day >= ? AND day <= ?"]
-        params = [date_from.isoformat(), date_to.isoformat()]
+        days, params = ["1 = 1"], []
+        for condition, bound in (("day >= ?", date_from), ("day <= ?", date_to)):
+            if bound is not None:
+                days.append(condition)
+                params.append(bound.isoformat())
+        parts = [f"SELECT seconds, n FROM stats_day_duration WHERE {' AND '.join(days)}"]  # noqa: S608
     else:
         months, params = ["1 = 1"], []
         if first is not None:

@@ -255,6 +255,10 @@ watchlist = Table(
     Column("status", Text, nullable=False, server_default=text("'active'")),
     Column("session_id", Id),
     Column("proposed_by", Id),
+    # The newest import or form that listed it again (expired, proposed, or a later expiry:
+    # 0016); import_id stays the one that first listed it.
+    Column("renewed_at", Text),
+    Column("renewed_import_id", Id),
     Index("idx_watchlist_account_hash", "account_hash", unique=True),
     # The 待审批 list reads only these few rows, however long the list grows.
     Index("idx_watchlist_proposed", "id", sqlite_where=text(PROPOSED_CONDITION),
@@ -292,6 +296,7 @@ watchlist_imports = Table(
     Column("already_listed", Integer, server_default=text("0")),
     Column("duplicates", Integer, server_default=text("0")),
     Column("skipped_errors", Integer, server_default=text("0")),
+    Column("renewed", Integer, server_default=text("0")),  # 0016
 )
 
 instance_facts = Table(

@@ -12,7 +12,8 @@ from .schema import PROPOSED_CONDITION  # the partial indexes' conditions
 
 # The id is the entry's id: stable, not personal, usable in URLs.
 _ENTRY = ("id, account_hash, account_masked, source, listed_on, note, import_id, "
-          "added_at, category, expires_on, status, session_id, proposed_by")
+          "added_at, category, expires_on, status, session_id, proposed_by, renewed_at, "
+          "renewed_import_id")
 
 # An entry matches a screening while it is active and `today` (the server's local date,
 # YYYY-MM-DD) is not past its expiry date: one that expires today still matches.
@@ -153,6 +154,48 @@ def add_entries(db, import_id: int, added_at: str,
     return cursor.rowcount
 
 
+# A new listing renews an entry that no longer matches (expired) or only waits for approval
+# (proposed), and with `extend` also one that stops matching before the new listing would: it
+# becomes active with the new listing's source, date, note, category and expiry. Never one
+# this import just added.
+_RENEW = (
+    "UPDATE watchlist SET status = 'active', source = ?, listed_on = ?, note = ?, category = ?, "
+    "expires_on = ?, renewed_at = ?, renewed_import_id = ? "
+    "WHERE account_hash = ? AND (import_id IS NULL OR import_id <> ?) AND ("
+    "status = 'proposed' OR (expires_on IS NOT NULL AND (expires_on < ?{sooner})))")
+_SOONER = " OR CAST(? AS TEXT) IS NULL OR CAST(? AS TEXT) > expires_on"
+
+
+def _renewal(account: tuple, import_id: int, renewed_at: str, today: str,
+             extend: bool) -> tuple[str, list]:
+    account_hash, _, source, listed_on, note, category, expires_on = account
+    params = [source, listed_on, note, category, expires_on, renewed_at, import_id, account_hash,
+              import_id, today]
+    if extend:
+        return _RENEW.format(sooner=_SOONER), [*params, expires_on, expires_on]
+    return _RENEW.format(sooner=""), params
+
+
+def renew_entries(db, import_id: int, renewed_at: str, today: str,
+                  accounts: Iterable[tuple[str, str, str, str, str, str | None, str | None]],
+                  extend: bool = True) -> int:
+    """Renew (see _RENEW) the entries of these accounts (add_entries' tuples) that need it,
+    after add_entries; returns how many were renewed."""
+    sql = _RENEW.format(sooner=_SOONER if extend else "")
+    cursor = db.executemany(sql, (_renewal(account, import_id, renewed_at, today, extend)[1]
+                                  for account in accounts))
+    return max(cursor.rowcount, 0)
+
+
+def renew_entry(db, import_id: int, renewed_at: str, today: str,
+                account: tuple[str, str, str, str, str, str | None, str | None],
+                extend: bool = True) -> int | None:
+    """One account: its entry's id when it was renewed, else None."""
+    sql, params = _renewal(account, import_id, renewed_at, today, extend)
+    found = db.execute(sql + " RETURNING id", params).fetchone()
+    return found[0] if found else None
+
+
 def add_entry(db, import_id: int, added_at: str,
               account: tuple[str, str, str, str, str, str | None, str | None]) -> int | None:
     """One account typed in (add_entries' tuple); its entry's id, None if it has one already."""
@@ -161,11 +204,11 @@ def add_entry(db, import_id: int, added_at: str,
 
 
 def finish_import(db, import_id: int, added: int, already_listed: int, duplicates: int,
-                  skipped_errors: int) -> None:
+                  skipped_errors: int, renewed: int = 0) -> None:
     db.execute(
         "UPDATE watchlist_imports SET added = ?, already_listed = ?, duplicates = ?, "
-        "skipped_errors = ? WHERE id = ?",
-        [added, already_listed, duplicates, skipped_errors, import_id])
+        "skipped_errors = ?, renewed = ? WHERE id = ?",
+        [added, already_listed, duplicates, skipped_errors, renewed, import_id])
 
 
 def import_record(db, import_id: int) -> dict | None:
@@ -178,7 +221,8 @@ def recent_imports(db, limit: int) -> list[dict]:
     """Newest first, with the importing user's display name (or user name, or "")."""
     return query(
         db, "SELECT i.id, i.imported_at, coalesce(u.display_name, u.username, '') AS actor_name, "
-        "i.kind, i.data_lines, i.added, i.already_listed, i.duplicates, i.skipped_errors "
+        "i.kind, i.data_lines, i.added, i.already_listed, i.duplicates, i.skipped_errors, "
+        "COALESCE(i.renewed, 0) AS renewed "
         "FROM watchlist_imports i LEFT JOIN users u ON u.id = i.actor_id "
         "ORDER BY i.id DESC LIMIT ?", [limit])
 

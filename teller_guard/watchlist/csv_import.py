@@ -104,6 +104,7 @@ class ImportReport:
     duplicates: list[tuple[int, int]]
     errors: list[LineError]
     import_id: int | None = None
+    renewed: int = 0  # entries listed again: expired, proposed, or expiring sooner
 
     @property
     def valid(self) -> int:
@@ -360,7 +361,11 @@ def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id:
         import_id = watchlist_store.start_import(db, added_at, actor_id, parsed.kind, parsed.data_lines)
         added = watchlist_store.add_entries(db, import_id, added_at,
                                             (entry.stored() for entry in entries))
-        counts = {"added": added, "already_listed": len(entries) - added,
+        # Listed again by this file: an expired entry, a proposal, or a sooner expiry.
+        renewed = watchlist_store.renew_entries(db, import_id, added_at, today.isoformat(),
+                                                (entry.stored() for entry in entries))
+        counts = {"added": added, "renewed": renewed,
+                  "already_listed": len(entries) - added - renewed,
                   "duplicates": len(parsed.duplicates), "skipped_errors": len(parsed.errors)}
         watchlist_store.finish_import(db, import_id, **counts)
         audit.append(db, ledger_key, audit.AuditEvent(
@@ -368,4 +373,5 @@ def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id:
             data={"import_id": import_id, "kind": parsed.kind, "data_lines": parsed.data_lines,
                   **counts}))
     return ImportReport(True, parsed.kind, parsed.data_lines, counts["added"],
-                        counts["already_listed"], parsed.duplicates, parsed.errors, import_id)
+                        counts["already_listed"], parsed.duplicates, parsed.errors, import_id,
+                        renewed)

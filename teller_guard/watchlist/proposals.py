@@ -167,6 +167,16 @@ def history(db, entry: store.Entry, names: dict[int, str]) -> list[timeline.Time
         events = [event for event in queries.session_events(db, entry.session_id)
                   if event.kind in EVENT_KINDS]
         lines += timeline.timeline(events, names, labels.typology_labels())
+    renewal = watchlist_store.import_record(db, entry.renewed_import_id) \
+        if entry.renewed_import_id else None
+    if renewal is not None:
+        file_kind = timeline.WATCHLIST_KINDS.get(renewal["kind"], renewal["kind"])
+        expiry = f"，到期日 {entry.expires_on}" if entry.expires_on else "，长期有效"
+        lines.append(timeline.TimelineEntry(
+            entry.renewed_at, "重新列入名单",
+            names.get(renewal["actor_id"], "") if renewal["actor_id"] is not None else "系统",
+            f"{entry.origin or '来源未注明'}；第 {entry.renewed_import_id} 次导入"
+            f"（{file_kind}）{expiry}", "watchlist.renewed"))
     return lines
 
 

@@ -77,19 +77,25 @@ def find(db, payee_hash: str, now: datetime, days: int) -> RadarPayee | None:
 def add_to_watchlist(db, ledger_key: bytes, payee: RadarPayee, actor_id: int | None,
                      days: int, today: date) -> bool:
     """List the payee (source 本行发现) the way an import does, as a one-line import of kind
-    `radar` logged as watchlist.imported; False when it is listed already."""
+    `radar` logged as watchlist.imported; an expired or proposed entry of it is listed again.
+    False when it is listed and in force already."""
     note = (f"涉诈收款账户雷达：近 {days} 天 {payee.branch_count} 个网点、"
             f"{payee.customers} 位客户")
     added_at = audit.now_iso()
     with storage.transaction(db):
         import_id = watchlist_store.start_import(db, added_at, actor_id, IMPORT_KIND, 1)
-        added = watchlist_store.add_entries(db, import_id, added_at, [
-            (payee.payee_hash, payee.payee_masked, SOURCE, today.isoformat(), note, "own", None)])
-        counts = {"added": added, "already_listed": 1 - added, "duplicates": 0,
-                  "skipped_errors": 0}
+        account = (payee.payee_hash, payee.payee_masked, SOURCE, today.isoformat(), note, "own",
+                   None)
+        added = watchlist_store.add_entries(db, import_id, added_at, [account])
+        # An expired or proposed entry is listed again; a listing still in force is kept as
+        # it is (its category and expiry are the police's or another bank's, say).
+        renewed = watchlist_store.renew_entries(db, import_id, added_at, today.isoformat(),
+                                                [account], extend=False)
+        counts = {"added": added, "renewed": renewed, "already_listed": 1 - added - renewed,
+                  "duplicates": 0, "skipped_errors": 0}
         watchlist_store.finish_import(db, import_id, **counts)
         audit.append(db, ledger_key, audit.AuditEvent(
             "watchlist.imported", actor_id=actor_id,
             data={"import_id": import_id, "kind": IMPORT_KIND, "data_lines": 1,
                   "account_masked": payee.payee_masked, **counts}))
-    return added == 1
+    return added + renewed == 1

@@ -72,6 +72,8 @@ class Entry:
     status: str = "active"  # active | proposed
     session_id: int | None = None  # the confirmed case a branch proposed it from
     proposed_by: int | None = None
+    renewed_at: str = ""  # when an import or the form listed it again (0016)
+    renewed_import_id: int | None = None
 
     def state(self, today: date) -> str:
         """active (matches screenings), expired, or proposed (labels.WATCHLIST_STATES)."""
@@ -93,7 +95,7 @@ def entry_of(row: dict) -> Entry:
                  row["source"] or "", row["listed_on"] or "", row["note"] or "",
                  row["import_id"], row["added_at"] or "", row["category"] or "",
                  row["expires_on"] or "", row["status"] or "active", row["session_id"],
-                 row["proposed_by"])
+                 row["proposed_by"], row["renewed_at"] or "", row["renewed_import_id"])
 
 
 def is_listed(db, account_hash_value: str, today: date | None = None) -> bool:
@@ -151,26 +153,41 @@ class _AlreadyListed(Exception):
     """Rolls back add_typed's import row when the account got an entry meanwhile."""
 
 
-def add_typed(db, ledger_key: bytes, entry, actor_id: int | None) -> int | None:
+@dataclass(frozen=True)
+class Added:
+    entry_id: int
+    renewed: bool  # the account had an entry (expired, proposed, or expiring sooner)
+
+
+def add_typed(db, ledger_key: bytes, entry, actor_id: int | None,
+              today: date | None = None) -> Added | None:
     """Add one account typed into the form (a csv_import.ListedAccount) as a one-line import of
-    kind `manual`, logging watchlist.added; its entry id, or None when the account already has
-    an entry (nothing is written then)."""
+    kind `manual`, logging watchlist.added; or list it again when its entry has expired or is
+    only a proposal (storage.watchlist.renew_entry). None when its entry is in force (nothing
+    is written then)."""
     added_at = audit.now_iso()
+    today_text = (today or date.today()).isoformat()
     try:
         with storage.transaction(db):
             import_id = watchlist_store.start_import(db, added_at, actor_id, "manual", 1)
             entry_id = watchlist_store.add_entry(db, import_id, added_at, entry.stored())
-            if entry_id is None:
-                raise _AlreadyListed
-            watchlist_store.finish_import(db, import_id, 1, 0, 0, 0)
+            renewed = entry_id is None
+            if renewed:
+                # Only a lapsed entry: a listing in force is changed on its own page.
+                entry_id = watchlist_store.renew_entry(db, import_id, added_at, today_text,
+                                                       entry.stored(), extend=False)
+                if entry_id is None:
+                    raise _AlreadyListed
+            watchlist_store.finish_import(db, import_id, int(not renewed), 0, 0, 0,
+                                          renewed=int(renewed))
             audit.append(db, ledger_key, audit.AuditEvent(
                 "watchlist.added", actor_id=actor_id,
                 data={"entry_id": entry_id, "import_id": import_id,
                       "account_masked": entry.account_masked, "category": entry.category,
-                      "expires_on": entry.expires_on or ""}))
+                      "expires_on": entry.expires_on or "", "renewed": renewed}))
     except _AlreadyListed:
         return None
-    return entry_id
+    return Added(entry_id, renewed)
 
 
 @dataclass(frozen=True)
@@ -184,6 +201,7 @@ class ImportRecord:
     already_listed: int
     duplicates: int
     skipped_errors: int
+    renewed: int = 0
 
 
 def recent_imports(db, limit: int = 10) -> list[ImportRecord]:

@@ -124,7 +124,8 @@ def import_upload():
         form.upload.errors.append(str(problem))
         return render_template("watchlist/import.html", form=form), 400
     if report.imported:
-        flash(f"导入完成：新增 {report.added} 个账户，已在名单中 {report.already_listed} 个。")
+        flash(f"导入完成：新增 {report.added} 个账户，重新列入 {report.renewed} 个，"
+              f"已在名单中 {report.already_listed} 个。")
     # After a refusal keep the default source and the tick; a file input cannot be refilled.
     next_form = ImportForm(formdata=None) if report.imported else form
     return render_template("watchlist/import.html", form=next_form, report=report,
@@ -147,11 +148,12 @@ def add():
     values = {name: getattr(form, name).data or "" for name in csv_import.FORM_FIELDS}
     entry, errors = csv_import.typed_account(pii_key(), date.today(), values)
     if entry is not None:
-        entry_id = store.add_typed(get_db(), ledger_key(), entry, g.user.id)
-        if entry_id is not None:
-            flash(f"已将 {entry.account_masked} 加入名单")
-            return redirect(url_for("watchlist.entry", entry_id=entry_id), 303)
-        errors = {"account": f"账号 {entry.account_masked} 已在名单中（或已提请待审批），未重复添加"}
+        added = store.add_typed(get_db(), ledger_key(), entry, g.user.id, date.today())
+        if added is not None:
+            flash(f"已重新列入 {entry.account_masked}（原名单条目已过期或仍待审批）"
+                  if added.renewed else f"已将 {entry.account_masked} 加入名单")
+            return redirect(url_for("watchlist.entry", entry_id=added.entry_id), 303)
+        errors = {"account": f"账号 {entry.account_masked} 已在名单中且仍有效，未重复添加"}
     for name, message in errors.items():
         getattr(form, name).errors = [message]
     # What was typed stays in the fields (the account too, as the screening form keeps it).
