@@ -287,16 +287,14 @@ def test_an_upgraded_single_branch_sqlite_ledger_becomes_chain_1_and_verifies(tm
 
 def test_an_upgraded_single_branch_postgresql_ledger_becomes_chain_1_and_verifies():
     from postgres_support import create_database, drop_database
-    from test_storage_schema import undo_0014, undo_0015, undo_0016
+    from test_storage_schema import back_to
 
     url = create_database("tg_chains")
     try:
         db.prepare(url)
         database = db.connect(url)
         try:
-            for undo in (undo_0016, undo_0015, undo_0014):  # newest first
-                undo(database)
-            database.execute("UPDATE alembic_version SET version_num = '0013_head_office'")
+            back_to(database, "0013_head_office")
             _write_one_chain(database, 5)
         finally:
             database.conn.close()

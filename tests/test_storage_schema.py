@@ -222,6 +222,37 @@ def undo_0015(connection) -> None:
         connection.execute(statement)
 
 
+def _run(connection, statements) -> None:
+    for statement in statements:
+        connection.execute(statement)
+
+
+# Newest first: each revision and how to undo it by hand. A new revision adds its line here.
+UNDO_LADDER = (
+    ("0016_watchlist_renewals", undo_0016),
+    ("0015_month_durations", undo_0015),
+    ("0014_ledger_chains", undo_0014),
+    ("0013_head_office", undo_0013),
+    ("0012_cross_branch_signals",  # PostgreSQL only: SQLite's indexes are as 0009 left them
+     lambda connection: _run(connection, UNDO_0012 if connection.dialect == "postgresql" else [])),
+    ("0010_watchlist_bank", lambda connection: _run(connection, UNDO_0010)),
+    ("0009_branches", lambda connection: _run(connection, UNDO_0009)),
+    # before 0008's table: SQLite reparses the triggers when a column goes
+    ("0008_stats_level_outcome",
+     lambda connection: _run(connection, ["DROP TABLE stats_day_level_outcome"])),
+    ("0007_users_trigger_time", None),  # the oldest this goes back to
+)
+
+
+def back_to(connection, revision: str) -> None:
+    """A database at HEAD taken back by hand to `revision` (every later one undone, newest
+    first) and stamped so: the next db.prepare upgrades it from there."""
+    names = [name for name, _ in UNDO_LADDER]
+    for _, undo in UNDO_LADDER[:names.index(revision)]:
+        undo(connection)
+    connection.execute("UPDATE alembic_version SET version_num = ?", [revision])
+
+
 def sqlite_at(path, revision: str) -> None:
     """A SQLite file at an earlier revision, made as an upgraded 1.x file is (the legacy chain,
     then Alembic up to `revision`): SQLite cannot drop a column a table's foreign key names."""
@@ -238,20 +269,11 @@ def back_to_the_baseline(target) -> None:
     try:
         database.execute("INSERT INTO users (username, role, password_hash) "
                          "VALUES ('old', 'teller', 'x')")
-        if database.dialect == "postgresql":
-            for statement in UNDO_0012:
-                database.execute(statement)
+        back_to(database, "0007_users_trigger_time")
         database.execute("DROP INDEX idx_sessions_awaiting_supervisor")
         database.execute("ALTER TABLE users DROP COLUMN must_change_password")
         database.execute("DROP TABLE api_rate_counts")
         database.execute("DROP TABLE screening_drafts")
-        undo_0016(database)
-        undo_0015(database)
-        undo_0014(database)
-        undo_0013(database)
-        for statement in UNDO_0010 + UNDO_0009:  # before 0008's table: SQLite reparses triggers
-            database.execute(statement)
-        database.execute("DROP TABLE stats_day_level_outcome")
         database.execute("UPDATE alembic_version SET version_num = ?", [migrate.BASELINE])
         if database.dialect == "sqlite":
             database.conn.commit()
@@ -390,13 +412,7 @@ def test_postgresql_0006_replaces_the_statistics_trigger(postgres_url):
             "CREATE TRIGGER stats_sessions_change AFTER INSERT OR DELETE OR UPDATE OF "
             + ", ".join(legacy.STATS_WATCHED_COLUMNS)
             + " ON sessions FOR EACH ROW EXECUTE FUNCTION stats_sessions_change()")
-        undo_0013(connection)
-        connection.execute("DROP TABLE stats_day_level_outcome")  # made by 0008
-        undo_0016(connection)
-        undo_0015(connection)
-        undo_0014(connection)
-        for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
-            connection.execute(statement)
+        back_to(connection, "0007_users_trigger_time")
         connection.execute("UPDATE alembic_version SET version_num = '0004_screening_drafts'")
         assert db.prepare(postgres_url) != []
         assert migrate.stamped_revision(connection) == migrate.HEAD
@@ -488,14 +504,7 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     connection = db.connect(postgres_url)
     try:
         connection.execute(_triggers_before_0008(monkeypatch)[1])
-        undo_0013(connection)
-        connection.execute("DROP TABLE stats_day_level_outcome")
-        undo_0016(connection)
-        undo_0015(connection)
-        undo_0014(connection)
-        for statement in UNDO_0012 + UNDO_0010 + UNDO_0009:  # 0012's indexes include branch_id
-            connection.execute(statement)
-        connection.execute("UPDATE alembic_version SET version_num = '0007_users_trigger_time'")
+        back_to(connection, "0007_users_trigger_time")
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it
         assert db.prepare(postgres_url) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
         assert _level_outcome_rows(connection) == LEVEL_OUTCOME_ROWS
@@ -603,13 +612,7 @@ def test_postgresql_0010_keeps_existing_entries_listed(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
-        undo_0016(connection)
-        undo_0015(connection)
-        undo_0014(connection)
-        undo_0013(connection)
-        for statement in UNDO_0012 + UNDO_0010:
-            connection.execute(statement)
-        connection.execute("UPDATE alembic_version SET version_num = '0009_branches'")
+        back_to(connection, "0009_branches")
         _entry_before_0010(connection)
         assert db.prepare(postgres_url) == [f"alembic 0009_branches -> {migrate.HEAD}"]
         _listed_after_0010(connection)
@@ -622,11 +625,7 @@ def test_postgresql_0013_marks_escalations_and_fills_the_branch_tables(postgres_
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
-        undo_0016(connection)
-        undo_0015(connection)
-        undo_0014(connection)
-        undo_0013(connection)
-        connection.execute("UPDATE alembic_version SET version_num = '0012_cross_branch_signals'")
+        back_to(connection, "0012_cross_branch_signals")
         _sessions_before_0013(connection)
         assert db.prepare(postgres_url) == [f"alembic 0012_cross_branch_signals -> {migrate.HEAD}"]
         assert _head_office_rows(connection) == HEAD_OFFICE_ROWS
@@ -694,9 +693,7 @@ def test_postgresql_0015_fills_the_month_durations(postgres_url):
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
-        undo_0016(connection)
-        undo_0015(connection)
-        connection.execute("UPDATE alembic_version SET version_num = '0014_ledger_chains'")
+        back_to(connection, "0014_ledger_chains")
         _durations_before_0015(connection)
         assert db.prepare(postgres_url) == [f"alembic 0014_ledger_chains -> {migrate.HEAD}"]
         assert _month_durations(connection) == MONTH_DURATIONS
