@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from . import audit, storage
+from . import audit, clock, storage
 from . import db as dbmod
 from .printing_web import outbox
 from .storage import branches, ledger
@@ -174,7 +174,7 @@ def write(database_path, ledger_key: bytes, directory: Path, config=None,
     number and time). Raises OSError when the file cannot be written; the event then stays,
     and verify says the anchor is missing from the file."""
     config = config or {}
-    at = (now or datetime.now()).astimezone().isoformat(timespec="seconds")
+    at = clock.stamp(now)
     path = anchor_file(directory, ledger_key)
     Path(directory).mkdir(parents=True, exist_ok=True)
     created = not path.exists()
@@ -237,13 +237,13 @@ def _fsync_folder(directory: Path) -> None:
 
 
 def written_today(directory: Path, ledger_key: bytes, today: str | None = None) -> bool:
-    today = today or datetime.now().astimezone().date().isoformat()
+    today = today or clock.today().isoformat()
     try:
         text = anchor_file(directory, ledger_key).read_bytes()
     except FileNotFoundError:
         return False
     anchors, _ = parse(text, ledger_key)
-    return any(anchor.at[:10] == today for anchor in anchors)
+    return any(clock.business_day(anchor.at).isoformat() == today for anchor in anchors)
 
 
 # --- verify ------------------------------------------------------------------------------------

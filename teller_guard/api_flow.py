@@ -11,11 +11,11 @@ the screener. Only the token that filed a screening changes it (api_scope.py).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date
 
 from flask import g, jsonify, request
 
-from . import api_check, api_schema, api_scope, branch_scope, users
+from . import api_check, api_schema, api_scope, branch_scope, clock, users
 from .api import (
     NOT_FOUND,
     amount_text,
@@ -199,7 +199,7 @@ def police_response_of(given: dict | None, outcome: str, row: dict):
             police.OFFICER_FIELD: given.get("officer"),
             police.TIME_FIELD: (given.get("reported_at") or "").replace("T", " ", 1)}
     checked = police.parse_police_response(
-        form, alert_printed=True, started_at=datetime.fromisoformat(row["started_at"]),
+        form, alert_printed=True, started_at=clock.parse(row["started_at"]),
         now=service.now_local())
     if not checked.ok:
         names = {police.RECEIPT_FIELD: "police.receipt_no", police.OFFICER_FIELD: "police.officer",

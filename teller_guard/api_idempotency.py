@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
+from . import clock
 from .api_schema import IDEMPOTENCY_KEY_MAX, IDEMPOTENCY_KEY_PATTERN
 from .storage import api as api_store
 
@@ -44,14 +45,10 @@ def request_hash(method: str, path: str, body) -> str:
                           ).hexdigest()
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
 def find(db, token_id: int, key: str, hours: float, now: datetime | None = None) -> dict | None:
     """The stored answer for this token and key, unless older than `hours`."""
-    now = now or datetime.now(UTC)
-    found = api_store.idempotent_answer(db, token_id, key, _stamp(now - timedelta(hours=hours)))
+    now = now or clock.now()
+    found = api_store.idempotent_answer(db, token_id, key, clock.stamp(now - timedelta(hours=hours)))
     if found is None:
         return None
     return {**found, "response": json.loads(found["response"])}
@@ -61,9 +58,9 @@ def remember(writer, token_id: int, key: str, digest: str, status: int, response
              session_id: int | None, hours: float, now: datetime | None = None) -> None:
     """Store the answer inside the caller's write transaction; raise KeyTaken if the key is
     already stored (expired rows are deleted first, so an old key can be used again)."""
-    now = now or datetime.now(UTC)
-    api_store.forget_answers_before(writer, _stamp(now - timedelta(hours=hours)))
+    now = now or clock.now()
+    api_store.forget_answers_before(writer, clock.stamp(now - timedelta(hours=hours)))
     if not api_store.remember_answer(writer, token_id, key, digest, status,
                                   json.dumps(response, ensure_ascii=False), session_id,
-                                  _stamp(now)):
+                                  clock.stamp(now)):
         raise KeyTaken(key)

@@ -6,9 +6,9 @@ import hashlib
 import logging
 import secrets
 import sqlite3
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-from . import audit, digests, storage, users
+from . import audit, clock, digests, storage, users
 from .api_scope import Scope
 from .storage import api as api_store
 from .storage.branches import DEFAULT_BRANCH_ID
@@ -27,7 +27,7 @@ def _hash(token: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    return clock.stamp()
 
 
 def create(db, key, name: str, actor_id: int, scope: Scope | None = None,
@@ -82,15 +82,15 @@ def note_use(db, token: dict, moment: datetime | None = None) -> None:
     """Stamp the token's last_used_at (for 接口令牌 and `teller-guard token list`), at most
     once per USE_STAMP_EVERY. The stamp is advisory: a full disk or a busy database must not
     fail the request that uses the token, so such a failure is logged and passed over."""
-    moment = moment or datetime.now(UTC)
+    moment = moment or clock.now()
     last = token.get("last_used_at")
     try:
-        if last and moment - datetime.fromisoformat(last) < USE_STAMP_EVERY:
+        if last and moment - clock.parse(last) < USE_STAMP_EVERY:
             return
     except ValueError:
         pass  # an unreadable stamp is simply replaced
     try:
         with storage.transaction(db):
-            api_store.mark_token_used(db, token["id"], moment.isoformat(timespec="seconds"))
+            api_store.mark_token_used(db, token["id"], clock.stamp(moment))
     except sqlite3.OperationalError as error:
         log.warning("API token %s: last use not recorded (%s)", token["id"], error)

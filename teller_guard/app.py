@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from . import audit, config, db, errors, labels, pii_key, private_files, telemetry
+from . import audit, clock, config, db, errors, labels, pii_key, private_files, telemetry
 from .security import set_security_headers
 from .web import OPS_PATHS
 
@@ -59,10 +59,10 @@ def _dict_without_none(values: dict) -> dict:
 
 
 def _local_time(epoch) -> str:
-    """Seconds since the epoch -> 2026-11-30 14:05:09 in the server's time zone."""
+    """Seconds since the epoch -> 2026-11-30 14:05:09 in the bank's time zone."""
     if epoch is None:
         return ""
-    return datetime.fromtimestamp(int(epoch)).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return clock.local(datetime.fromtimestamp(int(epoch), UTC)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _override_rules(override):
@@ -92,6 +92,7 @@ def create_app(test_config: dict | None = None, instance_path: str | Path | None
         template_folder=str(root / "templates"), static_folder=str(root / "static"),
     )
     app.config.update(config.build_config(instance, test_config))
+    clock.use_zone(app.config["TIME_ZONE"])  # one zone per process: its stored times are UTC
     if app.config["TRUSTED_PROXIES"]:
         # The login back-off counts per client address: behind the bank's HTTPS terminator
         # that address comes from X-Forwarded-For, trusted for this many proxies only.

@@ -17,10 +17,9 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from json.encoder import encode_basestring as _json_string  # the ensure_ascii=False form
 
-from . import labels
+from . import clock, labels
 from .storage import ledger
 
 try:  # OpenSSL's HMAC object, whose copy() is cheap (hmac.HMAC wraps it in Python)
@@ -54,7 +53,7 @@ class AuditEvent:
 
 
 def now_iso() -> str:
-    return datetime.now(UTC).astimezone().isoformat(timespec="seconds")
+    return clock.stamp()
 
 
 # Encoders reused for every row: verify walks millions of rows, and json.dumps with options

@@ -10,6 +10,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from . import private_files
 
@@ -17,6 +18,9 @@ DEFAULTS = {
     "DATABASE": None,  # filled in from the instance folder, or DATABASE_URL
     # postgresql://user@host/dbname selects PostgreSQL (bank-wide); unset: the SQLite file.
     "DATABASE_URL": None,
+    # The bank's IANA time zone (Asia/Shanghai) for business days and the times people read;
+    # stored times are UTC (clock.py). Unset: the server's own zone.
+    "TIME_ZONE": None,
     "SESSION_IDLE_MINUTES": 15,
     # How long before the idle logout a dialog offers one key to stay logged in (idle.js).
     "SESSION_IDLE_WARNING_SECONDS": 120,
@@ -86,7 +90,7 @@ DEFAULTS = {
 
 # What a setting whose default is None takes when it is set.
 OPTIONAL_TYPES = {
-    "DATABASE": str, "DATABASE_URL": str, "SECRET_KEY": str, "FONT_PATH": str, "RULES_OVERRIDE": str,
+    "DATABASE": str, "DATABASE_URL": str, "TIME_ZONE": str, "SECRET_KEY": str, "FONT_PATH": str, "RULES_OVERRIDE": str,
     "ALERT_ENDPOINT": str, "ALERT_TOKEN_FILE": str, "ALERT_CLIENT_CERT": str,
     "ALERT_CLIENT_KEY": str, "ALERT_CA_FILE": str, "PII_KEY_FILE": str,
     "LOGIN_LOCK_MINUTES": int, "WTF_CSRF_TIME_LIMIT": int, "OUTBOX_INTERVAL_SECONDS": float,
@@ -264,6 +268,14 @@ def build_config(instance_path: Path, test_config: dict | None = None) -> dict:
         config["DATABASE"] = url
     if not config.get("DATABASE"):
         config["DATABASE"] = str(instance_path / DATABASE_FILE)
+    zone = (config.get("TIME_ZONE") or "").strip()
+    if zone:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError("TIME_ZONE", "TIME_ZONE", f"未知的时区 {zone!r}（应为如 Asia/Shanghai 的时区名）",
+                              "unknown time zone, expected an IANA name such as Asia/Shanghai") from None
+    config["TIME_ZONE"] = zone or None
     if not config.get("SECRET_KEY"):
         database = None if url else Path(config["DATABASE"])
         config["SECRET_KEY"] = load_secret_key(instance_path, database)

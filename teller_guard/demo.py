@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 
-from . import settings
+from . import clock, settings
 from .risk import default_rules
 from .screening import inputs, service
 from .storage import branches as branch_store
@@ -184,8 +184,8 @@ def seed_sessions(db, keys: service.Keys, branch, tellers: list[int], supervisor
     `branch` are) ending yesterday; returns how many."""
     rng = random.Random(seed)
     rules = default_rules()
-    today = today or date.today()
-    zone = datetime.now().astimezone().tzinfo
+    today = today or clock.today()
+    zone = clock.zone()
     created = 0
     weights = [story[1] for story in STORIES]
     provinces = payee_provinces(branch)
@@ -247,8 +247,8 @@ def seed_mule_payments(db, keys: service.Keys, branches: list, today: date | Non
     supervisor id) of each, in MULE_PAYMENTS order. Returns how many screenings."""
     rng = random.Random(16)
     rules = default_rules()
-    today = today or date.today()
-    zone = datetime.now().astimezone().tzinfo
+    today = today or clock.today()
+    zone = clock.zone()
     kind, _, facts_base, answers, observations = MULE_STORY
     for (days_ago, hour, amount, customer, age, phone, outcome), (branch, teller, supervisor) \
             in zip(MULE_PAYMENTS, branches, strict=True):

@@ -11,8 +11,9 @@ fails when a variant in VARIANTS reappears or two tables name one code different
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from . import clock
 
 ROLES = {"teller": "柜员", "supervisor": "主管", "security": "安保", "admin": "管理员",
          "ho_security": "总行反诈", "ho_admin": "总行管理员"}
@@ -353,20 +354,6 @@ def duration(seconds: float | int | None) -> str:
     return f"{minutes} 分 {rest} 秒" if minutes else f"{rest} 秒"
 
 
-def local_when(iso: str | None, seconds: bool = False) -> str:
-    """A time stored in UTC (API tokens, users) in this server's local time, as `when` shows
-    it: '2026-11-30T02:05:09+00:00' -> '2026-11-30 10:05' at +08:00."""
-    if not iso:
-        return ""
-    try:
-        moment = datetime.fromisoformat(iso)
-    except ValueError:
-        return when(iso, seconds)
-    if moment.tzinfo is not None:
-        moment = moment.astimezone()
-    return when(moment.isoformat(), seconds)
-
-
 def police_response(police) -> str:
     """What 已报警 recorded of the police (the screening.outcome event's `police`), one line:
     接警回执号 …；出警民警 …；接警时间 … (empty when nothing was recorded)."""
@@ -378,7 +365,20 @@ def police_response(police) -> str:
 
 
 def when(iso: str | None, seconds: bool = True) -> str:
-    """'2026-11-30T10:05:09+08:00' -> '2026-11-30 10:05:09' (times are stored in local time)."""
+    """A stored time as people read it, in the bank's zone (clock.py):
+    '2026-11-30T02:05:09+00:00' -> '2026-11-30 10:05:09' at Asia/Shanghai. A date, or a text
+    that is no time, is shown as it is."""
     if not iso:
         return ""
-    return iso[:19 if seconds else 16].replace("T", " ")
+    try:
+        moment = clock.local(iso) if "T" in iso else None
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
+        return iso[:19 if seconds else 16].replace("T", " ")
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+
+
+def local_when(iso: str | None, seconds: bool = False) -> str:
+    """`when` to the minute (the admin pages' form)."""
+    return when(iso, seconds)

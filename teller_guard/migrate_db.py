@@ -103,6 +103,8 @@ def copy_database(app, url: str, batch_rows: int = BATCH_ROWS, restart: bool = F
             _finish(source_path, target, fingerprint)
         finally:
             source.close()
+        echo("正在为目标数据库收集统计信息（ANALYZE）…")
+        copying.analyze(target)
         echo("正在校验目标数据库的账本链 …")
         checked, problems = audit.verify_chain(target, app.extensions["teller_guard"]["ledger_key"])
     finally:

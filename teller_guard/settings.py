@@ -8,7 +8,7 @@ import threading
 from dataclasses import asdict, dataclass, replace
 from decimal import Decimal
 
-from . import audit, storage
+from . import audit, clock, storage
 from .storage import branches as branch_store
 from .storage import settings as settings_store
 
@@ -124,14 +124,13 @@ def create_branch(db, key, code: str, values: BranchSettings, actor_id=None,
                   created_at: str | None = None) -> int:
     """A new branch with its settings; a `branch.created` event records them (verify starts
     the branch's settings from it). Returns the branch id."""
-    from datetime import datetime
 
     code = code.strip()
     if not code:
         raise BranchError("请填写网点代码")
     if not CODE_PATTERN.fullmatch(code):
         raise BranchError(CODE_RULE)
-    created_at = created_at or datetime.now().astimezone().isoformat(timespec="seconds")
+    created_at = created_at or clock.stamp()
     with storage.transaction(db):
         if branch_store.by_code(db, code) is not None:
             raise BranchError(f"网点代码已存在: {code}")

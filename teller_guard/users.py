@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit, digests, labels, login_sessions, login_throttle, storage
+from . import audit, clock, digests, labels, login_sessions, login_throttle, storage
 from .storage import accounts
 from .storage import branches as branch_store
 from .storage.branches import DEFAULT_BRANCH_ID
@@ -63,10 +62,6 @@ class User:
 class LoginResult:
     user: User | None = None
     throttled: bool = False  # refused unchecked: too many recent failures (login_throttle.py)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def get_user(db, user_id: int) -> User | None:
@@ -130,7 +125,7 @@ def create_user(db, key, username, password, role, display_name="", staff_no="",
         display_name = display_name or username
         user_id = accounts.add_user(
             db, username=username, display_name=display_name, staff_no=staff_no, role=role,
-            password_hash=password_hash, created_at=_now().isoformat(timespec="seconds"),
+            password_hash=password_hash, created_at=clock.stamp(),
             must_change_password=must_change, branch_id=branch_id)
         audit.append(db, key, audit.AuditEvent(
             "user.created", actor_id, data={
@@ -226,7 +221,7 @@ def reset_password(db, key, username, new_password=None, actor_id=None, must_cha
             raise UserError(f"用户不存在: {username}")
         password_hash = password_hash or generate_password_hash(new_password)
         accounts.set_password(db, row["id"], password_hash,
-                              _now().isoformat(timespec="seconds"), must_change)
+                              clock.stamp(), must_change)
         audit.append(db, key, audit.AuditEvent("user.password_reset", actor_id, data={
             "user_id": row["id"], "username": username,
             "password": _password_digest(key, password_hash),
@@ -242,7 +237,7 @@ def change_own_password(db, key, user: User, new_password: str) -> str:
     check_password_rules(new_password)
     password_hash = generate_password_hash(new_password)  # slow: before the write lock
     with storage.transaction(db):
-        accounts.set_password(db, user.id, password_hash, _now().isoformat(timespec="seconds"),
+        accounts.set_password(db, user.id, password_hash, clock.stamp(),
                               must_change_password=False)
         audit.append(db, key, audit.AuditEvent("user.password_changed", user.id, data={
             "user_id": user.id, "username": user.username,

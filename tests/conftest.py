@@ -183,3 +183,13 @@ def _access_log_state():
     yield
     logger.disabled, logger.propagate, logger.handlers[:], level = saved
     logger.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def _server_zone():
+    """Each app sets the process's zone from TIME_ZONE (clock.py): put the server's own back,
+    so a test that set another cannot move a later test's business days."""
+    yield
+    from teller_guard import clock
+
+    clock.use_zone(None)

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from teller_guard import pii, settings
+from teller_guard import clock, pii, settings
 from teller_guard.config import DEFAULTS
 from teller_guard.risk import evaluate
 from teller_guard.risk.model import ScreeningInput
@@ -46,7 +46,7 @@ def add_session(database):
         number = next(counter)
         return database["sessions"].insert({
             "reference": f"TG20260331-{number:06d}", "teller_id": teller_id,
-            "started_at": started_at.isoformat(timespec="seconds"), "status": status,
+            "started_at": clock.stamp(started_at), "status": status,  # UTC, as the app stores
             "payee_hash": payee, "payee_masked": "6222 **** **** 0123", "customer_hash": customer,
             "customer_masked": "110***********1234", "level": level, "outcome": "proceeded",
             "amount_fen": amount_fen, "branch_id": branch_id}).last_pk

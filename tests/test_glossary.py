@@ -14,7 +14,7 @@ from conftest import csrf_token
 from printing_web_helpers import make_session
 from screening_helpers import BENIGN_ANSWERS, SAFE_ACCOUNT_FACTS, post_facts, screen, session_id_from
 
-from teller_guard import api_scope, audit, labels, settings, users
+from teller_guard import api_scope, audit, clock, labels, settings, users
 from teller_guard.printing import content as printing_content
 from teller_guard.printing_web import content as printing_web_content
 from teller_guard.printing_web import outbox
@@ -375,7 +375,10 @@ def test_printed_documents_follow_the_glossary(app, database):
 
 
 def test_times_are_shown_one_way():
-    # labels.when keeps stored local times as they are; local_when converts UTC stamps
+    # Stored times (UTC, or an older row's local offset) in the bank's zone; dates as they are
+    clock.use_zone("Asia/Shanghai")
+    assert labels.when("2026-11-30T02:05:09+00:00") == "2026-11-30 10:05:09"
     assert labels.when("2026-11-30T10:05:09+08:00") == "2026-11-30 10:05:09"
+    assert labels.local_when("2026-11-30T02:05:09+00:00") == "2026-11-30 10:05"
     assert labels.local_when("") == "" and labels.local_when("garbage") == "garbage"
-    assert labels.local_when(date(2026, 11, 30).isoformat()) == "2026-11-30 00:00"
+    assert labels.when(date(2026, 11, 30).isoformat()) == "2026-11-30"

@@ -19,7 +19,7 @@ from screening_helpers import (
     session_id_from,
 )
 
-from teller_guard import db, labels, pii
+from teller_guard import clock, db, labels, pii
 from teller_guard.review import integrity, timeline
 from teller_guard.risk import ScreeningInput, applicable_questions, evaluate
 from teller_guard.risk.engine import WATCHLIST_QUESTIONS
@@ -261,7 +261,7 @@ def listed(app, database, account="6222021234567890"):
     database["watchlist"].insert({
         "account_hash": pii.keyed_hash(key, account), "account_masked": pii.mask_account(account),
         "source": "市公安局反诈中心通报", "listed_on": "2026-11-20",
-        "note": "多名受害人报案，冒充客服退款", "added_at": "2026-11-21T09:30:00+08:00"})
+        "note": "多名受害人报案，冒充客服退款", "added_at": "2026-11-21T01:30:00+00:00"})
 
 
 def test_an_entry_stops_screenings_through_its_expiry_day_only(app, client, auth, database):
@@ -311,7 +311,7 @@ def test_a_watchlist_hit_asks_the_short_set_and_shows_the_entry(app, client, aut
 
     result = client.get(f"/screening/{session_id}/result").get_data(as_text=True)
     for shown in ("收款账户在涉诈名单中", "市公安局反诈中心通报", "2026-11-20",
-                  "多名受害人报案，冒充客服退款", "2026-11-21 09:30"):
+                  "多名受害人报案，冒充客服退款", labels.when("2026-11-21T01:30:00+00:00", False)):
         assert shown in result, shown
     text = pdf_text(print_alert(client, session_id).data)
     assert "退款、理赔" in text and "陌生人" in text  # the interview record
@@ -352,6 +352,7 @@ def test_police_response_checks():
 
 
 def test_the_timeline_words_the_police_response():
+    clock.use_zone("Asia/Shanghai")  # the bank's: a time stored with another offset is shown in it
     data = {"outcome": "police_called", "amount_fen": 100, "duration_seconds": 60,
             "police": {"receipt_no": RECEIPT, "officer": "张警官",
                        "reported_at": "2026-12-02T10:15+08:00"}}

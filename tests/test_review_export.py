@@ -8,6 +8,7 @@ import pytest
 from conftest import csrf_token
 from test_review_support import make_session, user_id
 
+from teller_guard import clock
 from teller_guard.review import export, stats
 
 pytestmark = pytest.mark.both_backends
@@ -139,10 +140,11 @@ def test_formula_like_cells_are_defused():
 def test_queue_csv_columns_for_excel_masked_name_id_and_overrides(app, client, auth, database):
     """Times as Excel reads a date and time (local, no T or zone), the masked name and the
     masked ID number in columns of their own, and 主管书面放行 marked."""
+    clock.use_zone("Asia/Shanghai")  # the bank's zone: stored UTC, exported in local time
     form = {"facts": {"amount": "30000.00", "customer_name": "王**",
                       "customer_id_number": "110***********123X"}}
     make_session(app, database, level="critical", outcome="proceeded", override=True, form=form,
-                 customer_masked="王**", started_at="2026-11-10T09:30:05+08:00")
+                 customer_masked="王**", started_at="2026-11-10T01:30:05+00:00")
     make_session(app, database, level="high", outcome="cancelled",
                  started_at="2026-11-11T10:00:00+08:00")
     auth.login("security")

@@ -10,7 +10,7 @@ import pytest
 from test_review_support import ledger_key, make_session
 from verify_helpers import read_one, sqlite_only, tamper
 
-from teller_guard import anchor, audit
+from teller_guard import anchor, audit, clock
 from teller_guard.cli import main
 from teller_guard.review import integrity, retention
 
@@ -135,6 +135,7 @@ def test_every_problem_is_listed(runner, app, screened):
 
 
 def test_redaction_empties_old_personal_data_and_keeps_the_chain(app, database):
+    clock.use_zone("Asia/Shanghai")  # the cut-off is the start of the bank's day, in UTC
     old = make_session(app, database, level="critical", started_at="2025-01-10T10:00:00+08:00",
                        vault={"customer_name": "王五", "payee_account": "6222000011112222"})
     new = make_session(app, database, level="critical", started_at="2026-11-20T10:00:00+08:00",
@@ -144,14 +145,14 @@ def test_redaction_empties_old_personal_data_and_keeps_the_chain(app, database):
                      "'sent', '2025-01-10')", [old])
     result = retention.redact(database, ledger_key(app), days=365, today=date(2026, 11, 30))
     assert (result.before, result.sessions, result.fields, result.alert_payloads) == (
-        "2025-11-30", 1, 2, 1)
+        "2025-11-29T16:00:00+00:00", 1, 2, 1)
     vault = dict(((s, f), v) for s, f, v in database.execute(
         "SELECT session_id, field, value FROM pii_vault"))
     assert vault == {(old, "customer_name"): "", (old, "payee_account"): "",
                      (new, "customer_name"): "赵六"}
     assert database.execute("SELECT payload FROM outbox").fetchone()[0] == retention.REDACTED_PAYLOAD
     event = database.execute("SELECT data FROM ledger WHERE kind = 'retention.redacted'").fetchone()
-    assert json.loads(event[0]) == {"days": 365, "before": "2025-11-30", "sessions": 1,
+    assert json.loads(event[0]) == {"days": 365, "before": "2025-11-29T16:00:00+00:00", "sessions": 1,
                                     "fields": 2, "alert_payloads": 1}
     assert audit.verify_chain(database, ledger_key(app))[1] == []
     assert integrity.check_sessions(database, ledger_key(app))[1] == []

@@ -15,7 +15,14 @@ from sqlalchemy import create_engine
 
 from teller_guard import db
 from teller_guard import migrations as legacy
-from teller_guard.storage import branch_stats, duration_months, migrate, postgres, stats_triggers
+from teller_guard.storage import (
+    branch_stats,
+    business_day,
+    duration_months,
+    migrate,
+    postgres,
+    stats_triggers,
+)
 from teller_guard.storage.schema import metadata
 
 
@@ -222,6 +229,22 @@ def undo_0015(connection) -> None:
         connection.execute(statement)
 
 
+def undo_0017(connection) -> None:
+    """Undo 0017 by hand: the statistics triggers keyed by started_at's date again, and no
+    business_day column."""
+    if connection.dialect == "postgresql":
+        statements = [statement for statement in (
+            stats_triggers.postgresql_function(), *branch_stats.postgresql_statements(),
+            *duration_months.postgresql_statements())
+            if statement.startswith("CREATE OR REPLACE FUNCTION")]
+    else:
+        statements = [f"DROP TRIGGER {name}" for name in business_day.sqlite_trigger_names()]
+        statements += [*stats_triggers.sqlite_statements(), *branch_stats.sqlite_statements(),
+                       *duration_months.sqlite_statements()]
+    for statement in [*statements, "ALTER TABLE sessions DROP COLUMN business_day"]:
+        connection.execute(statement)
+
+
 def _run(connection, statements) -> None:
     for statement in statements:
         connection.execute(statement)
@@ -229,6 +252,7 @@ def _run(connection, statements) -> None:
 
 # Newest first: each revision and how to undo it by hand. A new revision adds its line here.
 UNDO_LADDER = (
+    ("0017_business_day", undo_0017),
     ("0016_watchlist_renewals", undo_0016),
     ("0015_month_durations", undo_0015),
     ("0014_ledger_chains", undo_0014),
@@ -503,8 +527,8 @@ def test_postgresql_0008_fills_the_level_outcome_table(postgres_url, monkeypatch
     db.prepare(postgres_url)
     connection = db.connect(postgres_url)
     try:
-        connection.execute(_triggers_before_0008(monkeypatch)[1])
         back_to(connection, "0007_users_trigger_time")
+        connection.execute(_triggers_before_0008(monkeypatch)[1])
         _sessions_with_outcomes(connection)  # no table yet: the old function must not need it
         assert db.prepare(postgres_url) == [f"alembic 0007_users_trigger_time -> {migrate.HEAD}"]
         assert _level_outcome_rows(connection) == LEVEL_OUTCOME_ROWS

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .. import audit, labels, storage
+from .. import audit, clock, labels, storage
 from ..pii import mask_numbers_in_text
 from ..storage import head_office
 
@@ -37,7 +37,7 @@ def escalate(db, key, actor, session_id: int, reason: str | None,
     if actor.role not in BRANCH_ROLES:
         raise EscalationError("只有网点安保或主管可以上报总行")
     reason = clean_reason(reason)
-    at = (moment or datetime.now().astimezone()).isoformat(timespec="seconds")
+    at = clock.stamp(moment)
     with storage.transaction(db):
         row = head_office.escalation_state(db, session_id)
         if row is None:

@@ -18,6 +18,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from .. import clock
 from ..storage.branch_stats import COARSE_LIMIT, bucket_width
 
 GRANULARITIES = {"day": "按日", "week": "按周", "month": "按月"}
@@ -128,5 +129,5 @@ def fold(rows: dict) -> Statistics:
 
 def default_range(today: date | None = None) -> tuple[date, date]:
     """The last 30 days up to today."""
-    today = today or date.today()
+    today = today or clock.today()
     return today - timedelta(days=29), today

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from .. import labels
+from .. import clock, labels
 from ..printing import AlertContent, SlipContent
 
 PAYLOAD_VERSION = 1
@@ -54,8 +54,9 @@ def amount_of(row: Mapping) -> Decimal | None:
 
 
 def parse_time(value: str | None) -> datetime | None:
+    """A stored time in the bank's zone, as the slip and the alert print it."""
     try:
-        return datetime.fromisoformat(value) if value else None
+        return clock.local(value)
     except ValueError:
         return None
 

@@ -28,11 +28,11 @@ import threading
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .. import audit, disk_full, labels, storage
+from .. import audit, clock, disk_full, labels, storage
 from .. import db as dbmod
 from ..storage import printing as print_store
 
@@ -57,21 +57,11 @@ class EndpointError(ValueError):
 # --- time and keys ---------------------------------------------------------------------------
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
-
-
 def as_utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return utc_now()
-    if moment.tzinfo is None:  # naive: local time
-        moment = moment.astimezone()
-    return moment.astimezone(UTC).replace(microsecond=0)
+    return clock.as_utc(moment) if moment is not None else clock.now()
 
 
-def stamp(moment: datetime) -> str:
-    """Outbox times are UTC ISO strings of one fixed format, so they compare as text."""
-    return as_utc(moment).isoformat(timespec="seconds")
+stamp = clock.stamp  # outbox times, like all stored times, are UTC text that compares as text
 
 
 def instance_id(ledger_key: bytes) -> str:

@@ -17,7 +17,7 @@ read of the personal data and, the first time, queues the alert for the police e
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import quote
 
 from flask import (
@@ -33,7 +33,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, branch_scope, labels, printing, storage, users
+from .. import audit, branch_scope, clock, labels, printing, storage, users
 from ..db import DatabaseUnavailable, get_db
 from ..forms import ascii_int
 from ..screening import inputs, police, service
@@ -96,7 +96,7 @@ def me() -> content.Person:
 
 
 def now_local() -> datetime:
-    return datetime.now().astimezone().replace(microsecond=0)
+    return clock.local(clock.now())
 
 
 def pdf_response(pdf: bytes, title_zh: str, title_ascii: str, reference: str,
@@ -274,15 +274,11 @@ def _record_alert(db, row, current, vault, alert_content, printed_at) -> int | N
 
 
 def _local(stamp: str | None) -> str:
-    if not stamp:
-        return ""
     try:
-        moment = datetime.fromisoformat(stamp)
+        moment = clock.local(stamp)
     except ValueError:
         return stamp
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return moment.strftime("%Y-%m-%d %H:%M:%S") if moment else ""
 
 
 def _endpoint_problem() -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from .. import anchor as anchoring
-from .. import db
+from .. import db, labels
 from ..cli import damaged, fail, instance_option, prepare_database
 from ..storage import branches as branch_store
 from ..storage import ledger, postgres
@@ -98,7 +98,7 @@ def anchor(app):
     except OSError as error:
         fail(f"无法写入锚点文件夹 {directory}: {error.strerror or error}")
     click.echo(f"已写入锚点 #{written.seq}：账本第 {written.last_id} 行 "
-               f"{written.last_hash[:16]}…，时间 {written.at}，文件 "
+               f"{written.last_hash[:16]}…，时间 {labels.when(written.at)}，文件 "
                f"{anchoring.anchor_file(directory, app.extensions['teller_guard']['ledger_key'])}")
     if app.config.get("ALERT_ENDPOINT"):
         click.echo("已排队发送到 ALERT_ENDPOINT（由 serve 的发送线程或 teller-guard send-alerts 发送）")
@@ -116,6 +116,6 @@ def redact(app, days):
         fail(f"保留天数无效: {days}（PII_RETENTION_DAYS 应为正整数）")
     with app_db(app) as (database, key):
         result = retention.redact(database, key, days)
-    click.echo(f"已清除 {result.before} 之前开始的 {result.sessions} 笔业务的完整个人信息"
+    click.echo(f"已清除 {labels.when(result.before, seconds=False)} 之前开始的 {result.sessions} 笔业务的完整个人信息"
                f"（{result.fields} 项，已发送警情的载荷 {result.alert_payloads} 条）；"
                f"保留期限 {days} 天，已记入审计日志。")

@@ -22,7 +22,7 @@ QUEUE_HEADER = ["业务编号", "开始时间", "柜员", "风险等级", "风�
 
 
 def excel_time(iso: str | None) -> str:
-    """'2026-11-30T10:05:09+08:00' -> '2026-11-30 10:05:09': local time (as stored) in the
+    """'2026-11-30T02:05:09+00:00' -> '2026-11-30 10:05:09': the bank's local time, in the
     form Excel and WPS read as a date and time, not text."""
     return labels.when(iso)
 

@@ -9,9 +9,9 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
-from datetime import date, timedelta
+from datetime import date
 
-from .. import labels
+from .. import clock, labels
 from . import state
 
 REFERENCE_PATTERN = re.compile(r"^[A-Z0-9-]{1,32}$")
@@ -185,11 +185,7 @@ def parse_cursor(args: Mapping) -> int | None:
 
 
 def day_bounds(date_from: date | None, date_to: date | None) -> tuple[str | None, str | None]:
-    """Text bounds for started_at (ISO local time): [from 00:00, the day after `to` 00:00).
-
-    Up to 9999-12-31, the last day a date can hold, is no upper bound at all (the day after
-    it would be an OverflowError).
-    """
-    low = date_from.isoformat() if date_from else None
-    high = (date_to + timedelta(days=1)).isoformat() if date_to and date_to < date.max else None
-    return low, high
+    """Bounds for started_at (stored in UTC): [from 00:00, the day after `to` 00:00) in the
+    bank's zone (clock.day_range). Up to 9999-12-31, the last day a date can hold, is no
+    upper bound at all."""
+    return clock.day_range(date_from, date_to)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from .. import audit, storage
+from .. import audit, clock, storage
 from ..storage import review
 
 REDACTED_PAYLOAD = '{"redacted": true}'
@@ -19,14 +19,15 @@ REDACTED_PAYLOAD = '{"redacted": true}'
 
 @dataclass(frozen=True)
 class Redaction:
-    before: str  # sessions started before this local date were redacted
+    before: str  # sessions started before this time (UTC; the start of a business day)
     sessions: int
     fields: int
     alert_payloads: int
 
 
 def cutoff(days: int, today: date | None = None) -> str:
-    return ((today or date.today()) - timedelta(days=days)).isoformat()
+    """The start of the business day `days` before today, as a stored (UTC) time."""
+    return clock.stamp(clock.day_start((today or clock.today()) - timedelta(days=days)))
 
 
 def redact(db, key: bytes, days: int, actor_id: int | None = None,

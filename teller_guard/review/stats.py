@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from .. import labels
+from .. import clock, labels
 from . import state
 
 DEFAULT_DAYS = 30
@@ -97,7 +97,7 @@ def median_of_histogram(histogram: list[tuple[int, int]]) -> float | None:
 
 
 def default_range(today: date | None = None) -> tuple[date, date]:
-    today = today or date.today()
+    today = today or clock.today()
     return today - timedelta(days=DEFAULT_DAYS - 1), today
 
 

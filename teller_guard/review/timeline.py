@@ -258,11 +258,12 @@ def describe(kind: str, data: dict, names: dict[int, str], typologies: dict[str,
     if kind == "watchlist.rejected":
         return f"{data.get('account_masked', '')}；原因：{data.get('reason', '')}"
     if kind == "retention.redacted":
-        return (f"{data.get('before', '')} 之前开始的问询：{data.get('sessions', 0)} 笔问询的 "
+        before = labels.when(data.get("before", ""), seconds=False)
+        return (f"{before} 之前开始的问询：{data.get('sessions', 0)} 笔问询的 "
                 f"{data.get('fields', 0)} 项完整个人信息已清除，"
                 f"已发送警情的外发内容 {data.get('alert_payloads', 0)} 条已清除")
     if kind == "chain.anchored":
-        return f"第 {data.get('seq', '?')} 次锚定（{str(data.get('anchored_at', ''))[:19].replace('T', ' ')}）"
+        return f"第 {data.get('seq', '?')} 次锚定（{labels.when(str(data.get('anchored_at', '')))}）"
     return "；".join(_text(value) for value in data.values())  # an unknown kind: values only
 
 

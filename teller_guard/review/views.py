@@ -24,7 +24,7 @@ from flask import (
     url_for,
 )
 
-from .. import audit, branch_scope, labels, storage
+from .. import audit, branch_scope, clock, labels, storage
 from ..db import get_db
 from ..forms import ascii_int
 from ..screening import police, service
@@ -155,7 +155,7 @@ def _detail(session_id: int, error: str | None = None, note: str = "", status: i
         facts=facts, answers=answers, observations=observations, assessment=assessment,
         reasons=timeline.reasons(assessment),
         events=timeline.timeline(events, names, typology_names),
-        watchlist=watchlist, today=date.today(), proposal_note=proposal_note,
+        watchlist=watchlist, today=clock.today(), proposal_note=proposal_note,
         max_proposal_note=proposals.MAX_NOTE_CHARS,
         vault_fields=review.vault_fields(db, session_id), typology_names=typology_names,
         labels=labels, state=state, can_dispose=may_dispose, targets=targets,
@@ -347,7 +347,7 @@ def export_queue():
         return redirect(url_for("review.queue", **chosen.query_args()), 303)
     names = _names(db)
     typology_names = labels.typology_labels()
-    filename = f"review-queue-{date.today():%Y%m%d}{'-full' if full else ''}.csv"
+    filename = f"review-queue-{clock.today():%Y%m%d}{'-full' if full else ''}.csv"
     if not full:
         count = review.queue_count(db, g.user, chosen)
         with storage.transaction(db):

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, timedelta
+from datetime import date
 
 from flask import flash, g, redirect, render_template, request, url_for
 
-from .. import branch_scope, labels
+from .. import branch_scope, clock, labels
 from ..db import get_db
 from ..storage import sessions
 from . import service
@@ -72,10 +72,11 @@ def _search_filters(args) -> tuple[dict, dict, dict]:
                 errors[name] = "日期格式应为 2026-12-01"
     if "date_from" in days and "date_to" in days and days["date_from"] > days["date_to"]:
         errors["date_to"] = "结束日期不能早于开始日期"
-    if "date_from" in days:
-        filters["low"] = days["date_from"].isoformat()
-    if "date_to" in days:
-        filters["high"] = (days["date_to"] + timedelta(days=1)).isoformat()
+    low, high = clock.day_range(days.get("date_from"), days.get("date_to"))
+    if low:
+        filters["low"] = low
+    if high:
+        filters["high"] = high
     if values["payee_tail"]:
         if re.fullmatch(r"[0-9]{4}", values["payee_tail"]):
             filters["payee_tail"] = values["payee_tail"]

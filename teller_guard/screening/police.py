@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
-from .. import labels, pii
+from .. import clock, labels, pii
 from . import validation
 from .inputs import TEXT_LIMITS, Checked
 from .validation import FieldError
@@ -111,8 +111,8 @@ def parse_police_response(raw: Mapping, *, alert_printed: bool, started_at: date
     time_text = str(raw.get(TIME_FIELD) or "").strip()
     if time_text:
         try:
-            result.value["reported_at"] = _police_time(time_text, started_at, now).isoformat(
-                timespec="minutes")
+            result.value["reported_at"] = clock.as_utc(
+                _police_time(time_text, started_at, now)).isoformat(timespec="minutes")
         except FieldError as error:
             result.fail(error.field, error.message, error.code)
     if result.errors or alert_printed or "receipt_no" in result.value:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-from .. import audit, digests, group_commit, labels, pii, storage
+from .. import audit, clock, digests, group_commit, labels, pii, storage
 from ..risk import Assessment, Policy, RuleSet, applicable_questions, evaluate
 from ..storage import ledger as ledger_store
 from ..storage import sessions
@@ -54,11 +54,12 @@ class Keys:
 
 
 def now_local() -> datetime:
-    return datetime.now().astimezone().replace(microsecond=0)
+    """This moment in the bank's zone (what the teller's page shows); stored as UTC."""
+    return clock.local(clock.now())
 
 
 def _iso(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds")
+    return clock.stamp(moment)
 
 
 def _append(db, keys: Keys, kind: str, actor_id, session_id, **data) -> None:
@@ -119,13 +120,14 @@ def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
     started = opened_at if opened_at and moment - timedelta(hours=2) <= opened_at <= moment \
         else moment
     columns, stored = _fact_columns(keys, facts, branch)
-    values = {"teller_id": teller_id, "started_at": _iso(started), "updated_at": _iso(moment),
+    values = {"teller_id": teller_id, "started_at": _iso(started),
+              "business_day": clock.business_day(started).isoformat(), "updated_at": _iso(moment),
               "step": "questions", "status": "draft",
               "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
               **_filed_by(api_token_id)}
     state = digests.state(digests.digest_key(keys.ledger), values, _vault_of(facts))
     with storage.transaction(db):
-        session_id, reference = sessions.start(db, moment, values)
+        session_id, reference = sessions.start(db, clock.business_day(moment), values)
         _vault(db, session_id, facts, moment, new=True)
         _append(db, keys, "screening.started", teller_id, session_id, reference=reference,
                 state=state, **_filed_by(api_token_id))
@@ -321,7 +323,8 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
                           policy_of(branch), rules)
     form = {"facts": stored, "answers": answers, "cross_session": cross_session}
     assessment_dict = assessment.to_dict()  # plain dicts, lists and scalars, as get() decodes
-    values = {"teller_id": teller_id, "started_at": _iso(moment), **columns,
+    values = {"teller_id": teller_id, "started_at": _iso(moment),
+              "business_day": clock.business_day(moment).isoformat(), **columns,
               **_assessed_columns(assessment, form, moment, 0, None, assessment_dict),
               **_filed_by(api_token_id)}
     # The events are those of start() then assess(): each pins the row as that step leaves it.
@@ -332,7 +335,7 @@ def screen_row(db, keys: Keys, teller_id: int, facts: Facts, branch, rules: Rule
     state = digests.state(digest_key, values, vault)
 
     def store(writer) -> dict:
-        session_id, reference = sessions.start(writer, moment, values)
+        session_id, reference = sessions.start(writer, clock.business_day(moment), values)
         _vault(writer, session_id, facts, moment, new=True)
         audit.append_many(writer, keys.ledger, [
             audit.AuditEvent("screening.started", teller_id, session_id,
@@ -404,7 +407,7 @@ def record_outcome(db, keys: Keys, session_id: int, outcome: str, actor_id: int,
             raise FlowError("请先完成问询并查看风险评估结果")
         if outcome == "proceeded" and not may_proceed(row):
             raise FlowError("高风险需主管确认、极高风险需主管书面理由后，才能记录为已办理")
-        started = datetime.fromisoformat(row["started_at"])
+        started = clock.parse(row["started_at"])
         duration = max(0, int((moment - started).total_seconds()))
         in_queue = row["in_queue"] or int(outcome == "police_called")
         sessions.finish(db, session_id, {
@@ -476,8 +479,8 @@ def today_for(db, teller_id: int, day, branch_ids: tuple[int, ...] | None = None
     """我的问询's 今日 summary: screenings started on `day` (local date), 高/极高 among them,
     warning slips printed for them; discarded ones left out. `branch_ids`: of these branches
     only (the teller's current one: a moved teller starts afresh there)."""
-    return sessions.day_summary(db, teller_id, day.isoformat(),
-                                (day + timedelta(days=1)).isoformat(), branch_ids)
+    low, high = clock.day_range(day, day)
+    return sessions.day_summary(db, teller_id, low, high, branch_ids)
 
 
 def discard_problem(reason: str, note: str) -> str | None:

@@ -18,7 +18,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from .. import branch_scope, labels, login_throttle, users
+from .. import branch_scope, clock, labels, login_throttle, users
 from ..db import get_db
 from ..regions import PROVINCE_PINYIN, PROVINCES
 from ..watchlist import store as watchlist_store
@@ -356,7 +356,7 @@ def outcome(session_id: int):
         # or the officer and the time); what was typed is kept on an error.
         checked = police.parse_police_response(
             request.form, alert_printed=bool(row["alerts_printed"]),
-            started_at=datetime.fromisoformat(row["started_at"]), now=service.now_local())
+            started_at=clock.parse(row["started_at"]), now=service.now_local())
         if not checked.ok:
             typed = {name: (request.form.get(name) or "").strip()[:60]
                      for name in police.POLICE_LABELS}

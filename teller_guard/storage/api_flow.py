@@ -4,8 +4,9 @@ reconciliation listing (tokens and idempotency keys are in storage/api.py)."""
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date
 
+from .. import clock
 from . import Row, row_of, rows_of
 from .branches import condition as branch_condition
 
@@ -35,13 +36,12 @@ def screenings_page(db, *, after: int = 0, limit: int, token_id: int | None = No
                     branch_ids: tuple[int, ...] | None = None) -> list[Row]:
     """Sessions with an id above `after`, oldest first, at most `limit`, matching every filter
     given (`token_id`: only those that token filed; `branch_ids`: of these branches). Dates are
-    the local calendar days of started_at, which is stored as local ISO 8601 text and so
-    compares as text."""
+    the bank's business days, turned into bounds on started_at (UTC text, clock.day_range)."""
     scope, scope_params = branch_condition(branch_ids, "s.branch_id")
     conditions, params = ["s.id > ?", scope], [after, *scope_params]
+    low, high = clock.day_range(date_from, date_to)
     for sql, value in (("s.api_token_id = ?", token_id),
-                       ("s.started_at >= ?", date_from and date_from.isoformat()),
-                       ("s.started_at < ?", date_to and (date_to + timedelta(days=1)).isoformat()),
+                       ("s.started_at >= ?", low), ("s.started_at < ?", high),
                        ("s.teller_id = ?", teller_id), ("s.reference = ?", reference),
                        ("s.outcome = ?", outcome), ("s.level = ?", level),
                        ("s.status = ?", status)):

@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from .. import clock
 from ..review import state
-from . import Row, query, query_one
+from . import Row, business_day, query, query_one
 from .branch_stats import BUCKET, STOPPED_LEVELS, STOPPED_OUTCOMES
 from .review import add_filters
 
@@ -217,15 +218,21 @@ def statistics(db, scope: Scope, date_from: date, date_to: date,
     return figures
 
 
-def _started_between(date_from: date, date_to: date) -> list:
-    return [date_from.isoformat(), (date_to + timedelta(days=1)).isoformat()]
+def _started_between(date_from: date, date_to: date) -> tuple[list[str], list]:
+    conditions, params = [], []
+    for condition, bound in zip(("started_at >= ?", "started_at < ?"),
+                                clock.day_range(date_from, date_to), strict=True):
+        if bound is not None:
+            conditions.append(condition)
+            params.append(bound)
+    return conditions, params
 
 
 def statistics_from_sessions(db, scope: Scope, date_from: date, date_to: date,
                              granularity: str = "day") -> dict[str, list[Row]]:
     """The same rows straight from sessions (slow at scale: the tests check the tables)."""
     bucket = BUCKET.replace("R.", "")
-    day = period_expression(db, granularity, "substr(started_at, 1, 10)")
+    day = period_expression(db, granularity, business_day.day())
     stopped = (f"level IN {tuple(STOPPED_LEVELS)} AND outcome IN {tuple(STOPPED_OUTCOMES)}")
     closed = f"in_queue = 1 AND review_status IN {tuple(state.CLOSED)}"
     sums = ("count(*) AS n, COALESCE(sum(amount_fen), 0) AS amount_fen, "
@@ -234,8 +241,8 @@ def statistics_from_sessions(db, scope: Scope, date_from: date, date_to: date,
             f"sum(CASE WHEN {closed} THEN 1 ELSE 0 END) AS closed, "
             "sum(CASE WHEN in_queue = 1 AND review_status = 'false_alarm' THEN 1 ELSE 0 END) "
             "AS false_alarms")
-    conditions = ["status != 'discarded'", "started_at >= ?", "started_at < ?"]
-    params = _started_between(date_from, date_to)
+    conditions, params = _started_between(date_from, date_to)
+    conditions.insert(0, "status != 'discarded'")
     for column, value in (("branch_id", scope.branch_id), ("teller_id", scope.teller_id)):
         if value is not None:
             conditions.append(f"{column} = ?")

@@ -4,8 +4,7 @@ format, so they compare as text."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
+from .. import clock
 from . import query, query_one
 from .branches import condition as branch_condition
 
@@ -39,7 +38,7 @@ def alert_printed(db, session_id: int, alerts_printed: int, review_status: str,
 
 
 def _now() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    return clock.stamp()
 
 
 # --- the outbox --------------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 
 from .. import migrations as legacy
-from . import branch_stats, duration_months, stats_triggers
+from . import branch_stats, business_day, duration_months, stats_triggers
 
 metadata = MetaData()
 
@@ -202,6 +202,8 @@ sessions = Table(
     # Sent to head office (0013): when, and why first (head_office/escalation.py REASONS).
     Column("escalated_at", Text),
     Column("escalated_why", Text),
+    # The bank's date of started_at (0017; storage/business_day.py), the statistics' day.
+    Column("business_day", Text),
     Index("idx_sessions_reference", "reference", unique=True),
     Index("idx_sessions_branch_id_id", "branch_id", "id"),
     Index("idx_sessions_teller_id_status_id", "teller_id", "status", "id"),
@@ -409,7 +411,7 @@ Table(duration_months.TABLE, metadata,
       Column("n", Int, nullable=False, server_default=text("0")), sqlite_with_rowid=False)
 
 
-POSTGRESQL_TRIGGERS = (
+_POSTGRESQL_TRIGGERS = (
     # Statistics: one function for the three events, as SQLite's three triggers do (0006).
     stats_triggers.postgresql_function(),
     stats_triggers.postgresql_trigger(),
@@ -425,11 +427,13 @@ POSTGRESQL_TRIGGERS = (
     *branch_stats.postgresql_statements(),  # head office's daily tables (0013)
     *duration_months.postgresql_statements(),
 )
+# Every statistics table is keyed by the business day (0017).
+POSTGRESQL_TRIGGERS = tuple(business_day.on_business_day(statement)
+                            for statement in _POSTGRESQL_TRIGGERS)
 
 
 def _sqlite_triggers() -> list[str]:
-    return [*stats_triggers.sqlite_statements(), legacy.USERS_CHANGE_TRIGGER,
-            *branch_stats.sqlite_statements(), *duration_months.sqlite_statements()]
+    return [*business_day.sqlite_triggers(), legacy.USERS_CHANGE_TRIGGER]
 
 
 def _ddl(statement: str) -> DDL:

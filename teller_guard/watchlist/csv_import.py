@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 
-from .. import audit, labels, pii, storage
+from .. import audit, clock, labels, pii, storage
 from ..storage import watchlist as watchlist_store
 from . import store
 
@@ -344,7 +344,7 @@ def import_file(db, *, pii_key: bytes, ledger_key: bytes, data: bytes, actor_id:
     Returns a report with imported=False (and nothing written) when a line is wrong and
     skip_errors is off. Raises UploadRejected when the file as a whole is unusable.
     """
-    today = today or date.today()
+    today = today or clock.today()
     if default_category not in labels.WATCHLIST_CATEGORIES:
         raise UploadRejected("请从列表中选择来源类别。")
     parsed = parse(decode(data), pii_key, today, default_source, default_category)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from .. import audit, labels, pii, storage
+from .. import audit, clock, labels, pii, storage
 from ..review import queries, timeline
 from ..storage import watchlist as watchlist_store
 from . import csv_import, store
@@ -118,7 +118,7 @@ def approve(db, ledger_key: bytes, actor, entry_id: int, expires_on: str = "",
     """List a proposed entry from `today` (本行发现), optionally until `expires_on`."""
     if not may_approve_watchlist(actor):
         raise ProposalError("只有总行反诈或总行管理员可以审批")
-    today = today or date.today()
+    today = today or clock.today()
     try:
         expiry = csv_import.parse_expiry(expires_on or "", today.isoformat())
     except ValueError as problem:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .. import audit, storage
+from .. import audit, clock, storage
 from ..storage import branches as branch_store
 from ..storage import watchlist as watchlist_store
 
@@ -45,8 +45,7 @@ class RadarPayee:
 
 
 def window(now: datetime, days: int) -> tuple[str, str]:
-    return ((now - timedelta(days=days)).isoformat(timespec="seconds"),
-            now.isoformat(timespec="seconds"))
+    return clock.stamp(now - timedelta(days=days)), clock.stamp(now)
 
 
 def payees(db, now: datetime, days: int, limit: int = LIMIT) -> list[RadarPayee]:

@@ -3,10 +3,9 @@ watchlist after a confirmation step."""
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 
+from .. import clock
 from ..db import get_db
 from ..screening.context import bank
 from ..screening.service import now_local
@@ -52,7 +51,7 @@ def watch():
         return redirect(url_for("radar.index", days=days))
     if request.form.get("confirmed") != "1":
         return render_template("watchlist/radar_confirm.html", payee=payee, days=days)
-    added = radar.add_to_watchlist(get_db(), ledger_key(), payee, g.user.id, days, date.today())
+    added = radar.add_to_watchlist(get_db(), ledger_key(), payee, g.user.id, days, clock.today())
     flash(f"已将 {payee.payee_masked} 列入涉诈名单（来源：{radar.SOURCE}）" if added
           else f"{payee.payee_masked} 已在涉诈名单中")
     return redirect(url_for("radar.index", days=days))

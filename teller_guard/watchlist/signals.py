@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from .. import clock
 from ..bank_settings import BankSettings
 from ..storage import branches as branch_store
 from ..storage import watchlist as watchlist_store
@@ -119,13 +120,9 @@ class CustomerBranches:
         return self.high > 0
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.astimezone()
-
-
 def _parse_started_at(text: str | None) -> datetime | None:
     try:
-        return _aware(datetime.fromisoformat(text)) if text else None
+        return clock.parse(text)
     except ValueError:
         return None
 
@@ -133,29 +130,29 @@ def _parse_started_at(text: str | None) -> datetime | None:
 def _window(db, fetch, value: str, now: datetime, days: int,
             exclude_session_id: int | None) -> list[dict]:
     """The sessions `fetch` (a storage.watchlist query) finds for `value` inside
-    [now - days, now], started_at parsed.
+    [now - days, now], started_at parsed (in the bank's zone, as the teller reads it).
 
     The text range asked for (widened by two days, which covers any UTC offset) lets the
     (column, started_at) index do the search; the exact comparison is done on parsed times.
     """
-    now = _aware(now)
+    now = clock.local(now)
     start = now - timedelta(days=days)
     rows = []
     for row in fetch(db, value, (start.date() - timedelta(days=2)).isoformat(),
                      (now.date() + timedelta(days=2)).isoformat(), exclude_session_id):
         started_at = _parse_started_at(row["started_at"])
         if started_at is not None and start <= started_at <= now:
-            rows.append({**row, "started_at": started_at})
+            rows.append({**row, "started_at": clock.local(started_at)})
     return rows
 
 
 def is_watchlisted(db, account_hash: str, today: date | None = None) -> bool:
     """Is this keyed account hash on the watchlist (涉诈账户名单) on `today`, the local date
-    (default: the server's)? Proposals and entries past their 到期日 are not; an entry
+    (default: the bank's today)? Proposals and entries past their 到期日 are not; an entry
     expiring today still is."""
     if not account_hash:
         return False
-    return watchlist_store.is_listed(db, account_hash, (today or date.today()).isoformat())
+    return watchlist_store.is_listed(db, account_hash, (today or clock.today()).isoformat())
 
 
 def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime, *,
@@ -169,7 +166,7 @@ def payee_signals(db, payee_hash: str, customer_hash: str | None, now: datetime,
               if row["customer_hash"] and row["customer_hash"] != customer_hash]
     return PayeeSignal(
         other_customers=len({customer for _, customer in others}),
-        seen_on=tuple(sorted({started_at.astimezone().date() for started_at, _ in others})),
+        seen_on=tuple(sorted({clock.business_day(started_at) for started_at, _ in others})),
         days=days, min_customers=min_customers,
     )
 
@@ -188,11 +185,9 @@ def customer_history(db, customer_hash: str | None, now: datetime, *, min_screen
 
 
 def _text_window(now: datetime, days: int) -> tuple[str, str]:
-    """[now - days, now] as started_at text (exact for the server's own offset, see
-    storage.watchlist)."""
-    now = _aware(now)
-    return ((now - timedelta(days=days)).isoformat(timespec="seconds"),
-            now.isoformat(timespec="seconds"))
+    """[now - days, now] as stored (UTC) text, exact for every time stored in UTC (times
+    stored before the clock was UTC carry their server's offset: off by it at the edges)."""
+    return clock.stamp(now - timedelta(days=days)), clock.stamp(now)
 
 
 def payee_branches(db, payee_hash: str | None, branch_id: int | None, now: datetime, *,
@@ -268,7 +263,7 @@ def collect(db, payee_hash: str | None, customer_hash: str | None, now: datetime
     limits = thresholds if isinstance(thresholds, BankSettings) \
         else BankSettings.from_config(thresholds)
     return Signals(
-        watchlisted=is_watchlisted(db, payee_hash, _aware(now).astimezone().date()),
+        watchlisted=is_watchlisted(db, payee_hash, clock.business_day(now)),
         payee=payee_signals(db, payee_hash, customer_hash, now,
                             min_customers=limits.payee_repeat_min_customers,
                             days=limits.payee_repeat_days,

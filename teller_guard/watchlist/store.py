@@ -14,7 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
-from .. import audit, labels, pii, storage
+from .. import audit, clock, labels, pii, storage
 from ..pii_key import fingerprint as key_fingerprint
 from ..storage import watchlist as watchlist_store
 
@@ -103,7 +103,7 @@ def is_listed(db, account_hash_value: str, today: date | None = None) -> bool:
     and entries past their 到期日 do not; one expiring today does."""
     if not account_hash_value:
         return False
-    return watchlist_store.is_listed(db, account_hash_value, (today or date.today()).isoformat())
+    return watchlist_store.is_listed(db, account_hash_value, (today or clock.today()).isoformat())
 
 
 def find(db, account_hash_value: str) -> Entry | None:
@@ -133,7 +133,7 @@ def page(db, before: int | None = None, size: int = PAGE_SIZE, view: str = "all"
     """Listed entries of `view` newest first, keyset-paginated on the id; returns (entries,
     cursor of the next page). Proposals are not listed: they wait in `proposals`."""
     rows = watchlist_store.entries_before(db, before, size + 1, view,
-                                          (today or date.today()).isoformat())
+                                          (today or clock.today()).isoformat())
     entries = [entry_of(row) for row in rows[:size]]
     next_before = entries[-1].id if len(rows) > size else None
     return entries, next_before
@@ -146,7 +146,7 @@ def count(db) -> int:
 
 def counts(db, today: date | None = None) -> dict[str, int]:
     """active / expired / proposed on `today`."""
-    return watchlist_store.counts(db, (today or date.today()).isoformat())
+    return watchlist_store.counts(db, (today or clock.today()).isoformat())
 
 
 class _AlreadyListed(Exception):
@@ -166,7 +166,7 @@ def add_typed(db, ledger_key: bytes, entry, actor_id: int | None,
     only a proposal (storage.watchlist.renew_entry). None when its entry is in force (nothing
     is written then)."""
     added_at = audit.now_iso()
-    today_text = (today or date.today()).isoformat()
+    today_text = (today or clock.today()).isoformat()
     try:
         with storage.transaction(db):
             import_id = watchlist_store.start_import(db, added_at, actor_id, "manual", 1)
@@ -227,7 +227,14 @@ class HighRiskPayee:
     payee_hash: str
     payee_masked: str
     sessions: int
-    last_seen: str  # local date of the newest session, YYYY-MM-DD
+    last_seen: str  # the bank's date of the newest session, YYYY-MM-DD
+
+
+def _day_of(stored: str | None) -> str:
+    try:
+        return clock.business_day(stored).isoformat() if stored else ""
+    except (ValueError, OverflowError):
+        return stored[:10]
 
 
 def high_risk_payees(db, branch_ids: tuple[int, ...] | None = None) -> list[HighRiskPayee]:
@@ -237,7 +244,7 @@ def high_risk_payees(db, branch_ids: tuple[int, ...] | None = None) -> list[High
     A session security disposed as a false alarm (误报) does not count.
     """
     return [HighRiskPayee(row["payee_hash"], row["payee_masked"] or "", row["sessions"],
-                          (row["last_seen"] or "")[:10])
+                          _day_of(row["last_seen"]))
             for row in watchlist_store.high_risk_payees(db, branch_ids)]
 
 

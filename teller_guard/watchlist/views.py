@@ -7,15 +7,13 @@ Account numbers travel only in POST bodies, are looked up by keyed hash and show
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, Response, abort, flash, g, redirect, render_template, request, url_for
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from .. import branch_scope, labels, pii
+from .. import branch_scope, clock, labels, pii
 from ..db import get_db
 from ..forms import ChineseForm, ascii_int, choices
 from ..storage import review as review_store
@@ -75,7 +73,7 @@ class ExportForm(ChineseForm):
 
 def _render_index(search_form=None, found=None, searched_masked=None, status=200):
     db = get_db()
-    today = date.today()
+    today = clock.today()
     before = ascii_int(request.args.get("before"))  # at most 18 digits: an id SQLite can bind
     view = request.args.get("show") if request.args.get("show") in store.VIEWS else "all"
     entries, next_before = store.page(db, before, view=view, today=today)
@@ -118,7 +116,7 @@ def import_upload():
         report = csv_import.import_file(
             get_db(), pii_key=pii_key(), ledger_key=ledger_key(), data=form.upload.data.read(),
             actor_id=g.user.id, default_source=form.default_source.data or "",
-            skip_errors=form.skip_errors.data, today=date.today(),
+            skip_errors=form.skip_errors.data, today=clock.today(),
             default_category=form.default_category.data or csv_import.DEFAULT_CATEGORY)
     except csv_import.UploadRejected as problem:
         form.upload.errors.append(str(problem))
@@ -146,9 +144,9 @@ def add():
     if not form.validate_on_submit():
         return render_template("watchlist/add.html", form=form), 400 if form.errors else 200
     values = {name: getattr(form, name).data or "" for name in csv_import.FORM_FIELDS}
-    entry, errors = csv_import.typed_account(pii_key(), date.today(), values)
+    entry, errors = csv_import.typed_account(pii_key(), clock.today(), values)
     if entry is not None:
-        added = store.add_typed(get_db(), ledger_key(), entry, g.user.id, date.today())
+        added = store.add_typed(get_db(), ledger_key(), entry, g.user.id, clock.today())
         if added is not None:
             flash(f"已重新列入 {entry.account_masked}（原名单条目已过期或仍待审批）"
                   if added.renewed else f"已将 {entry.account_masked} 加入名单")
@@ -168,7 +166,7 @@ def entry(entry_id: int):
         flash("该账户已不在名单中")
         return redirect(url_for("watchlist.index"))
     names = review_store.user_names(db)
-    return render_template("watchlist/entry.html", entry=found, today=date.today(), labels=labels,
+    return render_template("watchlist/entry.html", entry=found, today=clock.today(), labels=labels,
                            history=proposals.history(db, found, names),
                            proposer=names.get(found.proposed_by, ""),
                            may_approve=proposals.may_approve_watchlist(g.user))
@@ -202,7 +200,7 @@ def approve(entry_id: int):
     def decide():
         # CSRFProtect has already refused a bad token.
         approved = proposals.approve(get_db(), ledger_key(), g.user, entry_id,
-                                     request.form.get("expires_on", ""), today=date.today())
+                                     request.form.get("expires_on", ""), today=clock.today())
         flash(f"已批准：{approved.account_masked} 列入名单（{labels.WATCHLIST_CATEGORIES['own']}）")
         return redirect(url_for("watchlist.proposals_page"), 303)
     return _decide(entry_id, decide)
@@ -237,7 +235,7 @@ def export():
     ExportForm().validate_on_submit()  # CSRFProtect has already refused a bad token
     body = store.export_high_risk_payees(get_db(), ledger_key(), pii_key(), g.user.id,
                                          branch_scope.current())
-    filename = f"high_risk_payees_{date.today():%Y%m%d}.csv"
+    filename = f"high_risk_payees_{clock.today():%Y%m%d}.csv"
     return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": f"attachment; filename={filename}",
         "Cache-Control": "no-store",
