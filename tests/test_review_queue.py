@@ -85,6 +85,8 @@ def test_teller_and_reference_filters(client, auth, database, sessions):
         sessions["override"]]
     prefix = client.get("/review/?reference=TG202611").get_data(as_text=True)
     assert references(prefix) == [sessions[n] for n in ("medium_police", "override", "high")]
+    # counted from the queued cases' references (0018), as the list shows them
+    assert re.search(r'全部 <span class="count">3</span>', prefix)
 
 
 @pytest.mark.parametrize(("query", "message"), [

@@ -23,7 +23,7 @@ from teller_guard.storage import (
     postgres,
     stats_triggers,
 )
-from teller_guard.storage.schema import metadata
+from teller_guard.storage.schema import QUEUE_REFERENCE_INDEX, metadata
 
 
 def test_head_is_alembics_head():
@@ -129,6 +129,7 @@ def test_postgresql_has_the_partial_indexes_and_triggers(postgres_url):
     finally:
         database.conn.close()
     assert "WHERE (in_queue = 1)" in indexes[legacy.QUEUE_INDEX]
+    assert "(reference, review_status) WHERE (in_queue = 1)" in indexes[QUEUE_REFERENCE_INDEX]
     assert "WHERE (api_token_id IS NOT NULL)" in indexes["idx_sessions_api_token_id"]
     assert "pii.accessed" in indexes[legacy.ACCESS_EVENTS_INDEX]
     assert triggers == {"stats_sessions_change", "users_change_ends_sessions",
@@ -252,6 +253,8 @@ def _run(connection, statements) -> None:
 
 # Newest first: each revision and how to undo it by hand. A new revision adds its line here.
 UNDO_LADDER = (
+    ("0018_queue_reference",
+     lambda connection: _run(connection, [f"DROP INDEX {QUEUE_REFERENCE_INDEX}"])),
     ("0017_business_day", undo_0017),
     ("0016_watchlist_renewals", undo_0016),
     ("0015_month_durations", undo_0015),

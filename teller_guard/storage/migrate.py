@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import postgres
 
-HEAD = "0017_business_day"  # tests/test_storage_schema.py checks it is Alembic's head
+HEAD = "0018_queue_reference"  # tests/test_storage_schema.py checks it is Alembic's head
 BASELINE = "0001_baseline"
 SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 MIGRATION_LOCK = 0x7467_6D69_6772  # "tgmigr": the advisory lock of schema changes

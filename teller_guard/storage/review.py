@@ -16,6 +16,7 @@ from ..review.filters import Filters, day_bounds
 from . import Row, business_day, query, query_one, rows_of
 from .branches import condition as branch_condition
 from .branches import narrowed
+from .schema import QUEUE_REFERENCE_INDEX
 from .stats_triggers import NOT_DISCARDED
 
 PAGE_SIZE = 50
@@ -140,6 +141,15 @@ def _queue_index(db, user) -> str:
     return _indexed_by(db, QUEUE_INDEX)
 
 
+def _count_index(db, user, filters: Filters) -> str:
+    """The index that counts the queue under `filters`: for a reference or its beginning the
+    queued cases' references (0018), at most a month's entries instead of the whole queue's."""
+    hint = _queue_index(db, user)
+    if filters.reference and hint == _indexed_by(db, QUEUE_INDEX):
+        return _indexed_by(db, QUEUE_REFERENCE_INDEX)
+    return hint
+
+
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[Row]
@@ -181,7 +191,7 @@ def iter_queue(db, user, filters: Filters, batch: int = 2000):
 
 def queue_count(db, user, filters: Filters) -> int:
     where, params = queue_where(user, filters, db)
-    hint = "" if filters.is_empty() else _queue_index(db, user)
+    hint = "" if filters.is_empty() else _count_index(db, user, filters)
     return db.execute(
         f"SELECT count(*) FROM sessions {hint} WHERE {where}", params  # noqa: S608
     ).fetchone()[0]
@@ -219,7 +229,7 @@ def status_counts(db, user, filters: Filters) -> dict[str, int]:
     else:
         where, params = queue_where(user, others, db)
         rows = db.execute(
-            f"SELECT review_status, count(*) FROM sessions {_queue_index(db, user)} "  # noqa: S608
+            f"SELECT review_status, count(*) FROM sessions {_count_index(db, user, others)} "  # noqa: S608
             f"WHERE {where} GROUP BY review_status", params)
     for status, count in rows:
         key = state.current_status(status)

@@ -44,6 +44,8 @@ Int = BigInteger().with_variant(Integer(), "sqlite")  # counts, money in fen, un
 AWAITING_SUPERVISOR = ("status = 'assessed' AND supervisor_decision IS NULL "
                        "AND level IN ('high', 'critical')")
 
+# The queued cases by reference (0018; storage/review.queue_count).
+QUEUE_REFERENCE_INDEX = "idx_sessions_queue_reference"
 
 # What the other-branch signals read beside the key (storage/watchlist.py; revision 0012).
 PAYEE_INDEX_INCLUDE = ("branch_id", "status")
@@ -219,6 +221,10 @@ sessions = Table(
           "review_status", "reference", "assignee_id",
           sqlite_where=text("in_queue = 1"), postgresql_where=text("in_queue = 1")),
     Index(legacy.QUEUE_STATUS_INDEX, "in_queue", "review_status"),
+    # The queue searched by reference or its beginning (0018): a month's queued cases are
+    # counted by status from their few index entries, not from the whole queue's.
+    Index(QUEUE_REFERENCE_INDEX, "reference", "review_status",
+          sqlite_where=text("in_queue = 1"), postgresql_where=text("in_queue = 1")),
     Index("idx_sessions_api_token_id", "api_token_id", "id",
           sqlite_where=text("api_token_id IS NOT NULL"),
           postgresql_where=text("api_token_id IS NOT NULL")),
