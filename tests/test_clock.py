@@ -142,3 +142,18 @@ def test_a_row_stored_before_the_clock_was_utc_keeps_its_day(app):
             == "2026-12-01"
     finally:
         database.conn.close()
+
+
+def test_the_web_flow_stores_utc_and_the_banks_day(app, client, auth):
+    from screening_helpers import BENIGN_ANSWERS, BENIGN_FACTS, screen
+
+    auth.login()
+    session_id = screen(client, BENIGN_FACTS, BENIGN_ANSWERS)
+    database = open_database(app)
+    try:
+        row = database.execute("SELECT reference, started_at, business_day FROM sessions "
+                               "WHERE id = ?", [session_id]).fetchone()
+    finally:
+        database.conn.close()
+    assert row[0].startswith("TG20261203-") and tuple(row)[1:] == (
+        "2026-12-02T17:30:00+00:00", "2026-12-03")

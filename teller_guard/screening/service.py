@@ -120,14 +120,15 @@ def start(db, keys: Keys, teller_id: int, facts: Facts, branch,
     started = opened_at if opened_at and moment - timedelta(hours=2) <= opened_at <= moment \
         else moment
     columns, stored = _fact_columns(keys, facts, branch)
+    day = clock.business_day(started)  # the reference's day and the statistics' agree
     values = {"teller_id": teller_id, "started_at": _iso(started),
-              "business_day": clock.business_day(started).isoformat(), "updated_at": _iso(moment),
+              "business_day": day.isoformat(), "updated_at": _iso(moment),
               "step": "questions", "status": "draft",
               "form": json.dumps({"facts": stored}, ensure_ascii=False), **columns,
               **_filed_by(api_token_id)}
     state = digests.state(digests.digest_key(keys.ledger), values, _vault_of(facts))
     with storage.transaction(db):
-        session_id, reference = sessions.start(db, clock.business_day(moment), values)
+        session_id, reference = sessions.start(db, day, values)
         _vault(db, session_id, facts, moment, new=True)
         _append(db, keys, "screening.started", teller_id, session_id, reference=reference,
                 state=state, **_filed_by(api_token_id))
