@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from . import audit, config, db, disk_full, pii_key, settings, storage, users
+from . import audit, bank_zone, config, db, disk_full, pii_key, settings, storage, users
 from .app import create_app
 from .storage import branches as branch_store
 from .storage import copying
@@ -68,11 +68,12 @@ def prepare_database(app, thorough: bool = False, err: bool = False) -> None:
                  "请先重新运行 migrate-db 完成迁移，再使用它")
         with storage.transaction(database):
             pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
+            bank_zone.check_unchanged(database, app.config["TIME_ZONE"])
         if not audit.key_seals_head(database, app.extensions["teller_guard"]["ledger_key"]):
             fail(f"实例密钥（{app.instance_path}/secret_key 或 SECRET_KEY）与数据库 "
                  f"{db.describe(app.config['DATABASE'])} 的审计链不一致：用它记录的事件将无法通过校验。"
                  "请使用与其他服务器相同的实例密钥（见 README“Running bank-wide”）。")
-    except pii_key.PiiKeyMismatch as error:
+    except (pii_key.PiiKeyMismatch, bank_zone.ZoneMismatch) as error:
         fail(str(error))
     except sqlite3.DatabaseError as error:  # e.g. a damaged page the quick start check skips
         fail(damaged(app.config["DATABASE"], error))

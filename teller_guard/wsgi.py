@@ -121,7 +121,7 @@ def check_database(app) -> None:
     """Reachable and writable, at the schema's head revision (never upgraded here), and hashed
     with the configured PII key. Raises DatabaseAway while PostgreSQL cannot be reached (or is
     a read-only replica during a failover), StartRefused for what only an operator can fix."""
-    from . import db, pii_key, storage
+    from . import bank_zone, db, pii_key, storage
     from .storage import migrate, postgres
 
     target = app.config["DATABASE"]
@@ -146,11 +146,12 @@ def check_database(app) -> None:
             try:
                 with storage.transaction(database):
                     pii_key.check_unchanged(database, app.extensions["teller_guard"]["pii_key"])
+                    bank_zone.check_unchanged(database, app.config["TIME_ZONE"])
                 break
             except postgres.psycopg.IntegrityError:
                 if attempt == 2:
                     raise
-    except pii_key.PiiKeyMismatch as error:
+    except (pii_key.PiiKeyMismatch, bank_zone.ZoneMismatch) as error:
         raise StartRefused(str(error)) from None
     except postgres.psycopg.OperationalError as error:  # the server went away meanwhile
         raise DatabaseAway(f"无法连接数据库 {db.describe(target)}: {error}") from None

@@ -157,3 +157,36 @@ def test_the_web_flow_stores_utc_and_the_banks_day(app, client, auth):
         database.conn.close()
     assert row[0].startswith("TG20261203-") and tuple(row)[1:] == (
         "2026-12-02T17:30:00+00:00", "2026-12-03")
+
+
+# --- one zone for the bank ------------------------------------------------------------------------
+
+def test_the_banks_zone_is_recorded_and_another_refused(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from teller_guard.cli import main
+
+    instance = tmp_path / "instance"
+    runner = CliRunner()
+    assert runner.invoke(main, ["init", "--instance", str(instance)]).exit_code == 0
+    database = open_database(create_app_for(instance))
+    try:
+        assert database.execute("SELECT value FROM instance_facts WHERE key = 'time_zone'"
+                                ).fetchone()[0] == "Asia/Shanghai"
+    finally:
+        database.conn.close()
+    monkeypatch.setenv("TELLER_GUARD_TIME_ZONE", "Europe/Berlin")
+    refused = runner.invoke(main, ["migrate", "--instance", str(instance)])
+    assert refused.exit_code == 1 and "数据库记录的银行时区为 Asia/Shanghai" in refused.output
+    assert "Traceback" not in refused.output
+    monkeypatch.delenv("TELLER_GUARD_TIME_ZONE")
+    unset = runner.invoke(main, ["migrate", "--instance", str(instance)])
+    assert unset.exit_code == 1 and "未设置 TIME_ZONE" in unset.output
+    monkeypatch.setenv("TELLER_GUARD_TIME_ZONE", "Asia/Shanghai")
+    assert runner.invoke(main, ["migrate", "--instance", str(instance)]).exit_code == 0
+
+
+def create_app_for(instance):
+    from teller_guard import create_app
+
+    return create_app({"TESTING": True}, instance_path=instance)
